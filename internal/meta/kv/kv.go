@@ -1,0 +1,90 @@
+package kv
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors of the contract. Engines wrap engine-specific failures
+// with %w so that callers can test with errors.Is.
+var (
+	// ErrNotFound is returned by Tx.Get when the key does not exist.
+	ErrNotFound = errors.New("kv: key not found")
+	// ErrConflict means a transaction lost a race with another one. Store.Update
+	// retries such transactions itself; callers see ErrConflict only when the
+	// retries are exhausted.
+	ErrConflict = errors.New("kv: transaction conflict")
+	// ErrClosed is returned by a Store after Close.
+	ErrClosed = errors.New("kv: store closed")
+	// ErrReadOnly is returned by writes inside a View transaction.
+	ErrReadOnly = errors.New("kv: write in read-only transaction")
+)
+
+// Store is an ordered, transactional key-value store: the only thing a
+// metadata engine has to provide. Keys are compared as unsigned bytes.
+//
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Update runs fn inside a read-write transaction and commits it when fn
+	// returns nil; any error from fn rolls it back and is returned as is.
+	// When the commit (or any read inside fn) detects a conflict with a
+	// concurrent transaction, Update rolls back and runs fn again, so fn
+	// must be safe to run more than once and must not keep tx after it
+	// returns. ctx bounds the whole call, retries included.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn inside a read-only transaction that sees one consistent
+	// snapshot. Writes return ErrReadOnly.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the store. Transactions started afterwards fail with
+	// ErrClosed.
+	Close() error
+}
+
+// Tx is one transaction. It sees its own writes. A Tx is not safe for
+// concurrent use and is valid only inside the closure it was passed to.
+//
+// Byte slices passed in may be reused by the caller after the call returns;
+// byte slices handed out must not be modified by the caller but may be kept.
+type Tx interface {
+	// Get returns the value of key, or ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	// Gets returns the values of keys in order; a missing key gives nil.
+	Gets(keys ...[]byte) ([][]byte, error)
+	// Put sets key to value. An empty value is a value, not a deletion.
+	Put(key, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(key []byte) error
+	// Scan calls fn for each key in [begin, end) in ascending order, or in
+	// descending order when opt.Reverse is set, until fn returns false or
+	// opt.Limit keys (when > 0) have been visited. A nil end means no upper
+	// bound.
+	Scan(begin, end []byte, opt ScanOptions, fn func(key, value []byte) bool) error
+	// Incr adds delta to the counter stored at key (an 8-byte big-endian
+	// two's-complement integer; a missing key counts as 0) and returns the
+	// new value.
+	Incr(key []byte, delta int64) (int64, error)
+}
+
+// ScanOptions shape a Scan.
+type ScanOptions struct {
+	// Limit is the most keys visited; 0 means no limit.
+	Limit int
+	// Reverse visits keys in descending order.
+	Reverse bool
+	// KeysOnly lets the engine skip loading values; fn then gets nil values.
+	KeysOnly bool
+}
+
+// PrefixEnd returns the smallest key greater than every key that starts with
+// prefix, or nil when there is none (prefix is all 0xff bytes), so that
+// Scan(prefix, PrefixEnd(prefix), ...) visits exactly the keys with prefix.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
