@@ -72,7 +72,7 @@ type pkg struct {
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
 	root := moduleRoot(t)
-	cmd := exec.Command("go", "list", "-json", "./...")
+	cmd := exec.Command("go", "list", "-e", "-json", "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
