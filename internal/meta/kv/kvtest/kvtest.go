@@ -1,0 +1,619 @@
+// Package kvtest is the conformance suite every kv.Store engine must pass:
+// byte ordering, scans, counters, read-your-writes, isolation of
+// concurrent conflicting transactions, cancellation, large values and many
+// keys. Engines call Run from their own tests with a constructor that
+// returns an empty store.
+package kvtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"cairn/internal/meta/kv"
+)
+
+// Run runs the suite. newStore returns a new, empty store; the suite
+// closes it.
+func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, kv.Store)
+	}{
+		{"GetPutDelete", testGetPutDelete},
+		{"BinaryOrder", testBinaryOrder},
+		{"ScanOptions", testScanOptions},
+		{"ScanSeesOwnWrites", testScanOwnWrites},
+		{"Incr", testIncr},
+		{"Rollback", testRollback},
+		{"ReadOnly", testReadOnly},
+		{"ConcurrentCounters", testConcurrentCounters},
+		{"WriteSkew", testWriteSkew},
+		{"RangeConflict", testRangeConflict},
+		{"SnapshotView", testSnapshotView},
+		{"Cancel", testCancel},
+		{"LargeValue", testLargeValue},
+		{"ManyKeys", testManyKeys},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			defer s.Close()
+			tc.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func put(t *testing.T, s kv.Store, kvs ...string) {
+	t.Helper()
+	if err := s.Update(ctx, func(tx kv.Tx) error {
+		for i := 0; i < len(kvs); i += 2 {
+			if err := tx.Put([]byte(kvs[i]), []byte(kvs[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+}
+
+func get(t *testing.T, s kv.Store, k string) (string, bool) {
+	t.Helper()
+	var v []byte
+	var found bool
+	if err := s.View(ctx, func(tx kv.Tx) error {
+		b, err := tx.Get([]byte(k))
+		if errors.Is(err, kv.ErrNotFound) {
+			found = false
+			return nil
+		}
+		v, found = b, err == nil
+		return err
+	}); err != nil {
+		t.Fatalf("get %q: %v", k, err)
+	}
+	return string(v), found
+}
+
+func scan(t *testing.T, s kv.Store, begin, end []byte, opt kv.ScanOptions) []string {
+	t.Helper()
+	var out []string
+	if err := s.View(ctx, func(tx kv.Tx) error {
+		out = out[:0]
+		return tx.Scan(begin, end, opt, func(k, v []byte) bool {
+			if opt.KeysOnly {
+				out = append(out, string(k))
+			} else {
+				out = append(out, string(k)+"="+string(v))
+			}
+			return true
+		})
+	}); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	return out
+}
+
+func testGetPutDelete(t *testing.T, s kv.Store) {
+	if _, ok := get(t, s, "a"); ok {
+		t.Fatal("empty store has a")
+	}
+	put(t, s, "a", "1", "b", "", "c", "3")
+	if v, ok := get(t, s, "a"); !ok || v != "1" {
+		t.Fatalf("a = %q %v", v, ok)
+	}
+	if v, ok := get(t, s, "b"); !ok || v != "" {
+		t.Fatalf("empty value b = %q %v", v, ok)
+	}
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.Delete([]byte("a")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("missing")); err != nil {
+			return fmt.Errorf("deleting a missing key: %w", err)
+		}
+		vs, err := tx.Gets([]byte("a"), []byte("c"), []byte("b"))
+		if err != nil {
+			return err
+		}
+		if vs[0] != nil || string(vs[1]) != "3" || vs[2] == nil || len(vs[2]) != 0 {
+			return fmt.Errorf("Gets = %q", vs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get(t, s, "a"); ok {
+		t.Fatal("a survived Delete")
+	}
+	// Values handed to Put may be reused by the caller.
+	buf := []byte("xyz")
+	if err := s.Update(ctx, func(tx kv.Tx) error { return tx.Put([]byte("r"), buf) }); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "QQQ")
+	if v, _ := get(t, s, "r"); v != "xyz" {
+		t.Fatalf("store kept the caller's buffer: %q", v)
+	}
+}
+
+func testBinaryOrder(t *testing.T, s kv.Store) {
+	keys := [][]byte{{0}, {0, 0}, {0, 1}, {1}, {0x7f}, {0x80}, {0x80, 0}, {0xfe, 0xff}, {0xff}, {0xff, 0xff, 0xff}, []byte("A"), []byte("a"), []byte("ab")}
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		for _, k := range keys {
+			if err := tx.Put(k, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := append([][]byte(nil), keys...)
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i], sorted[j]) < 0 })
+	var got [][]byte
+	if err := s.View(ctx, func(tx kv.Tx) error {
+		return tx.Scan([]byte{}, nil, kv.ScanOptions{}, func(k, v []byte) bool {
+			if !bytes.Equal(k, v) {
+				t.Errorf("value of % x is % x", k, v)
+			}
+			got = append(got, bytes.Clone(k))
+			return true
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(sorted) {
+		t.Fatalf("scan found %d keys, want %d", len(got), len(sorted))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], sorted[i]) {
+			t.Fatalf("position %d: % x, want % x", i, got[i], sorted[i])
+		}
+	}
+	if got := scan(t, s, []byte{0xff}, kv.PrefixEnd([]byte{0xff}), kv.ScanOptions{KeysOnly: true}); len(got) != 2 {
+		t.Fatalf("prefix 0xff scan: %q", got)
+	}
+}
+
+func testScanOptions(t *testing.T, s kv.Store) {
+	put(t, s, "p/a", "1", "p/b", "2", "p/c", "3", "p/d", "4", "q", "5", "o", "0")
+	p := []byte("p/")
+	e := kv.PrefixEnd(p)
+	check := func(name string, got []string, want ...string) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	check("prefix", scan(t, s, p, e, kv.ScanOptions{}), "p/a=1", "p/b=2", "p/c=3", "p/d=4")
+	check("limit", scan(t, s, p, e, kv.ScanOptions{Limit: 2}), "p/a=1", "p/b=2")
+	check("reverse", scan(t, s, p, e, kv.ScanOptions{Reverse: true, Limit: 3}), "p/d=4", "p/c=3", "p/b=2")
+	check("keys only", scan(t, s, []byte("p/b"), []byte("p/d"), kv.ScanOptions{KeysOnly: true}), "p/b", "p/c")
+	check("open end", scan(t, s, []byte("p/d"), nil, kv.ScanOptions{}), "p/d=4", "q=5")
+	check("reverse open end", scan(t, s, []byte("p/d"), nil, kv.ScanOptions{Reverse: true}), "q=5", "p/d=4")
+	check("empty range", scan(t, s, []byte("p/c"), []byte("p/c"), kv.ScanOptions{}))
+	check("inverted range", scan(t, s, []byte("z"), []byte("a"), kv.ScanOptions{}))
+	// fn returning false stops the scan.
+	n := 0
+	if err := s.View(ctx, func(tx kv.Tx) error {
+		n = 0
+		return tx.Scan(p, e, kv.ScanOptions{}, func(k, v []byte) bool { n++; return n < 2 })
+	}); err != nil || n != 2 {
+		t.Errorf("early stop: n=%d err=%v", n, err)
+	}
+}
+
+func testScanOwnWrites(t *testing.T, s kv.Store) {
+	put(t, s, "k1", "a", "k2", "b", "k3", "c")
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.Delete([]byte("k2")); err != nil {
+			return err
+		}
+		if err := tx.Put([]byte("k25"), []byte("new")); err != nil {
+			return err
+		}
+		if err := tx.Put([]byte("k3"), []byte("C")); err != nil {
+			return err
+		}
+		var got []string
+		if err := tx.Scan([]byte("k"), []byte("l"), kv.ScanOptions{}, func(k, v []byte) bool {
+			got = append(got, string(k)+"="+string(v))
+			return true
+		}); err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != "[k1=a k25=new k3=C]" {
+			return fmt.Errorf("scan inside the transaction: %q", got)
+		}
+		got = got[:0]
+		if err := tx.Scan([]byte("k"), []byte("l"), kv.ScanOptions{Reverse: true, Limit: 2}, func(k, v []byte) bool {
+			got = append(got, string(k))
+			return true
+		}); err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != "[k3 k25]" {
+			return fmt.Errorf("reverse scan inside the transaction: %q", got)
+		}
+		if v, err := tx.Get([]byte("k2")); !errors.Is(err, kv.ErrNotFound) {
+			return fmt.Errorf("deleted key still read: %q %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Many deletes in a row inside one transaction.
+	put(t, s, "m000", "", "m999", "")
+	err = s.Update(ctx, func(tx kv.Tx) error {
+		for i := 0; i < 600; i++ {
+			if err := tx.Put([]byte(fmt.Sprintf("m%03d", i)), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx kv.Tx) error {
+		for i := 0; i < 600; i++ {
+			if err := tx.Delete([]byte(fmt.Sprintf("m%03d", i))); err != nil {
+				return err
+			}
+		}
+		var got []string
+		err := tx.Scan([]byte("m"), []byte("n"), kv.ScanOptions{}, func(k, v []byte) bool {
+			got = append(got, string(k))
+			return true
+		})
+		if err == nil && fmt.Sprint(got) != "[m999]" {
+			err = fmt.Errorf("scan after deleting 600 keys: %q", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testIncr(t *testing.T, s kv.Store) {
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		for i, want := range []int64{5, 3, 1003} {
+			n, err := tx.Incr([]byte("c"), []int64{5, -2, 1000}[i])
+			if err != nil {
+				return err
+			}
+			if n != want {
+				return fmt.Errorf("Incr step %d = %d, want %d", i, n, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := get(t, s, "c")
+	if len(v) != 8 || binary.BigEndian.Uint64([]byte(v)) != 1003 {
+		t.Fatalf("counter encoding % x", v)
+	}
+	err = s.Update(ctx, func(tx kv.Tx) error {
+		n, err := tx.Incr([]byte("neg"), -7)
+		if err == nil && n != -7 {
+			err = fmt.Errorf("negative counter %d", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRollback(t *testing.T, s kv.Store) {
+	put(t, s, "a", "1")
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.Put([]byte("a"), []byte("2")); err != nil {
+			return err
+		}
+		if err := tx.Put([]byte("b"), []byte("2")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update returned %v, want the closure's error", err)
+	}
+	if v, _ := get(t, s, "a"); v != "1" {
+		t.Fatalf("rolled-back write visible: a=%q", v)
+	}
+	if _, ok := get(t, s, "b"); ok {
+		t.Fatal("rolled-back insert visible")
+	}
+}
+
+func testReadOnly(t *testing.T, s kv.Store) {
+	err := s.View(ctx, func(tx kv.Tx) error { return tx.Put([]byte("a"), []byte("1")) })
+	if !errors.Is(err, kv.ErrReadOnly) {
+		t.Fatalf("Put in View = %v", err)
+	}
+	err = s.View(ctx, func(tx kv.Tx) error { return tx.Delete([]byte("a")) })
+	if !errors.Is(err, kv.ErrReadOnly) {
+		t.Fatalf("Delete in View = %v", err)
+	}
+	if _, ok := get(t, s, "a"); ok {
+		t.Fatal("write in View landed")
+	}
+}
+
+// testConcurrentCounters runs read-modify-write transactions on shared keys
+// from many goroutines; lost updates mean broken isolation.
+func testConcurrentCounters(t *testing.T, s kv.Store) {
+	const workers, rounds = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				err := s.Update(ctx, func(tx kv.Tx) error {
+					for _, k := range []string{"x", "y"} {
+						b, err := tx.Get([]byte(k))
+						n := 0
+						if err == nil {
+							fmt.Sscan(string(b), &n)
+						} else if !errors.Is(err, kv.ErrNotFound) {
+							return err
+						}
+						if err := tx.Put([]byte(k), []byte(fmt.Sprint(n+1))); err != nil {
+							return err
+						}
+					}
+					_, err := tx.Incr([]byte("z"), 1)
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"x", "y"} {
+		if v, _ := get(t, s, k); v != fmt.Sprint(workers*rounds) {
+			t.Errorf("%s = %s after %d increments: lost updates", k, v, workers*rounds)
+		}
+	}
+}
+
+// testWriteSkew: two transactions each read both keys and write one; under
+// serializable isolation at most one may see the other's key as 0.
+func testWriteSkew(t *testing.T, s kv.Store) {
+	for round := 0; round < 20; round++ {
+		put(t, s, "on-a", "1", "on-b", "1")
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, me := range []string{"on-a", "on-b"} {
+			wg.Add(1)
+			go func(me string) {
+				defer wg.Done()
+				<-start
+				_ = s.Update(ctx, func(tx kv.Tx) error {
+					vs, err := tx.Gets([]byte("on-a"), []byte("on-b"))
+					if err != nil {
+						return err
+					}
+					if string(vs[0]) == "1" && string(vs[1]) == "1" {
+						time.Sleep(time.Millisecond)
+						return tx.Put([]byte(me), []byte("0"))
+					}
+					return nil
+				})
+			}(me)
+		}
+		close(start)
+		wg.Wait()
+		a, _ := get(t, s, "on-a")
+		b, _ := get(t, s, "on-b")
+		if a == "0" && b == "0" {
+			t.Fatalf("round %d: write skew, both went off duty", round)
+		}
+	}
+}
+
+// testRangeConflict: a transaction that scans a range and inserts based on
+// what it saw must conflict with a concurrent insert into that range
+// (phantoms), e.g. two creates of the only entry allowed in a directory.
+func testRangeConflict(t *testing.T, s kv.Store) {
+	for round := 0; round < 20; round++ {
+		prefix := fmt.Sprintf("dir%02d/", round)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				_ = s.Update(ctx, func(tx kv.Tx) error {
+					empty := true
+					if err := tx.Scan([]byte(prefix), kv.PrefixEnd([]byte(prefix)), kv.ScanOptions{Limit: 1, KeysOnly: true}, func(k, v []byte) bool {
+						empty = false
+						return false
+					}); err != nil {
+						return err
+					}
+					if !empty {
+						return nil
+					}
+					time.Sleep(time.Millisecond)
+					return tx.Put([]byte(fmt.Sprintf("%s%d", prefix, i)), nil)
+				})
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		if got := scan(t, s, []byte(prefix), kv.PrefixEnd([]byte(prefix)), kv.ScanOptions{KeysOnly: true}); len(got) != 1 {
+			t.Fatalf("round %d: %q: both inserts into an empty range committed", round, got)
+		}
+	}
+}
+
+// testSnapshotView: a View sees either all or none of a transaction that
+// writes two keys.
+func testSnapshotView(t *testing.T, s kv.Store) {
+	put(t, s, "s1", "0", "s2", "0")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			put(t, s, "s1", fmt.Sprint(i), "s2", fmt.Sprint(i))
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		err := s.View(ctx, func(tx kv.Tx) error {
+			a, err := tx.Get([]byte("s1"))
+			if err != nil {
+				return err
+			}
+			var b []byte
+			err = tx.Scan([]byte("s2"), []byte("s3"), kv.ScanOptions{}, func(k, v []byte) bool {
+				b = bytes.Clone(v)
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			if string(a) != string(b) {
+				return fmt.Errorf("torn read: s1=%s s2=%s", a, b)
+			}
+			return nil
+		})
+		if err != nil {
+			close(stop)
+			<-done
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+}
+
+func testCancel(t *testing.T, s kv.Store) {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	ran := false
+	err := s.Update(c, func(tx kv.Tx) error {
+		ran = true
+		return tx.Put([]byte("a"), []byte("1"))
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with a canceled ctx = %v (closure ran: %v)", err, ran)
+	}
+	if _, ok := get(t, s, "a"); ok {
+		t.Fatal("canceled Update committed")
+	}
+}
+
+func testLargeValue(t *testing.T, s kv.Store) {
+	big := make([]byte, 4<<20)
+	rand.New(rand.NewSource(1)).Read(big)
+	if err := s.Update(ctx, func(tx kv.Tx) error { return tx.Put([]byte("big"), big) }); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := get(t, s, "big")
+	if !ok || v != string(big) {
+		t.Fatalf("4 MiB value came back as %d bytes", len(v))
+	}
+	longKey := bytes.Repeat([]byte{0xab}, 2048)
+	if err := s.Update(ctx, func(tx kv.Tx) error { return tx.Put(longKey, []byte("k")) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := get(t, s, string(longKey)); !ok || v != "k" {
+		t.Fatal("2 KiB key lost")
+	}
+}
+
+func testManyKeys(t *testing.T, s kv.Store) {
+	const n = 20000
+	perm := rand.New(rand.NewSource(2)).Perm(n)
+	for lo := 0; lo < n; lo += 2000 {
+		err := s.Update(ctx, func(tx kv.Tx) error {
+			for _, i := range perm[lo : lo+2000] {
+				k := binary.BigEndian.AppendUint32([]byte("n"), uint32(i))
+				if err := tx.Put(k, k[1:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	count, prev := 0, -1
+	err := s.View(ctx, func(tx kv.Tx) error {
+		count, prev = 0, -1
+		return tx.Scan([]byte("n"), []byte("o"), kv.ScanOptions{}, func(k, v []byte) bool {
+			i := int(binary.BigEndian.Uint32(k[1:]))
+			if i != prev+1 || !bytes.Equal(k[1:], v) {
+				t.Errorf("key %d after %d", i, prev)
+				return false
+			}
+			prev = i
+			count++
+			return true
+		})
+	})
+	if err != nil || count != n {
+		t.Fatalf("scanned %d of %d keys: %v", count, n, err)
+	}
+	// A page deep inside the range reads only that page.
+	var page []uint32
+	from := binary.BigEndian.AppendUint32([]byte("n"), 15000)
+	err = s.View(ctx, func(tx kv.Tx) error {
+		page = page[:0]
+		return tx.Scan(from, []byte("o"), kv.ScanOptions{Limit: 3}, func(k, v []byte) bool {
+			page = append(page, binary.BigEndian.Uint32(k[1:]))
+			return true
+		})
+	})
+	if err != nil || fmt.Sprint(page) != "[15000 15001 15002]" {
+		t.Fatalf("page: %v %v", page, err)
+	}
+}
+
+func testClosed(t *testing.T, s kv.Store) {
+	put(t, s, "a", "1")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(ctx, func(tx kv.Tx) error { _, err := tx.Get([]byte("a")); return err }); !errors.Is(err, kv.ErrClosed) {
+		t.Fatalf("View after Close = %v", err)
+	}
+}
