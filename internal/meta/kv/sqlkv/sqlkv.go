@@ -1,0 +1,333 @@
+// Package sqlkv implements kv.Store over a SQL database: one table of
+// (key BLOB primary key, value BLOB) rows, ordered by the key's bytes. The
+// embedded default is SQLite in WAL mode (sqlite3://PATH); the dialect
+// struct keeps what differs between databases in one place.
+package sqlkv
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"cairn/internal/meta/kv"
+)
+
+// dialect holds the SQL that differs between databases.
+type dialect struct {
+	name      string
+	schema    []string
+	get       string
+	put       string
+	del       string
+	isConflict func(error) bool
+}
+
+// Store is a kv.Store over database/sql. Writes go through a pool of one
+// connection that begins IMMEDIATE transactions, so writers in this process
+// queue instead of failing; reads use their own pool and, in WAL mode, run
+// beside the writer on a snapshot.
+type Store struct {
+	d      *dialect
+	writer *sql.DB
+	reader *sql.DB
+	stmts  map[*sql.DB]*stmts
+}
+
+type stmts struct {
+	get, put, del *sql.Stmt
+}
+
+// Open opens the store a META-URL names: sqlite3://PATH (relative or
+// absolute; the file is created when missing).
+func Open(ctx context.Context, metaURL string) (*Store, error) {
+	scheme, rest, ok := strings.Cut(metaURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("sqlkv: %q is not a META-URL (want sqlite3://PATH)", metaURL)
+	}
+	switch scheme {
+	case "sqlite3", "sqlite":
+		return openSQLite(ctx, rest)
+	}
+	return nil, fmt.Errorf("sqlkv: unsupported scheme %q", scheme)
+}
+
+func (s *Store) init(ctx context.Context) error {
+	for _, q := range s.d.schema {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlkv: schema: %w", err)
+		}
+	}
+	s.stmts = make(map[*sql.DB]*stmts)
+	for _, db := range []*sql.DB{s.writer, s.reader} {
+		var st stmts
+		var err error
+		if st.get, err = db.PrepareContext(ctx, s.d.get); err != nil {
+			return err
+		}
+		if db == s.writer {
+			if st.put, err = db.PrepareContext(ctx, s.d.put); err != nil {
+				return err
+			}
+			if st.del, err = db.PrepareContext(ctx, s.d.del); err != nil {
+				return err
+			}
+		}
+		s.stmts[db] = &st
+	}
+	return nil
+}
+
+// maxRetries bounds the reruns of a conflicting transaction.
+const maxRetries = 50
+
+// Update implements kv.Store.
+func (s *Store) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.run(ctx, s.writer, false, fn)
+}
+
+// View implements kv.Store.
+func (s *Store) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.run(ctx, s.reader, true, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(kv.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		err = s.once(ctx, db, readOnly, fn)
+		if !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+		backoff := time.Duration(1+rand.IntN(1<<min(attempt, 8))) * 100 * time.Microsecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return fmt.Errorf("sqlkv: gave up after %d attempts: %w", maxRetries, err)
+}
+
+func (s *Store) once(ctx context.Context, db *sql.DB, readOnly bool, fn func(kv.Tx) error) error {
+	sqlTx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	t := &tx{s: s, tx: sqlTx, st: s.stmts[db], ctx: ctx, readOnly: readOnly}
+	if err := fn(t); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if t.err != nil {
+		_ = sqlTx.Rollback()
+		return t.err
+	}
+	if readOnly {
+		return s.wrap(sqlTx.Rollback())
+	}
+	return s.wrap(sqlTx.Commit())
+}
+
+// wrap maps the database's busy and serialization failures to
+// kv.ErrConflict, and a closed pool to kv.ErrClosed.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrConnDone), strings.Contains(err.Error(), "database is closed"):
+		return fmt.Errorf("sqlkv: %v: %w", err, kv.ErrClosed)
+	case s.d.isConflict(err):
+		return fmt.Errorf("sqlkv: %v: %w", err, kv.ErrConflict)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("sqlkv: %w", err)
+}
+
+// Close implements kv.Store.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+type tx struct {
+	s        *Store
+	tx       *sql.Tx
+	st       *stmts
+	ctx      context.Context
+	readOnly bool
+	err      error // sticky failure: the transaction must not commit
+}
+
+func (t *tx) fail(err error) error {
+	err = t.s.wrap(err)
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+func (t *tx) Get(key []byte) ([]byte, error) {
+	var v []byte
+	err := t.tx.StmtContext(t.ctx, t.st.get).QueryRowContext(t.ctx, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kv.ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+func (t *tx) Gets(keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := t.Get(k)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (t *tx) Put(key, value []byte) error {
+	if t.readOnly {
+		return kv.ErrReadOnly
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	if _, err := t.tx.StmtContext(t.ctx, t.st.put).ExecContext(t.ctx, key, value); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *tx) Delete(key []byte) error {
+	if t.readOnly {
+		return kv.ErrReadOnly
+	}
+	if _, err := t.tx.StmtContext(t.ctx, t.st.del).ExecContext(t.ctx, key); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *tx) Incr(key []byte, delta int64) (int64, error) {
+	v, err := t.Get(key)
+	var n int64
+	switch {
+	case err == nil:
+		if len(v) != 8 {
+			return 0, fmt.Errorf("sqlkv: counter %q holds %d bytes", key, len(v))
+		}
+		n = int64(binary.BigEndian.Uint64(v))
+	case !errors.Is(err, kv.ErrNotFound):
+		return 0, err
+	}
+	n += delta
+	return n, t.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// Scan reads the range in pages so that fn never runs with a result set
+// open and a scan that stops early reads little more than it used.
+func (t *tx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) bool) error {
+	if end != nil && bytes.Compare(begin, end) >= 0 {
+		return nil
+	}
+	lo, hi := bytes.Clone(begin), bytes.Clone(end)
+	loIncl := true
+	visited := 0
+	page := 256
+	if opt.Limit > 0 && opt.Limit < page {
+		page = opt.Limit
+	}
+	for {
+		n := page
+		if opt.Limit > 0 {
+			n = min(n, opt.Limit-visited)
+		}
+		keys, vals, err := t.page(lo, loIncl, hi, opt, n)
+		if err != nil {
+			return t.fail(err)
+		}
+		for i := range keys {
+			visited++
+			if !fn(keys[i], vals[i]) || (opt.Limit > 0 && visited >= opt.Limit) {
+				return nil
+			}
+		}
+		if len(keys) < n {
+			return nil
+		}
+		last := keys[len(keys)-1]
+		if opt.Reverse {
+			hi = last
+		} else {
+			lo, loIncl = last, false
+		}
+		page = min(page*4, 4096)
+	}
+}
+
+func (t *tx) page(lo []byte, loIncl bool, hi []byte, opt kv.ScanOptions, n int) ([][]byte, [][]byte, error) {
+	cols := "k, v"
+	if opt.KeysOnly {
+		cols = "k"
+	}
+	var q strings.Builder
+	q.WriteString("SELECT " + cols + " FROM kv WHERE k ")
+	if loIncl {
+		q.WriteString(">= ?")
+	} else {
+		q.WriteString("> ?")
+	}
+	args := []any{lo}
+	if hi != nil {
+		q.WriteString(" AND k < ?")
+		args = append(args, hi)
+	}
+	if opt.Reverse {
+		q.WriteString(" ORDER BY k DESC")
+	} else {
+		q.WriteString(" ORDER BY k")
+	}
+	fmt.Fprintf(&q, " LIMIT %d", n)
+	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var keys, vals [][]byte
+	for rows.Next() {
+		var k, v []byte
+		if opt.KeysOnly {
+			err = rows.Scan(&k)
+		} else {
+			err = rows.Scan(&k, &v)
+			if v == nil {
+				v = []byte{}
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, rows.Err()
+}
+
+// queryEscape is used to build DSNs.
+var queryEscape = url.QueryEscape
