@@ -1,0 +1,222 @@
+// Package file is an object.Store over a local directory: each key is a
+// file under the root (key "a/b" is ROOT/a/b). Puts write a temporary file
+// in the same directory, fsync it and rename it into place, so a crash
+// never leaves a partial object under a key.
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cairn/internal/object"
+)
+
+// Store is a directory of objects.
+type Store struct {
+	root string
+	// NoSync skips fsync of objects and directories (benchmarks, tests).
+	noSync bool
+}
+
+// Options tune a Store.
+type Options struct {
+	// NoSync skips the fsync after each Put. Objects then survive a
+	// process crash but not a power loss.
+	NoSync bool
+}
+
+// New returns a store rooted at dir, creating it when missing.
+func New(dir string, opt Options) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("object/file: %w", err)
+	}
+	return &Store{root: abs, noSync: opt.NoSync}, nil
+}
+
+const tmpSuffix = ".tmp-"
+
+func (s *Store) path(key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\x00") {
+		return "", fmt.Errorf("object/file: invalid key %q", key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.Contains(seg, tmpSuffix) {
+			return "", fmt.Errorf("object/file: invalid key %q", key)
+		}
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// Get implements object.Store.
+func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, object.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	if length < 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, off, length), f}, nil
+}
+
+// Put implements object.Store.
+func (s *Store) Put(ctx context.Context, key string, body io.Reader) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("object/file: %w", err)
+	}
+	tmp := f.Name()
+	_, err = io.Copy(f, body)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil && !s.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("object/file: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Head implements object.Store.
+func (s *Store) Head(ctx context.Context, key string) (object.Info, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return object.Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
+		return object.Info{}, object.ErrNotExist
+	}
+	if err != nil {
+		return object.Info{}, err
+	}
+	return object.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete implements object.Store. Emptied directories are left in place;
+// they are few (hash prefixes) and reused.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("object/file: %w", err)
+	}
+	return nil
+}
+
+// List implements object.Store. It walks the directories that can hold
+// keys with prefix in key order, skipping subtrees entirely before
+// startAfter.
+func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) ([]object.Info, bool, error) {
+	var out []object.Info
+	more := false
+	errStop := errors.New("stop")
+	var walk func(dir, rel string) error
+	walk = func(dir, rel string) error {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		names := make([]string, 0, len(ents))
+		isDir := make(map[string]bool, len(ents))
+		for _, e := range ents {
+			n := e.Name()
+			if strings.Contains(n, tmpSuffix) {
+				continue
+			}
+			key := rel + n
+			if e.IsDir() {
+				key += "/"
+				isDir[key] = true
+			}
+			names = append(names, key)
+		}
+		sort.Strings(names)
+		for _, key := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if isDir[key] {
+				if !strings.HasPrefix(key, prefix) && !strings.HasPrefix(prefix, key) {
+					continue
+				}
+				if startAfter >= key && !strings.HasPrefix(startAfter, key) {
+					continue
+				}
+				if err := walk(filepath.Join(dir, filepath.Base(key)), key); err != nil {
+					return err
+				}
+				continue
+			}
+			if !strings.HasPrefix(key, prefix) || key <= startAfter {
+				continue
+			}
+			if limit > 0 && len(out) == limit {
+				more = true
+				return errStop
+			}
+			fi, err := os.Stat(filepath.Join(dir, filepath.Base(key)))
+			if err != nil {
+				continue // deleted meanwhile
+			}
+			out = append(out, object.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+		}
+		return nil
+	}
+	if err := walk(s.root, ""); err != nil && err != errStop {
+		return nil, false, err
+	}
+	return out, more, nil
+}
+
+// String implements object.Store.
+func (s *Store) String() string { return "file://" + s.root }

@@ -1,0 +1,67 @@
+package objecttest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"cairn/internal/object"
+	"cairn/internal/object/file"
+	"cairn/internal/object/mem"
+	"cairn/internal/object/objecttest"
+)
+
+func TestMem(t *testing.T) {
+	objecttest.Run(t, func(t *testing.T) object.Store { return mem.New() })
+}
+
+func TestFile(t *testing.T) {
+	objecttest.Run(t, func(t *testing.T) object.Store {
+		s, err := file.New(t.TempDir(), file.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestFileRejectsBadKeys(t *testing.T) {
+	s, err := file.New(t.TempDir(), file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"", "/abs", "a/../b", "a//b", "x.tmp-1", "nul\x00"} {
+		if err := s.Put(context.Background(), k, bytes.NewReader(nil)); err == nil {
+			t.Errorf("Put(%q) accepted", k)
+		}
+	}
+}
+
+func TestRetryThroughFaults(t *testing.T) {
+	ctx := context.Background()
+	f := objecttest.NewFaulty(mem.New())
+	s := object.WithRetry(f, object.RetryOptions{Attempts: 3, Base: time.Millisecond})
+	f.Add(objecttest.Rule{Op: objecttest.OpPut, Times: 2})
+	if err := s.Put(ctx, "k", bytes.NewReader([]byte("v"))); err != nil {
+		t.Fatalf("Put not retried: %v", err)
+	}
+	f.Add(objecttest.Rule{Op: objecttest.OpGet, Times: 5})
+	if _, err := s.Get(ctx, "k", 0, -1); !errors.Is(err, objecttest.ErrInjected) {
+		t.Fatalf("Get after exhausted retries = %v", err)
+	}
+	if f.Hits(objecttest.OpGet) != 3 {
+		t.Fatalf("Get tried %d times, want 3", f.Hits(objecttest.OpGet))
+	}
+	f.Clear()
+	if _, err := s.Get(ctx, "missing", 0, -1); !errors.Is(err, object.ErrNotExist) || f.Hits(objecttest.OpGet) != 3 {
+		t.Fatalf("ErrNotExist retried or lost: %v", err)
+	}
+	// A body that cannot be replayed is not retried.
+	f.Add(objecttest.Rule{Op: objecttest.OpPut, Times: 1})
+	if err := s.Put(ctx, "k2", io.MultiReader(bytes.NewReader([]byte("v")))); !errors.Is(err, objecttest.ErrInjected) {
+		t.Fatalf("non-seekable Put = %v", err)
+	}
+}
