@@ -1,0 +1,286 @@
+package chunk
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"sync"
+
+	"cairn/internal/object"
+)
+
+// Default sizes.
+const (
+	DefaultBlockSize = 4 << 20
+	DefaultCacheSize = 256 << 20
+	DefaultReadahead = 8
+	DefaultUploads   = 16
+)
+
+// ErrCorrupt is returned (wrapped) for a block whose length or checksum is
+// wrong.
+var ErrCorrupt = errors.New("chunk: corrupt block")
+
+// Options configure a Store. The zero value gives the defaults.
+type Options struct {
+	// BlockSize is the most bytes per block (default 4 MiB). It must be the
+	// value the volume was formatted with.
+	BlockSize int
+	// CacheSize bounds the memory block cache in bytes (default 256 MiB;
+	// negative disables caching).
+	CacheSize int64
+	// Readahead is how many blocks a sequential reader fetches ahead
+	// (default 8; negative disables).
+	Readahead int
+	// MaxUploads bounds concurrent block uploads of the whole store, and so
+	// the memory held by blocks in flight (default 16).
+	MaxUploads int
+	// Logger receives background failures (readahead); nil discards.
+	Logger *slog.Logger
+}
+
+// Store reads and writes slices on an object store.
+type Store struct {
+	obj       object.Store
+	blockSize int
+	readahead int
+	uploads   chan struct{}
+	cache     *cache
+	log       *slog.Logger
+	bufs      sync.Pool
+
+	mu       sync.Mutex
+	inflight map[string]*fetch
+	bg       sync.WaitGroup
+	closed   chan struct{}
+}
+
+type fetch struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// New returns a Store over obj.
+func New(obj object.Store, opt Options) *Store {
+	if opt.BlockSize <= 0 {
+		opt.BlockSize = DefaultBlockSize
+	}
+	if opt.CacheSize == 0 {
+		opt.CacheSize = DefaultCacheSize
+	}
+	if opt.Readahead == 0 {
+		opt.Readahead = DefaultReadahead
+	}
+	if opt.MaxUploads <= 0 {
+		opt.MaxUploads = DefaultUploads
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		obj:       obj,
+		blockSize: opt.BlockSize,
+		readahead: max(opt.Readahead, 0),
+		uploads:   make(chan struct{}, opt.MaxUploads),
+		cache:     newCache(max(opt.CacheSize, 0)),
+		log:       opt.Logger,
+		inflight:  make(map[string]*fetch),
+		closed:    make(chan struct{}),
+	}
+	bs := opt.BlockSize
+	s.bufs.New = func() any { b := make([]byte, 0, bs+4); return &b }
+	return s
+}
+
+// BlockSize returns the block size in bytes.
+func (s *Store) BlockSize() int { return s.blockSize }
+
+// Object returns the underlying object store.
+func (s *Store) Object() object.Store { return s.obj }
+
+// Close waits for background fetches and drops the cache.
+func (s *Store) Close() error {
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+	s.bg.Wait()
+	s.cache.reset()
+	return nil
+}
+
+// Key returns the object key of block index (holding size bytes) of slice id.
+func Key(id uint64, index, size int) string {
+	h := (id * 0x9E3779B97F4A7C15) >> 56
+	return fmt.Sprintf("chunks/%02x/%d_%d_%d", h, id, index, size)
+}
+
+// blockLen returns the data length of block i of a slice of length l.
+func (s *Store) blockLen(l uint32, i int) int {
+	return min(s.blockSize, int(l)-i*s.blockSize)
+}
+
+// ReadAt fills p with bytes of slice id (of total length l) starting at
+// off, and returns how many it read: fewer than len(p) only at the end of
+// the slice. A missing, short or corrupt block is an error.
+func (s *Store) ReadAt(ctx context.Context, id uint64, l uint32, p []byte, off uint32) (int, error) {
+	if off >= l {
+		return 0, nil
+	}
+	if rest := int(l - off); len(p) > rest {
+		p = p[:rest]
+	}
+	n := 0
+	for n < len(p) {
+		at := int(off) + n
+		i := at / s.blockSize
+		b, err := s.block(ctx, id, l, i)
+		if err != nil {
+			return n, err
+		}
+		n += copy(p[n:], b[at-i*s.blockSize:])
+		s.prefetch(id, l, i)
+	}
+	return n, nil
+}
+
+// block returns block i of slice id, from the cache or the object store,
+// sharing one fetch among concurrent readers.
+func (s *Store) block(ctx context.Context, id uint64, l uint32, i int) ([]byte, error) {
+	key := Key(id, i, s.blockLen(l, i))
+	if b, ok := s.cache.get(key); ok {
+		return b, nil
+	}
+	s.mu.Lock()
+	f, ok := s.inflight[key]
+	if !ok {
+		f = &fetch{done: make(chan struct{})}
+		s.inflight[key] = f
+		s.mu.Unlock()
+		f.data, f.err = s.load(context.WithoutCancel(ctx), key, s.blockLen(l, i))
+		if f.err == nil {
+			s.cache.put(key, f.data)
+		}
+		s.mu.Lock()
+		delete(s.inflight, key)
+		s.mu.Unlock()
+		close(f.done)
+	} else {
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return f.data, f.err
+}
+
+// load reads and verifies one block, retrying once when it arrives short
+// or corrupt (a transient fault must not fail the read).
+func (s *Store) load(ctx context.Context, key string, size int) ([]byte, error) {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var b []byte
+		if b, err = s.loadOnce(ctx, key, size); err == nil {
+			return b, nil
+		}
+		if errors.Is(err, object.ErrNotExist) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+func (s *Store) loadOnce(ctx context.Context, key string, size int) ([]byte, error) {
+	rc, err := s.obj.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: get %s: %w", key, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, size+4)
+	n, err := io.ReadFull(rc, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrCorrupt, key, n, size+4)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chunk: read %s: %w", key, err)
+	}
+	if extra, _ := rc.Read(make([]byte, 1)); extra > 0 {
+		return nil, fmt.Errorf("%w: %s is longer than %d bytes", ErrCorrupt, key, size+4)
+	}
+	data := buf[:size]
+	if crc32.Checksum(data, castagnoli) != binary.LittleEndian.Uint32(buf[size:]) {
+		return nil, fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, key)
+	}
+	return data, nil
+}
+
+// prefetch starts background fetches of the blocks after i when the read
+// looks sequential (block i-1 is cached, or i is the first block).
+func (s *Store) prefetch(id uint64, l uint32, i int) {
+	if s.readahead == 0 || !s.cache.enabled() {
+		return
+	}
+	if i > 0 && !s.cache.has(Key(id, i-1, s.blockLen(l, i-1))) {
+		return
+	}
+	last := (int(l) - 1) / s.blockSize
+	for j := i + 1; j <= min(last, i+s.readahead); j++ {
+		key := Key(id, j, s.blockLen(l, j))
+		if s.cache.has(key) {
+			continue
+		}
+		s.mu.Lock()
+		_, busy := s.inflight[key]
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case <-s.closed:
+			return
+		default:
+		}
+		s.bg.Add(1)
+		go func(j int) {
+			defer s.bg.Done()
+			if _, err := s.block(context.Background(), id, l, j); err != nil {
+				s.log.Debug("readahead failed", "slice", id, "block", j, "err", err)
+			}
+		}(j)
+	}
+}
+
+// Remove deletes the blocks of slice id of length l. Missing blocks are not
+// an error; the first other failure is returned after trying every block.
+func (s *Store) Remove(ctx context.Context, id uint64, l uint32) error {
+	var first error
+	n := (int(l) + s.blockSize - 1) / s.blockSize
+	for i := 0; i < n; i++ {
+		key := Key(id, i, s.blockLen(l, i))
+		s.cache.remove(key)
+		if err := s.obj.Delete(ctx, key); err != nil && first == nil {
+			first = fmt.Errorf("chunk: delete %s: %w", key, err)
+		}
+	}
+	return first
+}
+
+// putBlock uploads one block (data plus checksum trailer).
+func (s *Store) putBlock(ctx context.Context, key string, buf []byte) error {
+	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
+	if err := s.obj.Put(ctx, key, bytes.NewReader(buf)); err != nil {
+		return fmt.Errorf("chunk: put %s: %w", key, err)
+	}
+	return nil
+}

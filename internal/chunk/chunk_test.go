@@ -1,0 +1,190 @@
+package chunk_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cairn/internal/chunk"
+	"cairn/internal/object"
+	"cairn/internal/object/mem"
+	"cairn/internal/object/objecttest"
+)
+
+var ctx = context.Background()
+
+func writeSlice(t *testing.T, s *chunk.Store, id uint64, data []byte, step int) uint32 {
+	t.Helper()
+	w := s.NewWriter(id)
+	for off := 0; off < len(data); off += step {
+		end := min(off+step, len(data))
+		if n, err := w.Write(data[off:end]); err != nil || n != end-off {
+			t.Fatalf("Write: %d %v", n, err)
+		}
+	}
+	n, err := w.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != len(data) {
+		t.Fatalf("Finish = %d, want %d", n, len(data))
+	}
+	return n
+}
+
+func TestRoundTrip(t *testing.T) {
+	obj := mem.New()
+	s := chunk.New(obj, chunk.Options{BlockSize: 1000, CacheSize: 4000})
+	defer s.Close()
+	data := make([]byte, 5500)
+	rand.New(rand.NewSource(1)).Read(data)
+	l := writeSlice(t, s, 42, data, 333)
+	objs, _, _ := obj.List(ctx, "chunks/", "", 0)
+	if len(objs) != 6 {
+		t.Fatalf("%d blocks stored, want 6", len(objs))
+	}
+	for _, c := range []struct{ off, n int }{{0, 5500}, {0, 10}, {999, 2}, {1000, 1000}, {5499, 1}, {2500, 3000}, {123, 4567}} {
+		p := make([]byte, c.n)
+		n, err := s.ReadAt(ctx, 42, l, p, uint32(c.off))
+		if err != nil || n != c.n || !bytes.Equal(p, data[c.off:c.off+c.n]) {
+			t.Fatalf("ReadAt(%d, %d) = %d, %v", c.off, c.n, n, err)
+		}
+	}
+	p := make([]byte, 100)
+	if n, err := s.ReadAt(ctx, 42, l, p, 5450); err != nil || n != 50 {
+		t.Fatalf("read past the end = %d, %v", n, err)
+	}
+	if err := s.Remove(ctx, 42, l); err != nil {
+		t.Fatal(err)
+	}
+	if objs, _, _ := obj.List(ctx, "", "", 0); len(objs) != 0 {
+		t.Fatalf("Remove left %v", objs)
+	}
+	if _, err := s.ReadAt(ctx, 42, l, p, 0); !errors.Is(err, object.ErrNotExist) {
+		t.Fatalf("read of a removed slice = %v", err)
+	}
+}
+
+func TestKeysSpread(t *testing.T) {
+	prefixes := map[string]bool{}
+	for id := uint64(1); id <= 1000; id++ {
+		k := chunk.Key(id, 0, 4096)
+		prefixes[k[:len("chunks/xx")]] = true
+	}
+	if len(prefixes) < 200 {
+		t.Fatalf("1000 consecutive ids use only %d prefixes", len(prefixes))
+	}
+}
+
+func TestCorruptionDetected(t *testing.T) {
+	f := objecttest.NewFaulty(mem.New())
+	s := chunk.New(f, chunk.Options{BlockSize: 1 << 10, CacheSize: -1})
+	defer s.Close()
+	data := bytes.Repeat([]byte("cairn"), 1000)
+	l := writeSlice(t, s, 7, data, 4096)
+	p := make([]byte, len(data))
+	// One corrupt read is retried transparently.
+	f.Add(objecttest.Rule{Op: objecttest.OpCorrupt, Times: 1})
+	if n, err := s.ReadAt(ctx, 7, l, p, 0); err != nil || n != len(data) || !bytes.Equal(p, data) {
+		t.Fatalf("transient corruption: %d %v", n, err)
+	}
+	// Persistent corruption is an error, never wrong bytes.
+	f.Add(objecttest.Rule{Op: objecttest.OpCorrupt})
+	if _, err := s.ReadAt(ctx, 7, l, p, 0); !errors.Is(err, chunk.ErrCorrupt) {
+		t.Fatalf("corrupt block served: %v", err)
+	}
+	f.Clear()
+	f.Add(objecttest.Rule{Op: objecttest.OpRead})
+	if _, err := s.ReadAt(ctx, 7, l, p, 0); err == nil {
+		t.Fatal("broken body served")
+	}
+	f.Clear()
+	// A block replaced by a shorter object.
+	key := chunk.Key(7, 0, 1024)
+	if err := f.Put(ctx, key, strings.NewReader("short")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadAt(ctx, 7, l, p[:10], 0); !errors.Is(err, chunk.ErrCorrupt) {
+		t.Fatalf("short block: %v", err)
+	}
+}
+
+func TestFailedUploadCleansUp(t *testing.T) {
+	obj := mem.New()
+	f := objecttest.NewFaulty(obj)
+	s := chunk.New(f, chunk.Options{BlockSize: 100, MaxUploads: 2})
+	defer s.Close()
+	f.Add(objecttest.Rule{Op: objecttest.OpPut, KeyContains: "_3_", Times: 1})
+	w := s.NewWriter(9)
+	data := make([]byte, 1000)
+	_, err := w.Write(data)
+	if err == nil {
+		_, err = w.Finish(ctx)
+	} else {
+		w.Abort(ctx)
+	}
+	if !errors.Is(err, objecttest.ErrInjected) {
+		t.Fatalf("failed upload not reported: %v", err)
+	}
+	if objs, _, _ := obj.List(ctx, "", "", 0); len(objs) != 0 {
+		t.Fatalf("failed slice left %d blocks", len(objs))
+	}
+}
+
+type counting struct {
+	object.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *counting) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Store.Get(ctx, key, off, n)
+}
+
+func (c *counting) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets
+}
+
+func TestReadahead(t *testing.T) {
+	obj := &counting{Store: mem.New()}
+	s := chunk.New(obj, chunk.Options{BlockSize: 100, Readahead: 3})
+	defer s.Close()
+	data := make([]byte, 1000)
+	rand.New(rand.NewSource(3)).Read(data)
+	l := writeSlice(t, s, 5, data, 1000)
+	p := make([]byte, 400)
+	if _, err := s.ReadAt(ctx, 5, l, p[:10], 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for obj.count() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if obj.count() != 4 {
+		t.Fatalf("after reading block 0: %d gets, want 4 (3 read ahead)", obj.count())
+	}
+	if n, err := s.ReadAt(ctx, 5, l, p[:300], 100); err != nil || n != 300 || !bytes.Equal(p[:300], data[100:400]) {
+		t.Fatalf("read of prefetched blocks: %d %v", n, err)
+	}
+	// A random read (block 8 without block 7 cached) fetches no more.
+	time.Sleep(50 * time.Millisecond)
+	before := obj.count()
+	if _, err := s.ReadAt(ctx, 5, l, p[:10], 800); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := obj.count() - before; got != 1 {
+		t.Fatalf("random read made %d gets, want 1", got)
+	}
+}

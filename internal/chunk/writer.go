@@ -1,0 +1,128 @@
+package chunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Writer writes one slice. Bytes are appended with Write; every full block
+// is uploaded in the background; Finish uploads the rest and waits. A
+// Writer is used by one goroutine at a time.
+type Writer struct {
+	s     *Store
+	id    uint64
+	buf   *[]byte
+	index int // index of the block in buf
+	size  int64
+
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	done []int // indexes of uploaded blocks, for Abort
+	lens map[int]int
+}
+
+// NewWriter starts slice id.
+func (s *Store) NewWriter(id uint64) *Writer {
+	return &Writer{s: s, id: id, lens: map[int]int{}}
+}
+
+// ErrTooLarge is returned when a slice would exceed 4 GiB.
+var ErrTooLarge = errors.New("chunk: slice larger than 4 GiB")
+
+// Write appends p to the slice. It blocks while the store has MaxUploads
+// blocks in flight, and reports a failed background upload.
+func (w *Writer) Write(p []byte) (int, error) {
+	if err := w.failed(); err != nil {
+		return 0, err
+	}
+	if w.size+int64(len(p)) > math.MaxUint32 {
+		return 0, ErrTooLarge
+	}
+	n := 0
+	for n < len(p) {
+		if w.buf == nil {
+			w.buf = w.s.bufs.Get().(*[]byte)
+			*w.buf = (*w.buf)[:0]
+		}
+		room := w.s.blockSize - len(*w.buf)
+		k := min(room, len(p)-n)
+		*w.buf = append(*w.buf, p[n:n+k]...)
+		n += k
+		w.size += int64(k)
+		if len(*w.buf) == w.s.blockSize {
+			w.upload()
+		}
+	}
+	return n, nil
+}
+
+// upload sends the buffered block in the background.
+func (w *Writer) upload() {
+	buf, index := w.buf, w.index
+	w.buf = nil
+	w.index++
+	w.s.uploads <- struct{}{} // backpressure
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { <-w.s.uploads }()
+		n := len(*buf)
+		err := w.s.putBlock(context.Background(), Key(w.id, index, n), *buf)
+		w.s.bufs.Put(buf)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		if err == nil {
+			w.done = append(w.done, index)
+			w.lens[index] = n
+		}
+	}()
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Len returns the bytes written so far.
+func (w *Writer) Len() int64 { return w.size }
+
+// Finish uploads the last block, waits for every upload and returns the
+// slice's length. On error the uploaded blocks are removed.
+func (w *Writer) Finish(ctx context.Context) (uint32, error) {
+	if w.buf != nil && len(*w.buf) > 0 {
+		w.upload()
+	} else if w.buf != nil {
+		w.s.bufs.Put(w.buf)
+		w.buf = nil
+	}
+	w.wg.Wait()
+	if err := w.failed(); err != nil {
+		w.Abort(ctx)
+		return 0, fmt.Errorf("slice %d: %w", w.id, err)
+	}
+	return uint32(w.size), nil
+}
+
+// Abort drops the slice: it waits for uploads and deletes what landed.
+func (w *Writer) Abort(ctx context.Context) {
+	if w.buf != nil {
+		w.s.bufs.Put(w.buf)
+		w.buf = nil
+	}
+	w.wg.Wait()
+	w.mu.Lock()
+	done := w.done
+	w.done = nil
+	w.mu.Unlock()
+	for _, i := range done {
+		_ = w.s.obj.Delete(ctx, Key(w.id, i, w.lens[i]))
+	}
+}
