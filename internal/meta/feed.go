@@ -1,0 +1,231 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// The change feed. Every mutation appends one Record in the same transaction
+// that makes it, numbered by a volume-wide counter: since every mutating
+// transaction increments the same key, records are numbered in commit order,
+// and a consumer that has seen sequence n has seen every change committed
+// before n+1. Consumers keep their own position (SetFeedPosition). Retention
+// is bounded by Options.FeedRetention; TrimFeed drops older records and a
+// consumer asking for them gets ErrFeedTruncated instead of a silent gap.
+
+// Op names a kind of change.
+type Op string
+
+// Operations recorded in the change feed.
+const (
+	OpCreate      Op = "create"
+	OpMkdir       Op = "mkdir"
+	OpMknod       Op = "mknod"
+	OpSymlink     Op = "symlink"
+	OpLink        Op = "link"
+	OpUnlink      Op = "unlink"
+	OpRmdir       Op = "rmdir"
+	OpRename      Op = "rename"
+	OpSetAttr     Op = "setattr"
+	OpWrite       Op = "write" // data written, recorded when the writer closes
+	OpTruncate    Op = "truncate"
+	OpSetXattr    Op = "setxattr"
+	OpRemoveXattr Op = "removexattr"
+	OpSetACL      Op = "setacl"
+	OpCopy        Op = "copy"
+)
+
+// Origin says who made a change: an S3 principal with its source address
+// and request id, or a mount session.
+type Origin struct {
+	Principal string `json:"principal,omitempty"`
+	SourceIP  string `json:"ip,omitempty"`
+	RequestID string `json:"req,omitempty"`
+	Session   uint64 `json:"sess,omitempty"`
+	Agent     string `json:"agent,omitempty"` // "s3", "fuse", "cli"...
+}
+
+type originKey struct{}
+
+// WithOrigin returns a ctx whose mutations are recorded as made by o.
+func WithOrigin(ctx context.Context, o Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// OriginFrom returns the Origin attached to ctx, if any.
+func OriginFrom(ctx context.Context) (Origin, bool) {
+	o, ok := ctx.Value(originKey{}).(Origin)
+	return o, ok
+}
+
+// Record is one entry of the change feed.
+type Record struct {
+	Seq       uint64          `json:"seq"`
+	Time      int64           `json:"t"` // unix ns
+	Op        Op              `json:"op"`
+	Ino       posix.Ino       `json:"ino"`
+	Type      posix.FileType  `json:"type,omitempty"`
+	Parent    posix.Ino       `json:"parent,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	NewParent posix.Ino       `json:"nparent,omitempty"`
+	NewName   string          `json:"nname,omitempty"`
+	Length    uint64          `json:"len,omitempty"`
+	Mode      uint32          `json:"mode,omitempty"`
+	UID       uint32          `json:"uid,omitempty"`
+	GID       uint32          `json:"gid,omitempty"`
+	Nlink     uint32          `json:"nlink,omitempty"`
+	Xattr     string          `json:"xattr,omitempty"`
+	Origin    Origin          `json:"origin,omitempty"`
+	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// set fills the record for op on ino with attributes a (may be nil).
+func (r *Record) set(op Op, ino posix.Ino, a *posix.Attr) {
+	r.Op, r.Ino = op, ino
+	if a != nil {
+		r.Type, r.Length, r.Mode, r.UID, r.GID, r.Nlink = a.Type, a.Length, a.Mode, a.UID, a.GID, a.Nlink
+	}
+}
+
+// mutate runs fn in a read-write transaction and appends the Record fn
+// filled in (if it set Op) to the change feed in the same transaction.
+func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) error {
+	origin, _ := OriginFrom(ctx)
+	if origin.Session == 0 {
+		origin.Session = m.SessionID()
+	}
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		rec := Record{Origin: origin}
+		if err := fn(tx, &rec); err != nil {
+			return err
+		}
+		if rec.Op == "" {
+			return nil
+		}
+		return appendRecord(tx, &rec, m.now())
+	})
+}
+
+func appendRecord(tx kv.Tx, rec *Record, now int64) error {
+	seq, err := tx.Incr(configKey(cfgFeedSeq), 1)
+	if err != nil {
+		return err
+	}
+	rec.Seq, rec.Time = uint64(seq), now
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Put(feedKey(rec.Seq), b)
+}
+
+const cfgFeedTrimmed = "feedtrimmed" // highest sequence number removed by TrimFeed
+
+// FeedHead returns the sequence number of the newest record (0 if none).
+func (m *FS) FeedHead(ctx context.Context) (uint64, error) {
+	var head uint64
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		b, err := tx.Get(configKey(cfgFeedSeq))
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil
+		}
+		if err == nil && len(b) == 8 {
+			head = u64(b)
+		}
+		return err
+	})
+	return head, err
+}
+
+// ReadFeed returns up to limit records with sequence numbers greater than
+// after, oldest first. It returns ErrFeedTruncated when records after `after`
+// were already removed by retention.
+func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, error) {
+	var out []Record
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		out = out[:0]
+		b, err := tx.Get(configKey(cfgFeedTrimmed))
+		if err == nil && len(b) == 8 && u64(b) > after {
+			return fmt.Errorf("%w: position %d, oldest kept %d", ErrFeedTruncated, after, u64(b)+1)
+		}
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		var derr error
+		err = tx.Scan(feedKey(after+1), []byte{famFeed + 1}, kv.ScanOptions{Limit: limit}, func(_, v []byte) bool {
+			var r Record
+			if derr = json.Unmarshal(v, &r); derr != nil {
+				derr = fmt.Errorf("meta: corrupt change-feed record: %v: %w", derr, syscall.EIO)
+				return false
+			}
+			out = append(out, r)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return derr
+	})
+	return out, err
+}
+
+// FeedPosition returns the position stored for consumer name (0 if none).
+func (m *FS) FeedPosition(ctx context.Context, name string) (uint64, error) {
+	var pos uint64
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		b, err := tx.Get(feedPosKey(name))
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil
+		}
+		if err == nil && len(b) == 8 {
+			pos = u64(b)
+		}
+		return err
+	})
+	return pos, err
+}
+
+// SetFeedPosition stores consumer name's position: every record up to and
+// including seq has been handled.
+func (m *FS) SetFeedPosition(ctx context.Context, name string, seq uint64) error {
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		return tx.Put(feedPosKey(name), putU64(seq))
+	})
+}
+
+// TrimFeed removes records beyond the retention bound, at most batch of them
+// per call, and returns how many it removed.
+func (m *FS) TrimFeed(ctx context.Context, batch int) (int, error) {
+	head, err := m.FeedHead(ctx)
+	if err != nil || head <= m.opts.FeedRetention {
+		return 0, err
+	}
+	upto := head - m.opts.FeedRetention // remove seq <= upto
+	n := 0
+	err = m.store.Update(ctx, func(tx kv.Tx) error {
+		n = 0
+		var keys [][]byte
+		err := tx.Scan([]byte{famFeed}, feedKey(upto+1), kv.ScanOptions{Limit: batch, KeysOnly: true}, func(k, _ []byte) bool {
+			keys = append(keys, k)
+			return true
+		})
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		last := u64(keys[len(keys)-1][1:])
+		return tx.Put(configKey(cfgFeedTrimmed), putU64(last))
+	})
+	return n, err
+}

@@ -1,0 +1,188 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"cairn/internal/acl"
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// Unlink removes the entry name (not a directory) from parent. When the
+// last link goes, the inode's data is freed — or, if the inode is open in
+// this client, kept until the last handle is released.
+func (m *FS) Unlink(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
+	return m.remove(ctx, cred, parent, name, false)
+}
+
+// Rmdir removes the empty directory name from parent.
+func (m *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
+	return m.remove(ctx, cred, parent, name, true)
+}
+
+func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, dir bool) error {
+	switch {
+	case name == "." && dir:
+		return syscall.EINVAL
+	case name == ".." && dir:
+		return syscall.ENOTEMPTY
+	case name == "." || name == "..":
+		return syscall.EISDIR
+	case len(name) > MaxNameLen:
+		return syscall.ENAMETOOLONG
+	}
+	return m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
+		pa, err := m.writableDir(tx, cred, parent)
+		if err != nil {
+			return err
+		}
+		typ, ino, err := lookupEntry(tx, parent, name)
+		if err != nil {
+			return err
+		}
+		a, err := getAttr(tx, ino)
+		if err != nil {
+			return err
+		}
+		if dir && typ != posix.TypeDir {
+			return syscall.ENOTDIR
+		}
+		if !dir && typ == posix.TypeDir {
+			return syscall.EISDIR
+		}
+		if err := m.checkVictim(tx, cred, &pa, &a); err != nil {
+			return err
+		}
+		if dir {
+			if err := checkEmpty(tx, ino); err != nil {
+				return err
+			}
+		}
+		now := m.now()
+		if err := tx.Delete(dentryKey(parent, name)); err != nil {
+			return err
+		}
+		pa.Mtime, pa.Ctime = now, now
+		if dir {
+			pa.Nlink--
+		}
+		if err := putAttr(tx, parent, &pa); err != nil {
+			return err
+		}
+		if err := m.dropLink(tx, ino, &a, now); err != nil {
+			return err
+		}
+		rec.set(map[bool]Op{true: OpRmdir, false: OpUnlink}[dir], ino, &a)
+		rec.Parent, rec.Name = parent, name
+		return nil
+	})
+}
+
+// checkVictim applies the rules for removing or replacing an entry of dir:
+// immutable or append-only flags, and the sticky bit.
+func (m *FS) checkVictim(tx kv.Tx, cred posix.Cred, dir, victim *posix.Attr) error {
+	if dir.Flags&posix.FlagAppend != 0 || victim.Flags&(posix.FlagImmutable|posix.FlagAppend) != 0 {
+		return syscall.EPERM
+	}
+	return posix.CheckSticky(cred, dir, victim)
+}
+
+// checkEmpty fails with ENOTEMPTY when directory ino has an entry.
+func checkEmpty(tx kv.Tx, ino posix.Ino) error {
+	prefix := dentryPrefix(ino)
+	empty := true
+	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: 1, KeysOnly: true}, func(_, _ []byte) bool {
+		empty = false
+		return false
+	})
+	if err == nil && !empty {
+		err = syscall.ENOTEMPTY
+	}
+	return err
+}
+
+// dropLink removes one link of ino (its entry is already gone), and frees
+// the inode when no link is left and it is not open here.
+func (m *FS) dropLink(tx kv.Tx, ino posix.Ino, a *posix.Attr, now int64) error {
+	a.Ctime = now
+	if a.Type == posix.TypeDir {
+		a.Nlink = 0
+	} else if a.Nlink > 0 {
+		a.Nlink--
+	}
+	if a.Nlink > 0 {
+		return putAttr(tx, ino, a)
+	}
+	if a.Type == posix.TypeFile && m.isOpen(ino) {
+		// Keep the inode (and its data) for the open handles; the session
+		// record lets another client clean up if this one dies.
+		if err := putAttr(tx, ino, a); err != nil {
+			return err
+		}
+		if err := tx.Put(unlinkedKey(ino), putU64(uint64(now))); err != nil {
+			return err
+		}
+		return tx.Put(openKey(m.SessionID(), ino), nil)
+	}
+	return m.deleteInode(tx, ino, a)
+}
+
+// deleteInode removes an inode with no links: attributes, xattrs, symlink
+// target, and its data (slices go to the delayed-delete queue).
+func (m *FS) deleteInode(tx kv.Tx, ino posix.Ino, a *posix.Attr) error {
+	if err := tx.Delete(attrKey(ino)); err != nil {
+		return err
+	}
+	if err := deletePrefix(tx, xattrPrefix(ino)); err != nil {
+		return err
+	}
+	switch a.Type {
+	case posix.TypeSymlink:
+		if err := tx.Delete(symlinkKey(ino)); err != nil {
+			return err
+		}
+	case posix.TypeFile:
+		if err := m.freeChunks(tx, ino, 0); err != nil {
+			return err
+		}
+		if err := m.addUsage(tx, int64(align4k(0))-int64(align4k(a.Length))); err != nil {
+			return err
+		}
+	}
+	if err := tx.Delete(unlinkedKey(ino)); err != nil {
+		return err
+	}
+	_, err := tx.Incr(configKey(cfgInodes), -1)
+	return err
+}
+
+// deletePrefix deletes every key that starts with prefix.
+func deletePrefix(tx kv.Tx, prefix []byte) error {
+	var keys [][]byte
+	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRule returns the ACL with id (nil for 0).
+func (m *FS) loadRule(tx kv.Tx, id uint32) (*acl.Rule, error) {
+	if id == 0 {
+		return nil, nil
+	}
+	return m.loadACL(tx, id)
+}
+
+// errIsNotFound reports whether err is kv.ErrNotFound.
+func errIsNotFound(err error) bool { return errors.Is(err, kv.ErrNotFound) }

@@ -1,0 +1,257 @@
+package meta
+
+import (
+	"context"
+	"syscall"
+
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// Rename flags, as renameat2(2).
+const (
+	RenameNoReplace uint32 = 1 << 0
+	RenameExchange  uint32 = 1 << 1
+	RenameWhiteout  uint32 = 1 << 2
+)
+
+// renameSide is one end of a rename: a directory entry and what it names.
+type renameSide struct {
+	parent posix.Ino
+	name   string
+	pa     *posix.Attr // the parent directory; shared when both sides have one parent
+	ino    posix.Ino   // 0 when the entry does not exist
+	typ    posix.FileType
+	a      posix.Attr
+}
+
+// Rename moves parent/name to newParent/newName with renameat2 semantics:
+// an existing target is replaced (a directory only by a directory, which
+// must be empty) unless RenameNoReplace; RenameExchange swaps the two
+// entries, which must both exist. Renaming onto another link of the same
+// inode does nothing. A directory cannot move into its own subtree
+// (EINVAL).
+func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32) error {
+	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+		return syscall.EINVAL
+	}
+	for _, n := range []string{name, newName} {
+		if n == "." || n == ".." || n == "" {
+			return syscall.EBUSY
+		}
+		if len(n) > MaxNameLen {
+			return syscall.ENAMETOOLONG
+		}
+	}
+	if err := checkName(newName); err != nil {
+		return err
+	}
+	return m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
+		src, dst, err := m.loadRename(tx, cred, parent, name, newParent, newName)
+		if err != nil {
+			return err
+		}
+		if err := m.checkRename(tx, cred, src, dst, flags); err != nil {
+			if err == errRenameNoop {
+				return nil
+			}
+			return err
+		}
+		now := m.now()
+		if flags&RenameExchange != 0 {
+			err = m.exchange(tx, src, dst, now)
+		} else {
+			err = m.moveEntry(tx, src, dst, now)
+		}
+		if err != nil {
+			return err
+		}
+		rec.set(OpRename, src.ino, &src.a)
+		rec.Parent, rec.Name, rec.NewParent, rec.NewName = parent, name, newParent, newName
+		return nil
+	})
+}
+
+var errRenameNoop = syscall.Errno(0xFFFF) // internal marker, never returned
+
+func (m *FS) loadRename(tx kv.Tx, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string) (*renameSide, *renameSide, error) {
+	src := &renameSide{parent: parent, name: name}
+	dst := &renameSide{parent: newParent, name: newName}
+	pa, err := m.writableDir(tx, cred, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	src.pa = &pa
+	if newParent == parent {
+		dst.pa = src.pa
+	} else {
+		npa, err := m.writableDir(tx, cred, newParent)
+		if err != nil {
+			return nil, nil, err
+		}
+		dst.pa = &npa
+	}
+	if src.typ, src.ino, err = lookupEntry(tx, parent, name); err != nil {
+		return nil, nil, err
+	}
+	if src.a, err = getAttr(tx, src.ino); err != nil {
+		return nil, nil, err
+	}
+	dst.typ, dst.ino, err = lookupEntry(tx, newParent, newName)
+	if err == syscall.ENOENT {
+		dst.ino, err = 0, nil
+	} else if err == nil {
+		dst.a, err = getAttr(tx, dst.ino)
+	}
+	return src, dst, err
+}
+
+func (m *FS) checkRename(tx kv.Tx, cred posix.Cred, src, dst *renameSide, flags uint32) error {
+	exchange := flags&RenameExchange != 0
+	if dst.ino == 0 && exchange {
+		return syscall.ENOENT
+	}
+	if dst.ino != 0 && flags&RenameNoReplace != 0 {
+		return syscall.EEXIST
+	}
+	if dst.ino == src.ino {
+		return errRenameNoop // same inode (or same entry): nothing to do
+	}
+	if !exchange && dst.ino != 0 {
+		if src.typ == posix.TypeDir && dst.typ != posix.TypeDir {
+			return syscall.ENOTDIR
+		}
+		if src.typ != posix.TypeDir && dst.typ == posix.TypeDir {
+			return syscall.EISDIR
+		}
+	}
+	if err := m.checkVictim(tx, cred, src.pa, &src.a); err != nil {
+		return err
+	}
+	if dst.ino != 0 {
+		if err := m.checkVictim(tx, cred, dst.pa, &dst.a); err != nil {
+			return err
+		}
+	}
+	if src.parent != dst.parent {
+		// Moving a directory rewrites its "..": the kernel asks for write
+		// permission on the directory itself.
+		for _, s := range []*renameSide{src, dst} {
+			if s.ino != 0 && s.typ == posix.TypeDir && (s == src || exchange) {
+				if err := m.access(tx, cred, &s.a, posix.MayWrite); err != nil {
+					return err
+				}
+			}
+		}
+		if src.typ == posix.TypeDir {
+			if err := isAncestor(tx, src.ino, dst.parent); err != nil {
+				return err
+			}
+		}
+		if exchange && dst.typ == posix.TypeDir {
+			if err := isAncestor(tx, dst.ino, src.parent); err != nil {
+				return err
+			}
+		}
+	}
+	if !exchange && dst.typ == posix.TypeDir && dst.ino != 0 {
+		return checkEmpty(tx, dst.ino)
+	}
+	return nil
+}
+
+// isAncestor fails with EINVAL when dir is ino or one of its ancestors.
+func isAncestor(tx kv.Tx, dir, ino posix.Ino) error {
+	for i := 0; i < 100000; i++ {
+		if ino == dir {
+			return syscall.EINVAL
+		}
+		if ino == posix.RootIno {
+			return nil
+		}
+		a, err := getAttr(tx, ino)
+		if err != nil {
+			return err
+		}
+		ino = a.Parent
+	}
+	return syscall.ELOOP
+}
+
+// moveEntry moves src to dst, replacing what dst named.
+func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64) error {
+	if dst.ino != 0 {
+		if err := m.dropLink(tx, dst.ino, &dst.a, now); err != nil {
+			return err
+		}
+		if dst.typ == posix.TypeDir {
+			dst.pa.Nlink--
+		}
+	}
+	if err := tx.Delete(dentryKey(src.parent, src.name)); err != nil {
+		return err
+	}
+	if err := tx.Put(dentryKey(dst.parent, dst.name), encodeDentry(src.typ, src.ino)); err != nil {
+		return err
+	}
+	src.a.Ctime = now
+	if src.parent != dst.parent {
+		if src.typ == posix.TypeDir {
+			src.pa.Nlink--
+			dst.pa.Nlink++
+			src.a.Parent = dst.parent
+		} else if src.a.Nlink == 1 {
+			src.a.Parent = dst.parent
+		}
+	}
+	if err := putAttr(tx, src.ino, &src.a); err != nil {
+		return err
+	}
+	return putParents(tx, src, dst, now)
+}
+
+// exchange swaps the inodes that src and dst name.
+func (m *FS) exchange(tx kv.Tx, src, dst *renameSide, now int64) error {
+	if err := tx.Put(dentryKey(src.parent, src.name), encodeDentry(dst.typ, dst.ino)); err != nil {
+		return err
+	}
+	if err := tx.Put(dentryKey(dst.parent, dst.name), encodeDentry(src.typ, src.ino)); err != nil {
+		return err
+	}
+	src.a.Ctime, dst.a.Ctime = now, now
+	if src.parent != dst.parent {
+		if src.typ == posix.TypeDir {
+			src.pa.Nlink--
+			dst.pa.Nlink++
+		}
+		if dst.typ == posix.TypeDir {
+			dst.pa.Nlink--
+			src.pa.Nlink++
+		}
+		if src.typ == posix.TypeDir || src.a.Nlink == 1 {
+			src.a.Parent = dst.parent
+		}
+		if dst.typ == posix.TypeDir || dst.a.Nlink == 1 {
+			dst.a.Parent = src.parent
+		}
+	}
+	if err := putAttr(tx, src.ino, &src.a); err != nil {
+		return err
+	}
+	if err := putAttr(tx, dst.ino, &dst.a); err != nil {
+		return err
+	}
+	return putParents(tx, src, dst, now)
+}
+
+func putParents(tx kv.Tx, src, dst *renameSide, now int64) error {
+	src.pa.Mtime, src.pa.Ctime = now, now
+	dst.pa.Mtime, dst.pa.Ctime = now, now
+	if err := putAttr(tx, src.parent, src.pa); err != nil {
+		return err
+	}
+	if src.parent == dst.parent {
+		return nil
+	}
+	return putAttr(tx, dst.parent, dst.pa)
+}

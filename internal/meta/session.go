@@ -1,0 +1,345 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"syscall"
+	"time"
+
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// Sessions. A client that mounts or serves the volume registers a session
+// and refreshes its heartbeat. Inodes unlinked while this client holds them
+// open are recorded under the session ('O'), and so are its locks; when a
+// session misses heartbeats for Options.SessionTimeout, any live client
+// removes it with CleanDeadSessions, freeing those inodes and locks.
+
+// SessionInfo describes a client, as `cairn status` shows it.
+type SessionInfo struct {
+	ID         uint64    `json:"id"`
+	Host       string    `json:"host"`
+	PID        int       `json:"pid"`
+	Version    string    `json:"version,omitempty"`
+	Process    string    `json:"process,omitempty"` // "mount /mnt/x", "gateway :9000"...
+	Started    time.Time `json:"started"`
+	Heartbeat  time.Time `json:"heartbeat"`
+	OpenedDead int       `json:"sustained_inodes,omitempty"`
+}
+
+type session struct {
+	info SessionInfo
+	stop chan struct{}
+	done chan struct{}
+}
+
+// openTable counts this client's open handles per inode.
+type openTable struct {
+	mu    sync.Mutex
+	count map[posix.Ino]int
+}
+
+// NewSession registers this client and starts its heartbeat (every
+// SessionTimeout/5), which also cleans up dead sessions and trims the change
+// feed. Close ends it.
+func (m *FS) NewSession(ctx context.Context, info SessionInfo) (uint64, error) {
+	m.sessMu.Lock()
+	defer m.sessMu.Unlock()
+	if m.sess != nil {
+		return m.sess.info.ID, nil
+	}
+	var id int64
+	err := m.store.Update(ctx, func(tx kv.Tx) error {
+		var err error
+		id, err = tx.Incr(configKey(cfgNextSess), 1)
+		if err != nil {
+			return err
+		}
+		info.ID = uint64(id)
+		now := m.opts.Now().UTC()
+		info.Started, info.Heartbeat = now, now
+		b, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		return tx.Put(sessionKey(info.ID), b)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s := &session{info: info, stop: make(chan struct{}), done: make(chan struct{})}
+	m.sess = s
+	go m.heartbeat(s)
+	return info.ID, nil
+}
+
+// SessionID returns this client's session id, or 0 without a session.
+func (m *FS) SessionID() uint64 {
+	m.sessMu.Lock()
+	defer m.sessMu.Unlock()
+	if m.sess == nil {
+		return 0
+	}
+	return m.sess.info.ID
+}
+
+func (m *FS) heartbeat(s *session) {
+	defer close(s.done)
+	t := time.NewTicker(m.opts.SessionTimeout / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.SessionTimeout/5)
+		if err := m.touchSession(ctx, s); err != nil {
+			m.log.Warn("session heartbeat failed", "session", s.info.ID, "err", err)
+		}
+		if n, err := m.CleanDeadSessions(ctx); err != nil {
+			m.log.Warn("cleaning dead sessions failed", "err", err)
+		} else if n > 0 {
+			m.log.Info("cleaned dead sessions", "count", n)
+		}
+		if _, err := m.TrimFeed(ctx, 10000); err != nil {
+			m.log.Warn("trimming the change feed failed", "err", err)
+		}
+		cancel()
+	}
+}
+
+func (m *FS) touchSession(ctx context.Context, s *session) error {
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		info := s.info
+		info.Heartbeat = m.opts.Now().UTC()
+		b, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		return tx.Put(sessionKey(info.ID), b)
+	})
+}
+
+// CloseSession ends this client's session: inodes it kept for open handles
+// are freed, its locks released, its record removed.
+func (m *FS) CloseSession(ctx context.Context) error {
+	m.sessMu.Lock()
+	s := m.sess
+	m.sess = nil
+	m.sessMu.Unlock()
+	if s == nil {
+		return nil
+	}
+	close(s.stop)
+	<-s.done
+	return m.removeSession(ctx, s.info.ID)
+}
+
+// ListSessions returns the registered sessions.
+func (m *FS) ListSessions(ctx context.Context) ([]SessionInfo, error) {
+	var out []SessionInfo
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		out = out[:0]
+		var derr error
+		err := tx.Scan([]byte{famSession}, []byte{famSession + 1}, kv.ScanOptions{}, func(_, v []byte) bool {
+			var si SessionInfo
+			if derr = json.Unmarshal(v, &si); derr != nil {
+				return false
+			}
+			out = append(out, si)
+			return true
+		})
+		if err == nil {
+			err = derr
+		}
+		return err
+	})
+	return out, err
+}
+
+// CleanDeadSessions removes sessions whose heartbeat is older than
+// Options.SessionTimeout and returns how many it removed.
+func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
+	ss, err := m.ListSessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	limit := m.opts.Now().Add(-m.opts.SessionTimeout)
+	for _, s := range ss {
+		if s.Heartbeat.Before(limit) && s.ID != m.SessionID() {
+			if err := m.removeSession(ctx, s.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// removeSession frees what session sid held and deletes its record.
+func (m *FS) removeSession(ctx context.Context, sid uint64) error {
+	prefix := openKey(sid, 0)[:9]
+	for {
+		var inos []posix.Ino
+		err := m.store.View(ctx, func(tx kv.Tx) error {
+			inos = inos[:0]
+			return tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: 100, KeysOnly: true}, func(k, _ []byte) bool {
+				inos = append(inos, posix.Ino(u64(k[9:])))
+				return true
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if len(inos) == 0 {
+			break
+		}
+		for _, ino := range inos {
+			if err := m.freeSustained(ctx, sid, ino); err != nil {
+				return err
+			}
+		}
+	}
+	if err := m.releaseSessionLocks(ctx, sid); err != nil {
+		return err
+	}
+	return m.store.Update(ctx, func(tx kv.Tx) error { return tx.Delete(sessionKey(sid)) })
+}
+
+// freeSustained deletes an unlinked inode that session sid kept open.
+func (m *FS) freeSustained(ctx context.Context, sid uint64, ino posix.Ino) error {
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.Delete(openKey(sid, ino)); err != nil {
+			return err
+		}
+		a, err := getAttr(tx, ino)
+		if errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if a.Nlink > 0 {
+			return nil // linked again meanwhile (not possible today, but safe)
+		}
+		return m.deleteInode(tx, ino, &a)
+	})
+}
+
+// isOpen reports whether this client holds ino open.
+func (m *FS) isOpen(ino posix.Ino) bool {
+	m.opens.mu.Lock()
+	defer m.opens.mu.Unlock()
+	return m.opens.count[ino] > 0
+}
+
+// Open flags understood by OpenCheck (the O_ACCMODE values and O_TRUNC,
+// O_APPEND as in fcntl.h).
+const (
+	ORdonly = syscall.O_RDONLY
+	OWronly = syscall.O_WRONLY
+	ORdwr   = syscall.O_RDWR
+	OTrunc  = syscall.O_TRUNC
+	OAppend = syscall.O_APPEND
+)
+
+// OpenInode checks that cred may open ino with flags and registers the
+// open handle with this client, so that unlinking the last name keeps the
+// data until Release. It returns the attributes.
+func (m *FS) OpenInode(ctx context.Context, cred posix.Cred, ino posix.Ino, flags int) (posix.Attr, error) {
+	var a posix.Attr
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		var err error
+		if a, err = getAttr(tx, ino); err != nil {
+			return err
+		}
+		return m.checkOpen(tx, cred, &a, flags)
+	})
+	if err != nil {
+		return a, err
+	}
+	m.opens.mu.Lock()
+	if m.opens.count == nil {
+		m.opens.count = make(map[posix.Ino]int)
+	}
+	m.opens.count[ino]++
+	m.opens.mu.Unlock()
+	return a, nil
+}
+
+// OpenCreated registers an open handle of an inode the caller has just
+// created: the creator may open it whatever its mode, as with open(2)
+// O_CREAT.
+func (m *FS) OpenCreated(ino posix.Ino) {
+	m.opens.mu.Lock()
+	if m.opens.count == nil {
+		m.opens.count = make(map[posix.Ino]int)
+	}
+	m.opens.count[ino]++
+	m.opens.mu.Unlock()
+}
+
+func (m *FS) checkOpen(tx kv.Tx, cred posix.Cred, a *posix.Attr, flags int) error {
+	var want uint16
+	switch flags & syscall.O_ACCMODE {
+	case ORdonly:
+		want = posix.MayRead
+	case OWronly:
+		want = posix.MayWrite
+	case ORdwr:
+		want = posix.MayRead | posix.MayWrite
+	default:
+		return syscall.EINVAL
+	}
+	if flags&OTrunc != 0 {
+		want |= posix.MayWrite
+	}
+	if want&posix.MayWrite != 0 {
+		if a.Type == posix.TypeDir {
+			return syscall.EISDIR
+		}
+		if a.Flags&posix.FlagImmutable != 0 || (a.Flags&posix.FlagAppend != 0 && (flags&OAppend == 0 || flags&OTrunc != 0)) {
+			return syscall.EPERM
+		}
+	}
+	return m.access(tx, cred, a, want)
+}
+
+// Release drops one open handle of ino registered by OpenInode; when the
+// last one goes and the inode has no links left, it is freed.
+func (m *FS) Release(ctx context.Context, ino posix.Ino) error {
+	m.opens.mu.Lock()
+	m.opens.count[ino]--
+	last := m.opens.count[ino] <= 0
+	if last {
+		delete(m.opens.count, ino)
+	}
+	m.opens.mu.Unlock()
+	if !last {
+		return nil
+	}
+	sid := m.SessionID()
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		if _, err := tx.Get(unlinkedKey(ino)); errors.Is(err, kv.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		a, err := getAttr(tx, ino)
+		if errors.Is(err, syscall.ENOENT) {
+			return tx.Delete(unlinkedKey(ino))
+		}
+		if err != nil || a.Nlink > 0 {
+			return err
+		}
+		if err := tx.Delete(openKey(sid, ino)); err != nil {
+			return err
+		}
+		return m.deleteInode(tx, ino, &a)
+	})
+}

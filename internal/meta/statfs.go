@@ -1,0 +1,51 @@
+package meta
+
+import (
+	"context"
+	"errors"
+
+	"cairn/internal/meta/kv"
+)
+
+// StatFS is the volume's capacity and usage, for statfs(2) and status.
+type StatFS struct {
+	// Capacity is the volume's size limit in bytes, or 1 PiB when unlimited.
+	Capacity uint64
+	Used     uint64
+	// Inodes is the inode limit, or 2^40 when unlimited.
+	Inodes     uint64
+	UsedInodes uint64
+}
+
+const (
+	defaultCapacity = 1 << 50
+	defaultInodes   = 1 << 40
+)
+
+// StatFS returns capacity and usage.
+func (m *FS) StatFS(ctx context.Context) (StatFS, error) {
+	st := StatFS{Capacity: m.fmt.Capacity, Inodes: m.fmt.Inodes}
+	if st.Capacity == 0 {
+		st.Capacity = defaultCapacity
+	}
+	if st.Inodes == 0 {
+		st.Inodes = defaultInodes
+	}
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		vals, err := tx.Gets(configKey(cfgUsedSpace), configKey(cfgInodes))
+		if err != nil {
+			return err
+		}
+		if len(vals[0]) == 8 {
+			st.Used = u64(vals[0])
+		}
+		if len(vals[1]) == 8 {
+			st.UsedInodes = u64(vals[1])
+		}
+		return nil
+	})
+	if errors.Is(err, kv.ErrNotFound) {
+		err = nil
+	}
+	return st, err
+}

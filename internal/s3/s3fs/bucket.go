@@ -1,0 +1,84 @@
+package s3fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"time"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// ListBuckets returns the directories under the volume root whose names
+// are valid bucket names, in name order.
+func (f *FS) ListBuckets(ctx context.Context, cred posix.Cred) ([]BucketInfo, error) {
+	var out []BucketInfo
+	after := ""
+	for {
+		ents, err := f.v.ReadDir(ctx, posix.Root, posix.RootIno, vfs.ReadDirOptions{After: after, Limit: 1000, WithAttr: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if e.Type == posix.TypeDir && ValidBucketName(e.Name) {
+				out = append(out, BucketInfo{Name: e.Name, Created: time.Unix(0, e.Attr.Ctime).UTC()})
+			}
+		}
+		if len(ents) < 1000 {
+			return out, nil
+		}
+		after = ents[len(ents)-1].Name
+	}
+}
+
+// CreateBucket makes the bucket's directory, owned by cred, mode 0755.
+// An existing bucket is ErrBucketExists; the gateway tells "owned by you"
+// from HeadBucket's owner.
+func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) error {
+	if !ValidBucketName(bucket) {
+		return ErrInvalidBucketName
+	}
+	c := cred
+	c.Umask = 0o022
+	_, err := f.v.Mkdir(ctx, c, posix.RootIno, bucket, 0o755)
+	if errors.Is(err, syscall.EEXIST) {
+		return ErrBucketExists
+	}
+	return err
+}
+
+// BucketOwner returns the uid owning the bucket's directory.
+func (f *FS) BucketOwner(ctx context.Context, bucket string) (uint32, error) {
+	e, err := f.bucketIno(ctx, posix.Root, bucket)
+	return e.Attr.UID, err
+}
+
+// HeadBucket checks that the bucket exists and that cred may search it.
+func (f *FS) HeadBucket(ctx context.Context, cred posix.Cred, bucket string) (BucketInfo, error) {
+	e, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
+		return BucketInfo{}, err
+	}
+	if err := f.v.Access(ctx, cred, e.Ino, posix.MayExec); err != nil {
+		return BucketInfo{}, err
+	}
+	return BucketInfo{Name: bucket, Created: time.Unix(0, e.Attr.Ctime).UTC()}, nil
+}
+
+// DeleteBucket removes an empty bucket (ErrBucketNotEmpty otherwise) and
+// any multipart uploads still staged for it.
+func (f *FS) DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) error {
+	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+		return err
+	}
+	err := f.v.Rmdir(ctx, cred, posix.RootIno, bucket)
+	if errors.Is(err, syscall.ENOTEMPTY) {
+		return ErrBucketNotEmpty
+	}
+	if err != nil {
+		return err
+	}
+	f.dropBucketUploads(ctx, bucket)
+	return nil
+}

@@ -1,0 +1,287 @@
+package s3fs
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// objectMeta returns the S3 metadata of a file, computing the ETag (MD5 of
+// the content) when the file has none or was changed through a mount since
+// it was stored, and caching the result.
+func (f *FS) objectMeta(ctx context.Context, e vfs.Entry) (*objMeta, error) {
+	m, err := f.loadMeta(ctx, e.Ino)
+	if err != nil {
+		return nil, err
+	}
+	if e.Attr.IsDir() {
+		if m == nil || !m.DirMarker {
+			return nil, ErrNoSuchKey
+		}
+		return m, nil
+	}
+	if m != nil && m.Size == e.Attr.Length && m.Mtime == e.Attr.Mtime {
+		return m, nil
+	}
+	etag, err := f.md5File(ctx, e.Ino)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = &objMeta{}
+	} else {
+		// The content changed under the stored metadata: keep the
+		// descriptive fields, drop what described the old bytes.
+		m.Checksums, m.Parts, m.PartSizes = Checksums{}, 0, nil
+	}
+	m.ETag, m.Size, m.Mtime = etag, e.Attr.Length, e.Attr.Mtime
+	if err := f.storeMeta(ctx, e.Ino, m); err != nil {
+		f.log.Warn("caching a computed ETag failed", "ino", e.Ino, "err", err)
+	}
+	return m, nil
+}
+
+// md5File reads a whole file (as root: the caller was allowed to see the
+// object) and returns its MD5 in hex.
+func (f *FS) md5File(ctx context.Context, ino posix.Ino) (string, error) {
+	fh, _, err := f.v.Open(ctx, posix.Root, ino, syscall.O_RDONLY)
+	if err != nil {
+		return "", err
+	}
+	defer f.v.Release(ctx, fh)
+	h := md5.New()
+	if _, err := io.Copy(h, &fileReader{ctx: ctx, v: f.v, fh: fh, end: -1}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// info builds the ObjectInfo of a file or directory marker.
+func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
+	oi := ObjectInfo{Bucket: bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
+		OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
+	if a.IsDir() {
+		oi.Size, oi.IsDirMarker = 0, true
+	}
+	if m != nil {
+		oi.ETag = quoteETag(m.ETag)
+		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
+		oi.Checksums, oi.PartsCount = m.Checksums, m.Parts
+	}
+	if oi.ContentType == "" {
+		oi.ContentType = defaultContentType(key)
+	}
+	return oi
+}
+
+func defaultContentType(key string) string {
+	if strings.HasSuffix(key, "/") {
+		return "application/x-directory"
+	}
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// lookupObject resolves bucket/key to a file (or a directory marker).
+func (f *FS) lookupObject(ctx context.Context, cred posix.Cred, bucket, key string) (vfs.Entry, *objMeta, error) {
+	segs, dir, err := splitKey(key)
+	if err != nil {
+		if errors.Is(err, ErrInvalidKey) {
+			return vfs.Entry{}, nil, ErrNoSuchKey
+		}
+		return vfs.Entry{}, nil, err
+	}
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
+		return vfs.Entry{}, nil, err
+	}
+	e, err := f.resolve(ctx, cred, b.Ino, segs)
+	if err != nil {
+		return e, nil, err
+	}
+	if e.Attr.IsDir() != dir || (e.Attr.Type != posix.TypeFile && !e.Attr.IsDir()) {
+		return e, nil, ErrNoSuchKey
+	}
+	m, err := f.objectMeta(ctx, e)
+	return e, m, err
+}
+
+// HeadObject returns an object's metadata after checking conditions.
+// cred needs read permission on the file.
+func (f *FS) HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (ObjectInfo, error) {
+	e, m, err := f.lookupObject(ctx, cred, bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := f.v.Access(ctx, cred, e.Ino, posix.MayRead); err != nil {
+		return ObjectInfo{}, err
+	}
+	oi := f.info(bucket, key, e.Attr, m)
+	return oi, checkConditions(oi, opt)
+}
+
+// GetObject opens an object for reading (a range of it with opt.Range or
+// opt.PartNumber). The caller must Close Body.
+func (f *FS) GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (*Object, error) {
+	e, m, err := f.lookupObject(ctx, cred, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	oi := f.info(bucket, key, e.Attr, m)
+	if e.Attr.IsDir() {
+		if err := f.v.Access(ctx, cred, e.Ino, posix.MayRead); err != nil {
+			return nil, err
+		}
+		if err := checkConditions(oi, opt); err != nil {
+			return nil, err
+		}
+		return &Object{Info: oi, Body: io.NopCloser(strings.NewReader(""))}, nil
+	}
+	if err := checkConditions(oi, opt); err != nil {
+		return nil, err
+	}
+	off, length, err := objectRange(oi, m, opt)
+	if err != nil {
+		return nil, err
+	}
+	fh, _, err := f.v.Open(ctx, cred, e.Ino, syscall.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	body := &fileReader{ctx: ctx, v: f.v, fh: fh, off: off, end: off + length, release: true}
+	return &Object{Info: oi, Offset: off, Length: length, Body: body}, nil
+}
+
+// objectRange returns the byte range a GET returns.
+func objectRange(oi ObjectInfo, m *objMeta, opt GetOptions) (off, length int64, err error) {
+	size := oi.Size
+	if opt.PartNumber > 0 {
+		if m == nil || len(m.PartSizes) == 0 {
+			if opt.PartNumber == 1 {
+				return 0, size, nil
+			}
+			return 0, 0, ErrInvalidRange
+		}
+		if opt.PartNumber > len(m.PartSizes) {
+			return 0, 0, ErrInvalidRange
+		}
+		for _, s := range m.PartSizes[:opt.PartNumber-1] {
+			off += s
+		}
+		return off, m.PartSizes[opt.PartNumber-1], nil
+	}
+	if opt.Range == nil {
+		return 0, size, nil
+	}
+	return ResolveRange(*opt.Range, size)
+}
+
+// ResolveRange turns a Range into an offset and length within size, or
+// ErrInvalidRange when it is not satisfiable.
+func ResolveRange(r Range, size int64) (off, length int64, err error) {
+	switch {
+	case r.Start < 0: // suffix: the last -Start bytes
+		n := -r.Start
+		if size == 0 {
+			return 0, 0, ErrInvalidRange
+		}
+		if n > size {
+			n = size
+		}
+		return size - n, n, nil
+	case r.Start >= size:
+		return 0, 0, ErrInvalidRange
+	case r.Open || r.End >= size:
+		return r.Start, size - r.Start, nil
+	case r.End < r.Start:
+		return 0, 0, ErrInvalidRange
+	}
+	return r.Start, r.End - r.Start + 1, nil
+}
+
+// checkConditions evaluates If-* headers as S3 does: If-Match before
+// If-Unmodified-Since, If-None-Match before If-Modified-Since.
+func checkConditions(oi ObjectInfo, opt GetOptions) error {
+	etag := TrimETag(oi.ETag)
+	mtime := oi.ModTime.Truncate(time.Second)
+	if opt.IfMatch != "" {
+		if !etagMatches(opt.IfMatch, etag) {
+			return ErrPreconditionFailed
+		}
+	} else if !opt.IfUnmodifiedSince.IsZero() && mtime.After(opt.IfUnmodifiedSince) {
+		return ErrPreconditionFailed
+	}
+	if opt.IfNoneMatch != "" {
+		if etagMatches(opt.IfNoneMatch, etag) {
+			return ErrNotModified
+		}
+	} else if !opt.IfModifiedSince.IsZero() && !mtime.After(opt.IfModifiedSince) {
+		return ErrNotModified
+	}
+	return nil
+}
+
+// etagMatches compares a header list of ETags (or *) with etag.
+func etagMatches(header, etag string) bool {
+	for _, h := range strings.Split(header, ",") {
+		h = TrimETag(h)
+		if h == "*" || h == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// fileReader reads an open vfs handle sequentially from off to end (end <
+// 0: to EOF).
+type fileReader struct {
+	ctx      context.Context
+	v        *vfs.FS
+	fh       vfs.Handle
+	off, end int64
+	release  bool
+	closed   bool
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if r.end >= 0 {
+		if r.off >= r.end {
+			return 0, io.EOF
+		}
+		if rem := r.end - r.off; int64(len(p)) > rem {
+			p = p[:rem]
+		}
+	}
+	n, err := r.v.Read(r.ctx, r.fh, p, r.off)
+	r.off += int64(n)
+	if err != nil {
+		return n, err
+	}
+	if n == 0 {
+		if r.end >= 0 && r.off < r.end {
+			return 0, io.ErrUnexpectedEOF // the file shrank under the reader
+		}
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *fileReader) Close() error {
+	if r.closed || !r.release {
+		return nil
+	}
+	r.closed = true
+	return r.v.Release(context.WithoutCancel(r.ctx), r.fh)
+}

@@ -1,0 +1,306 @@
+package s3fs
+
+import (
+	"container/heap"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"syscall"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// Listing. S3 lists keys in byte order; the namespace keeps each
+// directory's entries in name order, and a directory "a" holds keys that
+// sort as "a/...". Names between "a" and "a/" ("a-b", "a.txt") must come
+// before a's keys, so directories wait in a small heap keyed by name+"/"
+// until the scan passes that point. Each directory is read in pages by
+// range scans starting at the first name that can matter, so a page deep
+// inside a huge bucket costs about what the first page does.
+
+// listPage is how many entries are read from a directory at a time.
+const listPage = 1000
+
+// maxListETagCompute is the largest file whose missing ETag a listing
+// computes; bigger files written through a mount get a stand-in ETag in
+// listings until a HEAD or GET computes the real one.
+const maxListETagCompute = 8 << 20
+
+// ListObjects returns a page of bucket's keys (v1 and v2 both use it).
+func (f *FS) ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt ListOptions) (ListResult, error) {
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
+		return ListResult{}, err
+	}
+	if err := f.v.Access(ctx, cred, b.Ino, posix.MayRead|posix.MayExec); err != nil {
+		return ListResult{}, err
+	}
+	// The gateway turns max-keys=0 into an empty answer before calling.
+	max := opt.MaxKeys
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	l := &lister{f: f, ctx: ctx, cred: cred, bucket: bucket, prefix: opt.Prefix, delim: opt.Delimiter,
+		after: opt.StartAfter, max: max}
+	l.native = opt.Delimiter == "/"
+	i := strings.LastIndexByte(opt.Prefix, '/')
+	dirPart, namePrefix := opt.Prefix[:i+1], opt.Prefix[i+1:]
+	base := b.Ino
+	if dirPart != "" {
+		segs, _, err := splitKey(dirPart)
+		if err != nil {
+			return ListResult{}, nil // no key can have this prefix
+		}
+		e, err := f.resolve(ctx, cred, b.Ino, segs)
+		if errors.Is(err, ErrNoSuchKey) || errors.Is(err, syscall.EACCES) || (err == nil && !e.Attr.IsDir()) {
+			return ListResult{}, nil
+		}
+		if err != nil {
+			return ListResult{}, err
+		}
+		base = e.Ino
+		if namePrefix == "" {
+			// The marker object of the prefix directory itself sorts first.
+			if m, _ := f.loadMeta(ctx, base); m != nil && m.DirMarker {
+				l.object(dirPart, e, m)
+			}
+		}
+	}
+	if _, err := l.walk(base, dirPart, namePrefix); err != nil && !errors.Is(err, errStop) {
+		return ListResult{}, err
+	}
+	return l.res, nil
+}
+
+var errStop = errors.New("s3fs: listing page full")
+
+type lister struct {
+	f      *FS
+	ctx    context.Context
+	cred   posix.Cred
+	bucket string
+	prefix string
+	delim  string
+	native bool // delimiter "/": directories become common prefixes
+	after  string
+	max    int
+	count  int
+	lastCP string
+	res    ListResult
+}
+
+// add counts one result; it fails with errStop when the page is full,
+// marking it truncated.
+func (l *lister) add() error {
+	if l.count >= l.max {
+		l.res.IsTruncated = true
+		return errStop
+	}
+	l.count++
+	return nil
+}
+
+func (l *lister) object(key string, e vfs.Entry, m *objMeta) error {
+	if key <= l.after || !strings.HasPrefix(key, l.prefix) {
+		return nil
+	}
+	if l.delim != "" && !l.native {
+		if i := strings.Index(key[len(l.prefix):], l.delim); i >= 0 {
+			return l.commonPrefix(key[:len(l.prefix)+i+len(l.delim)])
+		}
+	}
+	if err := l.add(); err != nil {
+		return err
+	}
+	l.res.Objects = append(l.res.Objects, l.f.info(l.bucket, key, e.Attr, m))
+	l.res.NextMarker = key
+	return nil
+}
+
+func (l *lister) commonPrefix(cp string) error {
+	if cp <= l.after || cp == l.lastCP {
+		return nil
+	}
+	if err := l.add(); err != nil {
+		return err
+	}
+	l.lastCP = cp
+	l.res.CommonPrefixes = append(l.res.CommonPrefixes, cp)
+	l.res.NextMarker = cp
+	return nil
+}
+
+// walk lists directory ino, whose keys start with keyPrefix, limited to
+// names starting with namePrefix.
+func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error) {
+	from, held := l.startName(ino, keyPrefix, namePrefix)
+	h := &dirHeap{}
+	for _, d := range held {
+		heap.Push(h, d)
+	}
+	after := ""
+	for {
+		opt := vfs.ReadDirOptions{After: after, From: from, Limit: listPage, WithAttr: true, SkipPerm: false}
+		ents, err := l.f.v.ReadDir(l.ctx, l.cred, ino, opt)
+		if errors.Is(err, syscall.EACCES) {
+			return false, nil // unreadable subtree: skipped, as find(1) would
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name, namePrefix) {
+				ents = nil
+				break
+			}
+			sk := e.Name
+			if e.Type == posix.TypeDir {
+				sk += "/"
+			}
+			for h.Len() > 0 && (*h)[0].sortKey < sk {
+				if err := l.dir(heap.Pop(h).(vfs.DirEntry), keyPrefix); err != nil {
+					return false, err
+				}
+			}
+			if e.Type == posix.TypeDir {
+				heap.Push(h, e)
+				continue
+			}
+			if err := l.file(e, keyPrefix); err != nil {
+				return false, err
+			}
+		}
+		if len(ents) < listPage {
+			break
+		}
+		after, from = ents[len(ents)-1].Name, ""
+	}
+	for h.Len() > 0 {
+		if err := l.dir(heap.Pop(h).(vfs.DirEntry), keyPrefix); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// startName returns where a directory's scan can start, given the
+// start-after key, and the directories before that point that still sort
+// after it (names that are a proper prefix of the start component followed
+// by a byte below '/').
+func (l *lister) startName(ino posix.Ino, keyPrefix, namePrefix string) (string, []vfs.DirEntry) {
+	from := namePrefix
+	if !strings.HasPrefix(l.after, keyPrefix) {
+		return from, nil
+	}
+	rest := l.after[len(keyPrefix):]
+	c := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		c = rest[:i]
+	}
+	if c <= from {
+		return from, nil
+	}
+	var held []vfs.DirEntry
+	if strings.HasPrefix(c, namePrefix) {
+		for i := max(len(namePrefix), 1); i < len(c); i++ {
+			if c[i] >= '/' {
+				continue
+			}
+			e, err := l.f.v.Lookup(l.ctx, l.cred, ino, c[:i])
+			if err == nil && e.Attr.IsDir() {
+				held = append(held, vfs.DirEntry{Name: c[:i], Ino: e.Ino, Type: posix.TypeDir, Attr: e.Attr})
+			}
+		}
+	}
+	return c, held
+}
+
+func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
+	if e.Type != posix.TypeFile {
+		return nil // symlinks, devices, fifos are not objects
+	}
+	key := keyPrefix + e.Name
+	if key <= l.after {
+		return nil
+	}
+	if l.count >= l.max {
+		l.res.IsTruncated = true
+		return errStop
+	}
+	ent := vfs.Entry{Ino: e.Ino, Attr: e.Attr}
+	m, err := l.f.loadMeta(l.ctx, e.Ino)
+	if err != nil {
+		return err
+	}
+	if m == nil || m.Size != e.Attr.Length || m.Mtime != e.Attr.Mtime {
+		if e.Attr.Length <= maxListETagCompute {
+			if m, err = l.f.objectMeta(l.ctx, ent); err != nil {
+				return err
+			}
+		} else {
+			m = &objMeta{ETag: standInETag(e.Ino, e.Attr)}
+		}
+	}
+	return l.object(key, ent, m)
+}
+
+func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
+	key := keyPrefix + d.Name + "/"
+	if key <= l.after && !strings.HasPrefix(l.after, key) {
+		return nil
+	}
+	if l.native {
+		return l.commonPrefix(key)
+	}
+	if l.delim != "" && strings.HasPrefix(key, l.prefix) {
+		if i := strings.Index(key[len(l.prefix):], l.delim); i >= 0 {
+			// Every key below this directory has the same common prefix.
+			return l.commonPrefix(key[:len(l.prefix)+i+len(l.delim)])
+		}
+	}
+	if m, err := l.f.loadMeta(l.ctx, d.Ino); err == nil && m != nil && m.DirMarker {
+		if err := l.object(key, vfs.Entry{Ino: d.Ino, Attr: d.Attr}, m); err != nil {
+			return err
+		}
+	}
+	_, err := l.walk(d.Ino, key, "")
+	return err
+}
+
+// standInETag names a large file whose MD5 is not known yet. It has the
+// multipart form ("-1"), so clients do not mistake it for an MD5.
+func standInETag(ino posix.Ino, a posix.Attr) string {
+	var b [24]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(uint64(ino) >> (8 * i))
+		b[8+i] = byte(uint64(a.Mtime) >> (8 * i))
+		b[16+i] = byte(a.Length >> (8 * i))
+	}
+	sum := md5.Sum(b[:])
+	return hex.EncodeToString(sum[:]) + "-1"
+}
+
+// dirHeap orders held directories by name+"/".
+type dirHeap []heldDir
+
+type heldDir struct {
+	vfs.DirEntry
+	sortKey string
+}
+
+func (h dirHeap) Len() int           { return len(h) }
+func (h dirHeap) Less(i, j int) bool { return h[i].sortKey < h[j].sortKey }
+func (h dirHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dirHeap) Push(x any) {
+	d := x.(vfs.DirEntry)
+	*h = append(*h, heldDir{DirEntry: d, sortKey: d.Name + "/"})
+}
+func (h *dirHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return d.DirEntry
+}

@@ -1,0 +1,499 @@
+package s3fs
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// Multipart uploads are staged under .cairn/uploads/<bucket>/<upload id>/:
+// the directory carries the upload's description (uploadXattr), each part is
+// a file named by its zero-padded number carrying its own object metadata.
+// Complete joins the parts into a temporary file by reference (no bytes are
+// copied) and renames it into place.
+
+const uploadXattr = "cairn.s3.upload"
+
+// MaxParts is the highest part number.
+const MaxParts = 10000
+
+type uploadInfo struct {
+	Key       string            `json:"key"`
+	Initiated int64             `json:"t"`
+	Owner     uint32            `json:"uid"`
+	CT        string            `json:"ct,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	Headers   map[string]string `json:"hdr,omitempty"`
+	Algorithm string            `json:"alg,omitempty"`
+}
+
+func partName(n int) string { return fmt.Sprintf("%05d", n) }
+
+// bucketUploads returns the staging directory of a bucket's uploads,
+// creating it when create is set.
+func (f *FS) bucketUploads(ctx context.Context, bucket string, create bool) (posix.Ino, error) {
+	_, up, err := f.systemDirs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if create {
+		return f.mkdirAll(ctx, posix.Root, up, bucket, 0o1777)
+	}
+	e, err := f.v.Lookup(ctx, posix.Root, up, bucket)
+	if errors.Is(err, syscall.ENOENT) {
+		return 0, ErrNoSuchUpload
+	}
+	return e.Ino, err
+}
+
+// CreateMultipartUpload starts an upload and returns its id.
+func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key string, opt PutOptions) (string, error) {
+	segs, dir, err := splitKey(key)
+	if err != nil {
+		return "", err
+	}
+	if dir {
+		return "", fmt.Errorf("%w: a key ending in / cannot hold data", ErrInvalidKey)
+	}
+	_ = segs
+	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+		return "", err
+	}
+	up, err := f.bucketUploads(ctx, bucket, true)
+	if err != nil {
+		return "", err
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	c := cred
+	c.Umask = 0o077
+	e, err := f.v.Mkdir(ctx, c, up, id, 0o700)
+	if err != nil {
+		return "", err
+	}
+	info := uploadInfo{Key: key, Initiated: f.now().UnixNano(), Owner: cred.UID, CT: opt.ContentType,
+		Meta: opt.UserMeta, Headers: opt.Headers}
+	if len(opt.Compute) > 0 {
+		info.Algorithm = strings.ToUpper(opt.Compute[0])
+	}
+	js, err := json.Marshal(info)
+	if err != nil {
+		return "", err
+	}
+	if err := f.v.SetInternalXattr(ctx, e.Ino, uploadXattr, js); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// upload resolves an upload directory and checks it belongs to key.
+func (f *FS) upload(ctx context.Context, cred posix.Cred, bucket, key, id string) (posix.Ino, uploadInfo, error) {
+	var info uploadInfo
+	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+		return 0, info, err
+	}
+	up, err := f.bucketUploads(ctx, bucket, false)
+	if err != nil {
+		return 0, info, err
+	}
+	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." || len(id) > 255 {
+		return 0, info, ErrNoSuchUpload
+	}
+	e, err := f.v.Lookup(ctx, cred, up, id)
+	if errors.Is(err, syscall.ENOENT) {
+		return 0, info, ErrNoSuchUpload
+	}
+	if err != nil {
+		return 0, info, err
+	}
+	b, err := f.v.GetInternalXattr(ctx, e.Ino, uploadXattr)
+	if err != nil {
+		return 0, info, ErrNoSuchUpload
+	}
+	if json.Unmarshal(b, &info) != nil || info.Key != key {
+		return 0, info, ErrNoSuchUpload
+	}
+	return e.Ino, info, nil
+}
+
+// UploadPart stores one part (1..10000), replacing an earlier upload of
+// the same number.
+func (f *FS) UploadPart(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, part int, body io.Reader, opt PutOptions) (Part, error) {
+	if part < 1 || part > MaxParts {
+		return Part{}, ErrInvalidPart
+	}
+	dir, _, err := f.upload(ctx, cred, bucket, key, uploadID)
+	if err != nil {
+		return Part{}, err
+	}
+	tmp, m, err := f.writeTemp(ctx, cred, body, opt)
+	if err != nil {
+		return Part{}, err
+	}
+	return f.placePart(ctx, cred, tmp, m, dir, part)
+}
+
+func (f *FS) placePart(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, dir posix.Ino, part int) (Part, error) {
+	if err := f.v.Rename(ctx, cred, tmp.dir, tmp.name, dir, partName(part), 0); err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		if errors.Is(err, syscall.ENOENT) {
+			return Part{}, ErrNoSuchUpload // aborted meanwhile
+		}
+		return Part{}, err
+	}
+	return Part{Number: part, ETag: quoteETag(m.ETag), Size: int64(tmp.attr.Length),
+		ModTime: time.Unix(0, tmp.attr.Mtime).UTC(), Checksums: m.Checksums}, nil
+}
+
+// UploadPartCopy makes a part from (a range of) an existing object, by
+// reference. Its ETag is the MD5 of the bytes, which are read once for it.
+func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, part int, srcBucket, srcKey string, opt CopyOptions) (Part, error) {
+	if part < 1 || part > MaxParts {
+		return Part{}, ErrInvalidPart
+	}
+	dir, _, err := f.upload(ctx, cred, bucket, key, uploadID)
+	if err != nil {
+		return Part{}, err
+	}
+	se, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey)
+	if err != nil {
+		return Part{}, err
+	}
+	if err := checkCopyConditions(f.info(srcBucket, srcKey, se.Attr, sm), opt.Source); err != nil {
+		return Part{}, err
+	}
+	off, n := int64(0), int64(se.Attr.Length)
+	if opt.Range != nil {
+		if off, n, err = ResolveRange(*opt.Range, n); err != nil {
+			return Part{}, err
+		}
+	}
+	tmp, err := f.cloneToTemp(ctx, cred, se.Ino, off, n)
+	if err != nil {
+		return Part{}, err
+	}
+	etag, err := f.md5File(ctx, tmp.ino)
+	m := &objMeta{ETag: etag}
+	if err == nil {
+		err = f.finishTemp(ctx, &tmp, m)
+	}
+	if err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		return Part{}, err
+	}
+	return f.placePart(ctx, cred, tmp, m, dir, part)
+}
+
+// partsOf lists the parts stored for an upload, in number order.
+func (f *FS) partsOf(ctx context.Context, cred posix.Cred, dir posix.Ino) ([]Part, []posix.Ino, error) {
+	var parts []Part
+	var inos []posix.Ino
+	after := ""
+	for {
+		ents, err := f.v.ReadDir(ctx, cred, dir, vfs.ReadDirOptions{After: after, Limit: 1000, WithAttr: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range ents {
+			var n int
+			if _, err := fmt.Sscanf(e.Name, "%05d", &n); err != nil || partName(n) != e.Name {
+				continue
+			}
+			m, err := f.loadMeta(ctx, e.Ino)
+			if err != nil || m == nil {
+				continue
+			}
+			parts = append(parts, Part{Number: n, ETag: quoteETag(m.ETag), Size: int64(e.Attr.Length),
+				ModTime: time.Unix(0, e.Attr.Mtime).UTC(), Checksums: m.Checksums})
+			inos = append(inos, e.Ino)
+		}
+		if len(ents) < 1000 {
+			return parts, inos, nil
+		}
+		after = ents[len(ents)-1].Name
+	}
+}
+
+// CompleteMultipartUpload joins the listed parts, in ascending order, into
+// the object. Every part but the last must be at least MinPartSize.
+func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, parts []CompletePart, opt PutOptions) (ObjectInfo, error) {
+	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if len(parts) == 0 {
+		return ObjectInfo{}, ErrInvalidPart
+	}
+	stored, inos, err := f.partsOf(ctx, cred, dir)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	byNum := map[int]int{}
+	for i, p := range stored {
+		byNum[p.Number] = i
+	}
+	chosen := make([]int, len(parts))
+	for i := 1; i < len(parts); i++ {
+		if parts[i].Number <= parts[i-1].Number {
+			return ObjectInfo{}, ErrInvalidPartOrder
+		}
+	}
+	for i, p := range parts {
+		j, ok := byNum[p.Number]
+		if !ok || TrimETag(p.ETag) != TrimETag(stored[j].ETag) {
+			return ObjectInfo{}, fmt.Errorf("%w: part %d", ErrInvalidPart, p.Number)
+		}
+		if i < len(parts)-1 && stored[j].Size < MinPartSize {
+			return ObjectInfo{}, ErrEntityTooSmall
+		}
+		chosen[i] = j
+	}
+	segs, _, err := splitKey(key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	parent, err := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	name := segs[len(segs)-1]
+	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
+		return ObjectInfo{}, err
+	}
+	tmp, m, err := f.joinParts(ctx, cred, stored, inos, chosen)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	m.ContentType, m.UserMeta, m.Headers = info.CT, info.Meta, info.Headers
+	if err := f.finishTemp(ctx, &tmp, m); err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		return ObjectInfo{}, err
+	}
+	oi, err := f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*")
+	if err != nil {
+		return oi, err
+	}
+	f.removeUpload(ctx, cred, bucket, uploadID, dir)
+	return oi, nil
+}
+
+// joinParts references the chosen parts, in order, from a new temp file
+// and computes the multipart ETag (MD5 of the parts' MD5s, "-N").
+func (f *FS) joinParts(ctx context.Context, cred posix.Cred, stored []Part, inos []posix.Ino, chosen []int) (tempFile, *objMeta, error) {
+	tmpDir, _, err := f.systemDirs(ctx)
+	if err != nil {
+		return tempFile{}, nil, err
+	}
+	t := tempFile{dir: tmpDir, name: tempName()}
+	c := cred
+	c.Umask = 0o022
+	out, e, err := f.v.Create(ctx, c, tmpDir, t.name, 0o644, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
+	if err != nil {
+		return t, nil, err
+	}
+	t.ino = e.Ino
+	sum := md5.New()
+	m := &objMeta{Parts: len(chosen)}
+	var off int64
+	for _, j := range chosen {
+		p := stored[j]
+		raw, _ := hex.DecodeString(TrimETag(p.ETag))
+		sum.Write(raw)
+		if p.Size > 0 {
+			if err = f.copyPart(ctx, cred, inos[j], out, off, p.Size); err != nil {
+				break
+			}
+		}
+		off += p.Size
+		m.PartSizes = append(m.PartSizes, p.Size)
+	}
+	if rerr := f.v.Release(ctx, out); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		f.dropTemp(ctx, cred, t)
+		return t, nil, err
+	}
+	m.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(sum.Sum(nil)), len(chosen))
+	return t, m, nil
+}
+
+func (f *FS) copyPart(ctx context.Context, cred posix.Cred, part posix.Ino, out vfs.Handle, off, n int64) error {
+	in, _, err := f.v.Open(ctx, cred, part, syscall.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer f.v.Release(ctx, in)
+	_, err = f.v.CopyFileRange(ctx, cred, in, 0, out, off, uint64(n))
+	return err
+}
+
+// AbortMultipartUpload discards an upload and its parts.
+func (f *FS) AbortMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string) error {
+	dir, _, err := f.upload(ctx, cred, bucket, key, uploadID)
+	if err != nil {
+		return err
+	}
+	return f.removeUpload(ctx, cred, bucket, uploadID, dir)
+}
+
+func (f *FS) removeUpload(ctx context.Context, cred posix.Cred, bucket, id string, dir posix.Ino) error {
+	ctx = context.WithoutCancel(ctx)
+	for {
+		ents, err := f.v.ReadDir(ctx, posix.Root, dir, vfs.ReadDirOptions{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := f.v.Unlink(ctx, posix.Root, dir, e.Name); err != nil && !errors.Is(err, syscall.ENOENT) {
+				return err
+			}
+		}
+		if len(ents) < 1000 {
+			break
+		}
+	}
+	up, err := f.bucketUploads(ctx, bucket, false)
+	if err != nil {
+		return err
+	}
+	err = f.v.Rmdir(ctx, posix.Root, up, id)
+	if errors.Is(err, syscall.ENOENT) {
+		return ErrNoSuchUpload
+	}
+	return err
+}
+
+// dropBucketUploads removes every staged upload of a deleted bucket.
+func (f *FS) dropBucketUploads(ctx context.Context, bucket string) {
+	up, err := f.bucketUploads(ctx, bucket, false)
+	if err != nil {
+		return
+	}
+	ents, err := f.v.ReadDir(ctx, posix.Root, up, vfs.ReadDirOptions{})
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		_ = f.removeUpload(ctx, posix.Root, bucket, e.Name, e.Ino)
+	}
+	_, upRoot, err := f.systemDirs(ctx)
+	if err == nil {
+		_ = f.v.Rmdir(ctx, posix.Root, upRoot, bucket)
+	}
+}
+
+// ListParts returns the parts of an upload after marker, up to max.
+func (f *FS) ListParts(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, marker, max int) (ListPartsResult, error) {
+	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
+	if err != nil {
+		return ListPartsResult{}, err
+	}
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	parts, _, err := f.partsOf(ctx, cred, dir)
+	if err != nil {
+		return ListPartsResult{}, err
+	}
+	res := ListPartsResult{Upload: Upload{Bucket: bucket, Key: key, UploadID: uploadID,
+		Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.Owner}}
+	for _, p := range parts {
+		if p.Number <= marker {
+			continue
+		}
+		if len(res.Parts) == max {
+			res.IsTruncated = true
+			break
+		}
+		res.Parts = append(res.Parts, p)
+		res.NextPartNumberMarker = p.Number
+	}
+	return res, nil
+}
+
+// ListMultipartUploads lists a bucket's uploads in progress, by key then
+// initiation time.
+func (f *FS) ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket string, opt ListUploadsOptions) (ListUploadsResult, error) {
+	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+		return ListUploadsResult{}, err
+	}
+	var res ListUploadsResult
+	up, err := f.bucketUploads(ctx, bucket, false)
+	if errors.Is(err, ErrNoSuchUpload) {
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	ents, err := f.v.ReadDir(ctx, posix.Root, up, vfs.ReadDirOptions{})
+	if err != nil {
+		return res, err
+	}
+	var all []Upload
+	for _, e := range ents {
+		b, err := f.v.GetInternalXattr(ctx, e.Ino, uploadXattr)
+		var info uploadInfo
+		if err != nil || json.Unmarshal(b, &info) != nil || !strings.HasPrefix(info.Key, opt.Prefix) {
+			continue
+		}
+		all = append(all, Upload{Bucket: bucket, Key: info.Key, UploadID: e.Name,
+			Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.Owner})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Key != all[j].Key {
+			return all[i].Key < all[j].Key
+		}
+		return all[i].Initiated.Before(all[j].Initiated)
+	})
+	max := opt.MaxUploads
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	lastCP := ""
+	for _, u := range all {
+		if u.Key < opt.KeyMarker || (u.Key == opt.KeyMarker && (opt.UploadIDMarker == "" || u.UploadID <= opt.UploadIDMarker)) {
+			continue
+		}
+		if opt.Delimiter != "" {
+			if i := strings.Index(u.Key[len(opt.Prefix):], opt.Delimiter); i >= 0 {
+				cp := u.Key[:len(opt.Prefix)+i+len(opt.Delimiter)]
+				if cp == lastCP || cp <= opt.KeyMarker {
+					continue
+				}
+				if len(res.Uploads)+len(res.CommonPrefixes) == max {
+					res.IsTruncated = true
+					break
+				}
+				lastCP = cp
+				res.CommonPrefixes = append(res.CommonPrefixes, cp)
+				res.NextKeyMarker = cp
+				continue
+			}
+		}
+		if len(res.Uploads)+len(res.CommonPrefixes) == max {
+			res.IsTruncated = true
+			break
+		}
+		res.Uploads = append(res.Uploads, u)
+		res.NextKeyMarker, res.NextUploadIDMarker = u.Key, u.UploadID
+	}
+	return res, nil
+}

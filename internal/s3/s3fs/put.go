@@ -1,0 +1,271 @@
+package s3fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+	"time"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// ioBufSize is the size of the copy buffer between a request body and a
+// file: large enough that one write fills a good part of a block.
+const ioBufSize = 1 << 20
+
+// PutObject stores body as bucket/key. The bytes go to a hidden temporary
+// file that is renamed into place once complete and verified, so readers
+// see the old object or the new one, never a mix, and a failed or
+// truncated upload leaves nothing behind. Missing parent directories are
+// created as cred. The caller needs write permission on the parent (and on
+// an existing object it replaces).
+func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+	segs, dir, err := splitKey(key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if dir {
+		return f.putDirMarker(ctx, cred, b.Ino, bucket, key, segs, body, opt)
+	}
+	parent, err := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	name := segs[len(segs)-1]
+	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
+		return ObjectInfo{}, err
+	}
+	tmp, m, err := f.writeTemp(ctx, cred, body, opt)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	return f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*")
+}
+
+// publish renames a finished temporary file into place.
+func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, parent posix.Ino, name, bucket, key string, noReplace bool) (ObjectInfo, error) {
+	flags := uint32(0)
+	if noReplace {
+		flags = vfs.RenameNoReplace
+	}
+	err := f.v.Rename(ctx, cred, tmp.dir, tmp.name, parent, name, flags)
+	if err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		switch {
+		case errors.Is(err, syscall.EEXIST) && noReplace:
+			return ObjectInfo{}, ErrPreconditionFailed
+		case errors.Is(err, syscall.EISDIR):
+			return ObjectInfo{}, fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, key)
+		}
+		return ObjectInfo{}, err
+	}
+	return f.info(bucket, key, tmp.attr, m), nil
+}
+
+// checkReplace applies conditions and permissions on the object a PUT
+// would replace.
+func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, opt PutOptions) error {
+	e, err := f.v.Lookup(ctx, cred, parent, name)
+	if errors.Is(err, syscall.ENOENT) {
+		if opt.IfMatch != "" {
+			return ErrNoSuchKey
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e.Attr.IsDir() {
+		return fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, name)
+	}
+	if opt.IfNoneMatch == "*" {
+		return ErrPreconditionFailed
+	}
+	if opt.IfMatch != "" {
+		m, err := f.objectMeta(ctx, e)
+		if err != nil {
+			return err
+		}
+		if !etagMatches(opt.IfMatch, m.ETag) {
+			return ErrPreconditionFailed
+		}
+	}
+	return f.v.Access(ctx, cred, e.Ino, posix.MayWrite)
+}
+
+// makeParents resolves (creating as cred where missing) the directories of
+// a key below the bucket directory.
+func (f *FS) makeParents(ctx context.Context, cred posix.Cred, dir posix.Ino, segs []string) (posix.Ino, error) {
+	for _, s := range segs {
+		ino, err := f.mkdirAll(ctx, cred, dir, s, 0o755)
+		if err != nil {
+			return 0, err
+		}
+		dir = ino
+	}
+	return dir, nil
+}
+
+// tempFile is a finished upload waiting to be renamed into place.
+type tempFile struct {
+	dir  posix.Ino
+	name string
+	ino  posix.Ino
+	attr posix.Attr
+}
+
+// writeTemp streams body into a new temporary file, verifies it and stores
+// its object metadata; on any failure the file is removed.
+func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt PutOptions) (tempFile, *objMeta, error) {
+	if opt.Size > MaxPutSize {
+		return tempFile{}, nil, ErrEntityTooLarge
+	}
+	tmpDir, _, err := f.systemDirs(ctx)
+	if err != nil {
+		return tempFile{}, nil, err
+	}
+	t := tempFile{dir: tmpDir, name: tempName()}
+	mode := opt.Mode
+	if mode == 0 {
+		mode = 0o644
+	}
+	c := cred
+	c.Umask = 0o022
+	fh, e, err := f.v.Create(ctx, c, tmpDir, t.name, mode, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
+	if err != nil {
+		return t, nil, err
+	}
+	t.ino = e.Ino
+	h := newHasher(opt.Expect, opt.Compute)
+	n, err := f.copyIn(ctx, fh, body, h, opt.Size)
+	if rerr := f.v.Release(ctx, fh); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = checkBody(h, n, opt)
+	}
+	var m *objMeta
+	if err == nil {
+		m = &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
+			UserMeta: opt.UserMeta, Headers: opt.Headers, Checksums: h.result()}
+		err = f.finishTemp(ctx, &t, m)
+	}
+	if err != nil {
+		f.dropTemp(ctx, cred, t)
+		return t, nil, err
+	}
+	return t, m, nil
+}
+
+// finishTemp records the file state in m and stores m on the temp file.
+func (f *FS) finishTemp(ctx context.Context, t *tempFile, m *objMeta) error {
+	a, err := f.v.GetAttr(ctx, t.ino)
+	if err != nil {
+		return err
+	}
+	t.attr = a
+	m.Size, m.Mtime = a.Length, a.Mtime
+	return f.storeMeta(ctx, t.ino, m)
+}
+
+// checkBody verifies length, Content-MD5 and checksums of a written body.
+func checkBody(h *hasher, n int64, opt PutOptions) error {
+	if opt.Size >= 0 && n != opt.Size {
+		return ErrIncompleteBody
+	}
+	if len(opt.ContentMD5) > 0 && !bytes.Equal(opt.ContentMD5, h.md5.Sum(nil)) {
+		return ErrBadDigest
+	}
+	expect := opt.Expect
+	if opt.Trailer != nil {
+		tr := opt.Trailer()
+		for _, a := range allAlgs {
+			if v := tr.Get(a); v != "" {
+				expect.Set(a, v)
+			}
+		}
+	}
+	return verifyChecksums(expect, h.result())
+}
+
+// copyIn copies body into the open file, hashing it, and returns the bytes
+// written. A body that ends early is ErrIncompleteBody.
+func (f *FS) copyIn(ctx context.Context, fh vfs.Handle, body io.Reader, h *hasher, size int64) (int64, error) {
+	buf := make([]byte, ioBufSize)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return off, err
+		}
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, err := f.v.Write(ctx, fh, buf[:n], off); err != nil {
+				return off, err
+			}
+			off += int64(n)
+			if size >= 0 && off > size {
+				return off, ErrIncompleteBody
+			}
+			if off > MaxPutSize {
+				return off, ErrEntityTooLarge
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return off, nil
+		case rerr != nil:
+			return off, rerr
+		}
+	}
+}
+
+func (f *FS) dropTemp(ctx context.Context, cred posix.Cred, t tempFile) {
+	ctx = context.WithoutCancel(ctx)
+	if err := f.v.Unlink(ctx, cred, t.dir, t.name); err != nil && !errors.Is(err, syscall.ENOENT) {
+		if err2 := f.v.Unlink(ctx, posix.Root, t.dir, t.name); err2 != nil && !errors.Is(err2, syscall.ENOENT) {
+			f.log.Warn("removing a temporary upload file failed", "name", t.name, "err", err2)
+		}
+	}
+}
+
+func tempName() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
+}
+
+// putDirMarker creates the directory a key ending in "/" names and marks it
+// as an explicit object. Such keys hold no data.
+func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.Ino, bucket, key string, segs []string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+	var one [1]byte
+	if n, _ := io.ReadFull(body, one[:]); n > 0 || opt.Size > 0 {
+		return ObjectInfo{}, fmt.Errorf("%w: a key ending in / cannot hold data", ErrInvalidKey)
+	}
+	ino, err := f.makeParents(ctx, cred, bucketDir, segs)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	a, err := f.v.GetAttr(ctx, ino)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, DirMarker: true, Mtime: a.Mtime}
+	if err := f.storeMeta(ctx, ino, m); err != nil {
+		return ObjectInfo{}, err
+	}
+	return f.info(bucket, key, a, m), nil
+}
+
+// emptyETag is the MD5 of no bytes.
+const emptyETag = "d41d8cd98f00b204e9800998ecf8427e"

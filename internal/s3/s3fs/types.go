@@ -1,0 +1,206 @@
+package s3fs
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Everything else s3fs returns wraps a syscall.Errno
+// (ENOENT for a missing key, EACCES for a POSIX refusal, ...).
+var (
+	ErrNoSuchBucket       = errors.New("s3fs: no such bucket")
+	ErrBucketExists       = errors.New("s3fs: bucket already exists")
+	ErrBucketNotEmpty     = errors.New("s3fs: bucket not empty")
+	ErrInvalidBucketName  = errors.New("s3fs: invalid bucket name")
+	ErrNoSuchKey          = errors.New("s3fs: no such key")
+	ErrInvalidKey         = errors.New("s3fs: key cannot be stored as a path")
+	ErrKeyTooLong         = errors.New("s3fs: key longer than 1024 bytes")
+	ErrKeyConflict        = errors.New("s3fs: key conflicts with an existing object or prefix")
+	ErrNoSuchUpload       = errors.New("s3fs: no such upload")
+	ErrInvalidPart        = errors.New("s3fs: invalid part")
+	ErrInvalidPartOrder   = errors.New("s3fs: parts not in ascending order")
+	ErrEntityTooSmall     = errors.New("s3fs: part smaller than the minimum")
+	ErrPreconditionFailed = errors.New("s3fs: precondition failed")
+	ErrNotModified        = errors.New("s3fs: not modified")
+	ErrInvalidRange       = errors.New("s3fs: range not satisfiable")
+	ErrBadDigest          = errors.New("s3fs: Content-MD5 does not match")
+	ErrChecksumMismatch   = errors.New("s3fs: checksum does not match")
+	ErrIncompleteBody     = errors.New("s3fs: body shorter than Content-Length")
+	ErrEntityTooLarge     = errors.New("s3fs: object larger than the maximum")
+	ErrMetadataTooLarge   = errors.New("s3fs: metadata headers exceed 2 KiB")
+	ErrInvalidCopySource  = errors.New("s3fs: copy source is the destination without changes")
+)
+
+// BucketInfo describes a bucket.
+type BucketInfo struct {
+	Name    string
+	Created time.Time
+}
+
+// Checksums holds the additional checksums of an object, base64 as S3
+// shows them; empty fields are absent.
+type Checksums struct {
+	CRC32     string `json:"crc32,omitempty"`
+	CRC32C    string `json:"crc32c,omitempty"`
+	CRC64NVME string `json:"crc64nvme,omitempty"`
+	SHA1      string `json:"sha1,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	// Type is "FULL_OBJECT" or "COMPOSITE" (multipart).
+	Type string `json:"type,omitempty"`
+}
+
+// ObjectInfo describes an object.
+type ObjectInfo struct {
+	Bucket       string
+	Key          string
+	Size         int64
+	ModTime      time.Time
+	ETag         string // quoted, as S3 returns it
+	ContentType  string
+	UserMeta     map[string]string // x-amz-meta-* without the prefix, lower-case names
+	Headers      map[string]string // Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires
+	Checksums    Checksums
+	PartsCount   int
+	IsDirMarker  bool
+	OwnerUID     uint32
+	OwnerGID     uint32
+	StorageClass string
+}
+
+// PutOptions describe a PutObject (and CompleteMultipartUpload's result).
+type PutOptions struct {
+	// Size is the body length; -1 when unknown (chunked without a decoded
+	// length).
+	Size        int64
+	ContentType string
+	UserMeta    map[string]string
+	Headers     map[string]string
+	// ContentMD5 is the raw 16-byte digest the client sent, if any.
+	ContentMD5 []byte
+	// Expect holds checksums the client sent (base64): verified against
+	// the body; a mismatch is ErrChecksumMismatch and nothing is stored.
+	Expect Checksums
+	// Compute asks for these additional algorithms to be computed and
+	// stored even when not sent ("CRC32", "SHA256", ...).
+	Compute []string
+	// Trailer supplies checksums that arrive in a trailer after the body:
+	// called after the body is read.
+	Trailer func() Checksums
+	// Conditions on the existing object (If-Match, If-None-Match: *).
+	IfMatch     string
+	IfNoneMatch string
+	Mode        uint32 // file mode for new objects, default 0644
+}
+
+// Range is a byte range of an object, resolved against its size by
+// ResolveRange.
+type Range struct {
+	Start, End int64 // inclusive; Start < 0 means a suffix of -Start bytes
+	Open       bool  // "bytes=N-": to the end
+}
+
+// GetOptions condition and shape a GetObject/HeadObject.
+type GetOptions struct {
+	Range             *Range
+	PartNumber        int
+	IfMatch           string
+	IfNoneMatch       string
+	IfModifiedSince   time.Time
+	IfUnmodifiedSince time.Time
+}
+
+// Object is an open object: read it, then Close it.
+type Object struct {
+	Info ObjectInfo
+	// Offset and Length are the byte range being returned.
+	Offset, Length int64
+	Body           io.ReadCloser
+}
+
+// ListOptions shape ListObjects (v1 and v2).
+type ListOptions struct {
+	Prefix     string
+	Delimiter  string
+	StartAfter string // exclusive: marker, continuation token or start-after
+	MaxKeys    int
+	FetchOwner bool
+}
+
+// ListResult is one page of a listing.
+type ListResult struct {
+	Objects        []ObjectInfo
+	CommonPrefixes []string
+	IsTruncated    bool
+	// NextMarker is the last key or common prefix returned when truncated.
+	NextMarker string
+}
+
+// CopyOptions describe a CopyObject.
+type CopyOptions struct {
+	// ReplaceMetadata takes ContentType/UserMeta/Headers from Put instead of
+	// the source (x-amz-metadata-directive: REPLACE).
+	ReplaceMetadata bool
+	Put             PutOptions
+	// Source conditions (x-amz-copy-source-if-*).
+	Source GetOptions
+	// Range copies part of the source (UploadPartCopy).
+	Range *Range
+}
+
+// Upload describes a multipart upload in progress.
+type Upload struct {
+	Bucket    string
+	Key       string
+	UploadID  string
+	Initiated time.Time
+	OwnerUID  uint32
+}
+
+// Part describes an uploaded part.
+type Part struct {
+	Number    int
+	ETag      string
+	Size      int64
+	ModTime   time.Time
+	Checksums Checksums
+}
+
+// CompletePart names a part in CompleteMultipartUpload.
+type CompletePart struct {
+	Number    int
+	ETag      string
+	Checksums Checksums
+}
+
+// ListUploadsOptions shape ListMultipartUploads.
+type ListUploadsOptions struct {
+	Prefix         string
+	Delimiter      string
+	KeyMarker      string
+	UploadIDMarker string
+	MaxUploads     int
+}
+
+// ListUploadsResult is a page of ListMultipartUploads.
+type ListUploadsResult struct {
+	Uploads            []Upload
+	CommonPrefixes     []string
+	IsTruncated        bool
+	NextKeyMarker      string
+	NextUploadIDMarker string
+}
+
+// ListPartsResult is a page of ListParts.
+type ListPartsResult struct {
+	Upload               Upload
+	Parts                []Part
+	IsTruncated          bool
+	NextPartNumberMarker int
+}
+
+// MinPartSize is the smallest size of a part other than the last.
+const MinPartSize = 5 << 20
+
+// MaxObjectSize is the largest object PutObject accepts in one request (5 GiB).
+const MaxPutSize = 5 << 30

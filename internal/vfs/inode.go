@@ -1,0 +1,321 @@
+package vfs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"cairn/internal/chunk"
+	"cairn/internal/meta"
+	"cairn/internal/posix"
+)
+
+// inode is this process's state of one open file: the slice being filled,
+// the queue of ended slices waiting to be committed, and cached slice lists.
+type inode struct {
+	fs   *FS
+	ino  posix.Ino
+	refs int // open handles; guarded by fs.mu
+
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when the commit queue drains
+	length  uint64     // the file's length as this process knows it
+	cur     *openSlice // the slice being filled, or nil
+	queue   []*openSlice
+	running bool  // a committer goroutine is draining queue
+	err     error // first failed upload or commit, reported once
+	cred    posix.Cred
+	views   map[uint32][]meta.Slice
+}
+
+// openSlice is a slice being written: bytes [pos, pos+n) of chunk index.
+type openSlice struct {
+	index uint32
+	pos   uint32
+	n     uint32
+	id    uint64
+	w     *chunk.Writer
+}
+
+func newInode(fs *FS, ino posix.Ino) *inode {
+	in := &inode{fs: fs, ino: ino, views: map[uint32][]meta.Slice{}}
+	in.cond = sync.NewCond(&in.mu)
+	return in
+}
+
+// reopen drops cached slice lists (close-to-open) and learns the length.
+func (in *inode) reopen(length uint64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	clear(in.views)
+	if in.cur == nil && len(in.queue) == 0 && !in.running {
+		in.length = length
+	} else if length > in.length {
+		in.length = length
+	}
+}
+
+// invalidate drops cached slice lists after a metadata change of the data
+// (truncate, copy, fallocate) and sets the length.
+func (in *inode) invalidate(length uint64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	clear(in.views)
+	in.length = length
+}
+
+// pendingLength is the length including writes not yet committed (0 when
+// nothing is pending).
+func (in *inode) pendingLength() uint64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cur == nil && len(in.queue) == 0 && !in.running {
+		return 0
+	}
+	return in.length
+}
+
+func (in *inode) write(ctx context.Context, cred posix.Cred, p []byte, off uint64, appendMode bool) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.takeErr(); err != nil {
+		return 0, err
+	}
+	if appendMode {
+		off = in.length
+	}
+	if off+uint64(len(p)) > 1<<50 {
+		return 0, syscall.EFBIG
+	}
+	in.cred = cred
+	done := 0
+	for done < len(p) {
+		idx, pos := uint32(off/meta.ChunkSize), uint32(off%meta.ChunkSize)
+		n := len(p) - done
+		if room := meta.ChunkSize - int(pos); n > room {
+			n = room
+		}
+		s := in.cur
+		if s == nil || s.index != idx || s.pos+s.n != pos {
+			in.endCurrent()
+			id, err := in.fs.meta.NewSliceID(ctx)
+			if err != nil {
+				return done, err
+			}
+			s = &openSlice{index: idx, pos: pos, id: id, w: in.fs.chunks.NewWriter(id)}
+			in.cur = s
+		}
+		// Uploads may block for backpressure; other handles of this inode
+		// wait meanwhile, which keeps writes ordered.
+		if _, err := s.w.Write(p[done : done+n]); err != nil {
+			in.cur = nil
+			s.w.Abort(context.WithoutCancel(ctx))
+			return done, fmt.Errorf("write of inode %d: %w", in.ino, toEIO(err))
+		}
+		s.n += uint32(n)
+		done += n
+		off += uint64(n)
+		if off > in.length {
+			in.length = off
+		}
+		if s.pos+s.n == meta.ChunkSize {
+			in.endCurrent()
+		}
+	}
+	return done, nil
+}
+
+// endCurrent queues the slice being filled for commit. in.mu is held.
+func (in *inode) endCurrent() {
+	if in.cur == nil {
+		return
+	}
+	in.queue = append(in.queue, in.cur)
+	in.cur = nil
+	if !in.running {
+		in.running = true
+		go in.commitLoop()
+	}
+}
+
+// commitLoop finishes queued slices and records them in the metadata, in
+// the order they were written.
+func (in *inode) commitLoop() {
+	ctx := context.Background()
+	in.mu.Lock()
+	for len(in.queue) > 0 {
+		batch := in.queue
+		in.queue = nil
+		cred := in.cred
+		in.mu.Unlock()
+		err := in.commit(ctx, cred, batch)
+		in.mu.Lock()
+		if err != nil && in.err == nil {
+			in.err = err
+		}
+		clear(in.views)
+	}
+	in.running = false
+	in.cond.Broadcast()
+	in.mu.Unlock()
+}
+
+func (in *inode) commit(ctx context.Context, cred posix.Cred, batch []*openSlice) error {
+	reqs := make([]meta.WriteRequest, 0, len(batch))
+	var first error
+	for _, s := range batch {
+		n, err := s.w.Finish(ctx)
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("upload of slice %d: %w", s.id, toEIO(err))
+			}
+			continue
+		}
+		if first != nil {
+			// A later slice must not be committed without an earlier one
+			// that failed: it would make newer data visible out of order.
+			_ = in.fs.chunks.Remove(ctx, s.id, n)
+			continue
+		}
+		reqs = append(reqs, meta.WriteRequest{Index: s.index, Slice: meta.Slice{ID: s.id, Size: n, Len: n, Pos: s.pos}})
+	}
+	if len(reqs) > 0 {
+		if _, err := in.fs.meta.Write(ctx, cred, in.ino, reqs...); err != nil {
+			for _, r := range reqs {
+				_ = in.fs.chunks.Remove(ctx, r.Slice.ID, r.Slice.Size)
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// flush commits everything pending and reports the first error since the
+// last report.
+func (in *inode) flush(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.endCurrent()
+	for in.running || len(in.queue) > 0 {
+		in.cond.Wait()
+	}
+	return in.takeErr()
+}
+
+func (in *inode) takeErr() error {
+	err := in.err
+	in.err = nil
+	return err
+}
+
+// read fills p from the file at off.
+func (in *inode) read(ctx context.Context, p []byte, off uint64) (int, error) {
+	if err := in.flushIfPending(ctx); err != nil {
+		return 0, err
+	}
+	in.mu.Lock()
+	length := in.length
+	in.mu.Unlock()
+	if off >= length {
+		return 0, nil
+	}
+	if uint64(len(p)) > length-off {
+		p = p[:length-off]
+	}
+	done := 0
+	for done < len(p) {
+		idx, pos := uint32(off/meta.ChunkSize), uint32(off%meta.ChunkSize)
+		n := len(p) - done
+		if room := meta.ChunkSize - int(pos); n > room {
+			n = room
+		}
+		view, err := in.view(ctx, idx)
+		if err != nil {
+			return done, err
+		}
+		if err := in.readChunk(ctx, view, p[done:done+n], pos); err != nil {
+			return done, err
+		}
+		done += n
+		off += uint64(n)
+	}
+	return done, nil
+}
+
+func (in *inode) flushIfPending(ctx context.Context) error {
+	in.mu.Lock()
+	pending := in.cur != nil || len(in.queue) > 0 || in.running
+	in.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	return in.flush(ctx)
+}
+
+// view returns the resolved slice list of chunk idx, cached until the next
+// change made through this process or the next open.
+func (in *inode) view(ctx context.Context, idx uint32) ([]meta.Slice, error) {
+	in.mu.Lock()
+	v, ok := in.views[idx]
+	in.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	ss, err := in.fs.meta.ReadChunk(ctx, in.ino, idx)
+	if err != nil {
+		return nil, err
+	}
+	v = meta.ResolveSlices(ss)
+	in.mu.Lock()
+	in.views[idx] = v
+	in.mu.Unlock()
+	return v, nil
+}
+
+// readChunk fills p with the chunk's bytes at pos: slice data where a run
+// covers it, zeroes elsewhere.
+func (in *inode) readChunk(ctx context.Context, view []meta.Slice, p []byte, pos uint32) error {
+	end := pos + uint32(len(p))
+	at := pos
+	for _, s := range view {
+		send := s.Pos + s.Len
+		if send <= at || s.Pos >= end {
+			continue
+		}
+		if s.Pos > at {
+			clear(p[at-pos : s.Pos-pos])
+			at = s.Pos
+		}
+		stop := min(send, end)
+		dst := p[at-pos : stop-pos]
+		if s.ID == 0 {
+			clear(dst)
+		} else {
+			n, err := in.fs.chunks.ReadAt(ctx, s.ID, s.Size, dst, s.Off+(at-s.Pos))
+			if err != nil {
+				return fmt.Errorf("read of inode %d slice %d: %w", in.ino, s.ID, toEIO(err))
+			}
+			if n < len(dst) {
+				return fmt.Errorf("read of inode %d: slice %d is short (%d of %d bytes): %w", in.ino, s.ID, n, len(dst), syscall.EIO)
+			}
+		}
+		at = stop
+	}
+	if at < end {
+		clear(p[at-pos:])
+	}
+	return nil
+}
+
+// toEIO keeps errnos and context errors, and turns anything else (object
+// store failures) into an error that wraps EIO.
+func toEIO(err error) error {
+	var e syscall.Errno
+	if asErrno(err, &e) || isCtxErr(err) {
+		return err
+	}
+	return fmt.Errorf("%v: %w", err, syscall.EIO)
+}

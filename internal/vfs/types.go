@@ -1,0 +1,71 @@
+package vfs
+
+import (
+	"context"
+
+	"cairn/internal/meta"
+	"cairn/internal/posix"
+)
+
+// The metadata types that vfs callers use, re-exported so that layers above
+// vfs (fusefs, s3fs) need not import meta.
+type (
+	Entry          = meta.Entry
+	DirEntry       = meta.DirEntry
+	ReadDirOptions = meta.ReadDirOptions
+	SetAttrRequest = meta.SetAttrRequest
+	StatFS         = meta.StatFS
+	ACLType        = meta.ACLType
+	Origin         = meta.Origin
+)
+
+// Constants re-exported from meta.
+const (
+	SetMode     = meta.SetMode
+	SetUID      = meta.SetUID
+	SetGID      = meta.SetGID
+	SetSize     = meta.SetSize
+	SetAtime    = meta.SetAtime
+	SetMtime    = meta.SetMtime
+	SetAtimeNow = meta.SetAtimeNow
+	SetMtimeNow = meta.SetMtimeNow
+	SetCtime    = meta.SetCtime
+
+	RenameNoReplace = meta.RenameNoReplace
+	RenameExchange  = meta.RenameExchange
+
+	XattrCreate  = meta.XattrCreate
+	XattrReplace = meta.XattrReplace
+
+	ACLAccess  = meta.ACLAccess
+	ACLDefault = meta.ACLDefault
+
+	ChunkSize  = meta.ChunkSize
+	MaxNameLen = meta.MaxNameLen
+)
+
+// WithOrigin returns a ctx whose changes the change feed attributes to o.
+func WithOrigin(ctx context.Context, o Origin) context.Context { return meta.WithOrigin(ctx, o) }
+
+// InternalXattrs returns the cairn.* attributes of ino whose names start
+// with prefix (which must itself start with "cairn."), without permission
+// checks: for the S3 layer's object metadata.
+func (fs *FS) InternalXattrs(ctx context.Context, ino posix.Ino, prefix string) (map[string][]byte, error) {
+	return fs.meta.GetXattrs(ctx, ino, prefix)
+}
+
+// GetInternalXattr returns one cairn.* attribute (ENODATA if absent).
+func (fs *FS) GetInternalXattr(ctx context.Context, ino posix.Ino, name string) ([]byte, error) {
+	return fs.meta.GetXattr(ctx, posix.Root, ino, name, meta.XattrOptions{Internal: true})
+}
+
+// SetInternalXattr sets a cairn.* attribute without permission checks or a
+// change-feed record.
+func (fs *FS) SetInternalXattr(ctx context.Context, ino posix.Ino, name string, value []byte) error {
+	return fs.meta.SetXattr(ctx, posix.Root, ino, name, value, meta.XattrOptions{Internal: true})
+}
+
+// RemoveInternalXattr removes a cairn.* attribute.
+func (fs *FS) RemoveInternalXattr(ctx context.Context, ino posix.Ino, name string) error {
+	return fs.meta.RemoveXattr(ctx, posix.Root, ino, name, meta.XattrOptions{Internal: true})
+}
