@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"cairn/internal/meta"
+)
+
+func newFormatCmd() *cobra.Command {
+	var (
+		storage   string
+		bucket    string
+		blockSize = sizeValue(4 << 20)
+		capacity  sizeValue
+		inodes    uint64
+		enableACL bool
+	)
+	cmd := &cobra.Command{
+		Use:   "format META-URL NAME",
+		Short: "Create a volume: metadata in META-URL, blocks in an object store",
+		Example: `  cairn format sqlite3://data/meta.db myvol
+  cairn format sqlite3://data/meta.db myvol --storage file --bucket data/blocks --capacity 100G --enable-acl`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			metaURL, name := args[0], args[1]
+			if blockSize < 64<<10 || blockSize > 64<<20 || blockSize&(blockSize-1) != 0 {
+				return fmt.Errorf("--block-size must be a power of two between 64K and 64M, not %d", blockSize)
+			}
+			if bucket == "" {
+				bucket = defaultBucket(metaURL)
+			}
+			if storage == "file" {
+				abs, err := filepath.Abs(bucket)
+				if err != nil {
+					return err
+				}
+				bucket = abs
+			}
+			f := meta.Format{Name: name, Storage: storage, Bucket: bucket, BlockSize: int(blockSize),
+				Capacity: uint64(capacity), Inodes: inodes, EnableACL: enableACL}
+			if _, err := openObjects(f); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, err := openStore(ctx, metaURL)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			f, err = meta.FormatVolume(ctx, store, f)
+			if err != nil {
+				return fmt.Errorf("format %s: %w", metaURL, err)
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&storage, "storage", "file", "object store kind: file (a local directory) or mem")
+	fl.StringVar(&bucket, "bucket", "", "object store location; for file, a directory (default: blocks/ next to the SQLite file)")
+	fl.Var(&blockSize, "block-size", "size of stored blocks (64K to 64M, a power of two)")
+	fl.Var(&capacity, "capacity", "volume capacity, e.g. 100G (0: unlimited)")
+	fl.Uint64Var(&inodes, "inodes", 0, "most inodes the volume may hold (0: unlimited)")
+	fl.BoolVar(&enableACL, "enable-acl", false, "enable POSIX ACLs (cannot be turned off later)")
+	return cmd
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cairn/internal/chunk"
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object"
+	"cairn/internal/object/file"
+	"cairn/internal/object/mem"
+	"cairn/internal/vfs"
+)
+
+// openStore opens the metadata engine a META-URL names.
+func openStore(ctx context.Context, metaURL string) (kv.Store, error) {
+	scheme, _, ok := strings.Cut(metaURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db)", metaURL)
+	}
+	switch scheme {
+	case "sqlite3", "sqlite":
+		return sqlkv.Open(ctx, metaURL)
+	case "mem", "memkv":
+		return memkv.New(), nil
+	case "redis", "rediss", "postgres", "postgresql", "mysql", "tikv":
+		return nil, fmt.Errorf("metadata engine %q is not available in this version; use sqlite3://PATH", scheme)
+	}
+	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://PATH", scheme, metaURL)
+}
+
+// openObjects opens the object store a volume's format names.
+func openObjects(f meta.Format) (object.Store, error) {
+	switch f.Storage {
+	case "file":
+		s, err := file.New(f.Bucket, file.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return object.WithRetry(s, object.RetryOptions{}), nil
+	case "mem":
+		return mem.New(), nil
+	}
+	return nil, fmt.Errorf("storage %q is not available in this version (use file)", f.Storage)
+}
+
+// volume is an opened volume with every layer wired.
+type volume struct {
+	store  kv.Store
+	meta   *meta.FS
+	chunks *chunk.Store
+	vfs    *vfs.FS
+}
+
+type volumeOptions struct {
+	logger  *slog.Logger
+	session string // process description; empty: no session
+	cache   int64
+}
+
+func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume, error) {
+	store, err := openStore(ctx, metaURL)
+	if err != nil {
+		return nil, err
+	}
+	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger})
+	if err != nil {
+		store.Close()
+		if errors.Is(err, meta.ErrNotFormatted) {
+			return nil, fmt.Errorf("%s holds no volume; create one with: cairn format %s NAME", metaURL, metaURL)
+		}
+		return nil, err
+	}
+	objs, err := openObjects(m.Format())
+	if err != nil {
+		m.Close()
+		store.Close()
+		return nil, err
+	}
+	c := chunk.New(objs, chunk.Options{BlockSize: m.Format().BlockSize, CacheSize: opt.cache, Logger: opt.logger})
+	v := &volume{store: store, meta: m, chunks: c}
+	if opt.session != "" {
+		host, _ := os.Hostname()
+		if _, err := m.NewSession(ctx, meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: opt.session}); err != nil {
+			v.close(ctx)
+			return nil, err
+		}
+	}
+	v.vfs = vfs.New(m, c, vfs.Options{Logger: opt.logger})
+	return v, nil
+}
+
+func (v *volume) close(ctx context.Context) error {
+	var errs []error
+	if v.vfs != nil {
+		errs = append(errs, v.vfs.Close())
+	}
+	if v.meta.SessionID() != 0 {
+		errs = append(errs, v.meta.CloseSession(ctx))
+	}
+	errs = append(errs, v.chunks.Close(), v.meta.Close(), v.store.Close())
+	return errors.Join(errs...)
+}
+
+// defaultBucket is where a file-backed volume keeps its blocks when
+// --bucket is not given: next to the SQLite database, else ./blocks.
+func defaultBucket(metaURL string) string {
+	if p, ok := strings.CutPrefix(metaURL, "sqlite3://"); ok {
+		return filepath.Join(filepath.Dir(p), "blocks")
+	}
+	return "blocks"
+}
