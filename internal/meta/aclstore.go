@@ -37,9 +37,12 @@ func (m *FS) loadACL(tx kv.Tx, id uint32) (*acl.Rule, error) {
 	if err := r.UnmarshalBinary(b); err != nil {
 		return nil, fmt.Errorf("meta: ACL %d is corrupt: %v: %w", id, err, syscall.EIO)
 	}
-	m.aclMu.Lock()
-	m.aclCache[id] = r
-	m.aclMu.Unlock()
+	if !createdIn(tx, id) {
+		m.aclMu.Lock()
+		m.aclCache[id] = r
+		m.aclIDs[string(b)] = id
+		m.aclMu.Unlock()
+	}
 	return r, nil
 }
 
@@ -54,9 +57,24 @@ func (m *FS) storeACL(tx kv.Tx, r *acl.Rule, keepMinimal bool) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Ids of committed ACLs never change, so the cache answers without a
+	// read; a rule seen only inside an uncommitted transaction is never
+	// cached.
+	m.aclMu.RLock()
+	cached, ok := m.aclIDs[string(enc)]
+	m.aclMu.RUnlock()
+	if ok {
+		return cached, nil
+	}
 	b, err := tx.Get(aclIndexKey(enc))
 	if err == nil && len(b) == 4 {
-		return binary.BigEndian.Uint32(b), nil
+		id := binary.BigEndian.Uint32(b)
+		if !createdIn(tx, id) {
+			m.aclMu.Lock()
+			m.aclIDs[string(enc)] = id
+			m.aclMu.Unlock()
+		}
+		return id, nil
 	}
 	if err != nil && !errors.Is(err, kv.ErrNotFound) {
 		return 0, err
@@ -72,6 +90,9 @@ func (m *FS) storeACL(tx kv.Tx, r *acl.Rule, keepMinimal bool) (uint32, error) {
 	binary.BigEndian.PutUint32(idb[:], uint32(id))
 	if err := tx.Put(aclKey(uint32(id)), enc); err != nil {
 		return 0, err
+	}
+	if at, ok := tx.(*aclTx); ok {
+		at.created = append(at.created, createdACL{id: uint32(id), enc: enc, rule: r.Clone()})
 	}
 	return uint32(id), tx.Put(aclIndexKey(enc), idb[:])
 }
@@ -171,4 +192,44 @@ func (m *FS) SetACL(ctx context.Context, cred posix.Cred, ino posix.Ino, typ ACL
 		rec.set(OpSetACL, ino, &a)
 		return putAttr(tx, ino, &a)
 	})
+}
+
+// aclTx is the transaction mutate hands to its closure: it remembers the
+// ACLs the transaction creates, which may enter the caches only once the
+// transaction has committed (a rolled-back id may be given to another ACL).
+type aclTx struct {
+	kv.Tx
+	created []createdACL
+}
+
+type createdACL struct {
+	id   uint32
+	enc  []byte
+	rule *acl.Rule
+}
+
+// createdIn reports whether id was created by tx and is not committed yet.
+func createdIn(tx kv.Tx, id uint32) bool {
+	at, ok := tx.(*aclTx)
+	if !ok {
+		return false
+	}
+	for _, c := range at.created {
+		if c.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *FS) cacheCreatedACLs(created []createdACL) {
+	if len(created) == 0 {
+		return
+	}
+	m.aclMu.Lock()
+	defer m.aclMu.Unlock()
+	for _, c := range created {
+		m.aclCache[c.id] = c.rule
+		m.aclIDs[string(c.enc)] = c.id
+	}
 }

@@ -100,16 +100,23 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 	if origin.Session == 0 {
 		origin.Session = m.SessionID()
 	}
-	return m.store.Update(ctx, func(tx kv.Tx) error {
+	var created []createdACL
+	err := m.store.Update(ctx, func(tx kv.Tx) error {
+		at := &aclTx{Tx: tx}
 		rec := Record{Origin: origin}
-		if err := fn(tx, &rec); err != nil {
+		if err := fn(at, &rec); err != nil {
 			return err
 		}
+		created = at.created
 		if rec.Op == "" {
 			return nil
 		}
 		return appendRecord(tx, &rec, m.now())
 	})
+	if err == nil {
+		m.cacheCreatedACLs(created)
+	}
+	return err
 }
 
 func appendRecord(tx kv.Tx, rec *Record, now int64) error {

@@ -111,6 +111,7 @@ type FS struct {
 
 	aclMu    sync.RWMutex
 	aclCache map[uint32]*acl.Rule
+	aclIDs   map[string]uint32 // canonical encoding -> id of committed ACLs
 
 	sessMu sync.Mutex
 	sess   *session
@@ -194,7 +195,7 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule)}
+	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32)}
 	m.inodes = idAllocator{key: configKey(cfgNextInode), batch: opts.IDBatch}
 	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch}
 	return m, nil
