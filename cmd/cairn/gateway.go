@@ -1,29 +1,241 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+
+	"cairn/internal/iam"
+	"cairn/internal/meta"
+	"cairn/internal/s3/gateway"
+	"cairn/internal/s3/s3fs"
 )
 
-func newServerCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "server [DIR]",
-		Short: "Serve an embedded volume in DIR over S3 (formats it on first start)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("cairn server is not built yet")
-		},
+// serveOptions are the flags shared by `cairn gateway` and `cairn server`.
+type serveOptions struct {
+	address       string
+	domain        string
+	region        string
+	masterKeyFile string
+	accessLog     bool
+	logJSON       bool
+	cacheSize     sizeValue
+	checkConfig   bool
+}
+
+func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
+	fl := cmd.Flags()
+	if defaultAddr {
+		fl.StringVar(&o.address, "address", "127.0.0.1:9000", "address to listen on")
 	}
+	fl.StringVar(&o.domain, "domain", "", "domain for virtual-host-style requests (BUCKET.DOMAIN); path style always works")
+	fl.StringVar(&o.region, "region", "us-east-1", "region reported to clients")
+	fl.StringVar(&o.masterKeyFile, "master-key-file", "", "file holding the key that seals credentials stored in the volume (created when missing)")
+	fl.BoolVar(&o.accessLog, "access-log", false, "log every request (structured, to stderr)")
+	fl.BoolVar(&o.logJSON, "log-json", false, "write logs as JSON")
+	o.cacheSize = sizeValue(256 << 20)
+	fl.Var(&o.cacheSize, "cache-size", "memory block cache size")
+	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
+}
+
+func (o *serveOptions) logger() *slog.Logger {
+	if o.logJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// rootFromEnv returns root credentials given in the environment, if any.
+func rootFromEnv() (*iam.Credentials, error) {
+	for _, pair := range [][2]string{{"CAIRN_ROOT_USER", "CAIRN_ROOT_PASSWORD"}, {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}} {
+		u, uok := os.LookupEnv(pair[0])
+		p, pok := os.LookupEnv(pair[1])
+		if uok != pok {
+			return nil, fmt.Errorf("set both %s and %s, or neither", pair[0], pair[1])
+		}
+		if uok {
+			c := &iam.Credentials{AccessKey: u, SecretKey: p}
+			if err := c.Validate(); err != nil {
+				return nil, fmt.Errorf("%s/%s: %w", pair[0], pair[1], err)
+			}
+			return c, nil
+		}
+	}
+	return nil, nil
 }
 
 func newGatewayCmd() *cobra.Command {
-	return &cobra.Command{
+	var o serveOptions
+	cmd := &cobra.Command{
 		Use:   "gateway META-URL ADDRESS",
 		Short: "Serve an existing volume over S3",
-		Args:  cobra.ExactArgs(2),
+		Long: `Serves the volume at META-URL as an S3 endpoint on ADDRESS (for example
+127.0.0.1:9000). The root user's credentials come from CAIRN_ROOT_USER and
+CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD); without
+them the credentials stored in the volume are used, or new ones are
+generated and printed once. Stored secrets are sealed with the key in
+--master-key-file (default: master.key next to a SQLite database).`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("cairn gateway is not built yet")
+			o.address = args[1]
+			keyFile := o.masterKeyFile
+			if keyFile == "" {
+				keyFile = filepath.Join(filepath.Dir(defaultBucket(args[0])), "master.key")
+			}
+			return serve(cmd.Context(), args[0], keyFile, o, cmd)
 		},
 	}
+	o.flags(cmd, false)
+	return cmd
+}
+
+func newServerCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "server [DIR]",
+		Short: "Serve an embedded volume in DIR over S3 (formats it on first start)",
+		Long: `The zero-setup default: on first start, formats a volume in DIR (default
+./data) with SQLite metadata (DIR/meta.db) and blocks in DIR/blocks, then
+serves it over S3 on --address. Root credentials come from CAIRN_ROOT_USER
+and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD), or are
+generated on first start and printed once; DIR/master.key seals them in the
+volume.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "data"
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			metaURL := "sqlite3://" + filepath.Join(abs, "meta.db")
+			if !o.checkConfig {
+				if err := ensureFormatted(cmd.Context(), metaURL, filepath.Base(abs), filepath.Join(abs, "blocks")); err != nil {
+					return err
+				}
+			}
+			keyFile := o.masterKeyFile
+			if keyFile == "" {
+				keyFile = filepath.Join(abs, "master.key")
+			}
+			return serve(cmd.Context(), metaURL, keyFile, o, cmd)
+		},
+	}
+	o.flags(cmd, true)
+	return cmd
+}
+
+// ensureFormatted formats an embedded volume unless one exists.
+func ensureFormatted(ctx context.Context, metaURL, name, bucket string) error {
+	store, err := openStore(ctx, metaURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := meta.ReadFormat(ctx, store); err == nil {
+		return nil
+	} else if !errors.Is(err, meta.ErrNotFormatted) {
+		return err
+	}
+	if name == "" || name == "." || name == "/" {
+		name = "cairn"
+	}
+	_, err = meta.FormatVolume(ctx, store, meta.Format{Name: name, Storage: "file", Bucket: bucket, BlockSize: 4 << 20, EnableACL: true})
+	return err
+}
+
+func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *cobra.Command) error {
+	log := o.logger()
+	if _, _, err := net.SplitHostPort(o.address); err != nil {
+		return fmt.Errorf("bad address %q: %w", o.address, err)
+	}
+	given, err := rootFromEnv()
+	if err != nil {
+		return err
+	}
+	if o.checkConfig {
+		store, err := openStore(ctx, metaURL)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		if _, err := meta.ReadFormat(ctx, store); err != nil && !errors.Is(err, meta.ErrNotFormatted) {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")
+		return nil
+	}
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize)})
+	if err != nil {
+		return err
+	}
+	defer v.close(context.WithoutCancel(ctx))
+	key, err := iam.LoadOrCreateMasterKey(keyFile)
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	root, generated, err := iam.SetupRoot(ctx, v.store, key, given)
+	if err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(cmd.OutOrStdout(), "Generated root credentials (shown only now; set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD to choose your own):\n  RootUser: %s\n  RootPass: %s\n", root.AccessKey, root.SecretKey)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gopt := gateway.Options{
+		Backend:  s3fs.New(v.vfs, s3fs.Options{Logger: log}),
+		Identity: iam.NewIdentities(root),
+		Domain:   o.domain,
+		Region:   o.region,
+		Version:  version,
+		Logger:   log,
+		Metrics:  gateway.NewMetrics(reg),
+		Ready: func(ctx context.Context) error {
+			_, err := v.meta.GetAttr(ctx, 1)
+			return err
+		},
+	}
+	if o.accessLog {
+		gopt.AccessLog = log
+	}
+	srv := &http.Server{
+		Addr:              o.address,
+		Handler:           gateway.New(gopt),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", o.address)
+	if err != nil {
+		return err
+	}
+	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", metaURL, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
 }

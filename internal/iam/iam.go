@@ -1,0 +1,228 @@
+// Package iam holds the identities that may use a volume over S3 and the
+// POSIX identity each one's requests run as. This first version knows the
+// root user only; users, groups, keys and policies come with the identity
+// issue. Identities are stored in the volume's kv store under the 'W' key
+// family (reserved for iam in meta's key schema); secrets are stored
+// encrypted with a master key that never enters the volume, because SigV4
+// needs the plaintext secret to verify a signature (so a hash cannot be
+// used).
+package iam
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// Errors.
+var (
+	ErrUnknownKey = errors.New("iam: unknown access key")
+	// ErrMasterKey means the stored root secret cannot be decrypted with
+	// the master key given.
+	ErrMasterKey = errors.New("iam: the master key does not decrypt the stored root credentials")
+)
+
+// Credentials are an access key and its secret.
+type Credentials struct {
+	AccessKey string
+	SecretKey string
+}
+
+// Validate checks the lengths S3 clients accept.
+func (c Credentials) Validate() error {
+	if len(c.AccessKey) < 3 || len(c.AccessKey) > 128 {
+		return fmt.Errorf("iam: the root user must be 3 to 128 characters long")
+	}
+	if len(c.SecretKey) < 8 || len(c.SecretKey) > 128 {
+		return fmt.Errorf("iam: the root password must be 8 to 128 characters long")
+	}
+	return nil
+}
+
+var rootKey = []byte("Wroot")
+
+type storedRoot struct {
+	AccessKey string `json:"access_key"`
+	Sealed    string `json:"sealed_secret"` // base64(nonce | AES-256-GCM(secret))
+}
+
+// MasterKey is the 32-byte key that seals secrets at rest.
+type MasterKey [32]byte
+
+// LoadOrCreateMasterKey reads a master key file, creating it (mode 0600)
+// with a random key when missing.
+func LoadOrCreateMasterKey(path string) (MasterKey, error) {
+	var k MasterKey
+	b, err := os.ReadFile(path)
+	if err == nil {
+		raw, derr := base64.StdEncoding.DecodeString(string(trimSpace(b)))
+		if derr != nil || len(raw) != len(k) {
+			return k, fmt.Errorf("iam: %s is not a cairn master key", path)
+		}
+		copy(k[:], raw)
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return k, err
+	}
+	if _, err := rand.Read(k[:]); err != nil {
+		return k, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return k, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return k, err
+	}
+	_, err = f.WriteString(base64.StdEncoding.EncodeToString(k[:]) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return k, err
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (k MasterKey) seal(plain string) (string, error) {
+	blk, err := aes.NewCipher(k[:])
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(blk)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), rootKey)), nil
+}
+
+func (k MasterKey) open(sealed string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", ErrMasterKey
+	}
+	blk, err := aes.NewCipher(k[:])
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(blk)
+	if err != nil {
+		return "", err
+	}
+	if len(raw) < gcm.NonceSize() {
+		return "", ErrMasterKey
+	}
+	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], rootKey)
+	if err != nil {
+		return "", ErrMasterKey
+	}
+	return string(plain), nil
+}
+
+// RandomCredentials returns a new access key (20 characters) and secret
+// (40 characters), as AWS shapes them.
+func RandomCredentials() Credentials {
+	const ak = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	const sk = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	pick := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		rand.Read(b)
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		return string(b)
+	}
+	return Credentials{AccessKey: pick(ak, 20), SecretKey: pick(sk, 40)}
+}
+
+// SetupRoot decides the root credentials of a volume. Given credentials
+// (from the environment) are used as they are and stored (sealed) so that
+// later starts without them keep working. Without them the stored ones are
+// unsealed; on first start new ones are generated, stored and reported
+// with generated = true so the caller can print them once.
+func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Credentials) (c Credentials, generated bool, err error) {
+	if given != nil {
+		if err := given.Validate(); err != nil {
+			return c, false, err
+		}
+	}
+	err = store.Update(ctx, func(tx kv.Tx) error {
+		generated = false
+		b, err := tx.Get(rootKey)
+		switch {
+		case err == nil && given == nil:
+			var s storedRoot
+			if err := json.Unmarshal(b, &s); err != nil {
+				return fmt.Errorf("iam: stored root credentials are corrupt: %w", err)
+			}
+			secret, err := key.open(s.Sealed)
+			if err != nil {
+				return err
+			}
+			c = Credentials{AccessKey: s.AccessKey, SecretKey: secret}
+			return nil
+		case err != nil && !errors.Is(err, kv.ErrNotFound):
+			return err
+		}
+		if given != nil {
+			c = *given
+		} else {
+			c, generated = RandomCredentials(), true
+		}
+		sealed, err := key.seal(c.SecretKey)
+		if err != nil {
+			return err
+		}
+		out, err := json.Marshal(storedRoot{AccessKey: c.AccessKey, Sealed: sealed})
+		if err != nil {
+			return err
+		}
+		return tx.Put(rootKey, out)
+	})
+	return c, generated, err
+}
+
+// Identities resolves access keys for the gateway.
+type Identities struct {
+	root Credentials
+}
+
+// NewIdentities returns the identities of a volume with root credentials c.
+func NewIdentities(root Credentials) *Identities { return &Identities{root: root} }
+
+// Secret returns the secret of accessKey.
+func (i *Identities) Secret(accessKey string) (string, error) {
+	if subtle.ConstantTimeCompare([]byte(accessKey), []byte(i.root.AccessKey)) == 1 {
+		return i.root.SecretKey, nil
+	}
+	return "", ErrUnknownKey
+}
+
+// Cred returns the POSIX identity requests signed by accessKey run as: the
+// root user maps to uid 0.
+func (i *Identities) Cred(accessKey string) (posix.Cred, error) {
+	if accessKey == i.root.AccessKey {
+		return posix.Root, nil
+	}
+	return posix.Cred{}, ErrUnknownKey
+}

@@ -1,0 +1,36 @@
+package gateway
+
+import (
+	"context"
+	"io"
+
+	"cairn/internal/posix"
+	"cairn/internal/s3/s3fs"
+)
+
+// Backend is what the gateway needs of the object model; *s3fs.FS
+// implements it.
+type Backend interface {
+	ListBuckets(ctx context.Context, cred posix.Cred) ([]s3fs.BucketInfo, error)
+	CreateBucket(ctx context.Context, cred posix.Cred, bucket string) error
+	HeadBucket(ctx context.Context, cred posix.Cred, bucket string) (s3fs.BucketInfo, error)
+	DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) error
+	BucketOwner(ctx context.Context, bucket string) (uint32, error)
+
+	PutObject(ctx context.Context, cred posix.Cred, bucket, key string, body io.Reader, opt s3fs.PutOptions) (s3fs.ObjectInfo, error)
+	GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (*s3fs.Object, error)
+	HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (s3fs.ObjectInfo, error)
+	DeleteObject(ctx context.Context, cred posix.Cred, bucket, key string) error
+	CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt s3fs.CopyOptions) (s3fs.ObjectInfo, error)
+	ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListOptions) (s3fs.ListResult, error)
+
+	CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.PutOptions) (string, error)
+	UploadPart(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, part int, body io.Reader, opt s3fs.PutOptions) (s3fs.Part, error)
+	UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, part int, srcBucket, srcKey string, opt s3fs.CopyOptions) (s3fs.Part, error)
+	CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, parts []s3fs.CompletePart, opt s3fs.PutOptions) (s3fs.ObjectInfo, error)
+	AbortMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string) error
+	ListParts(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, marker, max int) (s3fs.ListPartsResult, error)
+	ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListUploadsOptions) (s3fs.ListUploadsResult, error)
+}
+
+var _ Backend = (*s3fs.FS)(nil)

@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
+)
+
+func (q *request) methodNotAllowed() error { return s3err.New(s3err.MethodNotAllowed) }
+
+func (q *request) owner() owner {
+	id := strconv.FormatUint(uint64(q.cred.UID), 10)
+	return owner{ID: id, DisplayName: q.accessKey}
+}
+
+func uidOwner(uid uint32) owner {
+	id := strconv.FormatUint(uint64(uid), 10)
+	return owner{ID: id, DisplayName: id}
+}
+
+func (q *request) listBuckets() error {
+	bs, err := q.g.opt.Backend.ListBuckets(q.ctx, q.cred)
+	if err != nil {
+		return err
+	}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(), Buckets: []bucketElem{}}
+	for _, b := range bs {
+		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: isoTime(b.Created)})
+	}
+	return q.writeXML(http.StatusOK, res)
+}
+
+func (q *request) createBucket() error {
+	if q.length > 0 {
+		var cfg createBucketConfiguration
+		if err := q.readXML(64<<10, &cfg); err != nil {
+			return err
+		}
+	}
+	err := q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
+	if errors.Is(err, s3fs.ErrBucketExists) {
+		if uid, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
+			return s3err.New(s3err.BucketAlreadyOwnedByYou)
+		}
+		return s3err.New(s3err.BucketAlreadyExists)
+	}
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("Location", "/"+q.bucket)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (q *request) headBucket() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	q.w.Header().Set("x-amz-bucket-region", q.g.opt.Region)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (q *request) deleteBucket() error {
+	if err := q.g.opt.Backend.DeleteBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (q *request) getBucketLocation() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	loc := q.g.opt.Region
+	if loc == "us-east-1" {
+		loc = ""
+	}
+	return q.writeXML(http.StatusOK, locationConstraint{NS: s3NS, Value: loc})
+}
+
+// getBucketVersioning answers that versioning was never enabled, which is
+// true of every cairn bucket today.
+func (q *request) getBucketVersioning() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	return q.writeXML(http.StatusOK, versioningConfiguration{NS: s3NS})
+}
+
+// listParams are the parameters shared by ListObjects v1 and v2.
+type listParams struct {
+	prefix, delim, encoding string
+	maxKeys                 int
+}
+
+func (q *request) listParams() (listParams, error) {
+	v := q.r.URL.Query()
+	p := listParams{prefix: v.Get("prefix"), delim: v.Get("delimiter"), encoding: v.Get("encoding-type"), maxKeys: 1000}
+	if p.encoding != "" && p.encoding != "url" {
+		return p, s3err.Newf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
+	}
+	if s := v.Get("max-keys"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return p, s3err.Newf(s3err.InvalidArgument, "Provided max-keys not an integer or within integer range")
+		}
+		p.maxKeys = min(n, 1000)
+	}
+	return p, nil
+}
+
+func (p listParams) enc(s string) string {
+	if p.encoding == "url" {
+		return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+	}
+	return s
+}
+
+func (q *request) list(p listParams, after string, fetchOwner bool) (s3fs.ListResult, error) {
+	if p.maxKeys == 0 {
+		if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+			return s3fs.ListResult{}, err
+		}
+		return s3fs.ListResult{}, nil
+	}
+	return q.g.opt.Backend.ListObjects(q.ctx, q.cred, q.bucket, s3fs.ListOptions{
+		Prefix: p.prefix, Delimiter: p.delim, StartAfter: after, MaxKeys: p.maxKeys, FetchOwner: fetchOwner})
+}
+
+func (q *request) fillListing(res *listBucketResult, p listParams, lr s3fs.ListResult, withOwner bool) {
+	res.Contents, res.CommonPrefixes = []objectElem{}, []prefixElem{}
+	for _, o := range lr.Objects {
+		e := objectElem{Key: p.enc(o.Key), LastModified: isoTime(o.ModTime), ETag: o.ETag, Size: o.Size, StorageClass: "STANDARD"}
+		if withOwner {
+			ow := uidOwner(o.OwnerUID)
+			e.Owner = &ow
+		}
+		res.Contents = append(res.Contents, e)
+	}
+	for _, cp := range lr.CommonPrefixes {
+		res.CommonPrefixes = append(res.CommonPrefixes, prefixElem{Prefix: p.enc(cp)})
+	}
+	res.IsTruncated = lr.IsTruncated
+}
+
+func (q *request) listObjectsV1() error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	marker := q.r.URL.Query().Get("marker")
+	lr, err := q.list(p, marker, true)
+	if err != nil {
+		return err
+	}
+	res := listBucketResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), Marker: ptr(p.enc(marker)),
+		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
+	q.fillListing(&res, p, lr, true)
+	if lr.IsTruncated && p.delim != "" {
+		res.NextMarker = p.enc(lr.NextMarker)
+	}
+	return q.writeXML(http.StatusOK, res)
+}
+
+func (q *request) listObjectsV2() error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	v := q.r.URL.Query()
+	after := v.Get("start-after")
+	token := v.Get("continuation-token")
+	if v.Has("continuation-token") {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || token == "" {
+			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	fetchOwner := v.Get("fetch-owner") == "true"
+	lr, err := q.list(p, after, fetchOwner)
+	if err != nil {
+		return err
+	}
+	res := listBucketResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), StartAfter: p.enc(v.Get("start-after")),
+		ContinuationToken: token, MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
+	q.fillListing(&res, p, lr, fetchOwner)
+	n := len(res.Contents) + len(res.CommonPrefixes)
+	res.KeyCount = &n
+	if lr.IsTruncated {
+		res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(lr.NextMarker))
+	}
+	return q.writeXML(http.StatusOK, res)
+}
+
+func ptr[T any](v T) *T { return &v }

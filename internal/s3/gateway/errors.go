@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"syscall"
+
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
+)
+
+// toS3 maps an error from the backend or the request parsing to an S3
+// error. Anything unknown is InternalError (and logged by the caller).
+func toS3(err error) (*s3err.Error, bool) {
+	var se *s3err.Error
+	if errors.As(err, &se) {
+		c := *se
+		return &c, true
+	}
+	known := true
+	var code s3err.Code
+	switch {
+	case errors.Is(err, s3fs.ErrNoSuchBucket):
+		code = s3err.NoSuchBucket
+	case errors.Is(err, s3fs.ErrBucketExists):
+		code = s3err.BucketAlreadyExists
+	case errors.Is(err, s3fs.ErrBucketNotEmpty):
+		code = s3err.BucketNotEmpty
+	case errors.Is(err, s3fs.ErrInvalidBucketName):
+		code = s3err.InvalidBucketName
+	case errors.Is(err, s3fs.ErrNoSuchKey):
+		code = s3err.NoSuchKey
+	case errors.Is(err, s3fs.ErrKeyTooLong):
+		code = s3err.KeyTooLongError
+	case errors.Is(err, s3fs.ErrInvalidKey):
+		return s3err.Newf(s3err.InvalidArgument, err.Error()), true
+	case errors.Is(err, s3fs.ErrKeyConflict):
+		code = s3err.KeyConflict
+	case errors.Is(err, s3fs.ErrNoSuchUpload):
+		code = s3err.NoSuchUpload
+	case errors.Is(err, s3fs.ErrInvalidPart):
+		code = s3err.InvalidPart
+	case errors.Is(err, s3fs.ErrInvalidPartOrder):
+		code = s3err.InvalidPartOrder
+	case errors.Is(err, s3fs.ErrEntityTooSmall):
+		code = s3err.EntityTooSmall
+	case errors.Is(err, s3fs.ErrEntityTooLarge):
+		code = s3err.EntityTooLarge
+	case errors.Is(err, s3fs.ErrPreconditionFailed):
+		code = s3err.PreconditionFailed
+	case errors.Is(err, s3fs.ErrNotModified):
+		code = s3err.NotModified
+	case errors.Is(err, s3fs.ErrInvalidRange):
+		code = s3err.InvalidRange
+	case errors.Is(err, s3fs.ErrBadDigest):
+		code = s3err.BadDigest
+	case errors.Is(err, s3fs.ErrChecksumMismatch):
+		return s3err.Newf(s3err.BadDigest, "The checksum you specified did not match the calculated checksum."), true
+	case errors.Is(err, s3fs.ErrIncompleteBody):
+		code = s3err.IncompleteBody
+	case errors.Is(err, s3fs.ErrMetadataTooLarge):
+		code = s3err.MetadataTooLarge
+	case errors.Is(err, s3fs.ErrInvalidCopySource):
+		return s3err.Newf(s3err.InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."), true
+	case errors.Is(err, syscall.ENOENT):
+		code = s3err.NoSuchKey
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		code = s3err.AccessDenied
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		code = s3err.KeyTooLongError
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EEXIST), errors.Is(err, syscall.ENOTEMPTY):
+		code = s3err.KeyConflict
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return s3err.Newf(s3err.EntityTooLarge, "The volume is out of space or inodes."), true
+	case errors.Is(err, syscall.EINVAL):
+		code = s3err.InvalidArgument
+	case errors.Is(err, context.Canceled):
+		code = s3err.BadRequest
+	default:
+		code, known = s3err.InternalError, false
+	}
+	return s3err.New(code), known
+}
+
+// statusOf returns the HTTP status an error is answered with.
+func statusOf(err error) int {
+	e, _ := toS3(err)
+	if e == nil {
+		return http.StatusInternalServerError
+	}
+	return e.Status()
+}

@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"cairn/internal/posix"
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/sigv4"
+)
+
+// Identity resolves an access key to its secret and the POSIX identity its
+// requests run as.
+type Identity interface {
+	Secret(accessKey string) (string, error) // sigv4.ErrUnknownKey when unknown
+	Cred(accessKey string) (posix.Cred, error)
+}
+
+// Options configure a Gateway.
+type Options struct {
+	Backend  Backend
+	Identity Identity
+	// Domain enables virtual-host-style requests: BUCKET.Domain.
+	Domain string
+	// Region is what GetBucketLocation answers (default us-east-1).
+	Region  string
+	Version string
+	Logger  *slog.Logger
+	// AccessLog receives one record per request; nil disables it.
+	AccessLog *slog.Logger
+	Metrics   *Metrics
+	// Ready reports whether the volume answers, for /health/ready.
+	Ready func(ctx context.Context) error
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway is the S3 API handler.
+type Gateway struct {
+	opt    Options
+	log    *slog.Logger
+	reqSeq atomic.Uint64
+	prefix string
+}
+
+// New returns a Gateway.
+func New(opt Options) *Gateway {
+	if opt.Region == "" {
+		opt.Region = "us-east-1"
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return &Gateway{opt: opt, log: opt.Logger, prefix: strings.ToUpper(hex.EncodeToString(b[:]))}
+}
+
+// request is one S3 request being served.
+type request struct {
+	g         *Gateway
+	r         *http.Request
+	w         *recorder
+	id        string
+	op        string
+	bucket    string
+	key       string
+	accessKey string
+	cred      posix.Cred
+	body      *sigv4.Body
+	length    int64 // decoded body length (-1 unknown)
+	in        int64 // body bytes read
+	ctx       context.Context
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/health/live", "/minio/health/live":
+		g.health(w, r, nil)
+		return
+	case "/health/ready", "/minio/health/ready":
+		var err error
+		if g.opt.Ready != nil {
+			err = g.opt.Ready(r.Context())
+		}
+		g.health(w, r, err)
+		return
+	case "/metrics":
+		if g.opt.Metrics != nil {
+			g.opt.Metrics.handler.ServeHTTP(w, r)
+			return
+		}
+	}
+	start := g.opt.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	q := &request{g: g, r: r, w: rec, id: g.requestID(), op: "Unknown", ctx: r.Context()}
+	rec.Header().Set("x-amz-request-id", q.id)
+	rec.Header().Set("x-amz-id-2", q.id)
+	rec.Header().Set("Server", "cairn")
+	if m := g.opt.Metrics; m != nil {
+		m.inflight.Inc()
+		defer m.inflight.Dec()
+	}
+	var bytesIn int64
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("panic in S3 handler", "request_id", q.id, "op", q.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				q.fail(s3err.New(s3err.InternalError))
+			}
+		}
+		if q.body != nil {
+			bytesIn = q.bodyRead()
+		}
+		g.finish(q, start, bytesIn)
+	}()
+	q.serve()
+}
+
+func (g *Gateway) requestID() string {
+	return fmt.Sprintf("%s%08X", g.prefix, g.reqSeq.Add(1))
+}
+
+func (g *Gateway) health(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	body := map[string]string{"status": "ok", "version": g.opt.Version}
+	if err != nil {
+		body["status"], body["error"] = "unavailable", err.Error()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	if r.Method != http.MethodHead {
+		json.NewEncoder(w).Encode(body)
+	}
+}
+
+// finish records metrics and the access log line of a request.
+func (g *Gateway) finish(q *request, start time.Time, bytesIn int64) {
+	d := g.opt.Now().Sub(start)
+	if m := g.opt.Metrics; m != nil {
+		m.observe(q.op, q.w.status, d, bytesIn, q.w.bytes)
+	}
+	if g.opt.AccessLog != nil {
+		g.opt.AccessLog.LogAttrs(q.ctx, slog.LevelInfo, "s3 request",
+			slog.String("request_id", q.id),
+			slog.String("op", q.op),
+			slog.String("method", q.r.Method),
+			slog.String("bucket", q.bucket),
+			slog.String("key", q.key),
+			slog.Int("status", q.w.status),
+			slog.Int64("bytes_in", bytesIn),
+			slog.Int64("bytes_out", q.w.bytes),
+			slog.Duration("duration", d),
+			slog.String("remote", q.r.RemoteAddr),
+			slog.String("access_key", q.accessKey),
+			slog.String("user_agent", q.r.UserAgent()),
+		)
+	}
+}
+
+// recorder captures the status and size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// fail writes err as the S3 error response.
+func (q *request) fail(err error) {
+	e, known := toS3(err)
+	if !known {
+		q.g.log.Error("S3 request failed", "request_id", q.id, "op", q.op, "bucket", q.bucket, "key", q.key, "err", err)
+	}
+	e.RequestID = q.id
+	if e.Resource == "" {
+		e.Resource = q.r.URL.Path
+	}
+	switch e.Code {
+	case s3err.NoSuchKey:
+		e.With("Key", q.key)
+	case s3err.NoSuchBucket, s3err.BucketNotEmpty, s3err.BucketAlreadyOwnedByYou, s3err.BucketAlreadyExists:
+		e.With("BucketName", q.bucket)
+	}
+	if q.w.wrote {
+		return // headers are gone; the client sees a short body
+	}
+	e.WriteXML(q.w, q.r.Method)
+}
+
+// serve authenticates and dispatches.
+func (q *request) serve() {
+	if err := q.parseTarget(); err != nil {
+		q.fail(err)
+		return
+	}
+	op := route(q.r.Method, q.bucket, q.key, q.r.URL.Query(), q.r.Header)
+	q.op = op.name
+	if op.fn == nil {
+		q.fail(s3err.Newf(s3err.NotImplemented, fmt.Sprintf("%s is not implemented by cairn yet.", op.name)))
+		return
+	}
+	if err := q.authenticate(); err != nil {
+		q.fail(err)
+		return
+	}
+	if err := op.fn(q); err != nil {
+		q.fail(err)
+	}
+}
+
+// parseTarget finds the bucket and key, from the Host (virtual-host style,
+// when a domain is set) or the path.
+func (q *request) parseTarget() error {
+	path := q.r.URL.Path
+	if !strings.HasPrefix(path, "/") {
+		return s3err.New(s3err.InvalidRequest)
+	}
+	if d := q.g.opt.Domain; d != "" {
+		host := q.r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if b, ok := strings.CutSuffix(host, "."+d); ok && b != "" {
+			q.bucket, q.key = b, path[1:]
+			return nil
+		}
+	}
+	rest := path[1:]
+	q.bucket, q.key, _ = strings.Cut(rest, "/")
+	return nil
+}
+
+func (q *request) authenticate() error {
+	opt := sigv4.Options{}
+	if d := q.g.opt.Domain; d != "" && !strings.HasPrefix(q.r.URL.Path, "/"+q.bucket) {
+		opt.Bucket = q.bucket
+	}
+	lookup := func(ak string) (string, error) {
+		secret, err := q.g.opt.Identity.Secret(ak)
+		if err != nil {
+			return "", sigv4.ErrUnknownKey
+		}
+		return secret, nil
+	}
+	v, err := sigv4.Verify(q.r, lookup, q.g.opt.Now(), opt)
+	if err != nil {
+		return err
+	}
+	if v.Anonymous {
+		return s3err.Newf(s3err.AccessDenied, "Anonymous access is not allowed; sign the request.")
+	}
+	cred, err := q.g.opt.Identity.Cred(v.AccessKey)
+	if err != nil {
+		return s3err.New(s3err.InvalidAccessKeyID)
+	}
+	q.accessKey, q.cred, q.body, q.length = v.AccessKey, cred, v.Body, v.DecodedLength
+	q.r.Body = &countReader{ReadCloser: v.Body, n: &q.in}
+	return nil
+}
+
+// countReader counts the bytes read from a request body.
+type countReader struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+func (q *request) bodyRead() int64 { return q.in }
+
+// writeXML answers status with v as XML.
+func (q *request) writeXML(status int, v any) error {
+	out, err := xml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(xml.Header)+len(out)))
+	q.w.WriteHeader(status)
+	io.WriteString(q.w, xml.Header)
+	q.w.Write(out)
+	return nil
+}
+
+// readXML decodes a request body of at most limit bytes into v.
+func (q *request) readXML(limit int64, v any) error {
+	b, err := io.ReadAll(io.LimitReader(q.r.Body, limit+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) > limit {
+		return s3err.Newf(s3err.MalformedXML, "The XML body is too large.")
+	}
+	if err := xml.Unmarshal(b, v); err != nil {
+		return s3err.New(s3err.MalformedXML)
+	}
+	return nil
+}

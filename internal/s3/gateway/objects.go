@@ -1,0 +1,396 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
+)
+
+var checksumAlgs = []string{s3fs.AlgCRC32, s3fs.AlgCRC32C, s3fs.AlgCRC64NVME, s3fs.AlgSHA1, s3fs.AlgSHA256}
+
+// standardHeaders are stored with an object and returned by GET/HEAD.
+var standardHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+// putOptions reads the headers of a PUT, UploadPart or
+// CreateMultipartUpload.
+func (q *request) putOptions() (s3fs.PutOptions, error) {
+	h := q.r.Header
+	opt := s3fs.PutOptions{Size: q.length, ContentType: h.Get("Content-Type"), IfMatch: h.Get("If-Match"), IfNoneMatch: h.Get("If-None-Match")}
+	if s := h.Get("Content-Md5"); s != "" {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != 16 {
+			return opt, s3err.New(s3err.InvalidDigest)
+		}
+		opt.ContentMD5 = b
+	}
+	for name, vals := range h {
+		if m, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-"); ok && m != "" {
+			if opt.UserMeta == nil {
+				opt.UserMeta = map[string]string{}
+			}
+			opt.UserMeta[m] = strings.Join(vals, ",")
+		}
+	}
+	for _, n := range standardHeaders {
+		v := h.Get(n)
+		if n == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v != "" {
+			if opt.Headers == nil {
+				opt.Headers = map[string]string{}
+			}
+			opt.Headers[n] = v
+		}
+	}
+	for _, alg := range checksumAlgs {
+		if v := h.Get("X-Amz-Checksum-" + alg); v != "" {
+			opt.Expect.Set(alg, v)
+		}
+	}
+	for _, hn := range []string{"X-Amz-Checksum-Algorithm", "X-Amz-Sdk-Checksum-Algorithm"} {
+		if alg := strings.ToUpper(h.Get(hn)); alg != "" {
+			if !s3fs.ValidAlgorithm(alg) {
+				return opt, s3err.Newf(s3err.InvalidRequest, "Value for x-amz-checksum-algorithm header is invalid.")
+			}
+			opt.Compute = append(opt.Compute, alg)
+		}
+	}
+	if tr := h.Get("X-Amz-Trailer"); tr != "" && q.body != nil {
+		body := q.body
+		for _, name := range strings.Split(tr, ",") {
+			alg := strings.ToUpper(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "x-amz-checksum-"))
+			if !s3fs.ValidAlgorithm(alg) {
+				return opt, s3err.Newf(s3err.InvalidRequest, "The value specified in the x-amz-trailer header is not supported")
+			}
+			opt.Compute = append(opt.Compute, alg)
+		}
+		opt.Trailer = func() s3fs.Checksums {
+			var c s3fs.Checksums
+			for name, v := range body.Trailers() {
+				if alg, ok := strings.CutPrefix(name, "x-amz-checksum-"); ok {
+					c.Set(strings.ToUpper(alg), v)
+				}
+			}
+			return c
+		}
+	}
+	return opt, nil
+}
+
+func stripAWSChunked(v string) string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func (q *request) needLength() error {
+	if q.length < 0 {
+		return s3err.New(s3err.MissingContentLength)
+	}
+	if q.length > s3fs.MaxPutSize {
+		return s3err.New(s3err.EntityTooLarge)
+	}
+	return nil
+}
+
+func (q *request) putObject() error {
+	if err := q.needLength(); err != nil {
+		return err
+	}
+	opt, err := q.putOptions()
+	if err != nil {
+		return err
+	}
+	oi, err := q.g.opt.Backend.PutObject(q.ctx, q.cred, q.bucket, q.key, q.r.Body, opt)
+	if err != nil {
+		return err
+	}
+	h := q.w.Header()
+	h.Set("ETag", oi.ETag)
+	setChecksumHeaders(h, oi.Checksums)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func setChecksumHeaders(h http.Header, c s3fs.Checksums) {
+	for _, alg := range checksumAlgs {
+		if v := c.Get(alg); v != "" {
+			h.Set("x-amz-checksum-"+strings.ToLower(alg), v)
+		}
+	}
+	if c.Type != "" && (c.CRC32 != "" || c.CRC32C != "" || c.CRC64NVME != "" || c.SHA1 != "" || c.SHA256 != "") {
+		h.Set("x-amz-checksum-type", c.Type)
+	}
+}
+
+// parseRange reads a Range header: "bytes=A-B", "bytes=A-", "bytes=-N".
+// Anything else (several ranges, other units, bad syntax) is ignored, as
+// S3 does: the whole object is returned.
+func parseRange(s string) *s3fs.Range {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(s), "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return nil
+	}
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return nil
+	}
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return nil
+		}
+		return &s3fs.Range{Start: -n}
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return nil
+	}
+	if b == "" {
+		return &s3fs.Range{Start: start, Open: true}
+	}
+	end, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || end < start {
+		return nil
+	}
+	return &s3fs.Range{Start: start, End: end}
+}
+
+func parseHTTPTime(s string) time.Time {
+	t, err := http.ParseTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func (q *request) getOptions() (s3fs.GetOptions, error) {
+	h := q.r.Header
+	opt := s3fs.GetOptions{
+		Range:             parseRange(h.Get("Range")),
+		IfMatch:           h.Get("If-Match"),
+		IfNoneMatch:       h.Get("If-None-Match"),
+		IfModifiedSince:   parseHTTPTime(h.Get("If-Modified-Since")),
+		IfUnmodifiedSince: parseHTTPTime(h.Get("If-Unmodified-Since")),
+	}
+	if s := q.r.URL.Query().Get("partNumber"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > s3fs.MaxParts {
+			return opt, s3err.Newf(s3err.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		}
+		if opt.Range != nil {
+			return opt, s3err.Newf(s3err.InvalidRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		opt.PartNumber = n
+	}
+	if v := q.r.URL.Query().Get("versionId"); v != "" && v != "null" {
+		return opt, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+	}
+	return opt, nil
+}
+
+// objectHeaders sets the metadata headers of GET and HEAD.
+func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
+	h := q.w.Header()
+	h.Set("ETag", oi.ETag)
+	h.Set("Last-Modified", oi.ModTime.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	ct := oi.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for k, v := range oi.Headers {
+		h.Set(k, v)
+	}
+	for k, v := range oi.UserMeta {
+		h["X-Amz-Meta-"+k] = []string{v}
+	}
+	if oi.PartsCount > 0 && q.r.URL.Query().Has("partNumber") {
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(oi.PartsCount))
+	}
+	if whole && strings.EqualFold(q.r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		setChecksumHeaders(h, oi.Checksums)
+	}
+	v := q.r.URL.Query()
+	for _, o := range [][2]string{
+		{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+		{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
+		{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
+	} {
+		if s := v.Get(o[0]); s != "" {
+			h.Set(o[1], s)
+		}
+	}
+}
+
+func (q *request) getObject() error {
+	opt, err := q.getOptions()
+	if err != nil {
+		return err
+	}
+	obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
+	if errors.Is(err, s3fs.ErrNotModified) {
+		q.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer obj.Body.Close()
+	partial := opt.Range != nil || opt.PartNumber > 0
+	q.objectHeaders(obj.Info, !partial)
+	h := q.w.Header()
+	h.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
+	status := http.StatusOK
+	if partial && (opt.Range != nil || obj.Info.PartsCount > 0) {
+		status = http.StatusPartialContent
+		end := obj.Offset + obj.Length - 1
+		if obj.Length == 0 {
+			end = obj.Offset
+		}
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, end, obj.Info.Size))
+	}
+	q.w.WriteHeader(status)
+	if _, err := io.Copy(q.w, obj.Body); err != nil {
+		q.g.log.Warn("GetObject: body not sent in full", "request_id", q.id, "bucket", q.bucket, "key", q.key, "err", err)
+	}
+	return nil
+}
+
+func (q *request) headObject() error {
+	opt, err := q.getOptions()
+	if err != nil {
+		return err
+	}
+	if opt.Range != nil || opt.PartNumber > 0 {
+		// HEAD with a range answers like GET without the body.
+		obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
+		if err != nil {
+			return err
+		}
+		obj.Body.Close()
+		q.objectHeaders(obj.Info, false)
+		q.w.Header().Set("Content-Length", strconv.FormatInt(obj.Length, 10))
+		q.w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, obj.Offset+max(obj.Length, 1)-1, obj.Info.Size))
+		q.w.WriteHeader(http.StatusPartialContent)
+		return nil
+	}
+	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, opt)
+	if errors.Is(err, s3fs.ErrNotModified) {
+		q.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	q.objectHeaders(oi, true)
+	q.w.Header().Set("Content-Length", strconv.FormatInt(oi.Size, 10))
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (q *request) deleteObject() error {
+	if err := q.g.opt.Backend.DeleteObject(q.ctx, q.cred, q.bucket, q.key); err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (q *request) deleteObjects() error {
+	var req deleteRequest
+	if err := q.readXML(2<<20, &req); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return s3err.New(s3err.MalformedXML)
+	}
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	res := deleteResult{NS: s3NS}
+	for _, o := range req.Objects {
+		err := q.g.opt.Backend.DeleteObject(q.ctx, q.cred, q.bucket, o.Key)
+		if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) && !errors.Is(err, s3fs.ErrInvalidKey) {
+			e, _ := toS3(err)
+			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, Code: string(e.Code), Message: e.Message})
+			continue
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedElem{Key: o.Key})
+		}
+	}
+	return q.writeXML(http.StatusOK, res)
+}
+
+// copySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]",
+// URL-encoded.
+func (q *request) copySource() (string, string, error) {
+	src := q.r.Header.Get("X-Amz-Copy-Source")
+	path, query, _ := strings.Cut(src, "?")
+	if query != "" {
+		v, _ := url.ParseQuery(query)
+		if id := v.Get("versionId"); id != "" && id != "null" {
+			return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+		}
+	}
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid copy source encoding")
+	}
+	b, k, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if !ok || b == "" || k == "" {
+		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	return b, k, nil
+}
+
+func (q *request) copyConditions() s3fs.GetOptions {
+	h := q.r.Header
+	return s3fs.GetOptions{
+		IfMatch:           h.Get("X-Amz-Copy-Source-If-Match"),
+		IfNoneMatch:       h.Get("X-Amz-Copy-Source-If-None-Match"),
+		IfModifiedSince:   parseHTTPTime(h.Get("X-Amz-Copy-Source-If-Modified-Since")),
+		IfUnmodifiedSince: parseHTTPTime(h.Get("X-Amz-Copy-Source-If-Unmodified-Since")),
+	}
+}
+
+func (q *request) copyObject() error {
+	sb, sk, err := q.copySource()
+	if err != nil {
+		return err
+	}
+	dir := strings.ToUpper(q.r.Header.Get("X-Amz-Metadata-Directive"))
+	if dir != "" && dir != "COPY" && dir != "REPLACE" {
+		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
+	}
+	put, err := q.putOptions()
+	if err != nil {
+		return err
+	}
+	put.Size = -1
+	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", Put: put, Source: q.copyConditions()}
+	oi, err := q.g.opt.Backend.CopyObject(q.ctx, q.cred, sb, sk, q.bucket, q.key, opt)
+	if errors.Is(err, s3fs.ErrNotModified) {
+		err = s3fs.ErrPreconditionFailed // copy conditions fail with 412
+	}
+	if err != nil {
+		return err
+	}
+	return q.writeXML(http.StatusOK, copyObjectResult{NS: s3NS, LastModified: isoTime(oi.ModTime), ETag: oi.ETag})
+}
