@@ -34,8 +34,8 @@ func less(a, b *item) bool { return bytes.Compare(a.key, b.key) < 0 }
 type Store struct {
 	mu         sync.RWMutex
 	tree       *btree.BTreeG[*item]
-	seq        uint64            // last commit sequence
-	active     map[uint64]int    // start sequence -> running transactions
+	seq        uint64         // last commit sequence
+	active     map[uint64]int // start sequence -> running transactions
 	tombstones int
 	closed     bool
 }

@@ -21,11 +21,11 @@ import (
 
 // dialect holds the SQL that differs between databases.
 type dialect struct {
-	name      string
-	schema    []string
-	get       string
-	put       string
-	del       string
+	name       string
+	schema     []string
+	get        string
+	put        string
+	del        string
 	isConflict func(error) bool
 }
 
