@@ -44,12 +44,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for n < len(p) {
-		if w.buf == nil {
-			w.buf = w.s.bufs.Get().(*[]byte)
-			*w.buf = (*w.buf)[:0]
+		room := w.s.blockSize
+		if w.buf != nil {
+			room -= len(*w.buf)
 		}
-		room := w.s.blockSize - len(*w.buf)
 		k := min(room, len(p)-n)
+		w.reserve(k)
 		*w.buf = append(*w.buf, p[n:n+k]...)
 		n += k
 		w.size += int64(k)
@@ -58,6 +58,27 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// smallBlock is the most bytes a block buffer starts with when the first
+// write is small: small objects must not pay for a whole block buffer.
+const smallBlock = 64 << 10
+
+// reserve makes room for k more bytes in the block buffer: a small
+// private buffer for small blocks, a pooled full-size one past smallBlock.
+func (w *Writer) reserve(k int) {
+	switch {
+	case w.buf == nil && k+4 <= smallBlock:
+		b := make([]byte, 0, smallBlock)
+		w.buf = &b
+	case w.buf == nil:
+		w.buf = w.s.bufs.Get().(*[]byte)
+		*w.buf = (*w.buf)[:0]
+	case cap(*w.buf)-len(*w.buf) < k+4:
+		full := w.s.bufs.Get().(*[]byte)
+		*full = append((*full)[:0], *w.buf...)
+		w.buf = full
+	}
 }
 
 // upload sends the buffered block in the background.
@@ -72,7 +93,9 @@ func (w *Writer) upload() {
 		defer func() { <-w.s.uploads }()
 		n := len(*buf)
 		err := w.s.putBlock(context.Background(), Key(w.id, index, n), *buf)
-		w.s.bufs.Put(buf)
+		if cap(*buf) >= w.s.blockSize+4 {
+			w.s.bufs.Put(buf)
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil && w.err == nil {
@@ -100,8 +123,7 @@ func (w *Writer) Finish(ctx context.Context) (uint32, error) {
 	if w.buf != nil && len(*w.buf) > 0 {
 		w.upload()
 	} else if w.buf != nil {
-		w.s.bufs.Put(w.buf)
-		w.buf = nil
+		w.release()
 	}
 	w.wg.Wait()
 	if err := w.failed(); err != nil {
@@ -114,8 +136,7 @@ func (w *Writer) Finish(ctx context.Context) (uint32, error) {
 // Abort drops the slice: it waits for uploads and deletes what landed.
 func (w *Writer) Abort(ctx context.Context) {
 	if w.buf != nil {
-		w.s.bufs.Put(w.buf)
-		w.buf = nil
+		w.release()
 	}
 	w.wg.Wait()
 	w.mu.Lock()
@@ -125,4 +146,11 @@ func (w *Writer) Abort(ctx context.Context) {
 	for _, i := range done {
 		_ = w.s.obj.Delete(ctx, Key(w.id, i, w.lens[i]))
 	}
+}
+
+func (w *Writer) release() {
+	if cap(*w.buf) >= w.s.blockSize+4 {
+		w.s.bufs.Put(w.buf)
+	}
+	w.buf = nil
 }

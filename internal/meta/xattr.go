@@ -216,3 +216,22 @@ func (m *FS) GetXattrs(ctx context.Context, ino posix.Ino, prefix string) (map[s
 	})
 	return out, err
 }
+
+// GetXattrMany returns attribute name of each inode in inos (nil where it
+// is absent or the inode is gone), in one transaction and without
+// permission checks: for callers that list many inodes and have checked
+// access to the directory (the S3 listing reads each object's metadata
+// this way).
+func (m *FS) GetXattrMany(ctx context.Context, inos []posix.Ino, name string) ([][]byte, error) {
+	keys := make([][]byte, len(inos))
+	for i, ino := range inos {
+		keys[i] = xattrKey(ino, name)
+	}
+	var out [][]byte
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		var err error
+		out, err = tx.Gets(keys...)
+		return err
+	})
+	return out, err
+}

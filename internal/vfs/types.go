@@ -69,3 +69,9 @@ func (fs *FS) SetInternalXattr(ctx context.Context, ino posix.Ino, name string, 
 func (fs *FS) RemoveInternalXattr(ctx context.Context, ino posix.Ino, name string) error {
 	return fs.meta.RemoveXattr(ctx, posix.Root, ino, name, meta.XattrOptions{Internal: true})
 }
+
+// InternalXattrMany returns one cairn.* attribute of many inodes at once
+// (nil where absent), without permission checks.
+func (fs *FS) InternalXattrMany(ctx context.Context, inos []posix.Ino, name string) ([][]byte, error) {
+	return fs.meta.GetXattrMany(ctx, inos, name)
+}

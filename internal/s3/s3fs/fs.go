@@ -214,12 +214,20 @@ func (f *FS) loadMeta(ctx context.Context, ino posix.Ino) (*objMeta, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.decodeMeta(ino, b), nil
+}
+
+// decodeMeta decodes stored object metadata; nil for none or corrupt.
+func (f *FS) decodeMeta(ino posix.Ino, b []byte) *objMeta {
+	if b == nil {
+		return nil
+	}
 	var m objMeta
 	if err := json.Unmarshal(b, &m); err != nil {
 		f.log.Warn("ignoring corrupt object metadata", "ino", ino, "err", err)
-		return nil, nil
+		return nil
 	}
-	return &m, nil
+	return &m
 }
 
 func (f *FS) storeMeta(ctx context.Context, ino posix.Ino, m *objMeta) error {

@@ -90,6 +90,29 @@ type lister struct {
 	count  int
 	lastCP string
 	res    ListResult
+	metas  map[posix.Ino]*objMeta // object metadata of the current page
+}
+
+// prefetchMeta loads the object metadata of a page's regular files in one
+// metadata transaction instead of one per object.
+func (l *lister) prefetchMeta(ents []vfs.DirEntry) {
+	var inos []posix.Ino
+	for _, e := range ents {
+		if e.Type == posix.TypeFile && l.count < l.max+1 {
+			inos = append(inos, e.Ino)
+		}
+	}
+	l.metas = make(map[posix.Ino]*objMeta, len(inos))
+	if len(inos) == 0 {
+		return
+	}
+	vals, err := l.f.v.InternalXattrMany(l.ctx, inos, metaXattr)
+	if err != nil {
+		return // fall back to one read per object
+	}
+	for i, b := range vals {
+		l.metas[inos[i]] = l.f.decodeMeta(inos[i], b)
+	}
 }
 
 // add counts one result; it fails with errStop when the page is full,
@@ -151,6 +174,7 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 		if err != nil {
 			return false, err
 		}
+		l.prefetchMeta(ents)
 		for _, e := range ents {
 			if !strings.HasPrefix(e.Name, namePrefix) {
 				ents = nil
@@ -231,9 +255,12 @@ func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
 		return errStop
 	}
 	ent := vfs.Entry{Ino: e.Ino, Attr: e.Attr}
-	m, err := l.f.loadMeta(l.ctx, e.Ino)
-	if err != nil {
-		return err
+	m, ok := l.metas[e.Ino]
+	var err error
+	if !ok {
+		if m, err = l.f.loadMeta(l.ctx, e.Ino); err != nil {
+			return err
+		}
 	}
 	if m == nil || m.Size != e.Attr.Length || m.Mtime != e.Attr.Mtime {
 		if e.Attr.Length <= maxListETagCompute {

@@ -201,7 +201,13 @@ func checkBody(h *hasher, n int64, opt PutOptions) error {
 // copyIn copies body into the open file, hashing it, and returns the bytes
 // written. A body that ends early is ErrIncompleteBody.
 func (f *FS) copyIn(ctx context.Context, fh vfs.Handle, body io.Reader, h *hasher, size int64) (int64, error) {
-	buf := make([]byte, ioBufSize)
+	// A small object needs a small buffer: one byte more than its size,
+	// so that a body longer than announced is noticed.
+	bufSize := int64(ioBufSize)
+	if size >= 0 && size < bufSize {
+		bufSize = size + 1
+	}
+	buf := make([]byte, bufSize)
 	var off int64
 	for {
 		if err := ctx.Err(); err != nil {
