@@ -28,8 +28,8 @@ func newFormatCmd() *cobra.Command {
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			metaURL, name := args[0], args[1]
-			if blockSize < 64<<10 || blockSize > 64<<20 || blockSize&(blockSize-1) != 0 {
-				return fmt.Errorf("--block-size must be a power of two between 64K and 64M, not %d", blockSize)
+			if blockSize < 64<<10 || blockSize > 16<<20 || blockSize&(blockSize-1) != 0 {
+				return fmt.Errorf("--block-size must be a power of two between 64K and 16M, not %d", blockSize)
 			}
 			if bucket == "" {
 				bucket = defaultBucket(metaURL)
@@ -64,7 +64,7 @@ func newFormatCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&storage, "storage", "file", "object store kind: file (a local directory) or mem")
 	fl.StringVar(&bucket, "bucket", "", "object store location; for file, a directory (default: blocks/ next to the SQLite file)")
-	fl.Var(&blockSize, "block-size", "size of stored blocks (64K to 64M, a power of two)")
+	fl.Var(&blockSize, "block-size", "size of stored blocks (64K to 16M, a power of two)")
 	fl.Var(&capacity, "capacity", "volume capacity, e.g. 100G (0: unlimited)")
 	fl.Uint64Var(&inodes, "inodes", 0, "most inodes the volume may hold (0: unlimited)")
 	fl.BoolVar(&enableACL, "enable-acl", false, "enable POSIX ACLs (cannot be turned off later)")
