@@ -1,0 +1,26 @@
+package metatest_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/meta/metatest"
+)
+
+func TestMemKV(t *testing.T) {
+	metatest.Run(t, func(t *testing.T) kv.Store { return memkv.New() })
+}
+
+func TestSQLite(t *testing.T) {
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
