@@ -117,9 +117,11 @@ func (q *request) listParams() (listParams, error) {
 	return p, nil
 }
 
+// enc applies encoding-type=url as S3 does: form encoding (spaces as
+// "+"), slashes kept.
 func (p listParams) enc(s string) string {
 	if p.encoding == "url" {
-		return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+		return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
 	}
 	return s
 }
