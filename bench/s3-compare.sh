@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Runs `cairn bench s3` against cairn, versitygw (POSIX backend) and MinIO
+# (single drive), each alone on loopback with a fresh data directory, and
+# prints the figures and cairn's ratio to the better anchor.
+#
+# Needs the anchors on PATH (they install from the Go module proxy):
+#   go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+#   go install github.com/minio/minio@latest
+#
+# Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin"
+WHAT=${1:-all}
+WORK=$(mktemp -d /tmp/cairn-s3-compare.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+AK=benchadmin SK=benchsecret123
+export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
+go build -o "$WORK/cairn" ./cmd/cairn
+for tool in versitygw minio; do
+  command -v $tool >/dev/null || { echo "missing $tool (see the header of this script)"; exit 1; }
+done
+
+wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 did not start"; exit 1; }
+
+start() { # name -> sets URL and PID
+  local name=$1 dir="$WORK/$1-data"
+  mkdir -p "$dir"
+  case $name in
+    cairn) CAIRN_ROOT_USER=$AK CAIRN_ROOT_PASSWORD=$SK "$WORK/cairn" server "$dir" --address 127.0.0.1:9101 >"$WORK/$name.log" 2>&1 &
+           URL=http://127.0.0.1:9101 ;;
+    versitygw) ROOT_ACCESS_KEY=$AK ROOT_SECRET_KEY=$SK versitygw --port 127.0.0.1:9102 posix "$dir" >"$WORK/$name.log" 2>&1 &
+           URL=http://127.0.0.1:9102 ;;
+    minio) MINIO_ROOT_USER=$AK MINIO_ROOT_PASSWORD=$SK minio server "$dir" --address 127.0.0.1:9103 --console-address 127.0.0.1:9113 >"$WORK/$name.log" 2>&1 &
+           URL=http://127.0.0.1:9103 ;;
+  esac
+  PID=$!
+  wait_up "$URL"
+  sleep 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
+
+bench() { "$WORK/cairn" bench s3 --endpoint "$URL" --json "$@"; }
+
+summary() { # file... : phase table with ratios cairn / max(anchors)
+  python3 - "$@" <<'PY'
+import json, sys
+res = {}
+for f in sys.argv[1:]:
+    name = f.rsplit('/', 1)[-1].split('.')[0]
+    res[name] = {p["phase"]: p for p in json.load(open(f))["phases"]}
+phases = list(res["cairn"].keys())
+metric = lambda p: "mib_per_s" if res["cairn"][p]["mib_per_s"] > 50 else "ops_per_s"
+print("%-7s %-10s %12s %12s %12s %8s" % ("phase", "metric", "cairn", "versitygw", "minio", "ratio"))
+for p in phases:
+    m = metric(p)
+    vals = {n: res[n].get(p, {}).get(m, 0) for n in ("cairn", "versitygw", "minio")}
+    best = max(vals["versitygw"], vals["minio"]) or 1
+    print("%-7s %-10s %12.1f %12.1f %12.1f %7.2fx" % (p, m, vals["cairn"], vals["versitygw"], vals["minio"], vals["cairn"] / best))
+    for n in vals:
+        r = res[n].get(p, {})
+        if r.get("errors"):
+            print("   %s: %d errors: %s" % (n, r["errors"], r.get("first_error", "")))
+PY
+}
+
+if [[ $WHAT == small || $WHAT == all ]]; then
+  echo "== 4 KiB objects, concurrency 16"
+  for s in cairn versitygw minio; do
+    start $s
+    bench --size 4K --concurrency 16 --duration 15s --phases put,get,stat,delete --bucket small >"$WORK/$s.small.json"
+    stop
+  done
+  (cd "$WORK" && summary cairn.small.json versitygw.small.json minio.small.json)
+fi
+if [[ $WHAT == large || $WHAT == all ]]; then
+  echo "== 16 MiB objects, concurrency 4"
+  for s in cairn versitygw minio; do
+    start $s
+    bench --size 16M --concurrency 4 --duration 20s --phases put,get --bucket large >"$WORK/$s.large.json"
+    stop
+  done
+  (cd "$WORK" && summary cairn.large.json versitygw.large.json minio.large.json)
+fi
+if [[ $WHAT == list || $WHAT == all ]]; then
+  echo "== LIST: 1,000-key pages from a 100,000-object bucket (concurrency 1)"
+  for s in cairn versitygw minio; do
+    start $s
+    bench --size 1 --concurrency 32 --count 100000 --phases put --prefix obj/ --bucket list >/dev/null
+    bench --concurrency 1 --duration 15s --phases list --prefix obj/ --bucket list >"$WORK/$s.list.json"
+    bench --concurrency 1 --duration 15s --phases list --prefix "" --delimiter / --bucket list >"$WORK/$s.listd.json"
+    stop
+  done
+  (cd "$WORK" && summary cairn.list.json versitygw.list.json minio.list.json)
+  echo "-- with delimiter /"
+  (cd "$WORK" && summary cairn.listd.json versitygw.listd.json minio.listd.json)
+fi
+if [[ $WHAT == rss || $WHAT == all ]]; then
+  echo "== gateway RSS during 16 concurrent 256 MiB PUTs"
+  start cairn
+  bench --size 256M --concurrency 16 --count 16 --phases put --bucket rss >"$WORK/rss.json" &
+  B=$!
+  peak=0
+  while kill -0 $B 2>/dev/null; do
+    r=$(awk '/VmRSS/{print $2}' /proc/$PID/status); [[ $r -gt $peak ]] && peak=$r; sleep 0.2
+  done
+  wait $B
+  python3 -c "import json;p=json.load(open('$WORK/rss.json'))['phases'][0];print('PUT %.0f MiB/s, errors %d'%(p['mib_per_s'],p['errors']))"
+  echo "peak RSS $((peak / 1024)) MiB"
+  stop
+fi
