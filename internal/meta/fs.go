@@ -112,6 +112,7 @@ type FS struct {
 	aclMu    sync.RWMutex
 	aclCache map[uint32]*acl.Rule
 	aclIDs   map[string]uint32 // canonical encoding -> id of committed ACLs
+	aclChmod map[uint64]uint32 // (id, permission bits) -> id after chmod
 
 	sessMu sync.Mutex
 	sess   *session
@@ -195,7 +196,7 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32)}
+	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32)}
 	m.inodes = idAllocator{key: configKey(cfgNextInode), batch: opts.IDBatch}
 	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch}
 	return m, nil

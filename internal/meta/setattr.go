@@ -193,8 +193,26 @@ func (m *FS) syncACLMode(tx kv.Tx, a *posix.Attr) error {
 	if r.Mode() == a.Mode&posix.ModePerm {
 		return nil
 	}
+	// The same ACL chmodded to the same bits always gives the same ACL, so
+	// the committed answer is remembered by (id, bits).
+	key := uint64(a.AccessACL)<<16 | uint64(a.Mode&posix.ModePerm)
+	m.aclMu.RLock()
+	id, ok := m.aclChmod[key]
+	m.aclMu.RUnlock()
+	if ok {
+		a.AccessACL = id
+		return nil
+	}
 	nr := r.Clone()
 	nr.SetMode(a.Mode)
-	a.AccessACL, err = m.storeACL(tx, nr, false)
-	return err
+	if id, err = m.storeACL(tx, nr, false); err != nil {
+		return err
+	}
+	if !createdIn(tx, id) {
+		m.aclMu.Lock()
+		m.aclChmod[key] = id
+		m.aclMu.Unlock()
+	}
+	a.AccessACL = id
+	return nil
 }
