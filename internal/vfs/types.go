@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"syscall"
 
 	"cairn/internal/meta"
 	"cairn/internal/posix"
@@ -74,4 +75,45 @@ func (fs *FS) RemoveInternalXattr(ctx context.Context, ino posix.Ino, name strin
 // (nil where absent), without permission checks.
 func (fs *FS) InternalXattrMany(ctx context.Context, inos []posix.Ino, name string) ([][]byte, error) {
 	return fs.meta.GetXattrMany(ctx, inos, name)
+}
+
+// PutFileOptions shape PutFile.
+type PutFileOptions struct {
+	Mode      uint32
+	Xattrs    map[string][]byte // internal attributes of the new file
+	NoReplace bool
+	Mtime     int64 // ns; 0: now
+}
+
+// PutFile stores data as one slice and creates the complete file as name
+// in parent in one metadata transaction, atomically replacing a regular
+// file there (meta.PutFile). For small files whose bytes are all in hand;
+// data must be smaller than a chunk.
+func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, data []byte, opt PutFileOptions) (meta.Entry, error) {
+	if len(data) > meta.ChunkSize {
+		return meta.Entry{}, syscall.EFBIG
+	}
+	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime}
+	var id uint64
+	var size uint32
+	if len(data) > 0 {
+		var err error
+		if id, err = fs.meta.NewSliceID(ctx); err != nil {
+			return meta.Entry{}, err
+		}
+		w := fs.chunks.NewWriter(id)
+		if _, err := w.Write(data); err != nil {
+			w.Abort(context.WithoutCancel(ctx))
+			return meta.Entry{}, toEIO(err)
+		}
+		if size, err = w.Finish(ctx); err != nil {
+			return meta.Entry{}, toEIO(err)
+		}
+		req.Slices = []meta.WriteRequest{{Index: 0, Slice: meta.Slice{ID: id, Size: size, Len: size}}}
+	}
+	e, err := fs.meta.PutFile(ctx, cred, parent, name, req)
+	if err != nil && id != 0 {
+		_ = fs.chunks.Remove(context.WithoutCancel(ctx), id, size)
+	}
+	return e, err
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"PutFile", testPutFile},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -523,5 +524,64 @@ func testConcurrentCreates(t *testing.T, ns func(t *testing.T) kv.Store) {
 	a, _ := m.GetAttr(bg, d.Ino)
 	if len(seen) != names || a.Nlink != 2+names {
 		t.Fatalf("%d names created, nlink %d", len(seen), a.Nlink)
+	}
+}
+
+// testPutFile: a whole file created in one transaction, replacing an old
+// one atomically, with the permission rules of create plus rename.
+func testPutFile(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o777)
+	id, _ := m.NewSliceID(bg)
+	req := meta.PutFileRequest{Mode: 0o644, Length: 10, Slices: []meta.WriteRequest{{Slice: meta.Slice{ID: id, Size: 10, Len: 10}}},
+		Xattrs: map[string][]byte{"cairn.s3": []byte("m1")}, Mtime: 12345}
+	user := posix.Cred{UID: 1000, GID: 1000}
+	e, err := m.PutFile(bg, user, d.Ino, "obj", req)
+	if err != nil || e.Attr.Length != 10 || e.Attr.Mtime != 12345 || e.Attr.UID != 1000 {
+		t.Fatalf("PutFile: %+v %v", e, err)
+	}
+	v, err := m.GetXattr(bg, posix.Root, e.Ino, "cairn.s3", meta.XattrOptions{Internal: true})
+	if err != nil || string(v) != "m1" {
+		t.Fatalf("xattr: %q %v", v, err)
+	}
+	ss, _ := m.ReadChunk(bg, e.Ino, 0)
+	if len(ss) != 1 || ss[0].ID != id {
+		t.Fatalf("chunk: %+v", ss)
+	}
+	// Replacing: the old inode goes, the name points at the new one.
+	req.Length, req.Slices = 0, nil
+	e2, err := m.PutFile(bg, user, d.Ino, "obj", req)
+	if err != nil || e2.Ino == e.Ino {
+		t.Fatalf("replace: %+v %v", e2, err)
+	}
+	if _, err := m.GetAttr(bg, e.Ino); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("replaced inode survives: %v", err)
+	}
+	got, _ := m.Lookup(bg, posix.Root, d.Ino, "obj")
+	if got.Ino != e2.Ino || got.Attr.Length != 0 {
+		t.Fatalf("lookup after replace: %+v", got)
+	}
+	req.NoReplace = true
+	_, err = m.PutFile(bg, user, d.Ino, "obj", req)
+	is(t, err, syscall.EEXIST, "NoReplace over an existing file")
+	req.NoReplace = false
+	mk(t, m, posix.Root, d.Ino, "dir", posix.TypeDir, 0o755)
+	_, err = m.PutFile(bg, user, d.Ino, "dir", req)
+	is(t, err, syscall.EISDIR, "PutFile over a directory")
+	// Another user may not replace a file it cannot write, and cannot
+	// create in a directory it cannot write.
+	other := posix.Cred{UID: 2000, GID: 2000}
+	if _, err := m.SetAttr(bg, user, e2.Ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.PutFile(bg, other, d.Ino, "obj", req)
+	is(t, err, syscall.EACCES, "replace of a file without write permission")
+	ro := mk(t, m, posix.Root, posix.RootIno, "ro", posix.TypeDir, 0o755)
+	_, err = m.PutFile(bg, other, ro.Ino, "x", req)
+	is(t, err, syscall.EACCES, "PutFile in a read-only directory")
+	_, err = m.PutFile(bg, user, d.Ino, "bad/name", req)
+	is(t, err, syscall.EINVAL, "PutFile with a slash in the name")
+	if rep, _ := m.Check(bg); len(rep.Problems) > 0 {
+		t.Fatalf("check: %v", rep.Problems)
 	}
 }

@@ -1,6 +1,7 @@
 package s3fs
 
 import (
+	"encoding/json"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -42,6 +43,9 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 		return ObjectInfo{}, err
 	}
 	name := segs[len(segs)-1]
+	if opt.Size >= 0 && opt.Size <= smallPut && opt.IfMatch == "" {
+		return f.putSmall(ctx, cred, parent, name, bucket, key, body, opt)
+	}
 	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -50,6 +54,57 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 		return ObjectInfo{}, err
 	}
 	return f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*")
+}
+
+// smallPut is the largest object stored by putSmall.
+const smallPut = 1 << 20
+
+// putSmall stores an object whose bytes fit in memory: read and verified
+// whole, stored as one slice, and created (replacing any old object) in
+// one metadata transaction, without a temporary file. Readers still see
+// the old object or the new one, and a failed upload leaves nothing.
+func (f *FS) putSmall(ctx context.Context, cred posix.Cred, parent posix.Ino, name, bucket, key string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+	buf := make([]byte, opt.Size+1)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+	case err != nil:
+		return ObjectInfo{}, err
+	default:
+		return ObjectInfo{}, ErrIncompleteBody // longer than announced
+	}
+	data := buf[:n]
+	h := newHasher(opt.Expect, opt.Compute)
+	h.Write(data)
+	if err := checkBody(h, int64(n), opt); err != nil {
+		return ObjectInfo{}, err
+	}
+	m := &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
+		UserMeta: opt.UserMeta, Headers: opt.Headers, Checksums: h.result(), Size: uint64(n)}
+	mode := opt.Mode
+	if mode == 0 {
+		mode = 0o644
+	}
+	c := cred
+	c.Umask = 0o022
+	// The metadata describes the file state it was computed for (size and
+	// mtime), so the mtime is chosen here and given to the transaction.
+	m.Mtime = f.now().UnixNano()
+	enc, err := json.Marshal(m)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	e, err := f.v.PutFile(ctx, c, parent, name, data, vfs.PutFileOptions{Mode: mode,
+		Xattrs: map[string][]byte{metaXattr: enc}, NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime})
+	switch {
+	case errors.Is(err, syscall.EEXIST) && opt.IfNoneMatch == "*":
+		return ObjectInfo{}, ErrPreconditionFailed
+	case errors.Is(err, syscall.EISDIR):
+		return ObjectInfo{}, fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, key)
+	case err != nil:
+		return ObjectInfo{}, err
+	}
+	return f.info(bucket, key, e.Attr, m), nil
 }
 
 // publish renames a finished temporary file into place.
