@@ -51,12 +51,13 @@ for f in sys.argv[1:]:
     res[name] = {p["phase"]: p for p in json.load(open(f))["phases"]}
 phases = list(res["cairn"].keys())
 metric = lambda p: "mib_per_s" if res["cairn"][p]["mib_per_s"] > 50 else "ops_per_s"
-print("%-7s %-10s %12s %12s %12s %8s" % ("phase", "metric", "cairn", "versitygw", "minio", "ratio"))
+print("%-7s %-10s %12s %12s %12s %8s   %s" % ("phase", "metric", "cairn", "versitygw", "minio", "ratio", "p50 ms (cairn/versitygw/minio)"))
 for p in phases:
     m = metric(p)
     vals = {n: res[n].get(p, {}).get(m, 0) for n in ("cairn", "versitygw", "minio")}
     best = max(vals["versitygw"], vals["minio"]) or 1
-    print("%-7s %-10s %12.1f %12.1f %12.1f %7.2fx" % (p, m, vals["cairn"], vals["versitygw"], vals["minio"], vals["cairn"] / best))
+    p50 = "/".join("%.1f" % res[n].get(p, {}).get("p50_ms", 0) for n in ("cairn", "versitygw", "minio"))
+    print("%-7s %-10s %12.1f %12.1f %12.1f %7.2fx   %s" % (p, m, vals["cairn"], vals["versitygw"], vals["minio"], vals["cairn"] / best, p50))
     for n in vals:
         r = res[n].get(p, {})
         if r.get("errors"):
@@ -88,7 +89,7 @@ if [[ $WHAT == list || $WHAT == all ]]; then
     start $s
     bench --size 1 --concurrency 32 --count 100000 --phases put --prefix obj/ --bucket list >/dev/null
     bench --concurrency 1 --duration 15s --phases list --prefix obj/ --bucket list >"$WORK/$s.list.json"
-    bench --concurrency 1 --duration 15s --phases list --prefix "" --delimiter / --bucket list >"$WORK/$s.listd.json"
+    bench --concurrency 1 --duration 15s --phases list --prefix obj/ --delimiter / --bucket list >"$WORK/$s.listd.json"
     stop
   done
   (cd "$WORK" && summary cairn.list.json versitygw.list.json minio.list.json)

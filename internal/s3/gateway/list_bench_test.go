@@ -1,0 +1,99 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"cairn/internal/chunk"
+	"cairn/internal/iam"
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object/mem"
+	"cairn/internal/posix"
+	"cairn/internal/s3/gateway"
+	"cairn/internal/s3/s3fs"
+	"cairn/internal/vfs"
+)
+
+// BenchmarkListDirectory lists every key of one directory holding
+// CAIRN_BENCH_KEYS objects (default 1,000,000) with ListObjectsV2 and
+// delimiter "/", through the HTTP gateway on SQLite metadata:
+//
+//	go test -run XXX -bench ListDirectory -benchtime 1x -timeout 1h ./internal/s3/gateway
+func BenchmarkListDirectory(b *testing.B) {
+	n := 1000000
+	if s := os.Getenv("CAIRN_BENCH_KEYS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "list", Storage: "mem"}); err != nil {
+		b.Fatal(err)
+	}
+	m, _ := meta.Open(ctx, store, meta.Options{})
+	c := chunk.New(mem.New(), chunk.Options{})
+	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
+	defer v.Close()
+	fs := s3fs.New(v, s3fs.Options{})
+	if err := fs.CreateBucket(ctx, posix.Root, "big"); err != nil {
+		b.Fatal(err)
+	}
+	bk, _ := v.Lookup(ctx, posix.Root, posix.RootIno, "big")
+	dir, _ := v.Mkdir(ctx, posix.Root, bk.Ino, "dir", 0o755)
+	start := time.Now()
+	const workers = 8
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			for i := w; i < n; i += workers {
+				if _, err := v.PutFile(ctx, posix.Root, dir.Ino, fmt.Sprintf("obj-%08d", i), nil, vfs.PutFileOptions{Mode: 0o644}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("created %d objects in %s", n, time.Since(start))
+	srv := httptest.NewServer(gateway.New(gateway.Options{Backend: fs,
+		Identity: iam.NewIdentities(iam.Credentials{AccessKey: testAK, SecretKey: testSecret})}))
+	defer srv.Close()
+	cl := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(testAK, testSecret, "")})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String("big"), Prefix: aws.String("dir/"), Delimiter: aws.String("/")})
+		keys := 0
+		for p.HasMorePages() {
+			pg, err := p.NextPage(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys += len(pg.Contents)
+		}
+		if keys != n {
+			b.Fatalf("listed %d keys, want %d", keys, n)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "s/listing")
+	}
+}
