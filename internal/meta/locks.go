@@ -311,14 +311,7 @@ func dropLocks(tx kv.Tx, ino posix.Ino, sid uint64, match func(lockRec) bool) er
 func (m *FS) releaseSessionLocks(ctx context.Context, sid uint64) error {
 	prefix := sessLockKey(sid, 0)[:9]
 	for {
-		var inos []posix.Ino
-		err := m.store.View(ctx, func(tx kv.Tx) error {
-			inos = inos[:0]
-			return tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: 100, KeysOnly: true}, func(k, _ []byte) bool {
-				inos = append(inos, posix.Ino(u64(k[9:])))
-				return true
-			})
-		})
+		inos, err := m.sessionInos(ctx, prefix)
 		if err != nil || len(inos) == 0 {
 			return err
 		}

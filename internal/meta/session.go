@@ -185,14 +185,7 @@ func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 func (m *FS) removeSession(ctx context.Context, sid uint64) error {
 	prefix := openKey(sid, 0)[:9]
 	for {
-		var inos []posix.Ino
-		err := m.store.View(ctx, func(tx kv.Tx) error {
-			inos = inos[:0]
-			return tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: 100, KeysOnly: true}, func(k, _ []byte) bool {
-				inos = append(inos, posix.Ino(u64(k[9:])))
-				return true
-			})
-		})
+		inos, err := m.sessionInos(ctx, prefix)
 		if err != nil {
 			return err
 		}
@@ -342,4 +335,18 @@ func (m *FS) Release(ctx context.Context, ino posix.Ino) error {
 		}
 		return m.deleteInode(tx, ino, &a)
 	})
+}
+
+// sessionInos returns up to 100 inodes listed under a session's key
+// prefix (open inodes 'O' or locked inodes 'M').
+func (m *FS) sessionInos(ctx context.Context, prefix []byte) ([]posix.Ino, error) {
+	var inos []posix.Ino
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		inos = inos[:0]
+		return tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: 100, KeysOnly: true}, func(k, _ []byte) bool {
+			inos = append(inos, posix.Ino(u64(k[9:])))
+			return true
+		})
+	})
+	return inos, err
 }

@@ -2,7 +2,9 @@ package kv
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors of the contract. Engines wrap engine-specific failures
@@ -87,4 +89,44 @@ func PrefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// GetPutter is the part of Tx that IncrWithGetPut and GetsWithGet need.
+type GetPutter interface {
+	Get(key []byte) ([]byte, error)
+	Put(key, value []byte) error
+}
+
+// IncrWithGetPut implements Tx.Incr for engines without a native counter:
+// read the 8-byte big-endian value (missing is 0), add, write back.
+func IncrWithGetPut(tx GetPutter, key []byte, delta int64) (int64, error) {
+	v, err := tx.Get(key)
+	var n int64
+	switch {
+	case err == nil:
+		if len(v) != 8 {
+			return 0, fmt.Errorf("kv: counter %q holds %d bytes", key, len(v))
+		}
+		n = int64(binary.BigEndian.Uint64(v))
+	case !errors.Is(err, ErrNotFound):
+		return 0, err
+	}
+	n += delta
+	if err := tx.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// GetsWithGet implements Tx.Gets with one Get per key.
+func GetsWithGet(tx GetPutter, keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := tx.Get(k)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }

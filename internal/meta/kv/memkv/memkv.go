@@ -8,8 +8,6 @@ package memkv
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -245,17 +243,7 @@ func (t *tx) Get(key []byte) ([]byte, error) {
 	return it.val, nil
 }
 
-func (t *tx) Gets(keys ...[]byte) ([][]byte, error) {
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		v, err := t.Get(k)
-		if err != nil && !errors.Is(err, kv.ErrNotFound) {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
+func (t *tx) Gets(keys ...[]byte) ([][]byte, error) { return kv.GetsWithGet(t, keys...) }
 
 func (t *tx) Put(key, value []byte) error {
 	if !t.write {
@@ -283,22 +271,7 @@ func (t *tx) Delete(key []byte) error {
 }
 
 func (t *tx) Incr(key []byte, delta int64) (int64, error) {
-	v, err := t.Get(key)
-	var n int64
-	switch {
-	case err == nil:
-		if len(v) != 8 {
-			return 0, fmt.Errorf("memkv: counter %q holds %d bytes", key, len(v))
-		}
-		n = int64(binary.BigEndian.Uint64(v))
-	case !errors.Is(err, kv.ErrNotFound):
-		return 0, err
-	}
-	n += delta
-	if err := t.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return kv.IncrWithGetPut(t, key, delta)
 }
 
 // Scan merges the committed items in range with the transaction's own

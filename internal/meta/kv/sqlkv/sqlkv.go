@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -190,17 +189,7 @@ func (t *tx) Get(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-func (t *tx) Gets(keys ...[]byte) ([][]byte, error) {
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		v, err := t.Get(k)
-		if err != nil && !errors.Is(err, kv.ErrNotFound) {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
+func (t *tx) Gets(keys ...[]byte) ([][]byte, error) { return kv.GetsWithGet(t, keys...) }
 
 func (t *tx) Put(key, value []byte) error {
 	if t.readOnly {
@@ -226,19 +215,7 @@ func (t *tx) Delete(key []byte) error {
 }
 
 func (t *tx) Incr(key []byte, delta int64) (int64, error) {
-	v, err := t.Get(key)
-	var n int64
-	switch {
-	case err == nil:
-		if len(v) != 8 {
-			return 0, fmt.Errorf("sqlkv: counter %q holds %d bytes", key, len(v))
-		}
-		n = int64(binary.BigEndian.Uint64(v))
-	case !errors.Is(err, kv.ErrNotFound):
-		return 0, err
-	}
-	n += delta
-	return n, t.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+	return kv.IncrWithGetPut(t, key, delta)
 }
 
 // Scan reads the range in pages so that fn never runs with a result set
