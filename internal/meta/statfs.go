@@ -10,11 +10,11 @@ import (
 // StatFS is the volume's capacity and usage, for statfs(2) and status.
 type StatFS struct {
 	// Capacity is the volume's size limit in bytes, or 1 PiB when unlimited.
-	Capacity uint64
-	Used     uint64
+	Capacity uint64 `json:"capacity"`
+	Used     uint64 `json:"used"`
 	// Inodes is the inode limit, or 2^40 when unlimited.
-	Inodes     uint64
-	UsedInodes uint64
+	Inodes     uint64 `json:"inodes"`
+	UsedInodes uint64 `json:"used_inodes"`
 }
 
 const (
