@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestVolumeCommands follows the README's volume section: format, status,
+// bench meta (JSON), bench data, and the errors of bad input.
+func TestVolumeCommands(t *testing.T) {
+	bin := buildCairn(t)
+	dir := t.TempDir()
+	url := "sqlite3://" + filepath.Join(dir, "meta.db")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("format", url, "myvol", "--enable-acl", "--capacity", "1G", "--inodes", "100000"); err != nil {
+		t.Fatalf("format: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{
+		{"format", url, "again"},                     // already formatted
+		{"format", "nonsense", "x"},                  // not a META-URL
+		{"format", "redis://localhost", "x"},         // engine not available yet
+		{"format", "sqlite3://" + filepath.Join(dir, "b.db"), "x", "--block-size", "3M"},
+		{"format", "sqlite3://" + filepath.Join(dir, "c.db"), "x", "--capacity", "lots"},
+		{"status", "sqlite3://" + filepath.Join(dir, "empty.db")}, // no volume
+		{"bench", "meta", url, "--threads", "0"},
+	} {
+		if out, err := run(bad...); err == nil || !strings.Contains(out, "cairn:") {
+			t.Errorf("%v succeeded or said nothing: %v\n%s", bad, err, out)
+		}
+	}
+	out, err := run("status", url)
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	var st struct {
+		Setting struct {
+			Name      string `json:"name"`
+			EnableACL bool   `json:"enable_acl"`
+			Capacity  uint64 `json:"capacity"`
+		} `json:"setting"`
+		Usage struct {
+			Capacity uint64 `json:"capacity"`
+		} `json:"usage"`
+		Sessions []any `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Setting.Name != "myvol" || !st.Setting.EnableACL || st.Usage.Capacity != 1<<30 {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	out, err = run("bench", "meta", url, "--entries", "400", "--json")
+	if err != nil {
+		t.Fatalf("bench meta: %v\n%s", err, out)
+	}
+	var bm struct {
+		Off map[string]float64 `json:"acl_off"`
+		On  map[string]float64 `json:"acl_on"`
+	}
+	if err := json.Unmarshal([]byte(out), &bm); err != nil || len(bm.Off) != len(metaOps) || len(bm.On) != len(metaOps) {
+		t.Fatalf("bench meta JSON: %v\n%s", err, out)
+	}
+	for _, op := range metaOps {
+		if bm.Off[op] <= 0 || bm.On[op] <= 0 {
+			t.Errorf("%s: %v / %v ops/s", op, bm.Off[op], bm.On[op])
+		}
+	}
+	// The benchmark cleans up after itself.
+	out, _ = run("status", url)
+	if !strings.Contains(out, `"used_inodes": 1`) {
+		t.Errorf("bench meta left inodes behind:\n%s", out)
+	}
+	out, err = run("bench", "data", t.TempDir(), "--size", "64M", "--json")
+	if err != nil || !strings.Contains(out, `"write_mib_s"`) {
+		t.Fatalf("bench data: %v\n%s", err, out)
+	}
+}
