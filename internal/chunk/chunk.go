@@ -1,7 +1,6 @@
 package chunk
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -279,7 +278,7 @@ func (s *Store) Remove(ctx context.Context, id uint64, l uint32) error {
 // putBlock uploads one block (data plus checksum trailer).
 func (s *Store) putBlock(ctx context.Context, key string, buf []byte) error {
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	if err := s.obj.Put(ctx, key, bytes.NewReader(buf)); err != nil {
+	if err := s.obj.Put(ctx, key, object.NewBytesBody(buf)); err != nil {
 		return fmt.Errorf("chunk: put %s: %w", key, err)
 	}
 	return nil

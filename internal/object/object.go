@@ -43,3 +43,43 @@ type Store interface {
 	// String names the store for logs and status output, without secrets.
 	String() string
 }
+
+// BytesBody is a Put body whose whole content is in memory. Backends may
+// use the slice directly (the file backend writes it with O_DIRECT);
+// it is also an io.Seeker, so WithRetry can replay it.
+type BytesBody struct {
+	b   []byte
+	off int
+}
+
+// NewBytesBody returns a body reading b.
+func NewBytesBody(b []byte) *BytesBody { return &BytesBody{b: b} }
+
+// Bytes returns the whole content.
+func (r *BytesBody) Bytes() []byte { return r.b }
+
+// Read implements io.Reader.
+func (r *BytesBody) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// Seek implements io.Seeker (whence io.SeekStart only is needed; the
+// others are supported too).
+func (r *BytesBody) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += int64(r.off)
+	case io.SeekEnd:
+		offset += int64(len(r.b))
+	}
+	if offset < 0 {
+		return 0, errors.New("object: negative seek")
+	}
+	r.off = int(min(offset, int64(len(r.b))))
+	return offset, nil
+}

@@ -1,6 +1,7 @@
 package s3fs_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -95,6 +96,40 @@ func BenchmarkPutSmall(b *testing.B) {
 		for pb.Next() {
 			k := fmt.Sprintf("p/%08d", seq.Add(1))
 			if _, err := f.PutObject(ctx, root, "bkt", k, strings.NewReader(body), s3fs.PutOptions{Size: 4096}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPutLarge stores 16 MiB objects from 4 goroutines on SQLite and
+// a file object store.
+func BenchmarkPutLarge(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "bench", Storage: "file"}); err != nil {
+		b.Fatal(err)
+	}
+	m, _ := meta.Open(ctx, store, meta.Options{})
+	objs, _ := file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: os.Getenv("NOSYNC") != ""})
+	c := chunk.New(objs, chunk.Options{})
+	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
+	defer v.Close()
+	f := s3fs.New(v, s3fs.Options{})
+	f.CreateBucket(ctx, root, "bkt")
+	body := make([]byte, 16<<20)
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(2)
+	var seq atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := fmt.Sprintf("p/%08d", seq.Add(1))
+			if _, err := f.PutObject(ctx, root, "bkt", k, bytes.NewReader(body), s3fs.PutOptions{Size: int64(len(body))}); err != nil {
 				b.Fatal(err)
 			}
 		}
