@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"sync"
+	"unsafe"
 
 	"cairn/internal/object"
 )
@@ -201,27 +201,33 @@ func (s *Store) load(ctx context.Context, key string, size int) ([]byte, error) 
 }
 
 func (s *Store) loadOnce(ctx context.Context, key string, size int) ([]byte, error) {
-	rc, err := s.obj.Get(ctx, key, 0, -1)
+	buf := alignedBuffer(size + 4)
+	n, err := object.ReadFull(ctx, s.obj, key, buf)
 	if err != nil {
 		return nil, fmt.Errorf("chunk: get %s: %w", key, err)
 	}
-	defer rc.Close()
-	buf := make([]byte, size+4)
-	n, err := io.ReadFull(rc, buf)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
+	if n != size+4 {
 		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrCorrupt, key, n, size+4)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("chunk: read %s: %w", key, err)
-	}
-	if extra, _ := rc.Read(make([]byte, 1)); extra > 0 {
-		return nil, fmt.Errorf("%w: %s is longer than %d bytes", ErrCorrupt, key, size+4)
-	}
 	data := buf[:size]
-	if crc32.Checksum(data, castagnoli) != binary.LittleEndian.Uint32(buf[size:]) {
+	if crc32.Checksum(data, castagnoli) != binary.LittleEndian.Uint32(buf[size:size+4]) {
 		return nil, fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, key)
 	}
 	return data, nil
+}
+
+// alignedBuffer returns a buffer of at least n bytes whose address and
+// length are multiples of 4 KiB, one byte longer than n at least (so that
+// an object longer than expected is noticed), for O_DIRECT reads.
+func alignedBuffer(n int) []byte {
+	const align = 4096
+	l := (n/align + 1) * align
+	raw := make([]byte, l+align)
+	off := int(uintptr(unsafe.Pointer(&raw[0])) % align)
+	if off != 0 {
+		off = align - off
+	}
+	return raw[off : off+l]
 }
 
 // prefetch starts background fetches of the blocks after i when the read

@@ -103,3 +103,12 @@ func (r *retryStore) List(ctx context.Context, prefix, startAfter string, limit 
 }
 
 func (r *retryStore) String() string { return r.s.String() }
+
+// ReadFull forwards the FullReader capability with retries.
+func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte) (n int, err error) {
+	err = r.do(ctx, func() error {
+		n, err = ReadFull(ctx, r.s, key, p)
+		return err
+	})
+	return n, err
+}

@@ -1,6 +1,8 @@
 package file
 
 import (
+	"errors"
+	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -52,4 +54,38 @@ func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
 		os.Remove(path)
 	}
 	return true, err
+}
+
+// readDirect reads the whole file at path into p after asking the kernel
+// to read all of it ahead (one large request rather than the default
+// read-ahead window); the pages stay cached for the next reader. ok=false
+// means the caller must read normally. (O_DIRECT reads were measured too:
+// faster for cold data, but then re-reads never hit the page cache.)
+func readDirect(path string, p []byte) (n int, ok bool, err error) {
+	if len(p) < 64<<10 || len(p)%directAlign != 0 || uintptr(unsafe.Pointer(&p[0]))%directAlign != 0 {
+		return 0, false, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return 0, true, err
+		}
+		return 0, false, nil
+	}
+	defer f.Close()
+	// Ask for the whole object at once: one large read-ahead instead of
+	// the default window, and the pages stay cached for the next reader.
+	const fadvWillNeed = 3
+	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(len(p)), fadvWillNeed, 0, 0)
+	for n < len(p) {
+		m, err := f.Read(p[n:])
+		n += m
+		if errors.Is(err, io.EOF) || (err == nil && m == 0) {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, true, err
+		}
+	}
+	return n, true, nil
 }

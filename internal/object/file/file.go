@@ -153,6 +153,35 @@ func (s *Store) putDirect(dir, p string, b []byte) (done bool, err error) {
 	return true, nil
 }
 
+// ReadFull implements object.FullReader: the whole object into p, with
+// O_DIRECT when p allows it.
+func (s *Store) ReadFull(ctx context.Context, key string, p []byte) (int, error) {
+	path, err := s.path(key)
+	if err != nil {
+		return 0, err
+	}
+	n, ok, err := readDirect(path, p)
+	if ok {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, object.ErrNotExist
+		}
+		return n, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, object.ErrNotExist
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err = io.ReadFull(f, p)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
 // Head implements object.Store.
 func (s *Store) Head(ctx context.Context, key string) (object.Info, error) {
 	p, err := s.path(key)
