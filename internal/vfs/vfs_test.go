@@ -270,3 +270,45 @@ func TestPermissionsOnOpen(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// TestFallocate: preallocation extends (or, with KEEP_SIZE, does not), a
+// punched hole reads as zeroes without changing the length, a zeroed range
+// reads as zeroes, and bad flags are EINVAL.
+func TestFallocate(t *testing.T) {
+	e := memEnv(t)
+	fh, ino := e.create(t, "f")
+	data := bytes.Repeat([]byte("x"), 300000)
+	if _, err := e.fs.Write(ctx, fh, data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Fallocate(ctx, posix.Root, fh, 0, 0, 400000); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := e.fs.GetAttr(ctx, ino); a.Length != 400000 {
+		t.Fatalf("preallocate: length %d", a.Length)
+	}
+	if err := e.fs.Fallocate(ctx, posix.Root, fh, meta.FallocKeepSize, 0, 500000); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := e.fs.GetAttr(ctx, ino); a.Length != 400000 {
+		t.Fatalf("KEEP_SIZE changed the length to %d", a.Length)
+	}
+	if err := e.fs.Fallocate(ctx, posix.Root, fh, meta.FallocPunchHole|meta.FallocKeepSize, 1000, 5000); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Fallocate(ctx, posix.Root, fh, meta.FallocZeroRange, 100000, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Fallocate(ctx, posix.Root, fh, meta.FallocPunchHole, 0, 10); !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Fatalf("punch hole without KEEP_SIZE: %v", err)
+	}
+	e.fs.Release(ctx, fh)
+	got := e.readAll(t, ino)
+	want := append([]byte(nil), data...)
+	want = append(want, make([]byte, 100000)...)
+	clear(want[1000:6000])
+	clear(want[100000:100010])
+	if !bytes.Equal(got, want) {
+		t.Fatalf("content after fallocate differs (%d bytes)", len(got))
+	}
+}

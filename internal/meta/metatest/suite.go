@@ -95,6 +95,9 @@ func testNames(t *testing.T, ns func(t *testing.T) kv.Store) {
 	is(t, err, syscall.ENOTDIR, "create under a file")
 	_, err = m.Lookup(bg, posix.Root, posix.RootIno, "missing")
 	is(t, err, syscall.ENOENT, "lookup of a missing name")
+	big := make([]byte, meta.MaxXattrValueLen)
+	is(t, m.SetXattr(bg, posix.Root, f.Ino, "user.big", big, meta.XattrOptions{}), nil, "64 KiB xattr value")
+	is(t, m.SetXattr(bg, posix.Root, f.Ino, "user.big", append(big, 0), meta.XattrOptions{}), syscall.E2BIG, "xattr value over 64 KiB")
 	r, err := m.Create(bg, posix.Root, posix.RootIno, "file", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o600})
 	if err != nil || !r.Existed || r.Entry.Ino != f.Ino {
 		t.Fatalf("O_CREAT without O_EXCL on an existing file: %+v %v", r, err)
