@@ -13,6 +13,7 @@ import (
 	"cairn/internal/chunk"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object"
 	"cairn/internal/object/file"
 	"cairn/internal/object/mem"
 	"cairn/internal/s3/s3fs"
@@ -23,25 +24,7 @@ import (
 // of 5,000 objects on SQLite metadata.
 func BenchmarkListPage(b *testing.B) {
 	ctx := context.Background()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(b.TempDir(), "meta.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "bench", Storage: "mem"}); err != nil {
-		b.Fatal(err)
-	}
-	m, err := meta.Open(ctx, store, meta.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := chunk.New(mem.New(), chunk.Options{})
-	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
-	defer v.Close()
-	f := s3fs.New(v, s3fs.Options{})
-	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
-		b.Fatal(err)
-	}
+	f := benchFS(b, false)
 	const n = 5000
 	for i := 0; i < n; i++ {
 		if _, err := f.PutObject(ctx, root, "bkt", fmt.Sprintf("p/%06d", i), strings.NewReader("x"), s3fs.PutOptions{Size: 1}); err != nil {
@@ -65,30 +48,7 @@ func BenchmarkListPage(b *testing.B) {
 // object store, as `cairn server` does.
 func BenchmarkPutSmall(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "bench", Storage: "file"}); err != nil {
-		b.Fatal(err)
-	}
-	m, err := meta.Open(ctx, store, meta.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	objs, err := file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: os.Getenv("NOSYNC") != ""})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := chunk.New(objs, chunk.Options{})
-	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
-	defer v.Close()
-	f := s3fs.New(v, s3fs.Options{})
-	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
-		b.Fatal(err)
-	}
+	f := benchFS(b, true)
 	body := strings.Repeat("x", 4096)
 	b.SetParallelism(8)
 	var seq atomic.Int64
@@ -106,22 +66,7 @@ func BenchmarkPutSmall(b *testing.B) {
 // a file object store.
 func BenchmarkPutLarge(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "bench", Storage: "file"}); err != nil {
-		b.Fatal(err)
-	}
-	m, _ := meta.Open(ctx, store, meta.Options{})
-	objs, _ := file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: os.Getenv("NOSYNC") != ""})
-	c := chunk.New(objs, chunk.Options{})
-	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
-	defer v.Close()
-	f := s3fs.New(v, s3fs.Options{})
-	f.CreateBucket(ctx, root, "bkt")
+	f := benchFS(b, true)
 	body := make([]byte, 16<<20)
 	b.SetBytes(int64(len(body)))
 	b.SetParallelism(2)
@@ -134,4 +79,36 @@ func BenchmarkPutLarge(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchFS returns an s3fs over SQLite metadata with bucket "bkt", its
+// blocks in memory or (fileStore) in a directory, closed with the test.
+func benchFS(b *testing.B, fileStore bool) *s3fs.FS {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "bench", Storage: "mem"}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := meta.Open(ctx, store, meta.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var objs object.Store = mem.New()
+	if fileStore {
+		if objs, err = file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: os.Getenv("NOSYNC") != ""}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v := vfs.New(m, chunk.New(objs, chunk.Options{}), vfs.Options{SweepInterval: -1})
+	b.Cleanup(func() { v.Close() })
+	f := s3fs.New(v, s3fs.Options{})
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		b.Fatal(err)
+	}
+	return f
 }

@@ -137,16 +137,9 @@ func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time) (*
 	if signed == "" || len(sig) != 64 {
 		return nil, s3err.New(s3err.AuthorizationHeaderMalformed)
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if amzDate == "" {
-		amzDate = r.Header.Get("Date")
-	}
-	t, err := parseAmzDate(amzDate)
+	t, err := requestTime(r, now, parseAmzDate)
 	if err != nil {
-		return nil, s3err.Newf(s3err.AccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
-	}
-	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
-		return nil, s3err.New(s3err.RequestTimeTooSkewed)
+		return nil, err
 	}
 	if t.UTC().Format(dateFormat) != cred.date {
 		return nil, s3err.Newf(s3err.SignatureDoesNotMatch, "The credential date does not match the request date.")
@@ -286,6 +279,23 @@ func lookupSecret(lookup Lookup, ak string) (string, error) {
 		return "", s3err.Newf(s3err.InternalError, "credential lookup failed")
 	}
 	return secret, nil
+}
+
+// requestTime reads the request's time from x-amz-date or Date with parse
+// and checks it is within MaxSkew of now.
+func requestTime(r *http.Request, now time.Time, parse func(string) (time.Time, error)) (time.Time, error) {
+	date := r.Header.Get("X-Amz-Date")
+	if date == "" {
+		date = r.Header.Get("Date")
+	}
+	t, err := parse(date)
+	if err != nil {
+		return t, s3err.Newf(s3err.AccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+	}
+	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
+		return t, s3err.New(s3err.RequestTimeTooSkewed)
+	}
+	return t, nil
 }
 
 func parseAmzDate(s string) (time.Time, error) {

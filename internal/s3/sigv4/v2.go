@@ -31,16 +31,8 @@ func verifyV2Header(r *http.Request, auth string, lookup Lookup, now time.Time, 
 	if !ok || ak == "" || sig == "" {
 		return nil, s3err.New(s3err.AuthorizationHeaderMalformed)
 	}
-	date := r.Header.Get("X-Amz-Date")
-	if date == "" {
-		date = r.Header.Get("Date")
-	}
-	t, err := parseHTTPDate(date)
-	if err != nil {
-		return nil, s3err.Newf(s3err.AccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
-	}
-	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
-		return nil, s3err.New(s3err.RequestTimeTooSkewed)
+	if _, err := requestTime(r, now, parseHTTPDate); err != nil {
+		return nil, err
 	}
 	secret, err := lookupSecret(lookup, ak)
 	if err != nil {
