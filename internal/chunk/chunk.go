@@ -142,12 +142,14 @@ func (s *Store) ReadAt(ctx context.Context, id uint64, l uint32, p []byte, off u
 	for n < len(p) {
 		at := int(off) + n
 		i := at / s.blockSize
+		// Start the read-ahead before waiting for this block, so that the
+		// first blocks of a sequential read are fetched side by side.
+		s.prefetch(id, l, i)
 		b, err := s.block(ctx, id, l, i)
 		if err != nil {
 			return n, err
 		}
 		n += copy(p[n:], b[at-i*s.blockSize:])
-		s.prefetch(id, l, i)
 	}
 	return n, nil
 }
