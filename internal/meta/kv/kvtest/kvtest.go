@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ReadOnly", testReadOnly},
 		{"ConcurrentCounters", testConcurrentCounters},
 		{"WriteSkew", testWriteSkew},
+		{"ConcurrentMixedOutcomes", testMixedOutcomes},
 		{"RangeConflict", testRangeConflict},
 		{"SnapshotView", testSnapshotView},
 		{"Cancel", testCancel},
@@ -615,5 +616,54 @@ func testClosed(t *testing.T, s kv.Store) {
 	}
 	if err := s.View(ctx, func(tx kv.Tx) error { _, err := tx.Get([]byte("a")); return err }); !errors.Is(err, kv.ErrClosed) {
 		t.Fatalf("View after Close = %v", err)
+	}
+}
+
+// testMixedOutcomes: many concurrent transactions, every other one failing
+// after its writes. Engines that commit concurrent transactions together
+// must still roll back exactly the failed ones.
+func testMixedOutcomes(t *testing.T, s kv.Store) {
+	const n = 64
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx kv.Tx) error {
+				if err := tx.Put([]byte(fmt.Sprintf("mixed/%02d", i)), []byte("v")); err != nil {
+					return err
+				}
+				if _, err := tx.Incr([]byte("mixed-count"), 1); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%2 == 1 && !errors.Is(err, boom) || i%2 == 0 && err != nil {
+			t.Fatalf("transaction %d returned %v", i, err)
+		}
+	}
+	got := scan(t, s, []byte("mixed/"), kv.PrefixEnd([]byte("mixed/")), kv.ScanOptions{KeysOnly: true})
+	if len(got) != n/2 {
+		t.Fatalf("%d keys committed, want %d: %v", len(got), n/2, got)
+	}
+	for _, k := range got {
+		var i int
+		fmt.Sscanf(k, "mixed/%d", &i)
+		if i%2 == 1 {
+			t.Fatalf("failed transaction's write %s is visible", k)
+		}
+	}
+	v, _ := get(t, s, "mixed-count")
+	if len(v) != 8 || binary.BigEndian.Uint64([]byte(v)) != n/2 {
+		t.Fatalf("counter % x, want %d", v, n/2)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cairn/internal/meta/kv"
@@ -37,7 +39,23 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	stmts  map[*sql.DB]*stmts
+
+	// Group commit: concurrent Updates queue here; one of them leads and
+	// runs a whole queue in one database transaction.
+	gmu     sync.Mutex
+	queue   []*pending
+	leading bool
 }
+
+// pending is an Update waiting for a group commit.
+type pending struct {
+	ctx  context.Context
+	fn   func(kv.Tx) error
+	done chan error
+}
+
+// errLead tells a waiting Update that it now leads the next group.
+var errLead = errors.New("sqlkv: lead the next group")
 
 type stmts struct {
 	get, put, del *sql.Stmt
@@ -87,8 +105,153 @@ func (s *Store) init(ctx context.Context) error {
 const maxRetries = 50
 
 // Update implements kv.Store.
+//
+// Concurrent Updates are committed in groups: the first to arrive runs
+// every closure queued meanwhile in one SQLite transaction, each inside its
+// own savepoint (a closure that fails is rolled back alone), and commits
+// once. Closures run one after the other, so the group is serializable;
+// a failed commit makes every closure of the group retry.
 func (s *Store) Update(ctx context.Context, fn func(kv.Tx) error) error {
-	return s.run(ctx, s.writer, false, fn)
+	var err error
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		err = s.group(ctx, fn)
+		if !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+		backoff := time.Duration(1+rand.IntN(1<<min(attempt, 8))) * 100 * time.Microsecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return fmt.Errorf("sqlkv: gave up after %d attempts: %w", maxRetries, err)
+}
+
+// group queues fn for the next group commit and returns its outcome.
+func (s *Store) group(ctx context.Context, fn func(kv.Tx) error) error {
+	p := &pending{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.gmu.Lock()
+	s.queue = append(s.queue, p)
+	lead := !s.leading
+	if lead {
+		s.leading = true
+	}
+	s.gmu.Unlock()
+	if !lead {
+		if err := <-p.done; err != errLead {
+			return err
+		}
+	}
+	s.gmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.gmu.Unlock()
+	s.runGroup(batch)
+	// Hand the lead to the first Update that queued meanwhile.
+	s.gmu.Lock()
+	if len(s.queue) > 0 {
+		next := s.queue[0]
+		s.gmu.Unlock()
+		next.done <- errLead
+	} else {
+		s.leading = false
+		s.gmu.Unlock()
+	}
+	return <-p.done
+}
+
+// maxGroup bounds the closures of one group commit.
+const maxGroup = 64
+
+// runGroup runs the closures of batch in one transaction (in chunks of
+// maxGroup) and delivers each outcome.
+func (s *Store) runGroup(batch []*pending) {
+	for len(batch) > 0 {
+		n := min(len(batch), maxGroup)
+		s.runChunk(batch[:n])
+		batch = batch[n:]
+	}
+}
+
+func (s *Store) runChunk(batch []*pending) {
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		for _, p := range batch {
+			p.done <- s.wrap(err)
+		}
+		return
+	}
+	committed := 0
+	for i, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		sp := "g" + strconv.Itoa(i)
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+			results[i] = s.wrap(err)
+			continue
+		}
+		t := &tx{s: s, tx: sqlTx, st: s.stmts[s.writer], ctx: ctx}
+		err := callClosure(p.fn, t)
+		if err == nil && t.err != nil {
+			err = t.err
+		}
+		if err != nil {
+			_, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO "+sp)
+			if rerr == nil {
+				_, rerr = sqlTx.ExecContext(ctx, "RELEASE "+sp)
+			}
+			if rerr != nil {
+				// The transaction is in an unknown state: fail the group.
+				_ = sqlTx.Rollback()
+				for j, q := range batch {
+					if j == i {
+						q.done <- err
+					} else {
+						q.done <- fmt.Errorf("sqlkv: group rollback: %v: %w", rerr, kv.ErrConflict)
+					}
+				}
+				return
+			}
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE "+sp); err != nil {
+			results[i] = s.wrap(err)
+			continue
+		}
+		committed++
+	}
+	var cerr error
+	if committed > 0 {
+		cerr = s.wrap(sqlTx.Commit())
+	} else {
+		_ = sqlTx.Rollback()
+	}
+	for i, p := range batch {
+		if results[i] == nil && cerr != nil {
+			results[i] = cerr
+		}
+		p.done <- results[i]
+	}
+}
+
+// callClosure runs fn, turning a panic into an error so that one closure
+// cannot take the others of its group down.
+func callClosure(fn func(kv.Tx) error, t *tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlkv: transaction closure panicked: %v", r)
+		}
+	}()
+	return fn(t)
 }
 
 // View implements kv.Store.
