@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,34 +13,80 @@ import (
 	"cairn/internal/s3/sigv4"
 )
 
-// FuzzRequest sends arbitrary, correctly signed requests (method, path,
-// query, a header, a body) through the gateway: whatever they say, the
-// answer is never a 500, which would mean a failed invariant or a panic.
+// FuzzRequest sends arbitrary requests (method, path, query, headers, a
+// body) through the gateway, signed in one of several ways or not at all:
+// whatever they say, the answer is never a 500, which would mean a failed
+// invariant or a panic caught by the handler's recover.
+//
+// headers holds "Name:value" lines separated by "\n". mode selects the
+// authentication: 0 SigV4 header with UNSIGNED-PAYLOAD; 1 SigV4 header with
+// the payload hash given in an X-Amz-Content-Sha256 header (e.g. a
+// STREAMING-* value, so the body is parsed as aws-chunked) or else the
+// body's SHA-256; 2 unsigned, the headers as given (Authorization
+// included); 3 a presigned URL.
+//
+//	go test -run XXX -fuzz FuzzRequest -fuzztime 30s ./internal/s3/gateway/
 func FuzzRequest(f *testing.F) {
-	seeds := [][5]string{
-		{"PUT", "/bkt", "", "", ""},
-		{"PUT", "/bkt/a/b", "", "Content-Md5:xxx", "data"},
-		{"POST", "/bkt", "delete", "", "<Delete><Object><Key>a</Key></Object></Delete>"},
-		{"POST", "/bkt/k", "uploads", "", ""},
-		{"POST", "/bkt/k", "uploadId=zzz", "", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>"},
-		{"GET", "/bkt", "list-type=2&max-keys=-1&continuation-token=%%%", "", ""},
-		{"GET", "/bkt/k", "partNumber=0", "Range:bytes=5-1", ""},
-		{"PUT", "/bkt/k2", "partNumber=1&uploadId=x", "X-Amz-Copy-Source:/bkt/../k", ""},
-		{"PUT", "/bkt/k3", "", "X-Amz-Copy-Source:bkt/k?versionId=3", ""},
-		{"GET", "/bkt", "uploads&max-uploads=x", "", ""},
-		{"DELETE", "/bkt/../x", "", "", ""},
-		{"HEAD", "/bkt/%00", "", "If-Modified-Since:garbage", ""},
-		{"PUT", "/bkt/t", "", "X-Amz-Trailer:x-amz-checksum-bogus", "1"},
-		{"PUT", "/bkt/c", "", "X-Amz-Checksum-Algorithm:MD5", "abc"},
+	seeds := []struct {
+		mode                              uint8
+		method, path, query, header, body string
+	}{
+		{0, "PUT", "/bkt", "", "", ""},
+		{0, "PUT", "/bkt/a/b", "", "Content-Md5:xxx", "data"},
+		{0, "POST", "/bkt", "delete", "", "<Delete><Object><Key>a</Key></Object></Delete>"},
+		{0, "POST", "/bkt", "delete", "", "<Delete><Quiet>true</Quiet><Object><Key>../x</Key></Object></Delete>"},
+		{0, "POST", "/bkt/k", "uploads", "", ""},
+		{0, "POST", "/bkt/k", "uploadId=zzz", "", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>"},
+		{0, "GET", "/bkt", "list-type=2&max-keys=-1&continuation-token=%%%", "", ""},
+		{0, "GET", "/bkt", "list-type=2&delimiter=/&encoding-type=url&start-after=k&fetch-owner=true", "", ""},
+		{0, "GET", "/bkt", "marker=a&max-keys=1&delimiter=%2F&prefix=k", "", ""},
+		{0, "GET", "/bkt/k", "partNumber=0", "Range:bytes=5-1", ""},
+		{0, "GET", "/bkt/k", "partNumber=1&response-content-type=x", "If-None-Match:*\nIf-Modified-Since:Mon, 02 Jan 2006 15:04:05 GMT", ""},
+		{0, "HEAD", "/bkt/k", "", "Range:bytes=-0", ""},
+		{0, "GET", "/bkt/k", "", "Range:bytes=9223372036854775807-", ""},
+		{0, "PUT", "/bkt/k2", "partNumber=1&uploadId=x", "X-Amz-Copy-Source:/bkt/../k", ""},
+		{0, "PUT", "/bkt/k2", "partNumber=1&uploadId=x", "X-Amz-Copy-Source:/bkt/k\nX-Amz-Copy-Source-Range:bytes=0-99999999999", ""},
+		{0, "PUT", "/bkt/k3", "", "X-Amz-Copy-Source:bkt/k?versionId=3", ""},
+		{0, "PUT", "/bkt/k3", "", "X-Amz-Copy-Source:bkt/k\nX-Amz-Metadata-Directive:REPLACE\nX-Amz-Copy-Source-If-None-Match:*", ""},
+		{0, "GET", "/bkt", "uploads&max-uploads=x", "", ""},
+		{0, "GET", "/bkt/k", "uploadId=x&max-parts=1&part-number-marker=-1", "", ""},
+		{0, "DELETE", "/bkt/../x", "", "", ""},
+		{0, "DELETE", "/bkt/k", "uploadId=", "", ""},
+		{0, "HEAD", "/bkt/%00", "", "If-Modified-Since:garbage", ""},
+		{0, "PUT", "/bkt/t", "", "X-Amz-Trailer:x-amz-checksum-bogus", "1"},
+		{0, "PUT", "/bkt/c", "", "X-Amz-Checksum-Algorithm:MD5", "abc"},
+		{0, "PUT", "/bkt/c", "", "X-Amz-Checksum-Crc32:AAAAAA==\nX-Amz-Meta-A:b", "abc"},
+		{0, "PUT", "/bkt/k", "", "If-None-Match:*", "abc"},
+		{0, "PUT", "/bkt/dir/", "", "", ""},
+		{0, "GET", "/bkt", "location", "", ""},
+		{0, "GET", "/bkt", "versioning", "", ""},
+		{0, "PUT", "/bkt2", "", "", "<CreateBucketConfiguration><LocationConstraint>x</LocationConstraint></CreateBucketConfiguration>"},
+		{0, "DELETE", "/bkt2", "", "", ""},
+		{1, "PUT", "/bkt/s", "", "X-Amz-Content-Sha256:STREAMING-UNSIGNED-PAYLOAD-TRAILER\nX-Amz-Decoded-Content-Length:3\nX-Amz-Trailer:x-amz-checksum-crc32\nContent-Encoding:aws-chunked",
+			"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\r\n\r\n"},
+		{1, "PUT", "/bkt/s", "", "X-Amz-Content-Sha256:STREAMING-AWS4-HMAC-SHA256-PAYLOAD\nX-Amz-Decoded-Content-Length:3",
+			"3;chunk-signature=0000000000000000000000000000000000000000000000000000000000000000\r\nabc\r\n"},
+		{1, "PUT", "/bkt/s", "", "X-Amz-Content-Sha256:STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER\nX-Amz-Decoded-Content-Length:-1", "ffffffffffffffff\r\n"},
+		{1, "PUT", "/bkt/h", "", "X-Amz-Content-Sha256:0000", "body"},
+		{1, "PUT", "/bkt/h", "", "", "hashed body"},
+		{2, "GET", "/bkt/k", "", "Authorization:AWS4-HMAC-SHA256 Credential=AKIDTEST/20200101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00", ""},
+		{2, "GET", "/bkt/k", "", "Authorization:AWS AKIDTEST:c2lnbmF0dXJl\nDate:Mon, 02 Jan 2006 15:04:05 GMT", ""},
+		{2, "GET", "/bkt/k", "", "Authorization:AWS4-HMAC-SHA256 Credential=/, SignedHeaders=, Signature=", ""},
+		{2, "GET", "/bkt/k", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F2020&X-Amz-Date=x&X-Amz-Expires=-1&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", ""},
+		{2, "GET", "/bkt/k", "AWSAccessKeyId=AKIDTEST&Expires=1&Signature=abc", "", ""},
+		{2, "GET", "/health/ready", "", "", ""},
+		{2, "GET", "/metrics", "", "", ""},
+		{3, "GET", "/bkt/k", "response-cache-control=no", "", ""},
+		{3, "PUT", "/bkt/p", "", "", "presigned"},
 	}
 	for _, s := range seeds {
-		f.Add(s[0], s[1], s[2], s[3], s[4])
+		f.Add(s.mode, s.method, s.path, s.query, s.header, s.body)
 	}
 	h := newHarness(f)
 	h.mb(f, "bkt")
 	h.put(f, "bkt", "k", "0123456789")
 	handler := h.srv.Config.Handler
-	f.Fuzz(func(t *testing.T, method, path, query, header, body string) {
+	f.Fuzz(func(t *testing.T, mode uint8, method, path, query, header, body string) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") {
 			return
 		}
@@ -47,19 +95,38 @@ func FuzzRequest(f *testing.F) {
 			return
 		}
 		u.RawQuery = query
-		req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
+		target := u.String()
+		if mode%4 == 3 {
+			if target, err = sigv4.Presign(method, target, testAK, testSecret, "us-east-1", time.Now(), time.Minute); err != nil {
+				return
+			}
+		}
+		req, err := http.NewRequest(method, target, strings.NewReader(body))
 		if err != nil {
 			return
 		}
-		if k, v, ok := strings.Cut(header, ":"); ok && k != "" && !strings.ContainsAny(k+v, "\r\n\x00") {
-			req.Header.Set(k, v)
+		for _, line := range strings.Split(header, "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && k != "" && !strings.ContainsAny(k+v, "\r\x00") {
+				req.Header.Add(k, v)
+			}
 		}
 		req.ContentLength = int64(len(body))
-		sigv4.SignHeader(req, testAK, testSecret, "us-east-1", sigv4.UnsignedPayload, time.Now())
+		switch mode % 4 {
+		case 0:
+			sigv4.SignHeader(req, testAK, testSecret, "us-east-1", sigv4.UnsignedPayload, time.Now())
+		case 1:
+			hash := req.Header.Get("X-Amz-Content-Sha256")
+			if hash == "" {
+				s := sha256.Sum256([]byte(body))
+				hash = hex.EncodeToString(s[:])
+			}
+			sigv4.SignHeader(req, testAK, testSecret, "us-east-1", hash, time.Now())
+		}
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented {
-			t.Fatalf("%s %s?%s [%s]: %d\n%s", method, path, query, header, rec.Code, rec.Body.String())
+			t.Fatalf("mode %d %s %s?%s [%q]: %d\n%s", mode%4, method, path, query, header, rec.Code, rec.Body.String())
 		}
 	})
 }

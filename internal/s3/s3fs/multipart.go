@@ -177,9 +177,13 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	}
 	off, n := int64(0), int64(se.Attr.Length)
 	if opt.Range != nil {
-		if off, n, err = ResolveRange(*opt.Range, n); err != nil {
-			return Part{}, err
+		// Unlike a GET range, a copy range is not clamped to the object:
+		// it must lie within it.
+		r := *opt.Range
+		if r.Start < 0 || r.Open || r.End < r.Start || r.End >= n {
+			return Part{}, fmt.Errorf("%w: bytes=%d-%d of %d bytes", ErrInvalidCopyRange, r.Start, r.End, n)
 		}
+		off, n = r.Start, r.End-r.Start+1
 	}
 	tmp, err := f.cloneToTemp(ctx, cred, se.Ino, off, n)
 	if err != nil {
@@ -255,6 +259,13 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 		j, ok := byNum[p.Number]
 		if !ok || TrimETag(p.ETag) != TrimETag(stored[j].ETag) {
 			return ObjectInfo{}, fmt.Errorf("%w: part %d", ErrInvalidPart, p.Number)
+		}
+		// A part checksum named in the request must be the one the part
+		// was uploaded with.
+		for _, alg := range allAlgs {
+			if v := p.Checksums.Get(alg); v != "" && v != stored[j].Checksums.Get(alg) {
+				return ObjectInfo{}, fmt.Errorf("%w: part %d: %s checksum does not match", ErrInvalidPart, p.Number, alg)
+			}
 		}
 		if i < len(parts)-1 && stored[j].Size < MinPartSize {
 			return ObjectInfo{}, ErrEntityTooSmall

@@ -1,11 +1,11 @@
 package s3fs
 
 import (
-	"encoding/json"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"

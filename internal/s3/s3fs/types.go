@@ -30,6 +30,7 @@ var (
 	ErrEntityTooLarge     = errors.New("s3fs: object larger than the maximum")
 	ErrMetadataTooLarge   = errors.New("s3fs: metadata headers exceed 2 KiB")
 	ErrInvalidCopySource  = errors.New("s3fs: copy source is the destination without changes")
+	ErrInvalidCopyRange   = errors.New("s3fs: copy source range outside the source object")
 )
 
 // BucketInfo describes a bucket.
