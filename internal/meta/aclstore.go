@@ -146,7 +146,7 @@ func (m *FS) SetACL(ctx context.Context, cred posix.Cred, ino posix.Ino, typ ACL
 	}
 	if rule != nil {
 		if err := rule.Validate(); err != nil {
-			return err
+			return fmt.Errorf("meta: %w: %w", err, syscall.EINVAL)
 		}
 	}
 	return m.mutate(ctx, func(tx kv.Tx, rec *Record) error {

@@ -16,7 +16,10 @@ func checkName(name string) error {
 	if len(name) > MaxNameLen {
 		return syscall.ENAMETOOLONG
 	}
-	if name == "" || name == "." || name == ".." {
+	if name == "" {
+		return syscall.ENOENT // as for an empty path
+	}
+	if name == "." || name == ".." {
 		return syscall.EEXIST
 	}
 	for i := 0; i < len(name); i++ {
@@ -60,7 +63,10 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 	}
 	switch req.Type {
 	case posix.TypeSymlink:
-		if len(req.Target) == 0 || len(req.Target) > MaxSymlinkLen {
+		if len(req.Target) == 0 {
+			return CreateResult{}, fmt.Errorf("empty symlink target: %w", syscall.ENOENT)
+		}
+		if len(req.Target) > MaxSymlinkLen {
 			return CreateResult{}, fmt.Errorf("symlink target of %d bytes: %w", len(req.Target), syscall.ENAMETOOLONG)
 		}
 	case posix.TypeFile, posix.TypeDir, posix.TypeFIFO, posix.TypeSocket, posix.TypeBlockDev, posix.TypeCharDev:

@@ -36,7 +36,10 @@ func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		return syscall.EINVAL
 	}
 	for _, n := range []string{name, newName} {
-		if n == "." || n == ".." || n == "" {
+		if n == "" {
+			return syscall.ENOENT
+		}
+		if n == "." || n == ".." {
 			return syscall.EBUSY
 		}
 		if len(n) > MaxNameLen {
