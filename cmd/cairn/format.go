@@ -43,7 +43,7 @@ func newFormatCmd() *cobra.Command {
 			}
 			f := meta.Format{Name: name, Storage: storage, Bucket: bucket, BlockSize: int(blockSize),
 				Capacity: uint64(capacity), Inodes: inodes, EnableACL: enableACL}
-			if _, err := openObjects(f); err != nil {
+			if _, err := openObjects(f, false); err != nil {
 				return err
 			}
 			ctx := cmd.Context()

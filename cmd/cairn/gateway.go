@@ -30,6 +30,7 @@ type serveOptions struct {
 	accessLog     bool
 	logJSON       bool
 	cacheSize     sizeValue
+	directIO      bool
 	checkConfig   bool
 }
 
@@ -45,6 +46,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.BoolVar(&o.logJSON, "log-json", false, "write logs as JSON")
 	o.cacheSize = sizeValue(256 << 20)
 	fl.Var(&o.cacheSize, "cache-size", "memory block cache size")
+	fl.BoolVar(&o.directIO, "direct-io", false, "write blocks of a file block store with O_DIRECT: less CPU per written byte, but fresh data is read from disk, not memory")
 	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
 }
 
@@ -177,7 +179,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")
 		return nil
 	}
-	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize)})
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize), directIO: o.directIO})
 	if err != nil {
 		return err
 	}

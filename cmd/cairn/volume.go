@@ -38,10 +38,10 @@ func openStore(ctx context.Context, metaURL string) (kv.Store, error) {
 }
 
 // openObjects opens the object store a volume's format names.
-func openObjects(f meta.Format) (object.Store, error) {
+func openObjects(f meta.Format, directIO bool) (object.Store, error) {
 	switch f.Storage {
 	case "file":
-		s, err := file.New(f.Bucket, file.Options{})
+		s, err := file.New(f.Bucket, file.Options{DirectIO: directIO})
 		if err != nil {
 			return nil, err
 		}
@@ -61,9 +61,10 @@ type volume struct {
 }
 
 type volumeOptions struct {
-	logger  *slog.Logger
-	session string // process description; empty: no session
-	cache   int64
+	logger   *slog.Logger
+	session  string // process description; empty: no session
+	cache    int64
+	directIO bool // file block store: O_DIRECT writes
 }
 
 func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume, error) {
@@ -79,7 +80,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 		}
 		return nil, err
 	}
-	objs, err := openObjects(m.Format())
+	objs, err := openObjects(m.Format(), opt.directIO)
 	if err != nil {
 		m.Close()
 		store.Close()

@@ -60,6 +60,7 @@ var thirdParty = map[string][]string{
 	"github.com/go-sql-driver/mysql": {"internal/meta/kv/sqlkv", "cmd/cairn"},
 	"github.com/aws/aws-sdk-go-v2":   {"internal/object/s3", "cmd/cairn"},
 	"github.com/minio/minio-go":      {"internal/object/s3", "cmd/cairn"},
+	"github.com/minio/md5-simd":      {"internal/s3/s3fs"},
 }
 
 type pkg struct {

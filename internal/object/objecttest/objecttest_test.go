@@ -29,6 +29,16 @@ func TestFile(t *testing.T) {
 	})
 }
 
+func TestFileDirectIO(t *testing.T) {
+	objecttest.Run(t, func(t *testing.T) object.Store {
+		s, err := file.New(t.TempDir(), file.Options{DirectIO: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestFileRejectsBadKeys(t *testing.T) {
 	s, err := file.New(t.TempDir(), file.Options{})
 	if err != nil {
@@ -70,7 +80,7 @@ func TestRetryThroughFaults(t *testing.T) {
 // TestFileDirectWrite covers the O_DIRECT path: an in-memory body of
 // whole 4 KiB blocks plus an unaligned tail comes back byte for byte.
 func TestFileDirectWrite(t *testing.T) {
-	s, err := file.New(t.TempDir(), file.Options{})
+	s, err := file.New(t.TempDir(), file.Options{DirectIO: true})
 	if err != nil {
 		t.Fatal(err)
 	}

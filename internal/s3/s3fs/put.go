@@ -74,7 +74,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		return ObjectInfo{}, ErrIncompleteBody // longer than announced
 	}
 	data := buf[:n]
-	h := newHasher(opt.Expect, opt.Compute)
+	h := newHasher(opt.Expect, opt.Compute, int64(n))
 	h.Write(data)
 	if err := checkBody(h, int64(n), opt); err != nil {
 		return ObjectInfo{}, err
@@ -201,7 +201,8 @@ func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt
 		return t, nil, err
 	}
 	t.ino = e.Ino
-	h := newHasher(opt.Expect, opt.Compute)
+	h := newHasher(opt.Expect, opt.Compute, opt.Size)
+	defer h.close()
 	n, err := f.copyIn(ctx, fh, body, h, opt.Size)
 	if rerr := f.v.Release(ctx, fh); err == nil {
 		err = rerr

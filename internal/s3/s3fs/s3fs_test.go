@@ -2,6 +2,7 @@ package s3fs_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"context"
 	"errors"
 	"fmt"
@@ -309,4 +310,40 @@ func TestPermissionsApplyToS3(t *testing.T) {
 		t.Fatalf("bob writes into alice's 0755 bucket: %v", err)
 	}
 	_ = v
+}
+
+// TestLargeETags checks the MD5 ETag of bodies on both hashing paths
+// (crypto/md5 below 1 MiB, the shared md5-simd server above), with known
+// and unknown sizes and several uploads at once sharing the server.
+func TestLargeETags(t *testing.T) {
+	f, _ := newFS(t)
+	ctx := context.Background()
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{0, 1, 1<<20 - 1, 1 << 20, 3<<20 + 17, 9 << 20}
+	errs := make(chan error, 2*len(sizes))
+	for i, n := range sizes {
+		for _, known := range []bool{true, false} {
+			go func() {
+				data := make([]byte, n)
+				rand.New(rand.NewSource(int64(i))).Read(data)
+				size := int64(n)
+				if !known {
+					size = -1
+				}
+				key := fmt.Sprintf("o-%d-%v", n, known)
+				oi, err := f.PutObject(ctx, root, "bkt", key, bytes.NewReader(data), s3fs.PutOptions{Size: size})
+				if err == nil && oi.ETag != fmt.Sprintf(`"%x"`, md5.Sum(data)) {
+					err = fmt.Errorf("%s: etag %s, want %x", key, oi.ETag, md5.Sum(data))
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 2 * len(sizes) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
