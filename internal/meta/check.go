@@ -16,15 +16,16 @@ type CheckReport struct {
 	// Problems describes each inconsistency; empty when the volume is sound.
 	Problems []string
 	// Slices maps each slice id referenced by a chunk or waiting in the
-	// delete queue to its stored size.
+	// delete queue to its stored size (inline slices, which have no
+	// blocks, are checked by Check itself and not listed).
 	Slices map[uint64]uint32
 }
 
 // Check walks the whole metadata (in several read transactions; run it on
 // a quiet volume for an exact answer) and reports: entries naming missing
 // inodes, link counts that disagree with the entries, directories whose
-// parent pointer disagrees, unreadable records, and the set of referenced
-// slices — the object store's blocks of any other slice are leftovers that
+// parent pointer disagrees, unreadable records, inline slices missing,
+// unreferenced or of the wrong size, and the set of referenced slices — the object store's blocks of any other slice are leftovers that
 // can be deleted.
 func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	rep := CheckReport{Slices: map[uint64]uint32{}}
@@ -32,6 +33,7 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	subdirs := map[posix.Ino]uint32{} // subdirectories of each directory
 	parentOf := map[posix.Ino]posix.Ino{}
 	attrs := map[posix.Ino]posix.Attr{}
+	inline := map[uint64]uint32{} // inline slices referenced, with their size
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		return tx.Scan([]byte{famInode}, []byte{famInode + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
 			if len(k) < 10 {
@@ -66,7 +68,10 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 					return true
 				}
 				for _, s := range ss {
-					if s.ID != 0 {
+					switch {
+					case IsInline(s.ID):
+						inline[s.ID] = s.Size
+					case s.ID != 0:
 						rep.Slices[s.ID] = s.Size
 					}
 				}
@@ -87,6 +92,30 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	})
 	if err != nil {
 		return rep, err
+	}
+	err = m.store.View(ctx, func(tx kv.Tx) error {
+		return tx.Scan([]byte{famInline}, []byte{famInline + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
+			if len(k) != 9 || !IsInline(u64(k[1:])) {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("bad inline data key %x", k))
+				return true
+			}
+			id := u64(k[1:])
+			size, ok := inline[id]
+			switch {
+			case !ok:
+				rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x is not referenced", id))
+			case uint32(len(v)) != size:
+				rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x holds %d bytes, not %d", id, len(v), size))
+			}
+			delete(inline, id)
+			return true
+		})
+	})
+	if err != nil {
+		return rep, err
+	}
+	for id := range inline {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x is missing", id))
 	}
 	rep.Inodes = len(attrs)
 	checkLinks(&rep, attrs, links, subdirs, parentOf)

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"syscall"
 
@@ -32,10 +33,34 @@ func (m *FS) ReadChunk(ctx context.Context, ino posix.Ino, index uint32) ([]Slic
 		if err != nil {
 			return err
 		}
-		ss, err = decodeSlices(b)
-		return err
+		if ss, err = decodeSlices(b); err != nil {
+			return err
+		}
+		return loadInline(tx, ss)
 	})
 	return ss, err
+}
+
+// loadInline fills in the Data of the inline slices in ss.
+func loadInline(tx kv.Tx, ss []Slice) error {
+	for i := range ss {
+		s := &ss[i]
+		if !IsInline(s.ID) {
+			continue
+		}
+		b, err := tx.Get(inlineKey(s.ID))
+		if errors.Is(err, kv.ErrNotFound) {
+			return fmt.Errorf("meta: inline slice %x is missing: %w", s.ID, syscall.EIO)
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) != int(s.Size) {
+			return fmt.Errorf("meta: inline slice %x holds %d bytes, not %d: %w", s.ID, len(b), s.Size, syscall.EIO)
+		}
+		s.Data = b
+	}
+	return nil
 }
 
 // ResolveSlices turns a chunk's records (oldest first) into the visible,
@@ -244,6 +269,11 @@ func (m *FS) releaseSlice(tx kv.Tx, id uint64, size uint32) error {
 		}
 		_, err := tx.Incr(k, -1)
 		return err
+	}
+	if IsInline(id) {
+		// Readers hold the bytes of the slices they resolved (ReadChunk
+		// loads them in its transaction), so they can go at once.
+		return tx.Delete(inlineKey(id))
 	}
 	delay := m.opts.SliceDeleteDelay
 	if delay < 0 {

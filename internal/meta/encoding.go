@@ -90,7 +90,19 @@ type Slice struct {
 	Off  uint32
 	Len  uint32
 	Pos  uint32
+	// Data holds an inline slice's Size bytes (IsInline(ID)); ReadChunk
+	// loads it in the same transaction as the slice list. It is not part
+	// of the stored record.
+	Data []byte
 }
+
+// InlineBit marks the id of an inline slice: its bytes live in the
+// metadata engine ('B' keys) rather than in blocks of the object store.
+// Slice ids are allocated from a counter that never reaches this bit.
+const InlineBit = uint64(1) << 63
+
+// IsInline reports whether a slice id names an inline slice.
+func IsInline(id uint64) bool { return id&InlineBit != 0 }
 
 // sliceRecordSize is the stored size of one Slice in a chunk value.
 const sliceRecordSize = 24

@@ -21,6 +21,9 @@ import (
 //	                             chunks beyond the first (absent = 1)
 //	'Z' time(8) slice(8) len(4)  slice to delete from the object store once
 //	                             time (unix ns) has passed
+//	'B' slice(8)                 the bytes of an inline slice (InlineBit set
+//	                             in its id): small file data kept in the
+//	                             metadata engine instead of the object store
 //	'U' ino                      inode unlinked while open: data kept until the
 //	                             last open handle of the last session closes
 //	'S' session(8)               session record (heartbeat, host, pid)
@@ -37,6 +40,7 @@ const (
 	famACLIndex = 'r'
 	famSliceRef = 'K'
 	famDelSlice = 'Z'
+	famInline   = 'B'
 	famUnlinked = 'U'
 	famSession  = 'S'
 	famOpen     = 'O'
@@ -124,6 +128,13 @@ func delSliceKey(at int64, id uint64, size uint32) []byte {
 	binary.BigEndian.PutUint64(k[1:], uint64(at))
 	binary.BigEndian.PutUint64(k[9:], id)
 	binary.BigEndian.PutUint32(k[17:], size)
+	return k
+}
+
+func inlineKey(id uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = famInline
+	binary.BigEndian.PutUint64(k[1:], id)
 	return k
 }
 

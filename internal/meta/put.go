@@ -9,6 +9,10 @@ import (
 	"cairn/internal/posix"
 )
 
+// MaxInline is the largest file PutFile stores inline in the metadata
+// engine (PutFileRequest.Inline).
+const MaxInline = 64 << 10
+
 // PutFileRequest describes a regular file created whole, with its data
 // already stored as slices: what an S3 PUT of a small object needs.
 type PutFileRequest struct {
@@ -18,6 +22,10 @@ type PutFileRequest struct {
 	// Length is the file's size; Slices cover its data.
 	Length uint64
 	Slices []WriteRequest
+	// Inline, when not empty, is the whole file's data (Length bytes, at
+	// most MaxInline, Slices empty), stored in the metadata engine as one
+	// inline slice in the same transaction: no object store round trip.
+	Inline []byte
 	// Xattrs are stored on the new file as they are, without permission
 	// checks (the caller's internal attributes).
 	Xattrs map[string][]byte
@@ -48,6 +56,18 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if len(x) > MaxXattrNameLen || len(v) > MaxXattrValueLen {
 			return Entry{}, syscall.E2BIG
 		}
+	}
+	var inline Slice
+	if len(req.Inline) > 0 {
+		if len(req.Inline) > MaxInline || len(req.Slices) > 0 || uint64(len(req.Inline)) != req.Length {
+			return Entry{}, syscall.EINVAL
+		}
+		id, err := m.NewSliceID(ctx)
+		if err != nil {
+			return Entry{}, err
+		}
+		n := uint32(len(req.Inline))
+		inline = Slice{ID: id | InlineBit, Size: n, Len: n}
 	}
 	ino, err := m.newInode(ctx)
 	if err != nil {
@@ -102,6 +122,14 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		}
 		for _, s := range req.Slices {
 			if err := appendChunk(tx, ino, s.Index, s.Slice); err != nil {
+				return err
+			}
+		}
+		if inline.ID != 0 {
+			if err := tx.Put(inlineKey(inline.ID), req.Inline); err != nil {
+				return err
+			}
+			if err := appendChunk(tx, ino, 0, inline); err != nil {
 				return err
 			}
 		}

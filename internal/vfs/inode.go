@@ -291,9 +291,16 @@ func (in *inode) readChunk(ctx context.Context, view []meta.Slice, p []byte, pos
 		}
 		stop := min(send, end)
 		dst := p[at-pos : stop-pos]
-		if s.ID == 0 {
+		switch {
+		case s.ID == 0:
 			clear(dst)
-		} else {
+		case meta.IsInline(s.ID):
+			from := s.Off + (at - s.Pos)
+			if uint64(from)+uint64(len(dst)) > uint64(len(s.Data)) {
+				return fmt.Errorf("read of inode %d: inline slice %x is short (%d bytes): %w", in.ino, s.ID, len(s.Data), syscall.EIO)
+			}
+			copy(dst, s.Data[from:])
+		default:
 			n, err := in.fs.chunks.ReadAt(ctx, s.ID, s.Size, dst, s.Off+(at-s.Pos))
 			if err != nil {
 				return fmt.Errorf("read of inode %d slice %d: %w", in.ino, s.ID, toEIO(err))

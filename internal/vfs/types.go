@@ -88,7 +88,8 @@ type PutFileOptions struct {
 // PutFile stores data as one slice and creates the complete file as name
 // in parent in one metadata transaction, atomically replacing a regular
 // file there (meta.PutFile). For small files whose bytes are all in hand;
-// data must be smaller than a chunk.
+// data must be smaller than a chunk. Up to Options.InlineMax bytes go
+// into the metadata transaction itself (an inline slice).
 func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, data []byte, opt PutFileOptions) (meta.Entry, error) {
 	if len(data) > meta.ChunkSize {
 		return meta.Entry{}, syscall.EFBIG
@@ -96,6 +97,10 @@ func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime}
 	var id uint64
 	var size uint32
+	if len(data) > 0 && len(data) <= fs.inline {
+		req.Inline = data
+		return fs.meta.PutFile(ctx, cred, parent, name, req)
+	}
 	if len(data) > 0 {
 		var err error
 		if id, err = fs.meta.NewSliceID(ctx); err != nil {

@@ -22,13 +22,23 @@ type Options struct {
 	// store; default 1 minute; negative disables the sweeper (tests call
 	// Sweep themselves).
 	SweepInterval time.Duration
+	// InlineMax is the size up to which PutFile keeps a file's bytes in
+	// the metadata engine instead of the object store: one transaction
+	// instead of a transaction and an object per small file. Default
+	// DefaultInlineMax; negative disables inlining; at most
+	// meta.MaxInline.
+	InlineMax int
 }
+
+// DefaultInlineMax is Options.InlineMax's default.
+const DefaultInlineMax = 16 << 10
 
 // FS serves one volume. It is safe for concurrent use.
 type FS struct {
 	meta   *meta.FS
 	chunks *chunk.Store
 	log    *slog.Logger
+	inline int // Options.InlineMax, resolved
 
 	mu      sync.Mutex
 	handles map[uint64]*handle
@@ -48,7 +58,14 @@ func New(m *meta.FS, c *chunk.Store, opts Options) *FS {
 	if opts.SweepInterval == 0 {
 		opts.SweepInterval = time.Minute
 	}
-	fs := &FS{meta: m, chunks: c, log: opts.Logger, handles: map[uint64]*handle{},
+	switch {
+	case opts.InlineMax == 0:
+		opts.InlineMax = DefaultInlineMax
+	case opts.InlineMax < 0:
+		opts.InlineMax = 0
+	}
+	opts.InlineMax = min(opts.InlineMax, meta.MaxInline)
+	fs := &FS{meta: m, chunks: c, log: opts.Logger, inline: opts.InlineMax, handles: map[uint64]*handle{},
 		inodes: map[posix.Ino]*inode{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.SweepInterval > 0 {
 		go fs.sweeper(opts.SweepInterval)

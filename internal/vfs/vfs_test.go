@@ -312,3 +312,87 @@ func TestFallocate(t *testing.T) {
 		t.Fatalf("content after fallocate differs (%d bytes)", len(got))
 	}
 }
+
+// TestPutFileInline: small files from PutFile keep their bytes in the
+// metadata engine (no object stored), read back through handles, take
+// overwrites and extensions through the block path, and share their bytes
+// by reference with copies; larger ones go to blocks.
+func TestPutFileInline(t *testing.T) {
+	for _, engine := range []string{"memkv", "sqlite"} {
+		t.Run(engine, func(t *testing.T) {
+			store := kv.Store(memkv.New())
+			if engine == "sqlite" {
+				s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "m.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				store = s
+			}
+			e := newEnv(t, store, mem.New(), 1<<16)
+			objects := func() int {
+				objs, _, _ := e.obj.List(ctx, "", "", 0)
+				return len(objs)
+			}
+			small := bytes.Repeat([]byte("inline!"), 1000) // 7,000 bytes
+			ent, err := e.fs.PutFile(ctx, posix.Root, posix.RootIno, "small", small, vfs.PutFileOptions{Mode: 0o644})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := objects(); n != 0 {
+				t.Fatalf("a %d-byte PutFile stored %d objects", len(small), n)
+			}
+			if got := e.readAll(t, ent.Ino); !bytes.Equal(got, small) {
+				t.Fatalf("read back %d bytes, want the %d put", len(got), len(small))
+			}
+			// Overwrite the middle and extend past the end through a handle.
+			fh, _, err := e.fs.Open(ctx, posix.Root, ent.Ino, syscall.O_RDWR)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte(nil), small...)
+			for _, w := range []struct {
+				off int
+				b   string
+			}{{100, "OVERWRITE"}, {len(small) - 3, "TAIL-EXTENDED"}} {
+				if _, err := e.fs.Write(ctx, fh, []byte(w.b), int64(w.off)); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want[:w.off], append([]byte(w.b), want[min(len(want), w.off+len(w.b)):]...)...)
+			}
+			if err := e.fs.Release(ctx, fh); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.readAll(t, ent.Ino); !bytes.Equal(got, want) {
+				t.Fatalf("after overwrites: %q...", got[:120])
+			}
+			// A copy shares the inline bytes and keeps them after the source goes.
+			dst, dIno := e.create(t, "copy")
+			src, _, _ := e.fs.Open(ctx, posix.Root, ent.Ino, syscall.O_RDONLY)
+			if n, err := e.fs.CopyFileRange(ctx, posix.Root, src, 0, dst, 0, uint64(len(want))); err != nil || n != uint64(len(want)) {
+				t.Fatalf("copy: %d %v", n, err)
+			}
+			e.fs.Release(ctx, src)
+			e.fs.Release(ctx, dst)
+			if err := e.fs.Unlink(ctx, posix.Root, posix.RootIno, "small"); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.readAll(t, dIno); !bytes.Equal(got, want) {
+				t.Fatal("copy differs after its source was unlinked")
+			}
+			// Above the inline limit the bytes go to the object store.
+			big := bytes.Repeat([]byte{7}, vfs.DefaultInlineMax+1)
+			if _, err := e.fs.PutFile(ctx, posix.Root, posix.RootIno, "big", big, vfs.PutFileOptions{Mode: 0o644}); err != nil {
+				t.Fatal(err)
+			}
+			if objects() == 0 {
+				t.Fatal("a PutFile above the inline limit stored no object")
+			}
+			if err := e.fs.Unlink(ctx, posix.Root, posix.RootIno, "copy"); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := e.m.Check(ctx); err != nil || len(rep.Problems) > 0 {
+				t.Fatalf("check: %v %v", rep.Problems, err)
+			}
+		})
+	}
+}

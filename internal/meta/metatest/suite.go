@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"PutFile", testPutFile},
+		{"InlineData", testInlineData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -587,4 +588,72 @@ func testPutFile(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if rep, _ := m.Check(bg); len(rep.Problems) > 0 {
 		t.Fatalf("check: %v", rep.Problems)
 	}
+}
+
+// testInlineData: a small file's bytes kept in the metadata engine come
+// back with its slice list, are shared by reference like block slices, and
+// are deleted with the last reference (Check reports leftovers and losses).
+func testInlineData(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	check := func(what string) {
+		t.Helper()
+		rep, err := m.Check(bg)
+		if err != nil || len(rep.Problems) > 0 {
+			t.Fatalf("check %s: %v %v", what, rep.Problems, err)
+		}
+		for id := range rep.Slices {
+			if meta.IsInline(id) {
+				t.Fatalf("check %s lists inline slice %x among block slices", what, id)
+			}
+		}
+	}
+	data := []byte("hello, inline world")
+	put := func(name string, b []byte) meta.Entry {
+		t.Helper()
+		e, err := m.PutFile(bg, posix.Root, posix.RootIno, name, meta.PutFileRequest{Mode: 0o644, Length: uint64(len(b)), Inline: b})
+		if err != nil {
+			t.Fatalf("PutFile %s: %v", name, err)
+		}
+		return e
+	}
+	chunk := func(ino posix.Ino) []meta.Slice {
+		t.Helper()
+		ss, err := m.ReadChunk(bg, ino, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+	a := put("a", data)
+	ss := chunk(a.Ino)
+	if len(ss) != 1 || !meta.IsInline(ss[0].ID) || string(ss[0].Data) != string(data) || ss[0].Len != uint32(len(data)) {
+		t.Fatalf("inline chunk: %+v", ss)
+	}
+	check("after put")
+	// Shared by reference: the copy keeps the bytes after the original goes.
+	b := mk(t, m, posix.Root, posix.RootIno, "b", posix.TypeFile, 0o644)
+	if n, err := m.CopyFileRange(bg, posix.Root, a.Ino, 7, b.Ino, 0, 6); err != nil || n != 6 {
+		t.Fatalf("copy: %d %v", n, err)
+	}
+	is(t, m.Unlink(bg, posix.Root, posix.RootIno, "a"), nil, "unlink a")
+	check("after unlink of the original")
+	view := meta.ResolveSlices(chunk(b.Ino))
+	if len(view) != 1 || string(view[0].Data[view[0].Off:view[0].Off+view[0].Len]) != "inline" {
+		t.Fatalf("copy's view: %+v", view)
+	}
+	// Replacing and unlinking free the bytes.
+	put("b", []byte("x"))
+	put("b", []byte("yy"))
+	check("after replacing")
+	is(t, m.Unlink(bg, posix.Root, posix.RootIno, "b"), nil, "unlink b")
+	check("after the last unlink")
+	// Bad requests.
+	_, err := m.PutFile(bg, posix.Root, posix.RootIno, "big", meta.PutFileRequest{Mode: 0o644, Length: meta.MaxInline + 1, Inline: make([]byte, meta.MaxInline+1)})
+	is(t, err, syscall.EINVAL, "inline data over MaxInline")
+	_, err = m.PutFile(bg, posix.Root, posix.RootIno, "short", meta.PutFileRequest{Mode: 0o644, Length: 5, Inline: []byte("abc")})
+	is(t, err, syscall.EINVAL, "inline data shorter than Length")
+	if _, err := m.Lookup(bg, posix.Root, posix.RootIno, "big"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("failed PutFile left an entry: %v", err)
+	}
+	check("at the end")
 }
