@@ -267,7 +267,8 @@ func (m *FS) OpenInode(ctx context.Context, cred posix.Cred, ino posix.Ino, flag
 
 // OpenCreated registers an open handle of an inode the caller has just
 // created: the creator may open it whatever its mode, as with open(2)
-// O_CREAT.
+// O_CREAT. It is also how an open whose permission check was done by Walk
+// (WalkRequest.Want) is registered.
 func (m *FS) OpenCreated(ino posix.Ino) {
 	m.opens.mu.Lock()
 	if m.opens.count == nil {

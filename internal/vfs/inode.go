@@ -255,6 +255,17 @@ func (in *inode) flushIfPending(ctx context.Context) error {
 	return in.flush(ctx)
 }
 
+// prime caches the slice records ss of chunk idx, read by the caller in
+// the transaction that opened the file, unless writes of this process are
+// pending (their commit would make ss stale).
+func (in *inode) prime(idx uint32, ss []meta.Slice) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cur == nil && len(in.queue) == 0 && !in.running {
+		in.views[idx] = meta.ResolveSlices(ss)
+	}
+}
+
 // view returns the resolved slice list of chunk idx, cached until the next
 // change made through this process or the next open.
 func (in *inode) view(ctx context.Context, idx uint32) ([]meta.Slice, error) {

@@ -12,6 +12,8 @@ import (
 // vfs (fusefs, s3fs) need not import meta.
 type (
 	Entry          = meta.Entry
+	WalkRequest    = meta.WalkRequest
+	WalkResult     = meta.WalkResult
 	DirEntry       = meta.DirEntry
 	ReadDirOptions = meta.ReadDirOptions
 	SetAttrRequest = meta.SetAttrRequest

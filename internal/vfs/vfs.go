@@ -139,6 +139,27 @@ func (fs *FS) Lookup(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 	return e, err
 }
 
+// Walk resolves a path below dir in one metadata transaction (meta.Walk),
+// with the length of writes this process has not committed yet.
+func (fs *FS) Walk(ctx context.Context, cred posix.Cred, dir posix.Ino, req meta.WalkRequest) (meta.WalkResult, error) {
+	r, err := fs.meta.Walk(ctx, cred, dir, req)
+	if err == nil {
+		fs.patchLength(&r.Entry)
+	}
+	return r, err
+}
+
+// OpenWalked opens for reading a regular file that Walk found with
+// WalkRequest.Want including posix.MayRead and Chunk0 set, without another
+// metadata read: the walk's first chunk becomes the handle's view of it.
+func (fs *FS) OpenWalked(cred posix.Cred, r meta.WalkResult) Handle {
+	fs.meta.OpenCreated(r.Entry.Ino)
+	fh, h := fs.newHandle(r.Entry.Ino, syscall.O_RDONLY, cred)
+	h.in.reopen(r.Entry.Attr.Length)
+	h.in.prime(0, r.Chunk0)
+	return fh
+}
+
 // GetAttr returns ino's attributes, including the length of writes this
 // process has not committed yet.
 func (fs *FS) GetAttr(ctx context.Context, ino posix.Ino) (posix.Attr, error) {

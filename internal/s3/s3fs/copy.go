@@ -13,7 +13,8 @@ import (
 // the source's unless opt.ReplaceMetadata. cred needs read permission on
 // the source and write permission where the destination goes.
 func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt CopyOptions) (ObjectInfo, error) {
-	se, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey)
+	sr, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey, 0, false)
+	se := sr.Entry
 	if err != nil {
 		return ObjectInfo{}, err
 	}

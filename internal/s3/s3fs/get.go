@@ -20,10 +20,17 @@ import (
 // the content) when the file has none or was changed through a mount since
 // it was stored, and caching the result.
 func (f *FS) objectMeta(ctx context.Context, e vfs.Entry) (*objMeta, error) {
-	m, err := f.loadMeta(ctx, e.Ino)
-	if err != nil {
+	b, err := f.v.GetInternalXattr(ctx, e.Ino, metaXattr)
+	if err != nil && !errors.Is(err, syscall.ENODATA) {
 		return nil, err
 	}
+	return f.objectMetaFrom(ctx, e, b)
+}
+
+// objectMetaFrom is objectMeta with the stored metadata b (nil: none)
+// already read.
+func (f *FS) objectMetaFrom(ctx context.Context, e vfs.Entry, b []byte) (*objMeta, error) {
+	m := f.decodeMeta(e.Ino, b)
 	if e.Attr.IsDir() {
 		if m == nil || !m.DirMarker {
 			return nil, ErrNoSuchKey
@@ -94,56 +101,69 @@ func defaultContentType(key string) string {
 	return "application/octet-stream"
 }
 
-// lookupObject resolves bucket/key to a file (or a directory marker).
-func (f *FS) lookupObject(ctx context.Context, cred posix.Cred, bucket, key string) (vfs.Entry, *objMeta, error) {
+// lookupObject resolves bucket/key to a file (or a directory marker) and
+// its stored metadata, in one metadata transaction. want, when not zero,
+// is the access cred needs on the object; data also loads the first chunk
+// for OpenWalked.
+func (f *FS) lookupObject(ctx context.Context, cred posix.Cred, bucket, key string, want uint16, data bool) (vfs.WalkResult, *objMeta, error) {
 	segs, dir, err := splitKey(key)
 	if err != nil {
 		if errors.Is(err, ErrInvalidKey) {
-			return vfs.Entry{}, nil, ErrNoSuchKey
+			return vfs.WalkResult{}, nil, ErrNoSuchKey
 		}
-		return vfs.Entry{}, nil, err
+		return vfs.WalkResult{}, nil, err
 	}
-	b, err := f.bucketIno(ctx, cred, bucket)
-	if err != nil {
-		return vfs.Entry{}, nil, err
+	if !ValidBucketName(bucket) {
+		return vfs.WalkResult{}, nil, ErrNoSuchBucket
 	}
-	e, err := f.resolve(ctx, cred, b.Ino, segs)
-	if err != nil {
-		return e, nil, err
+	names := make([]string, 0, len(segs)+1)
+	names = append(append(names, bucket), segs...)
+	r, err := f.v.Walk(ctx, cred, posix.RootIno, vfs.WalkRequest{Names: names, FirstAsRoot: true, Want: want, Xattr: metaXattr, Chunk0: data})
+	e := r.Entry
+	switch {
+	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR):
+		if r.Found == 0 || (r.Found == 1 && errors.Is(err, syscall.ENOTDIR)) {
+			return r, nil, ErrNoSuchBucket
+		}
+		return r, nil, ErrNoSuchKey
+	case errors.Is(err, syscall.EACCES) && r.Found == len(names):
+		// Denied on the object itself: a name that is not an object is
+		// still NoSuchKey.
+		if e.Attr.IsDir() != dir || (e.Attr.Type != posix.TypeFile && !e.Attr.IsDir()) {
+			return r, nil, ErrNoSuchKey
+		}
+		return r, nil, err
+	case err != nil:
+		return r, nil, err
 	}
 	if e.Attr.IsDir() != dir || (e.Attr.Type != posix.TypeFile && !e.Attr.IsDir()) {
-		return e, nil, ErrNoSuchKey
+		return r, nil, ErrNoSuchKey
 	}
-	m, err := f.objectMeta(ctx, e)
-	return e, m, err
+	m, err := f.objectMetaFrom(ctx, e, r.Xattr)
+	return r, m, err
 }
 
 // HeadObject returns an object's metadata after checking conditions.
 // cred needs read permission on the file.
 func (f *FS) HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (ObjectInfo, error) {
-	e, m, err := f.lookupObject(ctx, cred, bucket, key)
+	r, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayRead, false)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	if err := f.v.Access(ctx, cred, e.Ino, posix.MayRead); err != nil {
-		return ObjectInfo{}, err
-	}
-	oi := f.info(bucket, key, e.Attr, m)
+	oi := f.info(bucket, key, r.Entry.Attr, m)
 	return oi, checkConditions(oi, opt)
 }
 
 // GetObject opens an object for reading (a range of it with opt.Range or
 // opt.PartNumber). The caller must Close Body.
 func (f *FS) GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (*Object, error) {
-	e, m, err := f.lookupObject(ctx, cred, bucket, key)
+	r, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayRead, true)
 	if err != nil {
 		return nil, err
 	}
+	e := r.Entry
 	oi := f.info(bucket, key, e.Attr, m)
 	if e.Attr.IsDir() {
-		if err := f.v.Access(ctx, cred, e.Ino, posix.MayRead); err != nil {
-			return nil, err
-		}
 		if err := checkConditions(oi, opt); err != nil {
 			return nil, err
 		}
@@ -156,10 +176,7 @@ func (f *FS) GetObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if err != nil {
 		return nil, err
 	}
-	fh, _, err := f.v.Open(ctx, cred, e.Ino, syscall.O_RDONLY)
-	if err != nil {
-		return nil, err
-	}
+	fh := f.v.OpenWalked(cred, r)
 	body := &fileReader{ctx: ctx, v: f.v, fh: fh, off: off, end: off + length, release: true}
 	return &Object{Info: oi, Offset: off, Length: length, Body: body}, nil
 }

@@ -168,7 +168,8 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	if err != nil {
 		return Part{}, err
 	}
-	se, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey)
+	sr, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey, 0, false)
+	se := sr.Entry
 	if err != nil {
 		return Part{}, err
 	}
