@@ -35,6 +35,8 @@ type WalkResult struct {
 	// Found is how many names were resolved; on ENOENT or ENOTDIR it is
 	// the index of the name that failed.
 	Found int
+	// Path holds the inode of each name resolved, in order.
+	Path []posix.Ino
 	// Entry is the final inode; it is also set when only the Want check
 	// failed (EACCES), so that the caller can tell what it found.
 	Entry  Entry
@@ -85,6 +87,7 @@ func (m *FS) Walk(ctx context.Context, cred posix.Cred, dir posix.Ino, req WalkR
 				return err
 			}
 			out.Found = i + 1
+			out.Path = append(out.Path, ino)
 		}
 		out.Entry = Entry{Ino: ino, Attr: a}
 		if req.Want != 0 {

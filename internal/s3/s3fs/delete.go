@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"cairn/internal/posix"
+	"cairn/internal/vfs"
 )
 
 // DeleteObject removes bucket/key. A missing key is not an error (S3
@@ -21,23 +22,42 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 		}
 		return err
 	}
-	b, err := f.bucketIno(ctx, cred, bucket)
-	if err != nil {
+	if !ValidBucketName(bucket) {
+		return ErrNoSuchBucket
+	}
+	// The bucket and the key's directories, in one metadata read.
+	names := append([]string{bucket}, segs[:len(segs)-1]...)
+	r, err := f.v.Walk(ctx, cred, posix.RootIno, vfs.WalkRequest{Names: names, FirstAsRoot: true})
+	switch {
+	case err == nil && !r.Entry.Attr.IsDir():
+		if len(names) == 1 {
+			return ErrNoSuchBucket
+		}
+		return nil
+	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR):
+		if r.Found == 0 || (r.Found == 1 && errors.Is(err, syscall.ENOTDIR)) {
+			return ErrNoSuchBucket
+		}
+		return nil
+	case err != nil:
 		return err
 	}
-	chain := []posix.Ino{b.Ino}
-	for _, s := range segs[:len(segs)-1] {
-		e, err := f.v.Lookup(ctx, cred, chain[len(chain)-1], s)
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) || (err == nil && !e.Attr.IsDir()) {
+	chain := r.Path
+	name := segs[len(segs)-1]
+	parent := chain[len(chain)-1]
+	if !dir {
+		// unlink(2) answers EISDIR for a directory: "a" when only "a/..."
+		// keys exist is no such object, and needs no lookup first.
+		err = f.v.Unlink(ctx, cred, parent, name)
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EISDIR) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		chain = append(chain, e.Ino)
+		f.pruneEmptyDirs(ctx, cred, chain, segs)
+		return nil
 	}
-	name := segs[len(segs)-1]
-	parent := chain[len(chain)-1]
 	e, err := f.v.Lookup(ctx, cred, parent, name)
 	if errors.Is(err, syscall.ENOENT) {
 		return nil
@@ -45,24 +65,17 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	if err != nil {
 		return err
 	}
-	if dir {
-		if !e.Attr.IsDir() {
-			return nil
+	if !e.Attr.IsDir() {
+		return nil
+	}
+	err = f.v.Rmdir(ctx, cred, parent, name)
+	if errors.Is(err, syscall.ENOTEMPTY) {
+		// A marker over other keys: the marker goes, the keys stay.
+		err = f.v.RemoveInternalXattr(ctx, e.Ino, metaXattr)
+		if errors.Is(err, syscall.ENODATA) {
+			err = nil
 		}
-		err = f.v.Rmdir(ctx, cred, parent, name)
-		if errors.Is(err, syscall.ENOTEMPTY) {
-			// A marker over other keys: the marker goes, the keys stay.
-			err = f.v.RemoveInternalXattr(ctx, e.Ino, metaXattr)
-			if errors.Is(err, syscall.ENODATA) {
-				err = nil
-			}
-			return err
-		}
-	} else {
-		if e.Attr.IsDir() {
-			return nil // "a" when only "a/..." keys exist: no such object
-		}
-		err = f.v.Unlink(ctx, cred, parent, name)
+		return err
 	}
 	if errors.Is(err, syscall.ENOENT) {
 		return nil
@@ -78,6 +91,12 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 // now empty, deepest first. Failures are fine: the directory is in use.
 func (f *FS) pruneEmptyDirs(ctx context.Context, cred posix.Cred, chain []posix.Ino, segs []string) {
 	for i := len(chain) - 1; i >= 1; i-- {
+		// Most directories still hold other keys: a read tells, and
+		// spares a write transaction that would fail with ENOTEMPTY.
+		ents, err := f.v.ReadDir(ctx, posix.Root, chain[i], vfs.ReadDirOptions{Limit: 1, SkipPerm: true})
+		if err != nil || len(ents) > 0 {
+			return
+		}
 		m, err := f.loadMeta(ctx, chain[i])
 		if err != nil || (m != nil && m.DirMarker) {
 			return

@@ -2,8 +2,8 @@ package s3fs_test
 
 import (
 	"bytes"
-	"crypto/md5"
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
