@@ -121,6 +121,12 @@ func (m *FS) dropLink(tx kv.Tx, ino posix.Ino, a *posix.Attr, now int64) error {
 		if err := putAttr(tx, ino, a); err != nil {
 			return err
 		}
+		m.opens.mu.Lock()
+		if m.opens.unlinked == nil {
+			m.opens.unlinked = make(map[posix.Ino]bool)
+		}
+		m.opens.unlinked[ino] = true
+		m.opens.mu.Unlock()
 		if err := tx.Put(unlinkedKey(ino), putU64(uint64(now))); err != nil {
 			return err
 		}

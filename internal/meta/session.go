@@ -40,6 +40,10 @@ type session struct {
 type openTable struct {
 	mu    sync.Mutex
 	count map[posix.Ino]int
+	// unlinked marks open inodes whose last link may have gone while they
+	// were open here (set inside the unlinking transaction, so possibly
+	// by one that then failed): only their last Release needs a write.
+	unlinked map[posix.Ino]bool
 }
 
 // NewSession registers this client and starts its heartbeat (every
@@ -310,11 +314,14 @@ func (m *FS) Release(ctx context.Context, ino posix.Ino) error {
 	m.opens.mu.Lock()
 	m.opens.count[ino]--
 	last := m.opens.count[ino] <= 0
+	unlinked := false
 	if last {
 		delete(m.opens.count, ino)
+		unlinked = m.opens.unlinked[ino]
+		delete(m.opens.unlinked, ino)
 	}
 	m.opens.mu.Unlock()
-	if !last {
+	if !last || !unlinked {
 		return nil
 	}
 	sid := m.SessionID()
