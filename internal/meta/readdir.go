@@ -15,6 +15,8 @@ type DirEntry struct {
 	Type posix.FileType
 	// Attr is filled when ReadDirOptions.WithAttr is set.
 	Attr posix.Attr
+	// Xattr is the value of ReadDirOptions.Xattr (nil when absent).
+	Xattr []byte
 }
 
 // ReadDirOptions shape a ReadDir call.
@@ -31,6 +33,9 @@ type ReadDirOptions struct {
 	// SkipPerm skips the read permission check (the caller checked it when
 	// the directory was opened).
 	SkipPerm bool
+	// Xattr, with WithAttr, also loads this internal extended attribute
+	// of each entry (what an S3 listing needs: the object metadata).
+	Xattr string
 }
 
 // ReadDir lists directory ino in name (byte) order, without "." and "..".
@@ -75,23 +80,110 @@ func (m *FS) ReadDir(ctx context.Context, cred posix.Cred, ino posix.Ino, opt Re
 			}
 			return err
 		}
-		keys := make([][]byte, len(out))
-		for i := range out {
-			keys[i] = attrKey(out[i].Ino)
-		}
-		vals, err := tx.Gets(keys...)
-		if err != nil {
-			return err
-		}
-		for i, v := range vals {
-			if v == nil {
-				continue // removed concurrently; the entry's own record is gone too
-			}
-			if out[i].Attr, err = decodeAttr(v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return loadChildren(tx, out, opt.Xattr)
 	})
 	return out, err
+}
+
+// loadChildren fills in the attributes (and the xattr named x, when set)
+// of a page of directory entries. Inodes created together have nearby
+// numbers, and an inode's records are adjacent keys: when the page's
+// inodes are dense, one range scan over their records replaces a point
+// read per record. The scan is bounded; whatever it did not reach (or a
+// sparse page) is read by point reads.
+func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
+	if len(out) == 0 {
+		return nil
+	}
+	at := make(map[posix.Ino][]int, len(out))
+	lo, hi := out[0].Ino, out[0].Ino
+	for i, e := range out {
+		at[e.Ino] = append(at[e.Ino], i)
+		lo, hi = min(lo, e.Ino), max(hi, e.Ino)
+	}
+	gotAttr := make([]bool, len(out))
+	const minDense = 32
+	if len(out) >= minDense && uint64(hi-lo) < 4*uint64(len(out)) {
+		xname := []byte(x)
+		var derr error
+		budget := 8 * len(out) // records visited before giving up on the scan
+		visited, last := 0, posix.Ino(0)
+		err := tx.Scan(inodePrefix(lo), kv.PrefixEnd(inodePrefix(hi)), kv.ScanOptions{Limit: budget}, func(k, v []byte) bool {
+			visited++
+			if len(k) < 10 {
+				return true
+			}
+			last = posix.Ino(u64(k[1:9]))
+			idx, ok := at[last]
+			if !ok {
+				return true
+			}
+			switch {
+			case k[9] == subAttr && len(k) == 10:
+				a, err := decodeAttr(v)
+				if err != nil {
+					derr = err
+					return false
+				}
+				for _, i := range idx {
+					out[i].Attr, gotAttr[i] = a, true
+				}
+			case x != "" && k[9] == subXattr && string(k[10:]) == string(xname):
+				for _, i := range idx {
+					out[i].Xattr = v
+				}
+			}
+			return true
+		})
+		if err != nil || derr != nil {
+			if err == nil {
+				err = derr
+			}
+			return err
+		}
+		if visited >= budget {
+			// Cut short: the last inode reached may miss records.
+			for i := range out {
+				if out[i].Ino >= last {
+					gotAttr[i], out[i].Xattr = false, nil
+				}
+			}
+		}
+	}
+	// Point reads for what the scan did not cover.
+	var keys [][]byte
+	var want []int
+	for i := range out {
+		if !gotAttr[i] {
+			keys = append(keys, attrKey(out[i].Ino))
+			want = append(want, i)
+			if x != "" {
+				keys = append(keys, xattrKey(out[i].Ino, x))
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := tx.Gets(keys...)
+	if err != nil {
+		return err
+	}
+	step := 1
+	if x != "" {
+		step = 2
+	}
+	for j, i := range want {
+		v := vals[j*step]
+		if v == nil {
+			continue // removed concurrently; the entry's own record is gone too
+		}
+		if out[i].Attr, err = decodeAttr(v); err != nil {
+			return err
+		}
+		if x != "" {
+			out[i].Xattr = vals[j*step+1]
+		}
+	}
+	return nil
 }

@@ -90,28 +90,17 @@ type lister struct {
 	count  int
 	lastCP string
 	res    ListResult
-	metas  map[posix.Ino]*objMeta // object metadata of the current page
+	metas  map[posix.Ino][]byte // stored object metadata of the current page
 }
 
-// prefetchMeta loads the object metadata of a page's regular files in one
-// metadata transaction instead of one per object.
+// prefetchMeta keeps the object metadata of a page's regular files, read
+// with the page (ReadDirOptions.Xattr), for decoding when they are listed.
 func (l *lister) prefetchMeta(ents []vfs.DirEntry) {
-	var inos []posix.Ino
+	l.metas = make(map[posix.Ino][]byte, len(ents))
 	for _, e := range ents {
-		if e.Type == posix.TypeFile && l.count < l.max+1 {
-			inos = append(inos, e.Ino)
+		if e.Type == posix.TypeFile {
+			l.metas[e.Ino] = e.Xattr
 		}
-	}
-	l.metas = make(map[posix.Ino]*objMeta, len(inos))
-	if len(inos) == 0 {
-		return
-	}
-	vals, err := l.f.v.InternalXattrMany(l.ctx, inos, metaXattr)
-	if err != nil {
-		return // fall back to one read per object
-	}
-	for i, b := range vals {
-		l.metas[inos[i]] = l.f.decodeMeta(inos[i], b)
 	}
 }
 
@@ -166,7 +155,7 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 	}
 	after := ""
 	for {
-		opt := vfs.ReadDirOptions{After: after, From: from, Limit: listPage, WithAttr: true, SkipPerm: false}
+		opt := vfs.ReadDirOptions{After: after, From: from, Limit: listPage, WithAttr: true, Xattr: metaXattr}
 		ents, err := l.f.v.ReadDir(l.ctx, l.cred, ino, opt)
 		if errors.Is(err, syscall.EACCES) {
 			return false, nil // unreadable subtree: skipped, as find(1) would
@@ -255,12 +244,12 @@ func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
 		return errStop
 	}
 	ent := vfs.Entry{Ino: e.Ino, Attr: e.Attr}
-	m, ok := l.metas[e.Ino]
+	var m *objMeta
 	var err error
-	if !ok {
-		if m, err = l.f.loadMeta(l.ctx, e.Ino); err != nil {
-			return err
-		}
+	if b, ok := l.metas[e.Ino]; ok {
+		m = l.f.decodeMeta(e.Ino, b)
+	} else if m, err = l.f.loadMeta(l.ctx, e.Ino); err != nil {
+		return err
 	}
 	if m == nil || m.Size != e.Attr.Length || m.Mtime != e.Attr.Mtime {
 		if e.Attr.Length <= maxListETagCompute {
