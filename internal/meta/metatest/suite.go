@@ -7,6 +7,7 @@ package metatest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"PutFile", testPutFile},
 		{"InlineData", testInlineData},
+		{"ReadDirPlus", testReadDirPlus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -656,4 +658,68 @@ func testInlineData(t *testing.T, ns func(t *testing.T) kv.Store) {
 		t.Fatalf("failed PutFile left an entry: %v", err)
 	}
 	check("at the end")
+}
+
+// testReadDirPlus: ReadDir with attributes and an xattr returns what
+// per-entry reads return, whether the page's inodes are dense (one range
+// scan), interleaved with a big directory's records (the scan's budget runs
+// out), or sparse (point reads).
+func testReadDirPlus(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
+	var names []string
+	var big meta.Entry
+	for i := 0; i < 150; i++ {
+		name := fmt.Sprintf("f%03d", i)
+		if i == 40 {
+			big = mk(t, m, posix.Root, d.Ino, "big", posix.TypeDir, 0o755)
+			names = append(names, "big")
+		}
+		e := mk(t, m, posix.Root, d.Ino, name, posix.TypeFile, 0o600+uint32(i%8))
+		if i%3 != 0 {
+			if err := m.SetXattr(bg, posix.Root, e.Ino, "cairn.s3", []byte("meta-"+name), meta.XattrOptions{Internal: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names = append(names, name)
+		if i == 100 {
+			// Sparse from here on: many inodes created elsewhere.
+			for j := 0; j < 800; j++ {
+				mk(t, m, posix.Root, posix.RootIno, fmt.Sprintf("gap%04d", j), posix.TypeFile, 0o644)
+			}
+		}
+	}
+	// The directory in the middle of the inode range gets many entries of
+	// its own: their records lie inside the range a dense page scans.
+	for j := 0; j < 1500; j++ {
+		mk(t, m, posix.Root, big.Ino, fmt.Sprintf("x%04d", j), posix.TypeFile, 0o644)
+	}
+	for _, limit := range []int{0, 37, 120} {
+		ents, err := m.ReadDir(bg, posix.Root, d.Ino, meta.ReadDirOptions{Limit: limit, WithAttr: true, Xattr: "cairn.s3"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := len(names)
+		if limit > 0 {
+			want = limit
+		}
+		if len(ents) != want {
+			t.Fatalf("limit %d: %d entries, want %d", limit, len(ents), want)
+		}
+		for _, e := range ents {
+			a, err := m.GetAttr(bg, e.Ino)
+			if err != nil || a != e.Attr {
+				t.Fatalf("%s: attr %+v, GetAttr %+v %v", e.Name, e.Attr, a, err)
+			}
+			x, err := m.GetXattr(bg, posix.Root, e.Ino, "cairn.s3", meta.XattrOptions{Internal: true})
+			if errors.Is(err, syscall.ENODATA) {
+				x = nil
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if string(x) != string(e.Xattr) || (x == nil) != (e.Xattr == nil) {
+				t.Fatalf("%s: xattr %q, GetXattr %q", e.Name, e.Xattr, x)
+			}
+		}
+	}
 }
