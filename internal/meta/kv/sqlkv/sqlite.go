@@ -77,7 +77,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(8)
 	reader.SetConnMaxIdleTime(0)
 	reader.SetConnMaxLifetime(0)
-	s := &Store{d: sqliteDialect, writer: writer, reader: reader}
+	s := &Store{d: sqliteDialect, writer: writer, reader: reader,
+		rpool: newReadPool(path, []string{"cache_size(-65536)", "query_only(1)"}, 8)}
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlkv: open %s: %w", path, err)

@@ -39,6 +39,7 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	stmts  map[*sql.DB]*stmts
+	rpool  *readPool // SQLite: read transactions without database/sql
 
 	// Group commit: concurrent Updates queue here; one of them leads and
 	// runs a whole queue in one database transaction.
@@ -256,16 +257,25 @@ func callClosure(fn func(kv.Tx) error, t *tx) (err error) {
 
 // View implements kv.Store.
 func (s *Store) View(ctx context.Context, fn func(kv.Tx) error) error {
+	if s.rpool != nil {
+		return s.retry(ctx, func() error { return s.viewNative(ctx, fn) })
+	}
 	return s.run(ctx, s.reader, true, fn)
 }
 
 func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(kv.Tx) error) error {
+	return s.retry(ctx, func() error { return s.once(ctx, db, readOnly, fn) })
+}
+
+// retry runs once until it does not fail with kv.ErrConflict, backing off
+// between attempts.
+func (s *Store) retry(ctx context.Context, once func() error) error {
 	var err error
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		if err = ctx.Err(); err != nil {
 			return err
 		}
-		err = s.once(ctx, db, readOnly, fn)
+		err = once()
 		if !errors.Is(err, kv.ErrConflict) {
 			return err
 		}
@@ -317,7 +327,11 @@ func (s *Store) wrap(err error) error {
 
 // Close implements kv.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	var perr error
+	if s.rpool != nil {
+		perr = s.rpool.close()
+	}
+	return errors.Join(perr, s.reader.Close(), s.writer.Close())
 }
 
 type tx struct {

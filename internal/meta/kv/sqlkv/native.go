@@ -1,0 +1,307 @@
+package sqlkv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"cairn/internal/meta/kv"
+)
+
+// Read transactions on SQLite skip database/sql: a pool of connections
+// driven through the driver's own API, each with its prepared statements,
+// reading rows in place. A lookup, the bulk of an S3 GET or HEAD and of a
+// listing page, then costs the SQLite work and little else (database/sql
+// adds locking, context plumbing, value conversion and an allocation per
+// column per row). Writes keep the database/sql path with group commit.
+
+// readPool hands out read-only SQLite connections.
+type readPool struct {
+	path    string
+	pragmas []string
+	conns   chan *rconn
+
+	mu   sync.Mutex
+	open int // connections created and not closed
+	max  int
+	shut bool
+}
+
+// rconn is one connection with its cached statements.
+type rconn struct {
+	c     *sqlite3.Conn
+	get   *sqlite3.Stmt
+	scans map[string]*scanStmt
+}
+
+type scanStmt struct {
+	st   *sqlite3.Stmt
+	busy bool // in use by a scan whose callback is running
+}
+
+func newReadPool(path string, pragmas []string, max int) *readPool {
+	return &readPool{path: path, pragmas: pragmas, max: max, conns: make(chan *rconn, max)}
+}
+
+func (p *readPool) acquire(ctx context.Context) (*rconn, error) {
+	for {
+		p.mu.Lock()
+		if p.shut {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("sqlkv: store closed: %w", kv.ErrClosed)
+		}
+		select {
+		case rc := <-p.conns:
+			p.mu.Unlock()
+			return rc, nil
+		default:
+		}
+		if p.open < p.max {
+			p.open++
+			p.mu.Unlock()
+			rc, err := p.dial()
+			if err != nil {
+				p.mu.Lock()
+				p.open--
+				p.mu.Unlock()
+			}
+			return rc, err
+		}
+		p.mu.Unlock()
+		select {
+		case rc := <-p.conns:
+			// Closed meanwhile? Loop to find out under the lock.
+			p.release(rc)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// release returns rc to the pool, or closes it when the pool is shut.
+func (p *readPool) release(rc *rconn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shut {
+		rc.close()
+		p.open--
+		return
+	}
+	p.conns <- rc
+}
+
+func (rc *rconn) close() error {
+	for _, s := range rc.scans {
+		s.st.Close()
+	}
+	rc.get.Close()
+	return rc.c.Close()
+}
+
+func (p *readPool) dial() (*rconn, error) {
+	// Read-write open with query_only: a read-only open of a WAL
+	// database needs its -shm file to exist already.
+	c, err := sqlite3.Open(p.path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.BusyTimeout(10 * time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
+	for _, pr := range p.pragmas {
+		if err := c.Exec("PRAGMA " + pr); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("PRAGMA %s: %w", pr, err)
+		}
+	}
+	get, _, err := c.Prepare(`SELECT v FROM kv WHERE k = ?`)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &rconn{c: c, get: get, scans: map[string]*scanStmt{}}, nil
+}
+
+// close closes the idle connections; those in use close when released.
+func (p *readPool) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shut = true
+	var errs []error
+	for {
+		select {
+		case rc := <-p.conns:
+			errs = append(errs, rc.close())
+			p.open--
+		default:
+			return errors.Join(errs...)
+		}
+	}
+}
+
+// viewNative runs fn in a read transaction on a pooled connection.
+func (s *Store) viewNative(ctx context.Context, fn func(kv.Tx) error) error {
+	rc, err := s.rpool.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.rpool.release(rc)
+	if err := rc.c.Exec("BEGIN"); err != nil {
+		return s.wrap(err)
+	}
+	t := &rtx{s: s, rc: rc, ctx: ctx}
+	err = fn(t)
+	if err == nil {
+		err = t.err
+	}
+	if rerr := rc.c.Exec("ROLLBACK"); rerr != nil && err == nil {
+		err = s.wrap(rerr)
+	}
+	return err
+}
+
+// rtx is a read-only transaction on a native connection.
+type rtx struct {
+	s   *Store
+	rc  *rconn
+	ctx context.Context
+	err error // sticky failure
+}
+
+func (t *rtx) fail(err error) error {
+	err = t.s.wrap(err)
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+func (t *rtx) Get(key []byte) ([]byte, error) {
+	if err := t.ctx.Err(); err != nil {
+		return nil, t.fail(err)
+	}
+	st := t.rc.get
+	defer st.Reset()
+	if err := st.BindBlob(1, key); err != nil {
+		return nil, t.fail(err)
+	}
+	if !st.Step() {
+		if err := st.Err(); err != nil {
+			return nil, t.fail(err)
+		}
+		return nil, kv.ErrNotFound
+	}
+	return cloneBlob(st.ColumnRawBlob(0)), nil
+}
+
+func (t *rtx) Gets(keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := t.Get(k)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (t *rtx) Put(key, value []byte) error             { return kv.ErrReadOnly }
+func (t *rtx) Delete(key []byte) error                 { return kv.ErrReadOnly }
+func (t *rtx) Incr(key []byte, d int64) (int64, error) { return 0, kv.ErrReadOnly }
+
+// Scan steps one statement over the range; fn runs between steps, and may
+// use the transaction (another scan gets a statement of its own).
+func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) bool) error {
+	if end != nil && bytes.Compare(begin, end) >= 0 {
+		return nil
+	}
+	if err := t.ctx.Err(); err != nil {
+		return t.fail(err)
+	}
+	cols := "k, v"
+	if opt.KeysOnly {
+		cols = "k"
+	}
+	q := "SELECT " + cols + " FROM kv WHERE k >= ?"
+	if end != nil {
+		q += " AND k < ?"
+	}
+	if opt.Reverse {
+		q += " ORDER BY k DESC"
+	} else {
+		q += " ORDER BY k"
+	}
+	q += " LIMIT ?"
+	ss := t.rc.scans[q]
+	if ss == nil {
+		st, _, err := t.rc.c.Prepare(q)
+		if err != nil {
+			return t.fail(err)
+		}
+		ss = &scanStmt{st: st}
+		t.rc.scans[q] = ss
+	}
+	st := ss.st
+	if ss.busy { // a scan inside a scan's callback: a statement of its own
+		var err error
+		if st, _, err = t.rc.c.Prepare(q); err != nil {
+			return t.fail(err)
+		}
+		defer st.Close()
+	} else {
+		ss.busy = true
+		defer func() { ss.busy = false }()
+	}
+	defer st.Reset()
+	n := 1
+	if err := st.BindBlob(n, begin); err != nil {
+		return t.fail(err)
+	}
+	if end != nil {
+		n++
+		if err := st.BindBlob(n, end); err != nil {
+			return t.fail(err)
+		}
+	}
+	limit := int64(-1)
+	if opt.Limit > 0 {
+		limit = int64(opt.Limit)
+	}
+	if err := st.BindInt64(n+1, limit); err != nil {
+		return t.fail(err)
+	}
+	for rows := 0; st.Step(); rows++ {
+		if rows&255 == 255 {
+			if err := t.ctx.Err(); err != nil {
+				return t.fail(err)
+			}
+		}
+		k := cloneBlob(st.ColumnRawBlob(0))
+		var v []byte
+		if !opt.KeysOnly {
+			v = cloneBlob(st.ColumnRawBlob(1))
+		}
+		if !fn(k, v) {
+			return nil
+		}
+	}
+	if err := st.Err(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// cloneBlob copies a value out of SQLite's memory; a zero-length blob is an
+// empty, non-nil slice.
+func cloneBlob(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
