@@ -34,9 +34,10 @@ type readPool struct {
 
 // rconn is one connection with its cached statements.
 type rconn struct {
-	c     *sqlite3.Conn
-	get   *sqlite3.Stmt
-	scans map[string]*scanStmt
+	c        *sqlite3.Conn
+	get      *sqlite3.Stmt
+	put, del *sqlite3.Stmt // the writer's only
+	scans    map[string]*scanStmt
 }
 
 type scanStmt struct {
@@ -99,14 +100,24 @@ func (rc *rconn) close() error {
 	for _, s := range rc.scans {
 		s.st.Close()
 	}
-	rc.get.Close()
+	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.del} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return rc.c.Close()
 }
 
 func (p *readPool) dial() (*rconn, error) {
 	// Read-write open with query_only: a read-only open of a WAL
 	// database needs its -shm file to exist already.
-	c, err := sqlite3.Open(p.path)
+	return dialSQLite(p.path, p.pragmas, false)
+}
+
+// dialSQLite opens a connection with its statements; write also prepares
+// the writer's.
+func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
+	c, err := sqlite3.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -114,18 +125,30 @@ func (p *readPool) dial() (*rconn, error) {
 		c.Close()
 		return nil, err
 	}
-	for _, pr := range p.pragmas {
+	for _, pr := range pragmas {
 		if err := c.Exec("PRAGMA " + pr); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("PRAGMA %s: %w", pr, err)
 		}
 	}
-	get, _, err := c.Prepare(`SELECT v FROM kv WHERE k = ?`)
+	rc := &rconn{c: c, scans: map[string]*scanStmt{}}
+	prep := func(q string) *sqlite3.Stmt {
+		st, _, perr := c.Prepare(q)
+		if perr != nil && err == nil {
+			err = perr
+		}
+		return st
+	}
+	rc.get = prep(`SELECT v FROM kv WHERE k = ?`)
+	if write {
+		rc.put = prep(`INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
+		rc.del = prep(`DELETE FROM kv WHERE k = ?`)
+	}
 	if err != nil {
-		c.Close()
+		rc.close()
 		return nil, err
 	}
-	return &rconn{c: c, get: get, scans: map[string]*scanStmt{}}, nil
+	return rc, nil
 }
 
 // close closes the idle connections; those in use close when released.
@@ -166,12 +189,14 @@ func (s *Store) viewNative(ctx context.Context, fn func(kv.Tx) error) error {
 	return err
 }
 
-// rtx is a read-only transaction on a native connection.
+// rtx is a transaction on a native connection: read-only unless on the
+// writer's connection.
 type rtx struct {
-	s   *Store
-	rc  *rconn
-	ctx context.Context
-	err error // sticky failure
+	s     *Store
+	rc    *rconn
+	ctx   context.Context
+	write bool
+	err   error // sticky failure
 }
 
 func (t *rtx) fail(err error) error {
@@ -212,9 +237,48 @@ func (t *rtx) Gets(keys ...[]byte) ([][]byte, error) {
 	return out, nil
 }
 
-func (t *rtx) Put(key, value []byte) error             { return kv.ErrReadOnly }
-func (t *rtx) Delete(key []byte) error                 { return kv.ErrReadOnly }
-func (t *rtx) Incr(key []byte, d int64) (int64, error) { return 0, kv.ErrReadOnly }
+func (t *rtx) Put(key, value []byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	st := t.rc.put
+	defer st.Reset()
+	if value == nil {
+		value = []byte{}
+	}
+	if err := st.BindBlob(1, key); err != nil {
+		return t.fail(err)
+	}
+	if err := st.BindBlob(2, value); err != nil {
+		return t.fail(err)
+	}
+	if err := st.Exec(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *rtx) Delete(key []byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	st := t.rc.del
+	defer st.Reset()
+	if err := st.BindBlob(1, key); err != nil {
+		return t.fail(err)
+	}
+	if err := st.Exec(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *rtx) Incr(key []byte, delta int64) (int64, error) {
+	if !t.write {
+		return 0, kv.ErrReadOnly
+	}
+	return kv.IncrWithGetPut(t, key, delta)
+}
 
 // Scan steps one statement over the range; fn runs between steps, and may
 // use the transaction (another scan gets a statement of its own).
@@ -304,4 +368,72 @@ func cloneBlob(b []byte) []byte {
 	out := make([]byte, len(b))
 	copy(out, b)
 	return out
+}
+
+// runChunkNative is runChunk on the writer's native connection: the
+// closures of batch each in a savepoint of one transaction.
+func (s *Store) runChunkNative(batch []*pending) {
+	c := s.wconn.c
+	results := make([]error, len(batch))
+	if err := c.Exec("BEGIN IMMEDIATE"); err != nil {
+		for _, p := range batch {
+			p.done <- s.wrap(err)
+		}
+		return
+	}
+	committed := 0
+	for i, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := c.Exec("SAVEPOINT g"); err != nil {
+			results[i] = s.wrap(err)
+			continue
+		}
+		t := &rtx{s: s, rc: s.wconn, ctx: p.ctx, write: true}
+		err := callClosure(p.fn, t)
+		if err == nil && t.err != nil {
+			err = t.err
+		}
+		if err != nil {
+			rerr := c.Exec("ROLLBACK TO g")
+			if rerr == nil {
+				rerr = c.Exec("RELEASE g")
+			}
+			if rerr != nil {
+				// The transaction is in an unknown state: fail the group.
+				_ = c.Exec("ROLLBACK")
+				for j, q := range batch {
+					if j == i {
+						q.done <- err
+					} else {
+						q.done <- fmt.Errorf("sqlkv: group rollback: %v: %w", rerr, kv.ErrConflict)
+					}
+				}
+				return
+			}
+			results[i] = err
+			continue
+		}
+		if err := c.Exec("RELEASE g"); err != nil {
+			results[i] = s.wrap(err)
+			continue
+		}
+		committed++
+	}
+	var cerr error
+	if committed > 0 {
+		if cerr = s.wrap(c.Exec("COMMIT")); cerr != nil {
+			_ = c.Exec("ROLLBACK")
+		}
+	} else {
+		_ = c.Exec("ROLLBACK")
+	}
+	for i, p := range batch {
+		if results[i] == nil && cerr != nil {
+			results[i] = cerr
+		}
+		p.done <- results[i]
+	}
 }

@@ -83,5 +83,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlkv: open %s: %w", path, err)
 	}
+	if s.wconn, err = dialSQLite(path, sqlitePragmas, true); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlkv: open %s: %w", path, err)
+	}
 	return s, nil
 }

@@ -40,12 +40,14 @@ type Store struct {
 	reader *sql.DB
 	stmts  map[*sql.DB]*stmts
 	rpool  *readPool // SQLite: read transactions without database/sql
+	wconn  *rconn    // SQLite: the writer's connection, used by group leaders
 
 	// Group commit: concurrent Updates queue here; one of them leads and
 	// runs a whole queue in one database transaction.
 	gmu     sync.Mutex
 	queue   []*pending
 	leading bool
+	closed  bool
 }
 
 // pending is an Update waiting for a group commit.
@@ -136,6 +138,10 @@ func (s *Store) Update(ctx context.Context, fn func(kv.Tx) error) error {
 func (s *Store) group(ctx context.Context, fn func(kv.Tx) error) error {
 	p := &pending{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.gmu.Lock()
+	if s.closed {
+		s.gmu.Unlock()
+		return fmt.Errorf("sqlkv: store closed: %w", kv.ErrClosed)
+	}
 	s.queue = append(s.queue, p)
 	lead := !s.leading
 	if lead {
@@ -179,6 +185,10 @@ func (s *Store) runGroup(batch []*pending) {
 }
 
 func (s *Store) runChunk(batch []*pending) {
+	if s.wconn != nil {
+		s.runChunkNative(batch)
+		return
+	}
 	ctx := context.Background()
 	results := make([]error, len(batch))
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
@@ -246,7 +256,7 @@ func (s *Store) runChunk(batch []*pending) {
 
 // callClosure runs fn, turning a panic into an error so that one closure
 // cannot take the others of its group down.
-func callClosure(fn func(kv.Tx) error, t *tx) (err error) {
+func callClosure(fn func(kv.Tx) error, t kv.Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("sqlkv: transaction closure panicked: %v", r)
@@ -327,11 +337,23 @@ func (s *Store) wrap(err error) error {
 
 // Close implements kv.Store.
 func (s *Store) Close() error {
-	var perr error
+	var perr, werr error
 	if s.rpool != nil {
 		perr = s.rpool.close()
 	}
-	return errors.Join(perr, s.reader.Close(), s.writer.Close())
+	if s.wconn != nil {
+		// No group starts from now on; wait for the one running.
+		s.gmu.Lock()
+		s.closed = true
+		for s.leading {
+			s.gmu.Unlock()
+			time.Sleep(time.Millisecond)
+			s.gmu.Lock()
+		}
+		s.gmu.Unlock()
+		werr = s.wconn.close()
+	}
+	return errors.Join(perr, werr, s.reader.Close(), s.writer.Close())
 }
 
 type tx struct {
