@@ -60,9 +60,10 @@ type Store struct {
 }
 
 type fetch struct {
-	done chan struct{}
-	data []byte
-	err  error
+	done    chan struct{}
+	it      *item
+	err     error
+	waiters int // readers waiting for it, each owed a reference
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -89,7 +90,7 @@ func New(obj object.Store, opt Options) *Store {
 		blockSize: opt.BlockSize,
 		readahead: max(opt.Readahead, 0),
 		uploads:   make(chan struct{}, opt.MaxUploads),
-		cache:     newCache(max(opt.CacheSize, 0)),
+		cache:     newCache(max(opt.CacheSize, 0), alignedLen(opt.BlockSize+4)),
 		log:       opt.Logger,
 		inflight:  make(map[string]*fetch),
 		closed:    make(chan struct{}),
@@ -145,21 +146,22 @@ func (s *Store) ReadAt(ctx context.Context, id uint64, l uint32, p []byte, off u
 		// Start the read-ahead before waiting for this block, so that the
 		// first blocks of a sequential read are fetched side by side.
 		s.prefetch(id, l, i)
-		b, err := s.block(ctx, id, l, i)
+		it, err := s.block(ctx, id, l, i)
 		if err != nil {
 			return n, err
 		}
-		n += copy(p[n:], b[at-i*s.blockSize:])
+		n += copy(p[n:], it.data[at-i*s.blockSize:])
+		s.cache.release(it)
 	}
 	return n, nil
 }
 
 // block returns block i of slice id, from the cache or the object store,
-// sharing one fetch among concurrent readers.
-func (s *Store) block(ctx context.Context, id uint64, l uint32, i int) ([]byte, error) {
+// sharing one fetch among concurrent readers. The caller must release it.
+func (s *Store) block(ctx context.Context, id uint64, l uint32, i int) (*item, error) {
 	key := Key(id, i, s.blockLen(l, i))
-	if b, ok := s.cache.get(key); ok {
-		return b, nil
+	if it, ok := s.cache.get(key); ok {
+		return it, nil
 	}
 	s.mu.Lock()
 	f, ok := s.inflight[key]
@@ -167,33 +169,40 @@ func (s *Store) block(ctx context.Context, id uint64, l uint32, i int) ([]byte, 
 		f = &fetch{done: make(chan struct{})}
 		s.inflight[key] = f
 		s.mu.Unlock()
-		f.data, f.err = s.load(context.WithoutCancel(ctx), key, s.blockLen(l, i))
+		f.it, f.err = s.load(context.WithoutCancel(ctx), key, s.blockLen(l, i))
 		if f.err == nil {
-			s.cache.put(key, f.data)
+			s.cache.put(f.it)
 		}
 		s.mu.Lock()
 		delete(s.inflight, key)
+		waiters := f.waiters
 		s.mu.Unlock()
-		close(f.done)
-	} else {
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if f.err == nil && waiters > 0 {
+			s.cache.ref(f.it, waiters)
 		}
+		close(f.done)
+		return f.it, f.err
 	}
-	return f.data, f.err
+	f.waiters++
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		// The reference owed to this reader is never released: the
+		// buffer is then left to the garbage collector, not recycled.
+		return nil, ctx.Err()
+	}
+	return f.it, f.err
 }
 
 // load reads and verifies one block, retrying once when it arrives short
 // or corrupt (a transient fault must not fail the read).
-func (s *Store) load(ctx context.Context, key string, size int) ([]byte, error) {
+func (s *Store) load(ctx context.Context, key string, size int) (*item, error) {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		var b []byte
-		if b, err = s.loadOnce(ctx, key, size); err == nil {
-			return b, nil
+		var it *item
+		if it, err = s.loadOnce(ctx, key, size); err == nil {
+			return it, nil
 		}
 		if errors.Is(err, object.ErrNotExist) || ctx.Err() != nil {
 			break
@@ -202,8 +211,16 @@ func (s *Store) load(ctx context.Context, key string, size int) ([]byte, error) 
 	return nil, err
 }
 
-func (s *Store) loadOnce(ctx context.Context, key string, size int) ([]byte, error) {
-	buf := alignedBuffer(size + 4)
+// loadOnce reads and verifies one block into a (recycled, when possible)
+// buffer; the item comes with one reference, its caller's.
+func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, error) {
+	var buf []byte
+	if alignedLen(size+4) == s.cache.bufSize {
+		buf = s.cache.buffer()
+	}
+	if buf == nil {
+		buf = alignedBuffer(size + 4)
+	}
 	n, err := object.ReadFull(ctx, s.obj, key, buf)
 	if err != nil {
 		return nil, fmt.Errorf("chunk: get %s: %w", key, err)
@@ -215,15 +232,18 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) ([]byte, err
 	if crc32.Checksum(data, castagnoli) != binary.LittleEndian.Uint32(buf[size:size+4]) {
 		return nil, fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, key)
 	}
-	return data, nil
+	return &item{key: key, data: data, buf: buf, refs: 1}, nil
 }
+
+// alignedLen is the length of alignedBuffer(n).
+func alignedLen(n int) int { return (n/4096 + 1) * 4096 }
 
 // alignedBuffer returns a buffer of at least n bytes whose address and
 // length are multiples of 4 KiB, one byte longer than n at least (so that
 // an object longer than expected is noticed), for O_DIRECT reads.
 func alignedBuffer(n int) []byte {
 	const align = 4096
-	l := (n/align + 1) * align
+	l := alignedLen(n)
 	raw := make([]byte, l+align)
 	off := int(uintptr(unsafe.Pointer(&raw[0])) % align)
 	if off != 0 {
@@ -261,9 +281,12 @@ func (s *Store) prefetch(id uint64, l uint32, i int) {
 		s.bg.Add(1)
 		go func(j int) {
 			defer s.bg.Done()
-			if _, err := s.block(context.Background(), id, l, j); err != nil {
+			it, err := s.block(context.Background(), id, l, j)
+			if err != nil {
 				s.log.Debug("readahead failed", "slice", id, "block", j, "err", err)
+				return
 			}
+			s.cache.release(it)
 		}(j)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"strings"
@@ -186,5 +187,46 @@ func TestReadahead(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got := obj.count() - before; got != 1 {
 		t.Fatalf("random read made %d gets, want 1", got)
+	}
+}
+
+// TestRecycledBuffersUnderConcurrentReads: with a cache of a few blocks,
+// concurrent readers of many blocks keep evicting blocks whose buffers are
+// recycled; no reader may ever see another block's bytes.
+func TestRecycledBuffersUnderConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	const bs = 4096
+	s := chunk.New(mem.New(), chunk.Options{BlockSize: bs, CacheSize: 3 * bs, Readahead: 2})
+	defer s.Close()
+	data := make([]byte, 40*bs+123)
+	rand.New(rand.NewSource(7)).Read(data)
+	l := writeSlice(t, s, 9, data, 5000)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(g)))
+			for i := 0; i < 300; i++ {
+				off := r.Intn(len(data))
+				n := 1 + r.Intn(3*bs)
+				p := make([]byte, n)
+				got, err := s.ReadAt(ctx, 9, l, p, uint32(off))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(p[:got], data[off:off+got]) || (got < n && off+got != len(data)) {
+					errs <- fmt.Errorf("reader %d: wrong bytes at %d (+%d)", g, off, got)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
