@@ -681,6 +681,13 @@ func testReadDirPlus(t *testing.T, ns func(t *testing.T) kv.Store) {
 				t.Fatal(err)
 			}
 		}
+		if i%10 == 0 { // attributes that sort before the one listed
+			for j := 0; j < 5; j++ {
+				if err := m.SetXattr(bg, posix.Root, e.Ino, fmt.Sprintf("cairn.a%d", j), []byte("x"), meta.XattrOptions{Internal: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		names = append(names, name)
 		if i == 100 {
 			// Sparse from here on: many inodes created elsewhere.

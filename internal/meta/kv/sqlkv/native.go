@@ -20,15 +20,16 @@ import (
 // adds locking, context plumbing, value conversion and an allocation per
 // column per row). Writes keep the database/sql path with group commit.
 
-// readPool hands out read-only SQLite connections.
+// readPool hands out read-only SQLite connections, most recently used
+// first: each connection has its own page cache, so a sequential reader
+// (a listing walking a directory) keeps finding its pages warm.
 type readPool struct {
 	path    string
 	pragmas []string
-	conns   chan *rconn
+	sem     chan struct{} // one token per connection in use
 
 	mu   sync.Mutex
-	open int // connections created and not closed
-	max  int
+	idle []*rconn
 	shut bool
 }
 
@@ -46,54 +47,45 @@ type scanStmt struct {
 }
 
 func newReadPool(path string, pragmas []string, max int) *readPool {
-	return &readPool{path: path, pragmas: pragmas, max: max, conns: make(chan *rconn, max)}
+	return &readPool{path: path, pragmas: pragmas, sem: make(chan struct{}, max)}
 }
 
 func (p *readPool) acquire(ctx context.Context) (*rconn, error) {
-	for {
-		p.mu.Lock()
-		if p.shut {
-			p.mu.Unlock()
-			return nil, fmt.Errorf("sqlkv: store closed: %w", kv.ErrClosed)
-		}
-		select {
-		case rc := <-p.conns:
-			p.mu.Unlock()
-			return rc, nil
-		default:
-		}
-		if p.open < p.max {
-			p.open++
-			p.mu.Unlock()
-			rc, err := p.dial()
-			if err != nil {
-				p.mu.Lock()
-				p.open--
-				p.mu.Unlock()
-			}
-			return rc, err
-		}
-		p.mu.Unlock()
-		select {
-		case rc := <-p.conns:
-			// Closed meanwhile? Loop to find out under the lock.
-			p.release(rc)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	p.mu.Lock()
+	if p.shut {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, fmt.Errorf("sqlkv: store closed: %w", kv.ErrClosed)
+	}
+	if n := len(p.idle); n > 0 {
+		rc := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return rc, nil
+	}
+	p.mu.Unlock()
+	rc, err := p.dial()
+	if err != nil {
+		<-p.sem
+	}
+	return rc, err
 }
 
 // release returns rc to the pool, or closes it when the pool is shut.
 func (p *readPool) release(rc *rconn) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.shut {
 		rc.close()
-		p.open--
-		return
+	} else {
+		p.idle = append(p.idle, rc)
 	}
-	p.conns <- rc
+	p.mu.Unlock()
+	<-p.sem
 }
 
 func (rc *rconn) close() error {
@@ -157,15 +149,11 @@ func (p *readPool) close() error {
 	defer p.mu.Unlock()
 	p.shut = true
 	var errs []error
-	for {
-		select {
-		case rc := <-p.conns:
-			errs = append(errs, rc.close())
-			p.open--
-		default:
-			return errors.Join(errs...)
-		}
+	for _, rc := range p.idle {
+		errs = append(errs, rc.close())
 	}
+	p.idle = nil
+	return errors.Join(errs...)
 }
 
 // viewNative runs fn in a read transaction on a pooled connection.
