@@ -311,9 +311,14 @@ func (q *request) bodyRead() int64 { return q.in }
 
 // writeXML answers status with v as XML.
 func (q *request) writeXML(status int, v any) error {
-	out, err := xml.Marshal(v)
-	if err != nil {
-		return err
+	var out []byte
+	if l, ok := v.(listBucketResult); ok {
+		out = l.appendXML(make([]byte, 0, 256+len(l.Contents)*256+len(l.CommonPrefixes)*64))
+	} else {
+		var err error
+		if out, err = xml.Marshal(v); err != nil {
+			return err
+		}
 	}
 	h := q.w.Header()
 	h.Set("Content-Type", "application/xml")
