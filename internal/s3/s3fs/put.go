@@ -75,6 +75,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 	}
 	data := buf[:n]
 	h := newHasher(opt.Expect, opt.Compute, int64(n))
+	defer h.close()
 	h.Write(data)
 	if err := checkBody(h, int64(n), opt); err != nil {
 		return ObjectInfo{}, err

@@ -346,4 +346,7 @@ func TestLargeETags(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if n := s3fs.LargeMD5s(); n != 0 {
+		t.Errorf("%d large-body hashers still counted after every upload ended", n)
+	}
 }
