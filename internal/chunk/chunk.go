@@ -307,9 +307,17 @@ func (s *Store) Remove(ctx context.Context, id uint64, l uint32) error {
 }
 
 // putBlock uploads one block (data plus checksum trailer).
-func (s *Store) putBlock(ctx context.Context, key string, buf []byte) error {
+// Unsynced blocks go through the store's BatchSyncer capability (the
+// caller checked it has one) and must be synced before they are relied on.
+func (s *Store) putBlock(ctx context.Context, key string, buf []byte, unsynced bool) error {
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	if err := s.obj.Put(ctx, key, object.NewBytesBody(buf)); err != nil {
+	var err error
+	if unsynced {
+		err = s.obj.(object.BatchSyncer).PutUnsynced(ctx, key, object.NewBytesBody(buf))
+	} else {
+		err = s.obj.Put(ctx, key, object.NewBytesBody(buf))
+	}
+	if err != nil {
 		return fmt.Errorf("chunk: put %s: %w", key, err)
 	}
 	return nil

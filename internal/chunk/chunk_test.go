@@ -230,3 +230,66 @@ func TestRecycledBuffersUnderConcurrentReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// syncRecorder is an object store with the BatchSyncer capability that
+// records what was put unsynced and what was synced.
+type syncRecorder struct {
+	object.Store
+	mu       sync.Mutex
+	unsynced map[string]bool
+	failSync error
+}
+
+func (r *syncRecorder) PutUnsynced(ctx context.Context, key string, body io.Reader) error {
+	r.mu.Lock()
+	r.unsynced[key] = true
+	r.mu.Unlock()
+	return r.Store.Put(ctx, key, body)
+}
+
+func (r *syncRecorder) Sync(ctx context.Context, keys []string) error {
+	if r.failSync != nil {
+		return r.failSync
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range keys {
+		delete(r.unsynced, k)
+	}
+	return nil
+}
+
+// TestBatchedBlockSyncs: the blocks of a multi-block slice are put
+// unsynced and all synced before Finish returns; a one-block slice is put
+// as usual; a failed sync fails Finish and removes the blocks.
+func TestBatchedBlockSyncs(t *testing.T) {
+	rec := &syncRecorder{Store: mem.New(), unsynced: map[string]bool{}}
+	s := chunk.New(rec, chunk.Options{BlockSize: 1000})
+	defer s.Close()
+	data := bytes.Repeat([]byte("0123456789"), 450) // 5 blocks
+	writeSlice(t, s, 1, data, 700)
+	if len(rec.unsynced) != 0 {
+		t.Fatalf("blocks left unsynced after Finish: %v", rec.unsynced)
+	}
+	p := make([]byte, len(data))
+	if n, err := s.ReadAt(ctx, 1, uint32(len(data)), p, 0); err != nil || n != len(data) || !bytes.Equal(p, data) {
+		t.Fatalf("read back: %d %v", n, err)
+	}
+	// One block: a plain Put (nothing recorded as unsynced at any point).
+	rec.failSync = errors.New("must not be called")
+	writeSlice(t, s, 2, data[:900], 900)
+	// A failing sync fails the slice and leaves no block behind.
+	w := s.NewWriter(3)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(ctx); err == nil {
+		t.Fatal("Finish succeeded although syncing its blocks failed")
+	}
+	objs, _, _ := rec.List(ctx, "", "", 0)
+	for _, o := range objs {
+		if strings.Contains(o.Key, "/3_") {
+			t.Fatalf("block %s of the failed slice was left behind", o.Key)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"cairn/internal/object"
 )
 
 // Writer writes one slice. Bytes are appended with Write; every full block
@@ -23,6 +25,9 @@ type Writer struct {
 	err  error
 	done []int // indexes of uploaded blocks, for Abort
 	lens map[int]int
+	// unsynced counts blocks put without being made durable (the store is
+	// an object.BatchSyncer); Finish syncs them in one round.
+	unsynced int
 }
 
 // NewWriter starts slice id.
@@ -54,7 +59,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		n += k
 		w.size += int64(k)
 		if len(*w.buf) == w.s.blockSize {
-			w.upload()
+			w.upload(false)
 		}
 	}
 	return n, nil
@@ -81,9 +86,16 @@ func (w *Writer) reserve(k int) {
 	}
 }
 
-// upload sends the buffered block in the background.
-func (w *Writer) upload() {
+// upload sends the buffered block in the background; last is set by
+// Finish. A slice of one block is put as usual; the blocks of a longer
+// one are put unsynced when the store can sync them in a batch.
+func (w *Writer) upload(last bool) {
 	buf, index := w.buf, w.index
+	_, batch := w.s.obj.(object.BatchSyncer)
+	unsynced := batch && !(last && index == 0)
+	if unsynced {
+		w.unsynced++
+	}
 	w.buf = nil
 	w.index++
 	w.s.uploads <- struct{}{} // backpressure
@@ -92,7 +104,7 @@ func (w *Writer) upload() {
 		defer w.wg.Done()
 		defer func() { <-w.s.uploads }()
 		n := len(*buf)
-		err := w.s.putBlock(context.Background(), Key(w.id, index, n), *buf)
+		err := w.s.putBlock(context.Background(), Key(w.id, index, n), *buf, unsynced)
 		if cap(*buf) >= w.s.blockSize+4 {
 			w.s.bufs.Put(buf)
 		}
@@ -121,12 +133,24 @@ func (w *Writer) Len() int64 { return w.size }
 // slice's length. On error the uploaded blocks are removed.
 func (w *Writer) Finish(ctx context.Context) (uint32, error) {
 	if w.buf != nil && len(*w.buf) > 0 {
-		w.upload()
+		w.upload(true)
 	} else if w.buf != nil {
 		w.release()
 	}
 	w.wg.Wait()
-	if err := w.failed(); err != nil {
+	err := w.failed()
+	if err == nil && w.unsynced > 0 {
+		w.mu.Lock()
+		keys := make([]string, 0, len(w.done))
+		for _, i := range w.done {
+			keys = append(keys, Key(w.id, i, w.lens[i]))
+		}
+		w.mu.Unlock()
+		if err = w.s.obj.(object.BatchSyncer).Sync(ctx, keys); err != nil {
+			err = fmt.Errorf("chunk: %w", err)
+		}
+	}
+	if err != nil {
 		w.Abort(ctx)
 		return 0, fmt.Errorf("slice %d: %w", w.id, err)
 	}

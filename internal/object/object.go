@@ -92,6 +92,17 @@ type FullReader interface {
 	ReadFull(ctx context.Context, key string, p []byte) (int, error)
 }
 
+// BatchSyncer is an optional capability of stores whose Put makes each
+// object durable on its own (the file backend: an fsync per object): it
+// puts without that, and Sync makes a batch of such objects durable at
+// once. A writer of several objects that must all be durable before it
+// goes on (the blocks of one slice) then pays one round of syncs, run side
+// by side, instead of one per object as it is written.
+type BatchSyncer interface {
+	PutUnsynced(ctx context.Context, key string, body io.Reader) error
+	Sync(ctx context.Context, keys []string) error
+}
+
 // ReadFull reads a whole object into p through s's FullReader capability
 // when it has one, else through Get.
 func ReadFull(ctx context.Context, s Store, key string, p []byte) (int, error) {

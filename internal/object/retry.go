@@ -112,3 +112,35 @@ func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte) (n int,
 	})
 	return n, err
 }
+
+// PutUnsynced forwards the BatchSyncer capability with retries (Put when
+// the store has none).
+func (r *retryStore) PutUnsynced(ctx context.Context, key string, body io.Reader) error {
+	bs, ok := r.s.(BatchSyncer)
+	if !ok {
+		return r.Put(ctx, key, body)
+	}
+	seeker, ok := body.(io.Seeker)
+	if !ok {
+		return bs.PutUnsynced(ctx, key, body)
+	}
+	first := true
+	return r.do(ctx, func() error {
+		if !first {
+			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+		}
+		first = false
+		return bs.PutUnsynced(ctx, key, body)
+	})
+}
+
+// Sync forwards the BatchSyncer capability with retries.
+func (r *retryStore) Sync(ctx context.Context, keys []string) error {
+	bs, ok := r.s.(BatchSyncer)
+	if !ok {
+		return nil
+	}
+	return r.do(ctx, func() error { return bs.Sync(ctx, keys) })
+}

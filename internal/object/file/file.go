@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"cairn/internal/object"
 )
@@ -98,13 +99,60 @@ func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.Read
 
 // Put implements object.Store.
 func (s *Store) Put(ctx context.Context, key string, body io.Reader) error {
+	return s.put(ctx, key, body, !s.noSync)
+}
+
+// PutUnsynced implements object.BatchSyncer: Put without the fsync.
+func (s *Store) PutUnsynced(ctx context.Context, key string, body io.Reader) error {
+	return s.put(ctx, key, body, false)
+}
+
+// Sync implements object.BatchSyncer: fdatasync of each key's file, eight
+// at a time, so that their writeback and journal commits overlap.
+func (s *Store) Sync(ctx context.Context, keys []string) error {
+	if s.noSync || len(keys) == 0 {
+		return nil
+	}
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, len(keys))
+	for _, k := range keys {
+		p, err := s.path(k)
+		if err != nil {
+			return err
+		}
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			f, err := os.Open(p)
+			if err == nil {
+				err = syscall.Fdatasync(int(f.Fd()))
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				err = fmt.Errorf("object/file: sync %s: %w", k, err)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range keys {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) error {
 	p, err := s.path(key)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(p)
 	if bb, ok := body.(*object.BytesBody); ok && s.direct {
-		if done, err := s.putDirect(dir, p, bb.Bytes()); done {
+		if done, err := s.putDirect(dir, p, bb.Bytes(), sync); done {
 			if err != nil {
 				return fmt.Errorf("object/file: put %s: %w", key, err)
 			}
@@ -125,7 +173,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader) error {
 	if err == nil {
 		err = ctx.Err()
 	}
-	if err == nil && !s.noSync {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -143,12 +191,12 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader) error {
 
 // putDirect writes an in-memory body with O_DIRECT to a temporary name and
 // renames it into place; done=false means it could not be used.
-func (s *Store) putDirect(dir, p string, b []byte) (done bool, err error) {
+func (s *Store) putDirect(dir, p string, b []byte, sync bool) (done bool, err error) {
 	tmp := p + tmpSuffix + strconv.FormatUint(s.seq.Add(1), 36) + "-" + s.pid
-	done, err = writeDirect(tmp, b, !s.noSync)
+	done, err = writeDirect(tmp, b, sync)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(dir, 0o755); err == nil {
-			done, err = writeDirect(tmp, b, !s.noSync)
+			done, err = writeDirect(tmp, b, sync)
 		}
 	}
 	if !done || err != nil {

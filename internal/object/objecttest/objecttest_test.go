@@ -109,3 +109,43 @@ func TestFileDirectWrite(t *testing.T) {
 		t.Fatalf("listed %v", objs)
 	}
 }
+
+// TestFileBatchSync: objects put unsynced read back at once, Sync makes a
+// batch durable (fdatasync each, side by side) and fails on a missing key.
+func TestFileBatchSync(t *testing.T) {
+	ctx := context.Background()
+	s, err := file.New(t.TempDir(), file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bs object.BatchSyncer = s
+	var keys []string
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("b/%02d", i)
+		if err := bs.PutUnsynced(ctx, k, object.NewBytesBody(bytes.Repeat([]byte{byte(i)}, 5000+i))); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if err := bs.Sync(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		rc, err := s.Get(ctx, k, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) != 5000+i || b[0] != byte(i) {
+			t.Fatalf("%s: %d bytes", k, len(b))
+		}
+	}
+	if err := bs.Sync(ctx, []string{"b/00", "missing/key"}); err == nil {
+		t.Fatal("Sync of a missing key succeeded")
+	}
+	// Through the retry wrapper the capability is kept.
+	if _, ok := object.WithRetry(s, object.RetryOptions{}).(object.BatchSyncer); !ok {
+		t.Fatal("WithRetry hides BatchSyncer")
+	}
+}
