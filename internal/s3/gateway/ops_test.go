@@ -1820,6 +1820,25 @@ func TestStreamingChecksums(t *testing.T) {
 			t.Fatalf("%s: Content-Encoding %q stored", alg, *g.ContentEncoding)
 		}
 	}
+	// minio-go with TrailingHeaders ends its trailer lines with a bare LF.
+	mtr := srv.Client().Transport
+	mc, err := minio.New(strings.TrimPrefix(srv.URL, "https://"), &minio.Options{Creds: mcreds.NewStaticV4(testAK, testSecret, ""),
+		Region: "us-east-1", Secure: true, Transport: mtr, TrailingHeaders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen.Delete("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+	if _, err := mc.PutObject(bg, "bkt", "s/minio", strings.NewReader(data), int64(len(data)), minio.PutObjectOptions{
+		Checksum: minio.ChecksumCRC32C, DisableMultipart: true}); err != nil {
+		t.Fatalf("minio-go with trailing headers: %v", err)
+	}
+	if _, ok := seen.Load("STREAMING-UNSIGNED-PAYLOAD-TRAILER"); !ok {
+		t.Fatal("minio-go did not stream with a trailer")
+	}
+	body, g, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("s/minio"), ChecksumMode: types.ChecksumModeEnabled})
+	if want := crc32b64(crc32.MakeTable(crc32.Castagnoli), []byte(data)); err != nil || body != data || aws.ToString(g.ChecksumCRC32C) != want {
+		t.Fatalf("minio-go upload: %d bytes, CRC32C %v (want %s): %v", len(body), g.ChecksumCRC32C, want, err)
+	}
 	if _, ok := seen.Load("STREAMING-UNSIGNED-PAYLOAD-TRAILER"); !ok {
 		var all []string
 		seen.Range(func(k, _ any) bool { all = append(all, k.(string)); return true })
@@ -1845,7 +1864,7 @@ func TestStreamingChecksums(t *testing.T) {
 	}
 	resp, b := send("bad", "AAAAAA==")
 	errorBody(t, resp, b, 400, "BadDigest")
-	if got := h.keys(t, "bkt"); strings.Join(got, ",") != "good,s/CRC32,s/SHA256" {
+	if got := h.keys(t, "bkt"); strings.Join(got, ",") != "good,s/CRC32,s/SHA256,s/minio" {
 		t.Fatalf("keys: %v", got)
 	}
 	if body, _, _ := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("good")}); body != "abc" {

@@ -108,6 +108,8 @@ type chunkReader struct {
 	left int64  // decoded bytes still expected
 	eof  bool
 	body *Body
+	// lenient accepts lines ending in a bare LF (trailer lines only).
+	lenient bool
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -141,6 +143,9 @@ func (c *chunkReader) line() (string, error) {
 	}
 	s := string(l)
 	if !strings.HasSuffix(s, "\r\n") {
+		if c.lenient && strings.HasSuffix(s, "\n") {
+			return s[:len(s)-1], nil
+		}
 		return "", malformed("line not terminated by CRLF")
 	}
 	return s[:len(s)-2], nil
@@ -206,6 +211,9 @@ func (c *chunkReader) finish() error {
 	trailers := map[string]string{}
 	var canon strings.Builder
 	var trailerSig string
+	// minio-go ends each trailer line with a bare LF (then CRLF CRLF).
+	c.lenient = true
+	defer func() { c.lenient = false }()
 	for {
 		l, err := c.line()
 		if err == io.ErrUnexpectedEOF {

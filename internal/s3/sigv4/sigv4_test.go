@@ -218,6 +218,28 @@ func TestUnsignedTrailer(t *testing.T) {
 	if err != nil || string(got) != "hello" || v.Body.Trailers()["x-amz-checksum-crc32"] != "NhCmhg==" {
 		t.Fatalf("%q %v %v", got, err, v.Body.Trailers())
 	}
+	// minio-go (TrailingHeaders) ends a trailer line with a bare LF, then
+	// CRLF CRLF; a bare LF in a chunk header stays malformed.
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\n\r\n\r\n", true},
+		{"5\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\n\r\n\r\n", false},
+	} {
+		r = httptest.NewRequest("PUT", "http://localhost:9000/b/k", strings.NewReader(tc.body))
+		r.Header.Set("x-amz-decoded-content-length", "5")
+		r.Header.Set("x-amz-trailer", "x-amz-checksum-crc32")
+		SignHeader(r, testAK, testSecret, "us-east-1", StreamingUnsignedTrailer, time.Now())
+		v, err = Verify(r, lookup, time.Now(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(v.Body)
+		if ok := err == nil && string(got) == "hello" && v.Body.Trailers()["x-amz-checksum-crc32"] == "NhCmhg=="; ok != tc.ok {
+			t.Fatalf("%q: %q %v %v", tc.body, got, err, v.Body.Trailers())
+		}
+	}
 	// A declared trailer that never comes.
 	r = httptest.NewRequest("PUT", "http://localhost:9000/b/k", strings.NewReader("5\r\nhello\r\n0\r\n\r\n"))
 	r.Header.Set("x-amz-decoded-content-length", "5")
