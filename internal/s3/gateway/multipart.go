@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
@@ -23,6 +24,21 @@ func (q *request) createMultipartUpload() error {
 	opt, err := q.putOptions()
 	if err != nil {
 		return err
+	}
+	if opt.ChecksumType != "" || len(opt.Compute) > 0 {
+		if len(opt.Compute) == 0 {
+			return s3err.Newf(s3err.InvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		}
+		alg := opt.Compute[0]
+		typ := opt.ChecksumType
+		if typ == "" {
+			typ = s3fs.DefaultChecksumType(alg)
+		}
+		if !s3fs.ValidChecksumType(alg, typ) {
+			return s3err.Newf(s3err.InvalidRequest, "The "+typ+" checksum type cannot be used with the "+strings.ToLower(alg)+" checksum algorithm.")
+		}
+		q.w.Header().Set("x-amz-checksum-algorithm", alg)
+		q.w.Header().Set("x-amz-checksum-type", typ)
 	}
 	id, err := q.g.opt.Backend.CreateMultipartUpload(q.ctx, q.cred, q.bucket, q.key, opt)
 	if err != nil {
@@ -100,7 +116,7 @@ func (q *request) completeMultipartUpload() error {
 	}
 	res := completeMultipartUploadResult{NS: s3NS, Location: "/" + q.bucket + "/" + q.key, Bucket: q.bucket, Key: q.key, ETag: oi.ETag,
 		ChecksumCRC32: oi.Checksums.CRC32, ChecksumCRC32C: oi.Checksums.CRC32C, ChecksumCRC64NVME: oi.Checksums.CRC64NVME,
-		ChecksumSHA1: oi.Checksums.SHA1, ChecksumSHA256: oi.Checksums.SHA256}
+		ChecksumSHA1: oi.Checksums.SHA1, ChecksumSHA256: oi.Checksums.SHA256, ChecksumType: oi.Checksums.Type}
 	return q.writeXML(http.StatusOK, res)
 }
 

@@ -58,6 +58,12 @@ func (q *request) putOptions() (s3fs.PutOptions, error) {
 			opt.Expect.Set(alg, v)
 		}
 	}
+	if t := strings.ToUpper(h.Get("X-Amz-Checksum-Type")); t != "" {
+		if t != "COMPOSITE" && t != "FULL_OBJECT" {
+			return opt, s3err.Newf(s3err.InvalidRequest, "Value for x-amz-checksum-type header is invalid.")
+		}
+		opt.ChecksumType = t
+	}
 	for _, hn := range []string{"X-Amz-Checksum-Algorithm", "X-Amz-Sdk-Checksum-Algorithm"} {
 		if alg := strings.ToUpper(h.Get(hn)); alg != "" {
 			if !s3fs.ValidAlgorithm(alg) {

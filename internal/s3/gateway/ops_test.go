@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/crc64"
 	"io"
 	"net"
 	"net/http"
@@ -1869,5 +1870,85 @@ func TestStreamingChecksums(t *testing.T) {
 	}
 	if body, _, _ := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("good")}); body != "abc" {
 		t.Fatalf("decoded body %q", body)
+	}
+}
+
+// TestMultipartWholeObjectChecksums: an upload created with a checksum
+// algorithm reports the whole object's checksum as S3 does — COMPOSITE:
+// the checksum of the parts' binary checksums with "-N"; FULL_OBJECT: the
+// CRC of all the bytes — on Complete and on HEAD/GET with checksum mode;
+// impossible combinations are InvalidRequest.
+func TestMultipartWholeObjectChecksums(t *testing.T) {
+	h := newHarness(t)
+	h.mb(t, "bkt")
+	part1 := bytes.Repeat([]byte("first part. "), (5<<20)/12+1)
+	part2 := []byte("the second and last part")
+	whole := append(append([]byte(nil), part1...), part2...)
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	crcRaw := func(tab *crc32.Table, b []byte) []byte {
+		return binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, tab))
+	}
+	compositeC := func() string {
+		inner := append(crcRaw(castagnoli, part1), crcRaw(castagnoli, part2)...)
+		return base64.StdEncoding.EncodeToString(crcRaw(castagnoli, inner)) + "-2"
+	}()
+	s1, s2 := sha256.Sum256(part1), sha256.Sum256(part2)
+	shaAll := sha256.Sum256(append(s1[:], s2[:]...))
+	cases := []struct {
+		alg  types.ChecksumAlgorithm
+		typ  types.ChecksumType
+		want string
+		kind types.ChecksumType
+	}{
+		{types.ChecksumAlgorithmCrc32c, "", compositeC, types.ChecksumTypeComposite},
+		{types.ChecksumAlgorithmSha256, types.ChecksumTypeComposite, base64.StdEncoding.EncodeToString(shaAll[:]) + "-2", types.ChecksumTypeComposite},
+		{types.ChecksumAlgorithmCrc32, types.ChecksumTypeFullObject, crc32b64(crc32.IEEETable, whole), types.ChecksumTypeFullObject},
+		{types.ChecksumAlgorithmCrc64nvme, "", base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, crc64.Checksum(whole, crc64.MakeTable(0x9A6C9329AC4BC9B5)))), types.ChecksumTypeFullObject},
+	}
+	for _, tc := range cases {
+		key := "mp/" + string(tc.alg)
+		cr, err := h.s3.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String(key),
+			ChecksumAlgorithm: tc.alg, ChecksumType: tc.typ})
+		if err != nil {
+			t.Fatalf("%s: create: %v", tc.alg, err)
+		}
+		var done []types.CompletedPart
+		for i, p := range [][]byte{part1, part2} {
+			up, err := h.s3.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String(key), UploadId: cr.UploadId,
+				PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p), ChecksumAlgorithm: tc.alg})
+			if err != nil {
+				t.Fatalf("%s: part %d: %v", tc.alg, i+1, err)
+			}
+			done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag,
+				ChecksumCRC32: up.ChecksumCRC32, ChecksumCRC32C: up.ChecksumCRC32C, ChecksumCRC64NVME: up.ChecksumCRC64NVME,
+				ChecksumSHA256: up.ChecksumSHA256})
+		}
+		co, err := h.s3.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String(key),
+			UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+		if err != nil {
+			t.Fatalf("%s: complete: %v", tc.alg, err)
+		}
+		got := aws.ToString(co.ChecksumCRC32) + aws.ToString(co.ChecksumCRC32C) + aws.ToString(co.ChecksumCRC64NVME) + aws.ToString(co.ChecksumSHA256)
+		if got != tc.want || co.ChecksumType != tc.kind {
+			t.Fatalf("%s: Complete reported %q %q, want %q %q", tc.alg, got, co.ChecksumType, tc.want, tc.kind)
+		}
+		ho, err := h.s3.HeadObject(bg, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = aws.ToString(ho.ChecksumCRC32) + aws.ToString(ho.ChecksumCRC32C) + aws.ToString(ho.ChecksumCRC64NVME) + aws.ToString(ho.ChecksumSHA256)
+		if got != tc.want || ho.ChecksumType != tc.kind {
+			t.Fatalf("%s: HEAD reported %q %q, want %q %q", tc.alg, got, ho.ChecksumType, tc.want, tc.kind)
+		}
+	}
+	for _, bad := range []struct {
+		alg types.ChecksumAlgorithm
+		typ types.ChecksumType
+	}{{types.ChecksumAlgorithmSha256, types.ChecksumTypeFullObject}, {types.ChecksumAlgorithmCrc64nvme, types.ChecksumTypeComposite}} {
+		_, err := h.s3.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("mp/bad"),
+			ChecksumAlgorithm: bad.alg, ChecksumType: bad.typ})
+		if code(err) != "InvalidRequest" {
+			t.Fatalf("%s with %s: %v", bad.alg, bad.typ, err)
+		}
 	}
 }

@@ -142,6 +142,7 @@ type completeMultipartUploadResult struct {
 	ChecksumCRC64NVME string   `xml:"ChecksumCRC64NVME,omitempty"`
 	ChecksumSHA1      string   `xml:"ChecksumSHA1,omitempty"`
 	ChecksumSHA256    string   `xml:"ChecksumSHA256,omitempty"`
+	ChecksumType      string   `xml:"ChecksumType,omitempty"`
 }
 
 type partElem struct {

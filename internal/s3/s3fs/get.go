@@ -2,7 +2,6 @@ package s3fs
 
 import (
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -61,16 +60,23 @@ func (f *FS) objectMetaFrom(ctx context.Context, e vfs.Entry, b []byte) (*objMet
 // md5File reads a whole file (as root: the caller was allowed to see the
 // object) and returns its MD5 in hex.
 func (f *FS) md5File(ctx context.Context, ino posix.Ino) (string, error) {
+	etag, _, err := f.hashFile(ctx, ino, nil)
+	return etag, err
+}
+
+// hashFile is md5File that also computes the checksums of compute.
+func (f *FS) hashFile(ctx context.Context, ino posix.Ino, compute []string) (string, Checksums, error) {
 	fh, _, err := f.v.Open(ctx, posix.Root, ino, syscall.O_RDONLY)
 	if err != nil {
-		return "", err
+		return "", Checksums{}, err
 	}
 	defer f.v.Release(ctx, fh)
-	h := md5.New()
+	h := newHasher(Checksums{}, compute, 0) // crypto/md5: one stream
+	defer h.close()
 	if _, err := io.Copy(h, &fileReader{ctx: ctx, v: f.v, fh: fh, end: -1}); err != nil {
-		return "", err
+		return "", Checksums{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.md5.Sum(nil)), h.result(), nil
 }
 
 // info builds the ObjectInfo of a file or directory marker.

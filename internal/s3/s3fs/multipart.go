@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +39,9 @@ type uploadInfo struct {
 	Meta      map[string]string `json:"meta,omitempty"`
 	Headers   map[string]string `json:"hdr,omitempty"`
 	Algorithm string            `json:"alg,omitempty"`
+	// CType is the checksum type of the whole object: "COMPOSITE" (the
+	// checksum of the parts' checksums, "-N") or "FULL_OBJECT".
+	CType string `json:"ctype,omitempty"`
 }
 
 func partName(n int) string { return fmt.Sprintf("%05d", n) }
@@ -88,6 +93,10 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 		Meta: opt.UserMeta, Headers: opt.Headers}
 	if len(opt.Compute) > 0 {
 		info.Algorithm = strings.ToUpper(opt.Compute[0])
+		info.CType = DefaultChecksumType(info.Algorithm)
+		if opt.ChecksumType != "" {
+			info.CType = opt.ChecksumType
+		}
 	}
 	js, err := json.Marshal(info)
 	if err != nil {
@@ -135,9 +144,13 @@ func (f *FS) UploadPart(ctx context.Context, cred posix.Cred, bucket, key, uploa
 	if part < 1 || part > MaxParts {
 		return Part{}, ErrInvalidPart
 	}
-	dir, _, err := f.upload(ctx, cred, bucket, key, uploadID)
+	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
 	if err != nil {
 		return Part{}, err
+	}
+	if info.Algorithm != "" {
+		// The whole object's checksum is made from the parts'.
+		opt.Compute = append(opt.Compute, info.Algorithm)
 	}
 	tmp, m, err := f.writeTemp(ctx, cred, body, opt)
 	if err != nil {
@@ -164,7 +177,7 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	if part < 1 || part > MaxParts {
 		return Part{}, ErrInvalidPart
 	}
-	dir, _, err := f.upload(ctx, cred, bucket, key, uploadID)
+	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
 	if err != nil {
 		return Part{}, err
 	}
@@ -190,8 +203,12 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	if err != nil {
 		return Part{}, err
 	}
-	etag, err := f.md5File(ctx, tmp.ino)
-	m := &objMeta{ETag: etag}
+	var compute []string
+	if info.Algorithm != "" {
+		compute = []string{info.Algorithm}
+	}
+	etag, sums, err := f.hashFile(ctx, tmp.ino, compute)
+	m := &objMeta{ETag: etag, Checksums: sums}
 	if err == nil {
 		err = f.finishTemp(ctx, &tmp, m)
 	}
@@ -294,6 +311,12 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 		return ObjectInfo{}, err
 	}
 	m.ContentType, m.UserMeta, m.Headers = info.CT, info.Meta, info.Headers
+	if info.Algorithm != "" {
+		if m.Checksums, err = wholeChecksum(info, stored, chosen); err != nil {
+			f.dropTemp(ctx, cred, tmp)
+			return ObjectInfo{}, err
+		}
+	}
 	if err := f.finishTemp(ctx, &tmp, m); err != nil {
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
@@ -508,4 +531,91 @@ func (f *FS) ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket s
 		res.NextKeyMarker, res.NextUploadIDMarker = u.Key, u.UploadID
 	}
 	return res, nil
+}
+
+// DefaultChecksumType is the checksum type S3 gives a multipart upload
+// created with alg and no x-amz-checksum-type: FULL_OBJECT for CRC64NVME,
+// COMPOSITE for the others.
+func DefaultChecksumType(alg string) string {
+	if strings.ToUpper(alg) == AlgCRC64NVME {
+		return "FULL_OBJECT"
+	}
+	return "COMPOSITE"
+}
+
+// ValidChecksumType reports whether a multipart upload may combine alg and
+// typ: FULL_OBJECT needs a CRC, COMPOSITE anything but CRC64NVME.
+func ValidChecksumType(alg, typ string) bool {
+	switch strings.ToUpper(alg) {
+	case AlgCRC32, AlgCRC32C:
+		return typ == "COMPOSITE" || typ == "FULL_OBJECT"
+	case AlgCRC64NVME:
+		return typ == "FULL_OBJECT"
+	case AlgSHA1, AlgSHA256:
+		return typ == "COMPOSITE"
+	}
+	return false
+}
+
+// wholeChecksum derives a completed upload's checksum from its parts'
+// (each part was hashed with the upload's algorithm as it arrived):
+// COMPOSITE is the checksum of the concatenated binary part checksums
+// followed by "-N"; FULL_OBJECT is the CRC of the whole object, combined
+// from the parts' CRCs and sizes without reading any data.
+func wholeChecksum(info uploadInfo, stored []Part, chosen []int) (Checksums, error) {
+	alg := info.Algorithm
+	raws := make([][]byte, len(chosen))
+	for i, j := range chosen {
+		raw, err := base64.StdEncoding.DecodeString(stored[j].Checksums.Get(alg))
+		if err != nil || len(raw) == 0 {
+			return Checksums{}, fmt.Errorf("%w: part %d has no %s checksum", ErrInvalidPart, stored[j].Number, alg)
+		}
+		raws[i] = raw
+	}
+	var c Checksums
+	c.Type = info.CType
+	if info.CType == "FULL_OBJECT" {
+		var poly uint64
+		width := 32
+		switch alg {
+		case AlgCRC32:
+			poly = 0xEDB88320
+		case AlgCRC32C:
+			poly = 0x82F63B78
+		case AlgCRC64NVME:
+			poly, width = 0x9A6C9329AC4BC9B5, 64
+		default:
+			return Checksums{}, fmt.Errorf("%w: %s cannot be a full-object checksum", ErrInvalidPart, alg)
+		}
+		var crc uint64
+		for i, j := range chosen {
+			part := beUint(raws[i])
+			if i == 0 {
+				crc = part
+			} else {
+				crc = crcCombine(crc, part, stored[j].Size, poly, width)
+			}
+		}
+		out := make([]byte, width/8)
+		for k := range out {
+			out[k] = byte(crc >> (8 * (len(out) - 1 - k)))
+		}
+		c.Set(alg, base64.StdEncoding.EncodeToString(out))
+		return c, nil
+	}
+	h := newChecksum(alg)
+	for _, r := range raws {
+		h.Write(r)
+	}
+	c.Set(alg, base64.StdEncoding.EncodeToString(h.Sum(nil))+"-"+strconv.Itoa(len(chosen)))
+	return c, nil
+}
+
+// beUint reads a big-endian unsigned integer of up to 8 bytes.
+func beUint(b []byte) uint64 {
+	var v uint64
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return v
 }

@@ -85,6 +85,9 @@ type PutOptions struct {
 	// Compute asks for these additional algorithms to be computed and
 	// stored even when not sent ("CRC32", "SHA256", ...).
 	Compute []string
+	// ChecksumType is the x-amz-checksum-type of a multipart upload
+	// ("COMPOSITE" or "FULL_OBJECT"; empty: the algorithm's default).
+	ChecksumType string
 	// Trailer supplies checksums that arrive in a trailer after the body:
 	// called after the body is read.
 	Trailer func() Checksums
