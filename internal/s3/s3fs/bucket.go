@@ -36,6 +36,8 @@ func (f *FS) ListBuckets(ctx context.Context, cred posix.Cred) ([]BucketInfo, er
 // An existing bucket is ErrBucketExists; the gateway tells "owned by you"
 // from HeadBucket's owner.
 func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) error {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	if !ValidBucketName(bucket) {
 		return ErrInvalidBucketName
 	}
@@ -69,6 +71,8 @@ func (f *FS) HeadBucket(ctx context.Context, cred posix.Cred, bucket string) (Bu
 // DeleteBucket removes an empty bucket (ErrBucketNotEmpty otherwise) and
 // any multipart uploads still staged for it.
 func (f *FS) DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) error {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 // the source's unless opt.ReplaceMetadata. cred needs read permission on
 // the source and write permission where the destination goes.
 func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt CopyOptions) (ObjectInfo, error) {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	sr, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey, 0, false)
 	se := sr.Entry
 	if err != nil {

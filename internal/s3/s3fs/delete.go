@@ -15,6 +15,8 @@ import (
 // markers, so that a deleted key leaves no phantom prefix. cred needs
 // write permission on the parent directory (and the sticky rules apply).
 func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key string) error {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	segs, dir, err := splitKey(key)
 	if err != nil {
 		if errors.Is(err, ErrInvalidKey) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,12 @@ type FS struct {
 	sysOnce sync.Mutex
 	tmpIno  posix.Ino // .cairn/tmp
 	upIno   posix.Ino // .cairn/uploads
+
+	// gen counts this FS's writes (bumped before and after each), for
+	// listing read-ahead; ahead holds the pages computed ahead.
+	gen       atomic.Uint64
+	ahead     aheadCache
+	aheadHits atomic.Uint64 // pages served from read-ahead (tests)
 }
 
 // New returns an FS over v.

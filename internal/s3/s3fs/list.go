@@ -6,8 +6,11 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
@@ -31,6 +34,135 @@ const maxListETagCompute = 8 << 20
 
 // ListObjects returns a page of bucket's keys (v1 and v2 both use it).
 func (f *FS) ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt ListOptions) (ListResult, error) {
+	key := aheadKey(cred, bucket, opt)
+	if e := f.ahead.take(key); e != nil {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return ListResult{}, ctx.Err()
+		}
+		if e.err == nil && f.unchangedSince(ctx, e.gen, e.head) {
+			f.aheadHits.Add(1)
+			f.readAhead(cred, bucket, opt, e.res)
+			return e.res, nil
+		}
+	}
+	res, err := f.listObjects(ctx, cred, bucket, opt)
+	if err == nil {
+		f.readAhead(cred, bucket, opt, res)
+	}
+	return res, err
+}
+
+// Listing read-ahead. A client walking a big listing asks for page N+1
+// only after parsing page N; computing N+1 meanwhile overlaps the two. A
+// page computed ahead is used only if nothing changed in between: the
+// volume's change-feed head (every namespace change, by any client,
+// advances it) and this FS's own write generation (which also counts the
+// changes of S3 metadata alone) must both be what they were when its
+// computation started, and it must be younger than aheadTTL.
+const (
+	aheadTTL     = 2 * time.Second
+	aheadEntries = 64
+	aheadRunning = 2 // pages computed ahead at once
+)
+
+type aheadEntry struct {
+	done    chan struct{}
+	res     ListResult
+	err     error
+	gen     uint64
+	head    uint64
+	started time.Time
+}
+
+type aheadCache struct {
+	mu      sync.Mutex
+	m       map[string]*aheadEntry
+	running int
+}
+
+func aheadKey(cred posix.Cred, bucket string, opt ListOptions) string {
+	return fmt.Sprintf("%d/%d/%v\x00%s\x00%+v", cred.UID, cred.GID, cred.Groups, bucket, opt)
+}
+
+// take removes and returns the entry for key, if fresh.
+func (c *aheadCache) take(key string) *aheadEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[key]
+	delete(c.m, key)
+	if e != nil && time.Since(e.started) > aheadTTL {
+		return nil
+	}
+	return e
+}
+
+// start registers a computation for key, or returns nil when too many run
+// or one is registered already.
+func (c *aheadCache) start(key string) *aheadEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*aheadEntry{}
+	}
+	if _, ok := c.m[key]; ok || c.running >= aheadRunning {
+		return nil
+	}
+	if len(c.m) >= aheadEntries {
+		for k, e := range c.m { // drop stale entries, or one entry
+			if time.Since(e.started) > aheadTTL || len(c.m) >= aheadEntries {
+				delete(c.m, k)
+			}
+		}
+	}
+	e := &aheadEntry{done: make(chan struct{}), started: time.Now()}
+	c.m[key] = e
+	c.running++
+	return e
+}
+
+func (c *aheadCache) finish() {
+	c.mu.Lock()
+	c.running--
+	c.mu.Unlock()
+}
+
+// readAhead starts computing the page after res in the background.
+func (f *FS) readAhead(cred posix.Cred, bucket string, opt ListOptions, res ListResult) {
+	if !res.IsTruncated || res.NextMarker == "" {
+		return
+	}
+	next := opt
+	next.StartAfter = res.NextMarker
+	e := f.ahead.start(aheadKey(cred, bucket, next))
+	if e == nil {
+		return
+	}
+	go func() {
+		defer f.ahead.finish()
+		defer close(e.done)
+		ctx, cancel := context.WithTimeout(context.Background(), aheadTTL)
+		defer cancel()
+		e.gen = f.gen.Load()
+		if e.head, e.err = f.v.Meta().FeedHead(ctx); e.err != nil {
+			return
+		}
+		e.res, e.err = f.listObjects(ctx, cred, bucket, next)
+	}()
+}
+
+// unchangedSince reports whether nothing changed since a read-ahead page
+// was started at write generation gen and feed head head.
+func (f *FS) unchangedSince(ctx context.Context, gen, head uint64) bool {
+	if f.gen.Load() != gen {
+		return false
+	}
+	now, err := f.v.Meta().FeedHead(ctx)
+	return err == nil && now == head
+}
+
+func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, opt ListOptions) (ListResult, error) {
 	b, err := f.bucketIno(ctx, cred, bucket)
 	if err != nil {
 		return ListResult{}, err

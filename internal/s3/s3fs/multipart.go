@@ -252,6 +252,8 @@ func (f *FS) partsOf(ctx context.Context, cred posix.Cred, dir posix.Ino) ([]Par
 // CompleteMultipartUpload joins the listed parts, in ascending order, into
 // the object. Every part but the last must be at least MinPartSize.
 func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, parts []CompletePart, opt PutOptions) (ObjectInfo, error) {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
 	if err != nil {
 		return ObjectInfo{}, err

@@ -27,6 +27,8 @@ const ioBufSize = 1 << 20
 // created as cred. The caller needs write permission on the parent (and on
 // an existing object it replaces).
 func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
 	segs, dir, err := splitKey(key)
 	if err != nil {
 		return ObjectInfo{}, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"cairn/internal/chunk"
 	"cairn/internal/meta"
@@ -348,5 +349,77 @@ func TestLargeETags(t *testing.T) {
 	}
 	if n := s3fs.LargeMD5s(); n != 0 {
 		t.Errorf("%d large-body hashers still counted after every upload ended", n)
+	}
+}
+
+// TestListingReadAhead: the page after a truncated page is computed in the
+// background and served when asked for, unless anything changed meanwhile
+// — through this FS (an S3 PUT) or around it (a file created directly in
+// the volume, as a mount would).
+func TestListingReadAhead(t *testing.T) {
+	f, v := newFS(t)
+	ctx := context.Background()
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i += 2 {
+		put(t, f, "bkt", fmt.Sprintf("k%02d", i), "x")
+	}
+	keys := func(r s3fs.ListResult) string {
+		var ks []string
+		for _, o := range r.Objects {
+			ks = append(ks, o.Key)
+		}
+		return strings.Join(ks, ",")
+	}
+	page := func(after string) s3fs.ListResult {
+		t.Helper()
+		r, err := f.ListObjects(ctx, root, "bkt", s3fs.ListOptions{MaxKeys: 5, StartAfter: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	settle := func() { time.Sleep(50 * time.Millisecond) } // let the read-ahead finish
+	// Unchanged: page 2 comes from the read-ahead.
+	p1 := page("")
+	settle()
+	hits := f.AheadHits()
+	if p2 := page(p1.NextMarker); keys(p2) != "k10,k12,k14,k16,k18" || f.AheadHits() != hits+1 {
+		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", keys(p2), hits, f.AheadHits())
+	}
+	// A PUT through this FS between the pages.
+	p1 = page("")
+	settle()
+	put(t, f, "bkt", "k11", "new")
+	if p2 := page(p1.NextMarker); keys(p2) != "k10,k11,k12,k14,k16" {
+		t.Fatalf("page 2 after a PUT: %q", keys(p2))
+	}
+	// A file created in the volume directly (a mount's write).
+	p1 = page("")
+	settle()
+	b, err := v.Lookup(ctx, root, posix.RootIno, "bkt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, _, err := v.Create(ctx, root, b.Ino, "k13", 0o644, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Release(ctx, fh)
+	if p2 := page(p1.NextMarker); keys(p2) != "k10,k11,k12,k13,k14" {
+		t.Fatalf("page 2 after a file was created around the FS: %q", keys(p2))
+	}
+	// A change of S3 metadata alone (a directory marker over other keys
+	// deleted: only its marker attribute goes) must not be missed either.
+	put(t, f, "bkt", "k09/", "")
+	put(t, f, "bkt", "k09/x", "x")
+	p1 = page("")
+	settle()
+	if err := f.DeleteObject(ctx, root, "bkt", "k09/"); err != nil {
+		t.Fatal(err)
+	}
+	if p2 := page(p1.NextMarker); keys(p2) != "k09/x,k10,k11,k12,k13" {
+		t.Fatalf("page 2 after a marker was deleted: %q", keys(p2))
 	}
 }
