@@ -25,6 +25,11 @@ wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep
 
 start() { # name -> sets URL and PID
   local name=$1 dir="$WORK/$1-data"
+  # Every server starts from the same state: no earlier server's files, an
+  # empty page cache (when we may drop it, as root).
+  rm -rf "$WORK"/*-data
+  sync
+  echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
   mkdir -p "$dir"
   case $name in
     cairn) CAIRN_ROOT_USER=$AK CAIRN_ROOT_PASSWORD=$SK "$WORK/cairn" server "$dir" --address 127.0.0.1:9101 >"$WORK/$name.log" 2>&1 &
