@@ -133,27 +133,45 @@ func (s *Store) blockLen(l uint32, i int) int {
 // off, and returns how many it read: fewer than len(p) only at the end of
 // the slice. A missing, short or corrupt block is an error.
 func (s *Store) ReadAt(ctx context.Context, id uint64, l uint32, p []byte, off uint32) (int, error) {
-	if off >= l {
+	n := 0
+	_, err := s.View(ctx, id, l, off, len(p), func(b []byte) error {
+		n += copy(p[n:], b)
+		return nil
+	})
+	return n, err
+}
+
+// View calls fn with the bytes of slice id (of total length l) from off,
+// n of them or up to the end of the slice, in order, and returns how many
+// it passed on. The pieces are the cached blocks themselves (no copy):
+// fn must not change them or keep them after it returns. View stops at
+// the first error of fn or of a block (missing, short or corrupt).
+func (s *Store) View(ctx context.Context, id uint64, l uint32, off uint32, n int, fn func([]byte) error) (int, error) {
+	if off >= l || n <= 0 {
 		return 0, nil
 	}
-	if rest := int(l - off); len(p) > rest {
-		p = p[:rest]
-	}
-	n := 0
-	for n < len(p) {
-		at := int(off) + n
+	n = min(n, int(l-off))
+	done := 0
+	for done < n {
+		at := int(off) + done
 		i := at / s.blockSize
 		// Start the read-ahead before waiting for this block, so that the
 		// first blocks of a sequential read are fetched side by side.
 		s.prefetch(id, l, i)
 		it, err := s.block(ctx, id, l, i)
 		if err != nil {
-			return n, err
+			return done, err
 		}
-		n += copy(p[n:], it.data[at-i*s.blockSize:])
+		from := at - i*s.blockSize
+		b := it.data[from:min(len(it.data), from+n-done)]
+		err = fn(b)
 		s.cache.release(it)
+		if err != nil {
+			return done, err
+		}
+		done += len(b)
 	}
-	return n, nil
+	return done, nil
 }
 
 // block returns block i of slice id, from the cache or the object store,
@@ -221,7 +239,18 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, erro
 	if buf == nil {
 		buf = alignedBuffer(size + 4)
 	}
-	n, err := object.ReadFull(ctx, s.obj, key, buf)
+	// The checksum is computed piece by piece as the data lands, while it
+	// is still in the CPU cache: a second pass over the whole block costs
+	// several times more (memory bandwidth).
+	var crc uint32
+	n, err := object.ReadFull(ctx, s.obj, key, buf, func(off int, piece []byte) {
+		if off == 0 {
+			crc = 0
+		}
+		if off < size {
+			crc = crc32.Update(crc, castagnoli, piece[:min(len(piece), size-off)])
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("chunk: get %s: %w", key, err)
 	}
@@ -229,7 +258,7 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, erro
 		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrCorrupt, key, n, size+4)
 	}
 	data := buf[:size]
-	if crc32.Checksum(data, castagnoli) != binary.LittleEndian.Uint32(buf[size:size+4]) {
+	if crc != binary.LittleEndian.Uint32(buf[size:size+4]) {
 		return nil, fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, key)
 	}
 	return &item{key: key, data: data, buf: buf, refs: 1}, nil

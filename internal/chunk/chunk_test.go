@@ -72,6 +72,48 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestView: View hands out the cached blocks themselves (no copy), in
+// order, for any range, and stops at its consumer's first error.
+func TestView(t *testing.T) {
+	s := chunk.New(mem.New(), chunk.Options{BlockSize: 1000, CacheSize: 8000})
+	defer s.Close()
+	data := make([]byte, 5500)
+	rand.New(rand.NewSource(2)).Read(data)
+	l := writeSlice(t, s, 9, data, 700)
+	for _, c := range []struct{ off, n int }{{0, 5500}, {0, 10}, {999, 2}, {1000, 1000}, {5499, 1}, {2500, 3000}, {123, 9999}} {
+		var got []byte
+		n, err := s.View(ctx, 9, l, uint32(c.off), c.n, func(b []byte) error {
+			if len(b) > 1000 {
+				t.Errorf("piece of %d bytes, more than a block", len(b))
+			}
+			got = append(got, b...)
+			return nil
+		})
+		want := data[c.off:min(c.off+c.n, len(data))]
+		if err != nil || n != len(want) || !bytes.Equal(got, want) {
+			t.Fatalf("View(%d, %d) = %d, %v; differs", c.off, c.n, n, err)
+		}
+	}
+	// Two views of a cached block see the same memory.
+	var first, second *byte
+	s.View(ctx, 9, l, 2000, 10, func(b []byte) error { first = &b[0]; return nil })
+	s.View(ctx, 9, l, 2000, 10, func(b []byte) error { second = &b[0]; return nil })
+	if first != second {
+		t.Fatal("View copied a cached block")
+	}
+	stop := errors.New("stop")
+	calls := 0
+	n, err := s.View(ctx, 9, l, 0, 5500, func(b []byte) error {
+		if calls++; calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 1000 || calls != 2 {
+		t.Fatalf("View with a failing consumer = %d, %v after %d calls", n, err, calls)
+	}
+}
+
 func TestKeysSpread(t *testing.T) {
 	prefixes := map[string]bool{}
 	for id := uint64(1); id <= 1000; id++ {

@@ -86,11 +86,22 @@ func (r *BytesBody) Seek(offset int64, whence int) (int64, error) {
 
 // FullReader is an optional capability: read a whole object into p and
 // return how many bytes it has (len(p) when it has that many or more).
-// The file backend reads with O_DIRECT when p is aligned, which on some
-// machines is much cheaper than going through the page cache.
+// The file backend asks the kernel for the whole file at once instead of
+// growing its read-ahead window step by step.
+//
+// When each is not nil it is called with every piece as it lands, in
+// order: piece is p[off:off+len(piece)]. A reader that starts over (a
+// retry) starts again from off 0. It lets the caller work on data while
+// it is still in the CPU cache (a checksum) instead of in a second pass
+// over the whole buffer.
 type FullReader interface {
-	ReadFull(ctx context.Context, key string, p []byte) (int, error)
+	ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (int, error)
 }
+
+// ReadPiece is the size of the pieces ReadFull hands to its each
+// function: small enough to be in the CPU cache still, large enough for
+// few system calls.
+const ReadPiece = 256 << 10
 
 // BatchSyncer is an optional capability of stores whose Put makes each
 // object durable on its own (the file backend: an fsync per object): it
@@ -104,19 +115,36 @@ type BatchSyncer interface {
 }
 
 // ReadFull reads a whole object into p through s's FullReader capability
-// when it has one, else through Get.
-func ReadFull(ctx context.Context, s Store, key string, p []byte) (int, error) {
+// when it has one, else through Get; each is as in FullReader.
+func ReadFull(ctx context.Context, s Store, key string, p []byte, each func(off int, piece []byte)) (int, error) {
 	if fr, ok := s.(FullReader); ok {
-		return fr.ReadFull(ctx, key, p)
+		return fr.ReadFull(ctx, key, p, each)
 	}
 	rc, err := s.Get(ctx, key, 0, -1)
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		err = nil
+	return ReadPieces(rc, p, each)
+}
+
+// ReadPieces fills p from r in pieces of at most ReadPiece bytes, calling
+// each (when not nil) on every piece read, and returns how many bytes it
+// read; running out of data before p is full is not an error.
+func ReadPieces(r io.Reader, p []byte, each func(off int, piece []byte)) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := io.ReadFull(r, p[n:min(n+ReadPiece, len(p))])
+		if m > 0 && each != nil {
+			each(n, p[n:n+m])
+		}
+		n += m
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }

@@ -105,9 +105,9 @@ func (r *retryStore) List(ctx context.Context, prefix, startAfter string, limit 
 func (r *retryStore) String() string { return r.s.String() }
 
 // ReadFull forwards the FullReader capability with retries.
-func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte) (n int, err error) {
+func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (n int, err error) {
 	err = r.do(ctx, func() error {
-		n, err = ReadFull(ctx, r.s, key, p)
+		n, err = ReadFull(ctx, r.s, key, p, each)
 		return err
 	})
 	return n, err

@@ -122,6 +122,26 @@ func (fs *FS) Read(ctx context.Context, fh Handle, p []byte, off int64) (int, er
 	return h.in.read(ctx, p, uint64(off))
 }
 
+// ReadTo passes the file's bytes from off to fn in order, n of them or up
+// to the end of the file, and returns how many it passed. It is Read
+// without the copy: fn gets cached blocks as they are, and must neither
+// change them nor keep them after it returns. An error of fn stops the
+// read and is returned as it is.
+func (fs *FS) ReadTo(ctx context.Context, fh Handle, off, n int64, fn func([]byte) error) (int64, error) {
+	h, err := fs.handle(fh)
+	if err != nil {
+		return 0, err
+	}
+	if !h.readable() {
+		return 0, syscall.EBADF
+	}
+	if off < 0 || n < 0 {
+		return 0, syscall.EINVAL
+	}
+	done, err := h.in.readTo(ctx, uint64(off), uint64(n), fn)
+	return int64(done), err
+}
+
 // Write writes p at off (at the end of the file for O_APPEND handles).
 // Data becomes visible to other clients after Flush, Fsync or Release.
 func (fs *FS) Write(ctx context.Context, fh Handle, p []byte, off int64) (int, error) {

@@ -213,6 +213,18 @@ func (in *inode) takeErr() error {
 
 // read fills p from the file at off.
 func (in *inode) read(ctx context.Context, p []byte, off uint64) (int, error) {
+	done := 0
+	_, err := in.readTo(ctx, off, uint64(len(p)), func(b []byte) error {
+		done += copy(p[done:], b)
+		return nil
+	})
+	return done, err
+}
+
+// readTo passes the file's bytes from off to fn, n of them or up to the end
+// of the file, in order, and returns how many it passed. Errors of fn are
+// returned as they are.
+func (in *inode) readTo(ctx context.Context, off, n uint64, fn func([]byte) error) (uint64, error) {
 	if err := in.flushIfPending(ctx); err != nil {
 		return 0, err
 	}
@@ -222,27 +234,29 @@ func (in *inode) read(ctx context.Context, p []byte, off uint64) (int, error) {
 	if off >= length {
 		return 0, nil
 	}
-	if uint64(len(p)) > length-off {
-		p = p[:length-off]
-	}
-	done := 0
-	for done < len(p) {
-		idx, pos := uint32(off/meta.ChunkSize), uint32(off%meta.ChunkSize)
-		n := len(p) - done
-		if room := meta.ChunkSize - int(pos); n > room {
-			n = room
+	n = min(n, length-off)
+	var passed uint64 // bytes fn took
+	count := func(b []byte) error {
+		if err := fn(b); err != nil {
+			return err
 		}
+		passed += uint64(len(b))
+		return nil
+	}
+	for done := uint64(0); done < n; {
+		idx, pos := uint32(off/meta.ChunkSize), uint32(off%meta.ChunkSize)
+		k := min(n-done, uint64(meta.ChunkSize-pos))
 		view, err := in.view(ctx, idx)
 		if err != nil {
-			return done, err
+			return passed, err
 		}
-		if err := in.readChunk(ctx, view, p[done:done+n], pos); err != nil {
-			return done, err
+		if err := in.visitChunk(ctx, view, pos, uint32(k), count); err != nil {
+			return passed, err
 		}
-		done += n
-		off += uint64(n)
+		done += k
+		off += k
 	}
-	return done, nil
+	return passed, nil
 }
 
 func (in *inode) flushIfPending(ctx context.Context) error {
@@ -286,10 +300,31 @@ func (in *inode) view(ctx context.Context, idx uint32) ([]meta.Slice, error) {
 	return v, nil
 }
 
-// readChunk fills p with the chunk's bytes at pos: slice data where a run
-// covers it, zeroes elsewhere.
-func (in *inode) readChunk(ctx context.Context, view []meta.Slice, p []byte, pos uint32) error {
-	end := pos + uint32(len(p))
+// zeroes are what holes read as.
+var zeroes [64 << 10]byte
+
+// emitZeroes passes n zero bytes to fn.
+func emitZeroes(n uint32, fn func([]byte) error) error {
+	for n > 0 {
+		k := min(n, uint32(len(zeroes)))
+		if err := fn(zeroes[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// visitChunk passes the chunk's bytes [pos, pos+n) to fn in order: slice
+// data where a run covers it, zeroes elsewhere. Errors of fn are returned
+// as they are; failures to read a slice wrap EIO.
+func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint32, fn func([]byte) error) error {
+	var fnErr error
+	pass := func(b []byte) error {
+		fnErr = fn(b)
+		return fnErr
+	}
+	end := pos + n
 	at := pos
 	for _, s := range view {
 		send := s.Pos + s.Len
@@ -297,33 +332,42 @@ func (in *inode) readChunk(ctx context.Context, view []meta.Slice, p []byte, pos
 			continue
 		}
 		if s.Pos > at {
-			clear(p[at-pos : s.Pos-pos])
+			if err := emitZeroes(s.Pos-at, fn); err != nil {
+				return err
+			}
 			at = s.Pos
 		}
 		stop := min(send, end)
-		dst := p[at-pos : stop-pos]
+		cnt := stop - at
 		switch {
 		case s.ID == 0:
-			clear(dst)
+			if err := emitZeroes(cnt, fn); err != nil {
+				return err
+			}
 		case meta.IsInline(s.ID):
 			from := s.Off + (at - s.Pos)
-			if uint64(from)+uint64(len(dst)) > uint64(len(s.Data)) {
+			if uint64(from)+uint64(cnt) > uint64(len(s.Data)) {
 				return fmt.Errorf("read of inode %d: inline slice %x is short (%d bytes): %w", in.ino, s.ID, len(s.Data), syscall.EIO)
 			}
-			copy(dst, s.Data[from:])
+			if err := fn(s.Data[from : from+cnt]); err != nil {
+				return err
+			}
 		default:
-			n, err := in.fs.chunks.ReadAt(ctx, s.ID, s.Size, dst, s.Off+(at-s.Pos))
+			got, err := in.fs.chunks.View(ctx, s.ID, s.Size, s.Off+(at-s.Pos), int(cnt), pass)
+			if fnErr != nil {
+				return fnErr
+			}
 			if err != nil {
 				return fmt.Errorf("read of inode %d slice %d: %w", in.ino, s.ID, toEIO(err))
 			}
-			if n < len(dst) {
-				return fmt.Errorf("read of inode %d: slice %d is short (%d of %d bytes): %w", in.ino, s.ID, n, len(dst), syscall.EIO)
+			if got < int(cnt) {
+				return fmt.Errorf("read of inode %d: slice %d is short (%d of %d bytes): %w", in.ino, s.ID, got, cnt, syscall.EIO)
 			}
 		}
 		at = stop
 	}
 	if at < end {
-		clear(p[at-pos:])
+		return emitZeroes(end-at, fn)
 	}
 	return nil
 }

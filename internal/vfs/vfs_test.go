@@ -141,6 +141,15 @@ func TestRandomWritesMatchModel(t *testing.T) {
 					if !bytes.Equal(buf[:got], want) {
 						t.Fatalf("step %d: read [%d,+%d) differs from the model", step, off, n)
 					}
+					// ReadTo hands out the same bytes without copying.
+					var to []byte
+					sent, err := e.fs.ReadTo(ctx, fh, int64(off), int64(n), func(b []byte) error {
+						to = append(to, b...)
+						return nil
+					})
+					if err != nil || sent != int64(len(want)) || !bytes.Equal(to, want) {
+						t.Fatalf("step %d: ReadTo [%d,+%d) = %d, %v; differs from the model", step, off, n, sent, err)
+					}
 				}
 			}
 			if err := e.fs.Release(ctx, fh); err != nil {
@@ -154,6 +163,35 @@ func TestRandomWritesMatchModel(t *testing.T) {
 				t.Fatalf("length %d, model %d", a.Length, len(model))
 			}
 		})
+	}
+}
+
+// TestReadToStopsOnWriterError: an error of the consumer ends the read at
+// once and comes back as it is (not as EIO).
+func TestReadToStopsOnWriterError(t *testing.T) {
+	e := newEnv(t, memkv.New(), mem.New(), 1<<16)
+	fh, _ := e.create(t, "f")
+	data := bytes.Repeat([]byte("abcdefgh"), 1<<16) // 8 blocks
+	if _, err := e.fs.Write(ctx, fh, data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Flush(ctx, fh); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("consumer gone")
+	calls := 0
+	sent, err := e.fs.ReadTo(ctx, fh, 0, int64(len(data)), func(b []byte) error {
+		calls++
+		if calls == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 3 || sent != 2<<16 {
+		t.Fatalf("ReadTo = %d, %v after %d calls; want 131072, the consumer's error, 3 calls", sent, err, calls)
+	}
+	if _, err := e.fs.ReadTo(ctx, fh, -1, 10, func([]byte) error { return nil }); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("negative offset: %v", err)
 	}
 }
 

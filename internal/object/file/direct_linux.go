@@ -1,11 +1,11 @@
 package file
 
 import (
-	"errors"
-	"io"
 	"os"
 	"syscall"
 	"unsafe"
+
+	"cairn/internal/object"
 )
 
 // directAlign is the alignment O_DIRECT wants of buffers, offsets and
@@ -56,12 +56,12 @@ func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
 	return true, err
 }
 
-// readDirect reads the whole file at path into p after asking the kernel
+// readWhole reads the whole file at path into p after asking the kernel
 // to read all of it ahead (one large request rather than the default
 // read-ahead window); the pages stay cached for the next reader. ok=false
 // means the caller must read normally. (O_DIRECT reads were measured too:
 // faster for cold data, but then re-reads never hit the page cache.)
-func readDirect(path string, p []byte) (n int, ok bool, err error) {
+func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, ok bool, err error) {
 	if len(p) < 64<<10 || len(p)%directAlign != 0 || uintptr(unsafe.Pointer(&p[0]))%directAlign != 0 {
 		return 0, false, nil
 	}
@@ -77,15 +77,14 @@ func readDirect(path string, p []byte) (n int, ok bool, err error) {
 	// the default window, and the pages stay cached for the next reader.
 	const fadvWillNeed = 3
 	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(len(p)), fadvWillNeed, 0, 0)
-	for n < len(p) {
-		m, err := f.Read(p[n:])
-		n += m
-		if errors.Is(err, io.EOF) || (err == nil && m == 0) {
-			return n, true, nil
-		}
-		if err != nil {
-			return n, true, err
-		}
-	}
-	return n, true, nil
+	n, err = object.ReadPieces(f, p, each)
+	return n, true, err
+}
+
+// startWriteback asks the kernel to begin writing f's dirty pages to disk
+// without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE). The
+// later fdatasync then has little left to wait for.
+func startWriteback(f *os.File) {
+	const syncFileRangeWrite = 2
+	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), 0, 0, syncFileRangeWrite, 0, 0)
 }

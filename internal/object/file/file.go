@@ -173,6 +173,11 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 	if err == nil {
 		err = ctx.Err()
 	}
+	if err == nil && !sync && !s.noSync {
+		// A batch Sync follows: start the write-back now, so that the
+		// disk writes this block while the next ones are received.
+		startWriteback(f)
+	}
 	if err == nil && sync {
 		err = f.Sync()
 	}
@@ -209,14 +214,14 @@ func (s *Store) putDirect(dir, p string, b []byte, sync bool) (done bool, err er
 	return true, nil
 }
 
-// ReadFull implements object.FullReader: the whole object into p, with
-// O_DIRECT when p allows it.
-func (s *Store) ReadFull(ctx context.Context, key string, p []byte) (int, error) {
+// ReadFull implements object.FullReader: the whole object into p, asking
+// the kernel to read all of it ahead first.
+func (s *Store) ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (int, error) {
 	path, err := s.path(key)
 	if err != nil {
 		return 0, err
 	}
-	n, ok, err := readDirect(path, p)
+	n, ok, err := readWhole(path, p, each)
 	if ok {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, object.ErrNotExist
@@ -231,11 +236,7 @@ func (s *Store) ReadFull(ctx context.Context, key string, p []byte) (int, error)
 		return 0, err
 	}
 	defer f.Close()
-	n, err = io.ReadFull(f, p)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		err = nil
-	}
-	return n, err
+	return object.ReadPieces(f, p, each)
 }
 
 // Head implements object.Store.

@@ -11,6 +11,7 @@ import (
 	"math/rand"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"cairn/internal/object"
 )
@@ -28,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) object.Store) {
 		{"List", testList},
 		{"FailedPutLeavesNothing", testFailedPut},
 		{"Concurrent", testConcurrent},
+		{"ReadFullPieces", testReadFullPieces},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -215,5 +217,43 @@ func testConcurrent(t *testing.T, s object.Store) {
 	objs, _, err := s.List(ctx, "c/", "", 0)
 	if err != nil || len(objs) != 160 {
 		t.Fatalf("listed %d of 160: %v", len(objs), err)
+	}
+}
+
+// testReadFullPieces: ReadFull hands every piece to its each function in
+// order, as it lands, and the pieces are the object, for buffers the
+// backend can read whole (aligned) and others.
+func testReadFullPieces(t *testing.T, s object.Store) {
+	data := make([]byte, 3*object.ReadPiece+12345)
+	rand.New(rand.NewSource(3)).Read(data)
+	if err := s.Put(ctx, "chunks/pieces", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	const align = 4096
+	raw := make([]byte, 4*object.ReadPiece+2*align)
+	skip := (align - int(uintptr(unsafe.Pointer(&raw[0]))%align)) % align
+	for name, p := range map[string][]byte{
+		"aligned":   raw[skip : skip+4*object.ReadPiece],
+		"unaligned": raw[skip+1 : skip+1+len(data)+100],
+	} {
+		var got []byte
+		n, err := object.ReadFull(ctx, s, "chunks/pieces", p, func(off int, piece []byte) {
+			if off != len(got) {
+				t.Errorf("%s: piece at %d after %d bytes", name, off, len(got))
+			}
+			if len(piece) > object.ReadPiece || &piece[0] != &p[off] {
+				t.Errorf("%s: piece of %d bytes at %d is not p[%d:]", name, len(piece), off, off)
+			}
+			got = append(got, piece...)
+		})
+		if err != nil || n != len(data) {
+			t.Fatalf("%s: ReadFull = %d, %v; want %d", name, n, err, len(data))
+		}
+		if !bytes.Equal(got, data) || !bytes.Equal(p[:n], data) {
+			t.Fatalf("%s: pieces or buffer differ from the object", name)
+		}
+	}
+	if _, err := object.ReadFull(ctx, s, "chunks/none", raw, nil); !errors.Is(err, object.ErrNotExist) {
+		t.Fatalf("ReadFull of a missing object: %v", err)
 	}
 }
