@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"sync"
 	"unsafe"
@@ -49,6 +50,7 @@ type Store struct {
 	blockSize int
 	readahead int
 	uploads   chan struct{}
+	warming   chan struct{} // background block warm-ups (WriteTo)
 	cache     *cache
 	log       *slog.Logger
 	bufs      sync.Pool
@@ -90,6 +92,7 @@ func New(obj object.Store, opt Options) *Store {
 		blockSize: opt.BlockSize,
 		readahead: max(opt.Readahead, 0),
 		uploads:   make(chan struct{}, opt.MaxUploads),
+		warming:   make(chan struct{}, 4),
 		cache:     newCache(max(opt.CacheSize, 0), alignedLen(opt.BlockSize+4)),
 		log:       opt.Logger,
 		inflight:  make(map[string]*fetch),
@@ -172,6 +175,124 @@ func (s *Store) View(ctx context.Context, id uint64, l uint32, off uint32, n int
 		done += len(b)
 	}
 	return done, nil
+}
+
+// sendMin is the fewest bytes of a block that WriteTo sends straight from
+// its file; less is read through the block cache.
+const sendMin = 256 << 10
+
+// WriteTo writes the bytes of slice id (of total length l) from off to w,
+// n of them or up to the end of the slice, and returns how many it wrote.
+// Cached blocks are written from memory as they are. When the store keeps
+// blocks in local files (object.LocalFiles) and w is an io.ReaderFrom (an
+// HTTP response: sendfile), other blocks are checked against their
+// checksum where they lie in the page cache, then handed to w.ReadFrom as
+// files, so their bytes never pass through this process; they do not
+// enter the block cache. Everything else goes through View.
+func (s *Store) WriteTo(ctx context.Context, id uint64, l uint32, off uint32, n int, w io.Writer) (int, error) {
+	rf, ok := w.(io.ReaderFrom)
+	lf := object.LocalFilesOf(s.obj)
+	if !ok || lf == nil {
+		return s.View(ctx, id, l, off, n, func(b []byte) error {
+			_, err := w.Write(b)
+			return err
+		})
+	}
+	if off >= l || n <= 0 {
+		return 0, nil
+	}
+	n = min(n, int(l-off))
+	done, hinted := 0, -1
+	for done < n {
+		at := int(off) + done
+		i := at / s.blockSize
+		size := s.blockLen(l, i)
+		from := at - i*s.blockSize
+		cnt := min(size-from, n-done)
+		key := Key(id, i, size)
+		if it, ok := s.cache.get(key); ok {
+			_, err := w.Write(it.data[from : from+cnt])
+			s.cache.release(it)
+			if err != nil {
+				return done, err
+			}
+			done += cnt
+			continue
+		}
+		if cnt >= sendMin {
+			// Warm the next blocks of the range before sending this one,
+			// so that reads from the disk overlap the sending.
+			last := (int(off) + n - 1) / s.blockSize
+			for j := max(i+1, hinted+1); j <= min(i+2, last); j++ {
+				s.warm(lf, Key(id, j, s.blockLen(l, j)), s.blockLen(l, j))
+				hinted = j
+			}
+			sent, used, err := s.sendBlock(ctx, lf, rf, key, size, from, cnt)
+			if used {
+				done += sent
+				if err != nil {
+					return done, err
+				}
+				continue
+			}
+		}
+		s.prefetch(id, l, i)
+		it, err := s.block(ctx, id, l, i)
+		if err != nil {
+			return done, err
+		}
+		_, err = w.Write(it.data[from : from+cnt])
+		s.cache.release(it)
+		if err != nil {
+			return done, err
+		}
+		done += cnt
+	}
+	return done, nil
+}
+
+// warm reads a block file into the page cache in the background, checking
+// it on the way, unless as many warm-ups as uploads allowed are running.
+func (s *Store) warm(lf object.LocalFiles, key string, size int) {
+	select {
+	case s.warming <- struct{}{}:
+	default:
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer func() { <-s.warming }()
+		f, err := lf.OpenFile(context.Background(), key)
+		if err != nil {
+			return
+		}
+		warmFile(f, size)
+		f.Close()
+	}()
+}
+
+// sendBlock sends cnt bytes from from of the block stored under key (size
+// data bytes) to w.ReadFrom from its file, once its checksum matches.
+// used=false means nothing was sent and the caller must read the block
+// the usual way (which also reports a missing or corrupt block).
+func (s *Store) sendBlock(ctx context.Context, lf object.LocalFiles, w io.ReaderFrom, key string, size, from, cnt int) (sent int, used bool, err error) {
+	f, err := lf.OpenFile(ctx, key)
+	if err != nil {
+		return 0, false, nil
+	}
+	defer f.Close()
+	if !verifyFile(f, size) {
+		return 0, false, nil
+	}
+	if _, err := f.Seek(int64(from), io.SeekStart); err != nil {
+		return 0, false, nil
+	}
+	k, err := w.ReadFrom(&io.LimitedReader{R: f, N: int64(cnt)})
+	if err == nil && k < int64(cnt) {
+		err = fmt.Errorf("%w: %s ended after %d bytes", ErrCorrupt, key, from+int(k))
+	}
+	return int(k), true, err
 }
 
 // block returns block i of slice id, from the cache or the object store,

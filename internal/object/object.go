@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -96,6 +97,31 @@ func (r *BytesBody) Seek(offset int64, whence int) (int64, error) {
 // over the whole buffer.
 type FullReader interface {
 	ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (int, error)
+}
+
+// LocalFiles is an optional capability of stores that keep every object
+// in a file of the local file system (the file backend): a reader can then
+// send an object's bytes to a socket with sendfile instead of copying them
+// through its own memory.
+type LocalFiles interface {
+	// OpenFile opens the object's file for reading (ErrNotExist when it
+	// is missing). The caller must not write to it.
+	OpenFile(ctx context.Context, key string) (*os.File, error)
+}
+
+// LocalFilesOf returns s's LocalFiles capability, looking through
+// WithRetry (whose retries a local file does not need), or nil.
+func LocalFilesOf(s Store) LocalFiles {
+	for {
+		if lf, ok := s.(LocalFiles); ok {
+			return lf
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return nil
+		}
+		s = u.Unwrap()
+	}
 }
 
 // ReadPiece is the size of the pieces ReadFull hands to its each

@@ -104,6 +104,9 @@ func (r *retryStore) List(ctx context.Context, prefix, startAfter string, limit 
 
 func (r *retryStore) String() string { return r.s.String() }
 
+// Unwrap returns the store r retries.
+func (r *retryStore) Unwrap() Store { return r.s }
+
 // ReadFull forwards the FullReader capability with retries.
 func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (n int, err error) {
 	err = r.do(ctx, func() error {

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"io"
 	"syscall"
 
 	"cairn/internal/meta"
@@ -122,12 +123,14 @@ func (fs *FS) Read(ctx context.Context, fh Handle, p []byte, off int64) (int, er
 	return h.in.read(ctx, p, uint64(off))
 }
 
-// ReadTo passes the file's bytes from off to fn in order, n of them or up
-// to the end of the file, and returns how many it passed. It is Read
-// without the copy: fn gets cached blocks as they are, and must neither
-// change them nor keep them after it returns. An error of fn stops the
-// read and is returned as it is.
-func (fs *FS) ReadTo(ctx context.Context, fh Handle, off, n int64, fn func([]byte) error) (int64, error) {
+// ReadTo writes the file's bytes from off to w in order, n of them or up
+// to the end of the file, and returns how many w took. It is Read without
+// the copy into a buffer: w is given cached blocks as they are, and must
+// neither change them nor keep them after Write returns; when w is an
+// io.ReaderFrom (an HTTP response), blocks of a local-file store go to its
+// ReadFrom as files (sendfile), after their checksum is verified. An
+// error of w stops the read and is returned as it is.
+func (fs *FS) ReadTo(ctx context.Context, fh Handle, off, n int64, w io.Writer) (int64, error) {
 	h, err := fs.handle(fh)
 	if err != nil {
 		return 0, err
@@ -138,7 +141,7 @@ func (fs *FS) ReadTo(ctx context.Context, fh Handle, off, n int64, fn func([]byt
 	if off < 0 || n < 0 {
 		return 0, syscall.EINVAL
 	}
-	done, err := h.in.readTo(ctx, uint64(off), uint64(n), fn)
+	done, err := h.in.readTo(ctx, uint64(off), uint64(n), w)
 	return int64(done), err
 }
 

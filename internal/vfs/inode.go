@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 
@@ -213,18 +214,63 @@ func (in *inode) takeErr() error {
 
 // read fills p from the file at off.
 func (in *inode) read(ctx context.Context, p []byte, off uint64) (int, error) {
-	done := 0
-	_, err := in.readTo(ctx, off, uint64(len(p)), func(b []byte) error {
-		done += copy(p[done:], b)
-		return nil
-	})
-	return done, err
+	fill := &fillWriter{p: p}
+	_, err := in.readTo(ctx, off, uint64(len(p)), fill)
+	return fill.n, err
 }
 
-// readTo passes the file's bytes from off to fn, n of them or up to the end
-// of the file, in order, and returns how many it passed. Errors of fn are
-// returned as they are.
-func (in *inode) readTo(ctx context.Context, off, n uint64, fn func([]byte) error) (uint64, error) {
+// fillWriter copies what it is given into p.
+type fillWriter struct {
+	p []byte
+	n int
+}
+
+func (f *fillWriter) Write(b []byte) (int, error) {
+	k := copy(f.p[f.n:], b)
+	f.n += k
+	if k < len(b) {
+		return k, io.ErrShortWrite
+	}
+	return k, nil
+}
+
+// countWriter counts the bytes its writer took and keeps its first error,
+// so that a failing writer is told from a failing read.
+type countWriter struct {
+	w   io.Writer
+	n   uint64
+	err error
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	k, err := c.w.Write(b)
+	c.n += uint64(k)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return k, err
+}
+
+// countReaderFrom is a countWriter over an io.ReaderFrom, which it keeps
+// visible (the block store sends files through it).
+type countReaderFrom struct {
+	*countWriter
+	rf io.ReaderFrom
+}
+
+func (c countReaderFrom) ReadFrom(r io.Reader) (int64, error) {
+	k, err := c.rf.ReadFrom(r)
+	c.n += uint64(k)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return k, err
+}
+
+// readTo writes the file's bytes from off to w, n of them or up to the
+// end of the file, and returns how many w took. Errors of w are returned
+// as they are.
+func (in *inode) readTo(ctx context.Context, off, n uint64, w io.Writer) (uint64, error) {
 	if err := in.flushIfPending(ctx); err != nil {
 		return 0, err
 	}
@@ -235,28 +281,28 @@ func (in *inode) readTo(ctx context.Context, off, n uint64, fn func([]byte) erro
 		return 0, nil
 	}
 	n = min(n, length-off)
-	var passed uint64 // bytes fn took
-	count := func(b []byte) error {
-		if err := fn(b); err != nil {
-			return err
-		}
-		passed += uint64(len(b))
-		return nil
+	cw := &countWriter{w: w}
+	var sink io.Writer = cw
+	if rf, ok := w.(io.ReaderFrom); ok {
+		sink = countReaderFrom{cw, rf}
 	}
 	for done := uint64(0); done < n; {
 		idx, pos := uint32(off/meta.ChunkSize), uint32(off%meta.ChunkSize)
 		k := min(n-done, uint64(meta.ChunkSize-pos))
 		view, err := in.view(ctx, idx)
 		if err != nil {
-			return passed, err
+			return cw.n, err
 		}
-		if err := in.visitChunk(ctx, view, pos, uint32(k), count); err != nil {
-			return passed, err
+		if err := in.visitChunk(ctx, view, pos, uint32(k), sink); err != nil {
+			if cw.err != nil {
+				err = cw.err
+			}
+			return cw.n, err
 		}
 		done += k
 		off += k
 	}
-	return passed, nil
+	return cw.n, nil
 }
 
 func (in *inode) flushIfPending(ctx context.Context) error {
@@ -303,11 +349,11 @@ func (in *inode) view(ctx context.Context, idx uint32) ([]meta.Slice, error) {
 // zeroes are what holes read as.
 var zeroes [64 << 10]byte
 
-// emitZeroes passes n zero bytes to fn.
-func emitZeroes(n uint32, fn func([]byte) error) error {
+// emitZeroes writes n zero bytes to w.
+func emitZeroes(n uint32, w io.Writer) error {
 	for n > 0 {
 		k := min(n, uint32(len(zeroes)))
-		if err := fn(zeroes[:k]); err != nil {
+		if _, err := w.Write(zeroes[:k]); err != nil {
 			return err
 		}
 		n -= k
@@ -315,15 +361,10 @@ func emitZeroes(n uint32, fn func([]byte) error) error {
 	return nil
 }
 
-// visitChunk passes the chunk's bytes [pos, pos+n) to fn in order: slice
-// data where a run covers it, zeroes elsewhere. Errors of fn are returned
-// as they are; failures to read a slice wrap EIO.
-func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint32, fn func([]byte) error) error {
-	var fnErr error
-	pass := func(b []byte) error {
-		fnErr = fn(b)
-		return fnErr
-	}
+// visitChunk writes the chunk's bytes [pos, pos+n) to w in order: slice
+// data where a run covers it, zeroes elsewhere. Failures to read a slice
+// wrap EIO (the caller tells them from w's own).
+func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint32, w io.Writer) error {
 	end := pos + n
 	at := pos
 	for _, s := range view {
@@ -332,7 +373,7 @@ func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint3
 			continue
 		}
 		if s.Pos > at {
-			if err := emitZeroes(s.Pos-at, fn); err != nil {
+			if err := emitZeroes(s.Pos-at, w); err != nil {
 				return err
 			}
 			at = s.Pos
@@ -341,7 +382,7 @@ func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint3
 		cnt := stop - at
 		switch {
 		case s.ID == 0:
-			if err := emitZeroes(cnt, fn); err != nil {
+			if err := emitZeroes(cnt, w); err != nil {
 				return err
 			}
 		case meta.IsInline(s.ID):
@@ -349,14 +390,11 @@ func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint3
 			if uint64(from)+uint64(cnt) > uint64(len(s.Data)) {
 				return fmt.Errorf("read of inode %d: inline slice %x is short (%d bytes): %w", in.ino, s.ID, len(s.Data), syscall.EIO)
 			}
-			if err := fn(s.Data[from : from+cnt]); err != nil {
+			if _, err := w.Write(s.Data[from : from+cnt]); err != nil {
 				return err
 			}
 		default:
-			got, err := in.fs.chunks.View(ctx, s.ID, s.Size, s.Off+(at-s.Pos), int(cnt), pass)
-			if fnErr != nil {
-				return fnErr
-			}
+			got, err := in.fs.chunks.WriteTo(ctx, s.ID, s.Size, s.Off+(at-s.Pos), int(cnt), w)
 			if err != nil {
 				return fmt.Errorf("read of inode %d slice %d: %w", in.ino, s.ID, toEIO(err))
 			}
@@ -367,7 +405,7 @@ func (in *inode) visitChunk(ctx context.Context, view []meta.Slice, pos, n uint3
 		at = stop
 	}
 	if at < end {
-		return emitZeroes(end-at, fn)
+		return emitZeroes(end-at, w)
 	}
 	return nil
 }

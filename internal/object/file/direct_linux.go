@@ -75,8 +75,7 @@ func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, 
 	defer f.Close()
 	// Ask for the whole object at once: one large read-ahead instead of
 	// the default window, and the pages stay cached for the next reader.
-	const fadvWillNeed = 3
-	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(len(p)), fadvWillNeed, 0, 0)
+	adviseWillNeed(f, len(p))
 	n, err = object.ReadPieces(f, p, each)
 	return n, true, err
 }
@@ -87,4 +86,11 @@ func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, 
 func startWriteback(f *os.File) {
 	const syncFileRangeWrite = 2
 	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), 0, 0, syncFileRangeWrite, 0, 0)
+}
+
+// adviseWillNeed starts the kernel reading the first n bytes of f (all of
+// it when n is 0) into the page cache, in one large request.
+func adviseWillNeed(f *os.File, n int) {
+	const fadvWillNeed = 3
+	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(n), fadvWillNeed, 0, 0)
 }

@@ -11,3 +11,5 @@ func readWhole(path string, p []byte, each func(int, []byte)) (int, bool, error)
 }
 
 func startWriteback(f *os.File) {}
+
+func adviseWillNeed(f *os.File, n int) {}

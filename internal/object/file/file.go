@@ -239,6 +239,19 @@ func (s *Store) ReadFull(ctx context.Context, key string, p []byte, each func(of
 	return object.ReadPieces(f, p, each)
 }
 
+// OpenFile implements object.LocalFiles.
+func (s *Store) OpenFile(ctx context.Context, key string) (*os.File, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, object.ErrNotExist
+	}
+	return f, err
+}
+
 // Head implements object.Store.
 func (s *Store) Head(ctx context.Context, key string) (object.Info, error) {
 	p, err := s.path(key)

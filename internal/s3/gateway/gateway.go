@@ -196,6 +196,21 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps the ResponseWriter's own ReadFrom reachable: net/http
+// sends a file given to it with sendfile.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	r.wrote = true
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(onlyWriter{r.ResponseWriter}, src)
+	}
+	r.bytes += n
+	return n, err
+}
+
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

@@ -287,11 +287,11 @@ const sendBufSize = 1 << 20
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, sendBufSize); return &b }}
 
 // copyBody sends n bytes of body to w. A body that can write itself (an
-// s3fs object: cached blocks go to the socket as they are) needs no
-// buffer.
+// s3fs object: cached blocks go to the socket as they are, block files by
+// sendfile through w's ReadFrom) needs no buffer.
 func copyBody(w io.Writer, body io.Reader, n int64) error {
 	if wt, ok := body.(io.WriterTo); ok {
-		_, err := wt.WriteTo(onlyWriter{w})
+		_, err := wt.WriteTo(w)
 		return err
 	}
 	if n < sendBufSize {

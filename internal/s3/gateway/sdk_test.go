@@ -31,6 +31,7 @@ import (
 	"cairn/internal/iam"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/object"
 	"cairn/internal/object/mem"
 	"cairn/internal/posix"
 	"cairn/internal/s3/gateway"
@@ -71,6 +72,12 @@ func (p panicky) GetObject(ctx context.Context, cred posix.Cred, bucket, key str
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessOn(t, mem.New())
+}
+
+// newHarnessOn is newHarness with blocks kept in obj.
+func newHarnessOn(t testing.TB, obj object.Store) *harness {
+	t.Helper()
 	store := memkv.New()
 	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "gw", Storage: "mem", EnableACL: true}); err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := chunk.New(mem.New(), chunk.Options{})
+	c := chunk.New(obj, chunk.Options{})
 	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
 	h := &harness{fs: s3fs.New(v, s3fs.Options{}), vfs: v, reg: prometheus.NewRegistry()}
 	g := gateway.New(gateway.Options{

@@ -302,9 +302,10 @@ func (r *fileReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo implements io.WriterTo: the rest of the range goes to w straight
-// from the block cache, without the copy into a caller's buffer that Read
-// makes (a GET body then costs one pass over memory less).
+// WriteTo implements io.WriterTo: the rest of the range goes to w without
+// the copy into a caller's buffer that Read makes: from the block cache as
+// it is, or, when w is an io.ReaderFrom (an HTTP response), by sendfile
+// from the block files (vfs.FS.ReadTo).
 func (r *fileReader) WriteTo(w io.Writer) (int64, error) {
 	n := int64(math.MaxInt64)
 	if r.end >= 0 {
@@ -313,10 +314,7 @@ func (r *fileReader) WriteTo(w io.Writer) (int64, error) {
 	if n <= 0 {
 		return 0, nil
 	}
-	done, err := r.v.ReadTo(r.ctx, r.fh, r.off, n, func(b []byte) error {
-		_, err := w.Write(b)
-		return err
-	})
+	done, err := r.v.ReadTo(r.ctx, r.fh, r.off, n, w)
 	r.off += done
 	if err == nil && r.end >= 0 && r.off < r.end {
 		err = io.ErrUnexpectedEOF // the file shrank under the reader

@@ -1,0 +1,78 @@
+package chunk
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"unsafe"
+)
+
+// verifyFile reports whether the block file f (size data bytes and the
+// checksum) may be sent as it is. A block whose pages are all in the page
+// cache is trusted: they were either written by this process from memory
+// whose checksum it computed, or checked when they were read from the
+// disk (by verifyFile itself, or by a read into the block cache). Any
+// other block is read in through a shared memory map (the page cache
+// itself: no copy) and its checksum checked. Any failure (a file of the
+// wrong length, a fault while reading the map) reports false.
+func verifyFile(f *os.File, size int) (ok bool) {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != int64(size)+4 {
+		return false
+	}
+	fd := int(f.Fd())
+	m, err := syscall.Mmap(fd, 0, size+4, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return false
+	}
+	if resident(m) {
+		syscall.Munmap(m)
+		return true
+	}
+	syscall.Munmap(m)
+	return checkFile(fd, size)
+}
+
+// checkFile maps the block file fd with all its pages read in and checks
+// its checksum.
+func checkFile(fd, size int) (ok bool) {
+	m, err := syscall.Mmap(fd, 0, size+4, syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+	if err != nil {
+		return false
+	}
+	defer syscall.Munmap(m)
+	// A file cut short under the map raises SIGBUS on access: turn it
+	// into a failed check instead of a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return crc32.Checksum(m[:size], castagnoli) == binary.LittleEndian.Uint32(m[size:])
+}
+
+// resident reports whether every page of the mapping m is in the page
+// cache (mincore).
+func resident(m []byte) bool {
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
+	_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+	if e != 0 {
+		return false
+	}
+	for _, v := range vec {
+		if v&1 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// warmFile reads the block file f into the page cache, checking its
+// checksum on the way (so that verifyFile may trust it later).
+func warmFile(f *os.File, size int) {
+	verifyFile(f, size)
+}
