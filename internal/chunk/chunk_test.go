@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"cairn/internal/chunk"
 	"cairn/internal/object"
+	"cairn/internal/object/file"
 	"cairn/internal/object/mem"
 	"cairn/internal/object/objecttest"
 )
@@ -333,5 +336,78 @@ func TestBatchedBlockSyncs(t *testing.T) {
 		if strings.Contains(o.Key, "/3_") {
 			t.Fatalf("block %s of the failed slice was left behind", o.Key)
 		}
+	}
+}
+
+// TestStreamedBlocks: on a store that takes objects as they come (the
+// file backend), blocks are written while the slice is, through small
+// writes gathered and large ones passed straight on; every block reads
+// back verified, Finish leaves no temporary file, and Abort leaves
+// nothing at all.
+func TestStreamedBlocks(t *testing.T) {
+	dir := t.TempDir()
+	obj, err := file.New(dir, file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() (blocks, temps int) {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if strings.Contains(d.Name(), ".tmp-") {
+					temps++
+				} else {
+					blocks++
+				}
+			}
+			return nil
+		})
+		return
+	}
+	for _, c := range []struct {
+		name           string
+		block, n, step int
+		wantBlocks     int
+	}{
+		{"small writes", 1 << 16, 5*(1<<16) + 77, 700, 6},
+		{"one large write", 3 << 20, 7<<20 + 5, 7<<20 + 5, 3},
+		{"mixed", 3 << 20, 6 << 20, 300 << 10, 2},
+		{"block multiple", 1 << 16, 4 << 16, 1 << 16, 4},
+		{"single block", 1 << 20, 1000, 1000, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := chunk.New(obj, chunk.Options{BlockSize: c.block})
+			defer s.Close()
+			data := make([]byte, c.n)
+			rand.New(rand.NewSource(int64(c.n))).Read(data)
+			before, _ := files()
+			id := uint64(100 + c.n%1000)
+			l := writeSlice(t, s, id, data, c.step)
+			after, temps := files()
+			if after-before != c.wantBlocks || temps != 0 {
+				t.Fatalf("%d block files and %d temporary files, want %d and 0", after-before, temps, c.wantBlocks)
+			}
+			p := make([]byte, c.n)
+			if n, err := s.ReadAt(ctx, id, l, p, 0); err != nil || n != c.n || !bytes.Equal(p, data) {
+				t.Fatalf("read back: %d, %v", n, err)
+			}
+			var sent bytes.Buffer // an io.ReaderFrom: blocks go as files
+			if n, err := s.WriteTo(ctx, id, l, 0, c.n, &sent); err != nil || n != c.n || !bytes.Equal(sent.Bytes(), data) {
+				t.Fatalf("WriteTo: %d, %v", n, err)
+			}
+			if err := s.Remove(ctx, id, l); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	s := chunk.New(obj, chunk.Options{BlockSize: 1 << 16})
+	defer s.Close()
+	before, _ := files()
+	w := s.NewWriter(7)
+	if _, err := w.Write(make([]byte, 5<<15)); err != nil { // 2.5 blocks
+		t.Fatal(err)
+	}
+	w.Abort(ctx)
+	if after, temps := files(); after != before || temps != 0 {
+		t.Fatalf("Abort left %d block files and %d temporary files", after-before, temps)
 	}
 }

@@ -2,8 +2,10 @@ package chunk
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"sync"
 
@@ -28,11 +30,31 @@ type Writer struct {
 	// unsynced counts blocks put without being made durable (the store is
 	// an object.BatchSyncer); Finish syncs them in one round.
 	unsynced int
+
+	// Streaming (the store is an object.Appender and a BatchSyncer):
+	// blocks are written to the store as the bytes come, through a
+	// staging buffer, instead of being held whole in memory.
+	app    object.Appender
+	ow     object.ObjectWriter // the block being written
+	owLen  int                 // its bytes so far
+	crc    uint32              // and their checksum
+	stage  []byte
+	stream bool
 }
+
+// stageSize is the staging buffer of streamed blocks: writes smaller than
+// it are gathered into one system call.
+const stageSize = 1 << 20
 
 // NewWriter starts slice id.
 func (s *Store) NewWriter(id uint64) *Writer {
-	return &Writer{s: s, id: id, lens: map[int]int{}}
+	w := &Writer{s: s, id: id, lens: map[int]int{}}
+	if app := object.AppenderOf(s.obj); app != nil {
+		if _, ok := s.obj.(object.BatchSyncer); ok {
+			w.app, w.stream = app, true
+		}
+	}
+	return w
 }
 
 // ErrTooLarge is returned when a slice would exceed 4 GiB.
@@ -46,6 +68,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.size+int64(len(p)) > math.MaxUint32 {
 		return 0, ErrTooLarge
+	}
+	if w.stream {
+		return w.writeStream(p)
 	}
 	n := 0
 	for n < len(p) {
@@ -129,10 +154,120 @@ func (w *Writer) failed() error {
 // Len returns the bytes written so far.
 func (w *Writer) Len() int64 { return w.size }
 
+// writeStream appends p to the blocks being streamed.
+func (w *Writer) writeStream(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if w.ow == nil {
+			ow, err := w.app.Append(context.Background(), Key(w.id, w.index, 0))
+			if err != nil {
+				w.setErr(fmt.Errorf("chunk: %w", err))
+				return n, w.err
+			}
+			w.ow, w.owLen, w.crc = ow, 0, 0
+		}
+		k := min(w.s.blockSize-w.owLen-len(w.stage), len(p)-n)
+		if len(w.stage) == 0 && k >= stageSize {
+			// Large writes go straight to the store.
+			if err := w.streamOut(p[n : n+k]); err != nil {
+				return n, err
+			}
+		} else {
+			if w.stage == nil {
+				w.stage = make([]byte, 0, min(stageSize, w.s.blockSize))
+			}
+			k = min(k, cap(w.stage)-len(w.stage))
+			w.stage = append(w.stage, p[n:n+k]...)
+			if len(w.stage) == cap(w.stage) {
+				if err := w.flushStage(); err != nil {
+					return n, err
+				}
+			}
+		}
+		n += k
+		w.size += int64(k)
+		if w.owLen+len(w.stage) == w.s.blockSize {
+			if err := w.endBlock(false); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// streamOut writes b to the current block, checksumming it while it is
+// still in the CPU cache.
+func (w *Writer) streamOut(b []byte) error {
+	w.crc = crc32.Update(w.crc, castagnoli, b)
+	if _, err := w.ow.Write(b); err != nil {
+		w.setErr(fmt.Errorf("chunk: %w", err))
+		return w.err
+	}
+	w.owLen += len(b)
+	return nil
+}
+
+func (w *Writer) flushStage() error {
+	if len(w.stage) == 0 {
+		return nil
+	}
+	err := w.streamOut(w.stage)
+	w.stage = w.stage[:0]
+	return err
+}
+
+// endBlock completes the current block: its checksum trailer, then its
+// key. The only block of a slice is synced at once (last), the others
+// are synced together by Finish.
+func (w *Writer) endBlock(last bool) error {
+	if err := w.flushStage(); err != nil {
+		return err
+	}
+	n := w.owLen
+	var trailer [4]byte
+	binary.LittleEndian.PutUint32(trailer[:], w.crc)
+	if _, err := w.ow.Write(trailer[:]); err != nil {
+		w.setErr(fmt.Errorf("chunk: %w", err))
+		return w.err
+	}
+	unsynced := !(last && w.index == 0)
+	err := w.ow.Commit(Key(w.id, w.index, n), !unsynced)
+	w.ow = nil
+	if err != nil {
+		w.setErr(fmt.Errorf("chunk: put %s: %w", Key(w.id, w.index, n), err))
+		return w.err
+	}
+	if unsynced {
+		w.unsynced++
+	}
+	w.done = append(w.done, w.index)
+	w.lens[w.index] = n
+	w.index++
+	return nil
+}
+
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
 // Finish uploads the last block, waits for every upload and returns the
 // slice's length. On error the uploaded blocks are removed.
 func (w *Writer) Finish(ctx context.Context) (uint32, error) {
-	if w.buf != nil && len(*w.buf) > 0 {
+	if w.stream {
+		if w.ow != nil && w.failed() == nil {
+			if w.owLen+len(w.stage) > 0 {
+				w.endBlock(true)
+			} else {
+				w.ow.Abort()
+				w.ow = nil
+			}
+		}
+		w.stage = nil
+	} else if w.buf != nil && len(*w.buf) > 0 {
 		w.upload(true)
 	} else if w.buf != nil {
 		w.release()
@@ -162,6 +297,11 @@ func (w *Writer) Abort(ctx context.Context) {
 	if w.buf != nil {
 		w.release()
 	}
+	if w.ow != nil {
+		w.ow.Abort()
+		w.ow = nil
+	}
+	w.stage = nil
 	w.wg.Wait()
 	w.mu.Lock()
 	done := w.done

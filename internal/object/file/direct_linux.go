@@ -80,6 +80,12 @@ func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, 
 	return n, true, err
 }
 
+// startWritebackRange is startWriteback for n bytes from off.
+func startWritebackRange(f *os.File, off, n int64) {
+	const syncFileRangeWrite = 2
+	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), uintptr(off), uintptr(n), syncFileRangeWrite, 0, 0)
+}
+
 // startWriteback asks the kernel to begin writing f's dirty pages to disk
 // without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE). The
 // later fdatasync then has little left to wait for.

@@ -13,3 +13,5 @@ func readWhole(path string, p []byte, each func(int, []byte)) (int, bool, error)
 func startWriteback(f *os.File) {}
 
 func adviseWillNeed(f *os.File, n int) {}
+
+func startWritebackRange(f *os.File, off, n int64) {}

@@ -239,6 +239,92 @@ func (s *Store) ReadFull(ctx context.Context, key string, p []byte, each func(of
 	return object.ReadPieces(f, p, each)
 }
 
+// writebackStep is how many bytes an appended object takes before their
+// write-back to the disk is started.
+const writebackStep = 1 << 20
+
+// Append implements object.Appender: a temporary file in hint's
+// directory, renamed to its key by Commit. The write-back of its pages is
+// started every writebackStep bytes, so that the disk writes the object
+// while the rest of it arrives, and a sync at the end has little left.
+func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, error) {
+	p, err := s.path(hint)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(p)
+	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object/file: %w", err)
+	}
+	return &appendFile{s: s, f: f}, nil
+}
+
+type appendFile struct {
+	s       *Store
+	f       *os.File
+	n       int64 // bytes written
+	started int64 // bytes whose write-back was started
+	err     error
+}
+
+func (a *appendFile) Write(p []byte) (int, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	n, err := a.f.Write(p)
+	a.n += int64(n)
+	if err != nil {
+		a.err = fmt.Errorf("object/file: %w", err)
+		return n, a.err
+	}
+	if !a.s.noSync && a.n-a.started >= writebackStep {
+		startWritebackRange(a.f, a.started, a.n-a.started)
+		a.started = a.n
+	}
+	return n, nil
+}
+
+func (a *appendFile) Commit(key string, sync bool) error {
+	p, err := a.s.path(key)
+	if err == nil {
+		err = a.err
+	}
+	if err == nil && !a.s.noSync {
+		if sync {
+			err = a.f.Sync()
+		} else if a.n > a.started {
+			startWritebackRange(a.f, a.started, a.n-a.started)
+		}
+	}
+	tmp := a.f.Name()
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.Rename(tmp, p); errors.Is(err, fs.ErrNotExist) {
+			if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+				err = os.Rename(tmp, p)
+			}
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("object/file: commit %s: %w", key, err)
+	}
+	return nil
+}
+
+func (a *appendFile) Abort() {
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
 // OpenFile implements object.LocalFiles.
 func (s *Store) OpenFile(ctx context.Context, key string) (*os.File, error) {
 	p, err := s.path(key)
