@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"cairn/internal/object"
@@ -51,6 +52,7 @@ type Store struct {
 	readahead int
 	uploads   chan struct{}
 	warming   chan struct{} // background block warm-ups (WriteTo)
+	noAppend  atomic.Bool   // the store refused Append (object.ErrNoAppend)
 	cache     *cache
 	log       *slog.Logger
 	bufs      sync.Pool

@@ -411,3 +411,23 @@ func TestStreamedBlocks(t *testing.T) {
 		t.Fatalf("Abort left %d block files and %d temporary files", after-before, temps)
 	}
 }
+
+// TestDirectIOStoreTakesWholeBlocks: a file store writing with O_DIRECT
+// refuses Append, and slices are then written in whole blocks.
+func TestDirectIOStoreTakesWholeBlocks(t *testing.T) {
+	obj, err := file.New(t.TempDir(), file.Options{DirectIO: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := chunk.New(obj, chunk.Options{BlockSize: 1 << 16})
+	defer s.Close()
+	data := make([]byte, 3<<16+5)
+	rand.New(rand.NewSource(9)).Read(data)
+	for id := uint64(1); id <= 2; id++ { // the refusal, then a writer that knows
+		l := writeSlice(t, s, id, data, 5000)
+		p := make([]byte, len(data))
+		if n, err := s.ReadAt(ctx, id, l, p, 0); err != nil || n != len(data) || !bytes.Equal(p, data) {
+			t.Fatalf("slice %d read back: %d, %v", id, n, err)
+		}
+	}
+}

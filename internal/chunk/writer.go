@@ -49,7 +49,7 @@ const stageSize = 1 << 20
 // NewWriter starts slice id.
 func (s *Store) NewWriter(id uint64) *Writer {
 	w := &Writer{s: s, id: id, lens: map[int]int{}}
-	if app := object.AppenderOf(s.obj); app != nil {
+	if app := object.AppenderOf(s.obj); app != nil && !s.noAppend.Load() {
 		if _, ok := s.obj.(object.BatchSyncer); ok {
 			w.app, w.stream = app, true
 		}
@@ -72,6 +72,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.stream {
 		return w.writeStream(p)
 	}
+	return w.writeBuffered(p)
+}
+
+// writeBuffered appends p to the block buffer, uploading full blocks.
+func (w *Writer) writeBuffered(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		room := w.s.blockSize
@@ -160,6 +165,13 @@ func (w *Writer) writeStream(p []byte) (int, error) {
 	for n < len(p) {
 		if w.ow == nil {
 			ow, err := w.app.Append(context.Background(), Key(w.id, w.index, 0))
+			if errors.Is(err, object.ErrNoAppend) && w.index == 0 {
+				// Whole blocks it is, for this writer and the next ones.
+				w.s.noAppend.Store(true)
+				w.stream = false
+				m, err := w.writeBuffered(p[n:])
+				return n + m, err
+			}
 			if err != nil {
 				w.setErr(fmt.Errorf("chunk: %w", err))
 				return n, w.err

@@ -12,6 +12,10 @@ import (
 var (
 	// ErrNotExist is returned when the key does not exist.
 	ErrNotExist = errors.New("object: key does not exist")
+	// ErrNoAppend is returned by Append of a store that has the
+	// capability but is set up not to use it (file: O_DIRECT writes of
+	// whole blocks).
+	ErrNoAppend = errors.New("object: this store takes whole objects only")
 )
 
 // Info describes one stored object.

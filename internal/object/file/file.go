@@ -248,6 +248,9 @@ const writebackStep = 1 << 20
 // started every writebackStep bytes, so that the disk writes the object
 // while the rest of it arrives, and a sync at the end has little left.
 func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, error) {
+	if s.direct {
+		return nil, object.ErrNoAppend
+	}
 	p, err := s.path(hint)
 	if err != nil {
 		return nil, err
