@@ -382,9 +382,22 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, erro
 	}
 	data := buf[:size]
 	if crc != binary.LittleEndian.Uint32(buf[size:size+4]) {
+		s.evict(ctx, key)
 		return nil, fmt.Errorf("%w: %s fails its checksum", ErrCorrupt, key)
 	}
 	return &item{key: key, data: data, buf: buf, refs: 1}, nil
+}
+
+// evict drops a corrupt block's file from the page cache (a local-file
+// store), so that its pages are not later sent as checked ones
+// (verifyFile trusts resident pages).
+func (s *Store) evict(ctx context.Context, key string) {
+	if lf := object.LocalFilesOf(s.obj); lf != nil {
+		if f, err := lf.OpenFile(ctx, key); err == nil {
+			evictFile(f)
+			f.Close()
+		}
+	}
 }
 
 // alignedLen is the length of alignedBuffer(n).

@@ -36,13 +36,19 @@ func verifyFile(f *os.File, size int) (ok bool) {
 }
 
 // checkFile maps the block file fd with all its pages read in and checks
-// its checksum.
+// its checksum. A block that fails is dropped from the page cache, so that
+// its pages are not taken for checked ones later.
 func checkFile(fd, size int) (ok bool) {
 	m, err := syscall.Mmap(fd, 0, size+4, syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		return false
 	}
-	defer syscall.Munmap(m)
+	defer func() {
+		syscall.Munmap(m)
+		if !ok {
+			evict(fd)
+		}
+	}()
 	// A file cut short under the map raises SIGBUS on access: turn it
 	// into a failed check instead of a crash.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -53,6 +59,15 @@ func checkFile(fd, size int) (ok bool) {
 	}()
 	return crc32.Checksum(m[:size], castagnoli) == binary.LittleEndian.Uint32(m[size:])
 }
+
+// evict drops the clean pages of the file fd from the page cache.
+func evict(fd int) {
+	const fadvDontNeed = 4
+	syscall.Syscall6(syscall.SYS_FADVISE64, uintptr(fd), 0, 0, fadvDontNeed, 0, 0)
+}
+
+// evictFile is evict for an open file.
+func evictFile(f *os.File) { evict(int(f.Fd())) }
 
 // resident reports whether every page of the mapping m is in the page
 // cache (mincore).
