@@ -154,13 +154,21 @@ type ObjectWriter interface {
 // AppenderOf returns s's Appender capability, looking through WithRetry
 // (a local file needs no retries), or nil.
 func AppenderOf(s Store) Appender {
+	a, _ := capability[Appender](s)
+	return a
+}
+
+// capability returns the first store of the chain s, s.Unwrap(), ... that
+// is a T.
+func capability[T any](s Store) (T, bool) {
 	for {
-		if a, ok := s.(Appender); ok {
-			return a
+		if c, ok := any(s).(T); ok {
+			return c, true
 		}
 		u, ok := s.(interface{ Unwrap() Store })
 		if !ok {
-			return nil
+			var none T
+			return none, false
 		}
 		s = u.Unwrap()
 	}
@@ -169,16 +177,8 @@ func AppenderOf(s Store) Appender {
 // LocalFilesOf returns s's LocalFiles capability, looking through
 // WithRetry (whose retries a local file does not need), or nil.
 func LocalFilesOf(s Store) LocalFiles {
-	for {
-		if lf, ok := s.(LocalFiles); ok {
-			return lf
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil
-		}
-		s = u.Unwrap()
-	}
+	lf, _ := capability[LocalFiles](s)
+	return lf
 }
 
 // ReadPiece is the size of the pieces ReadFull hands to its each

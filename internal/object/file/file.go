@@ -73,14 +73,7 @@ func (s *Store) path(key string) (string, error) {
 
 // Get implements object.Store.
 func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	p, err := s.path(key)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, object.ErrNotExist
-	}
+	f, err := s.OpenFile(ctx, key)
 	if err != nil {
 		return nil, err
 	}

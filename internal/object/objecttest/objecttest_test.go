@@ -149,3 +149,20 @@ func TestFileBatchSync(t *testing.T) {
 		t.Fatal("WithRetry hides BatchSyncer")
 	}
 }
+
+// TestCapabilitiesThroughRetry: the file store's Append and local files
+// stay reachable through WithRetry, as volumes open it; mem has neither.
+func TestCapabilitiesThroughRetry(t *testing.T) {
+	fs, err := file.New(t.TempDir(), file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := object.WithRetry(fs, object.RetryOptions{})
+	if object.AppenderOf(wrapped) == nil || object.LocalFilesOf(wrapped) == nil {
+		t.Fatal("the file store's capabilities are hidden by WithRetry")
+	}
+	m := object.WithRetry(mem.New(), object.RetryOptions{})
+	if object.AppenderOf(m) != nil || object.LocalFilesOf(m) != nil {
+		t.Fatal("mem claims capabilities it does not have")
+	}
+}
