@@ -174,7 +174,7 @@ func (w *Writer) writeStream(p []byte) (int, error) {
 			}
 			if err != nil {
 				w.setErr(fmt.Errorf("chunk: %w", err))
-				return n, w.err
+				return n, w.failed()
 			}
 			w.ow, w.owLen, w.crc = ow, 0, 0
 		}
@@ -213,7 +213,7 @@ func (w *Writer) streamOut(b []byte) error {
 	w.crc = crc32.Update(w.crc, castagnoli, b)
 	if _, err := w.ow.Write(b); err != nil {
 		w.setErr(fmt.Errorf("chunk: %w", err))
-		return w.err
+		return w.failed()
 	}
 	w.owLen += len(b)
 	return nil
@@ -240,14 +240,14 @@ func (w *Writer) endBlock(last bool) error {
 	binary.LittleEndian.PutUint32(trailer[:], w.crc)
 	if _, err := w.ow.Write(trailer[:]); err != nil {
 		w.setErr(fmt.Errorf("chunk: %w", err))
-		return w.err
+		return w.failed()
 	}
 	unsynced := !(last && w.index == 0)
 	err := w.ow.Commit(Key(w.id, w.index, n), !unsynced)
 	w.ow = nil
 	if err != nil {
 		w.setErr(fmt.Errorf("chunk: put %s: %w", Key(w.id, w.index, n), err))
-		return w.err
+		return w.failed()
 	}
 	if unsynced {
 		w.unsynced++
