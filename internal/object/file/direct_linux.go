@@ -80,18 +80,13 @@ func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, 
 	return n, true, err
 }
 
-// startWritebackRange is startWriteback for n bytes from off.
-func startWritebackRange(f *os.File, off, n int64) {
+// startWriteback asks the kernel to begin writing the dirty pages of f's
+// n bytes from off (n 0: to the end) to disk without waiting for them
+// (sync_file_range SYNC_FILE_RANGE_WRITE). The later fdatasync then has
+// little left to wait for.
+func startWriteback(f *os.File, off, n int64) {
 	const syncFileRangeWrite = 2
 	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), uintptr(off), uintptr(n), syncFileRangeWrite, 0, 0)
-}
-
-// startWriteback asks the kernel to begin writing f's dirty pages to disk
-// without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE). The
-// later fdatasync then has little left to wait for.
-func startWriteback(f *os.File) {
-	const syncFileRangeWrite = 2
-	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), 0, 0, syncFileRangeWrite, 0, 0)
 }
 
 // adviseWillNeed starts the kernel reading the first n bytes of f (all of
@@ -100,3 +95,7 @@ func adviseWillNeed(f *os.File, n int) {
 	const fadvWillNeed = 3
 	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(n), fadvWillNeed, 0, 0)
 }
+
+// datasync is fdatasync: the data and what is needed to read it back, not
+// the timestamps.
+func datasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }

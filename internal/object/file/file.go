@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"cairn/internal/object"
 )
@@ -118,7 +117,7 @@ func (s *Store) Sync(ctx context.Context, keys []string) error {
 			defer func() { <-sem }()
 			f, err := os.Open(p)
 			if err == nil {
-				err = syscall.Fdatasync(int(f.Fd()))
+				err = datasync(f)
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
@@ -152,14 +151,9 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 			return nil
 		}
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
-		}
-	}
+	f, err := createTemp(p)
 	if err != nil {
-		return fmt.Errorf("object/file: %w", err)
+		return err
 	}
 	tmp := f.Name()
 	_, err = io.Copy(f, body)
@@ -169,7 +163,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 	if err == nil && !sync && !s.noSync {
 		// A batch Sync follows: start the write-back now, so that the
 		// disk writes this block while the next ones are received.
-		startWriteback(f)
+		startWriteback(f, 0, 0)
 	}
 	if err == nil && sync {
 		err = f.Sync()
@@ -248,6 +242,16 @@ func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, e
 	if err != nil {
 		return nil, err
 	}
+	f, err := createTemp(p)
+	if err != nil {
+		return nil, err
+	}
+	return &appendFile{s: s, f: f}, nil
+}
+
+// createTemp creates a temporary file beside path p (a name List skips),
+// creating its directory when missing.
+func createTemp(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
 	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -258,7 +262,7 @@ func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, e
 	if err != nil {
 		return nil, fmt.Errorf("object/file: %w", err)
 	}
-	return &appendFile{s: s, f: f}, nil
+	return f, nil
 }
 
 type appendFile struct {
@@ -280,7 +284,7 @@ func (a *appendFile) Write(p []byte) (int, error) {
 		return n, a.err
 	}
 	if !a.s.noSync && a.n-a.started >= writebackStep {
-		startWritebackRange(a.f, a.started, a.n-a.started)
+		startWriteback(a.f, a.started, a.n-a.started)
 		a.started = a.n
 	}
 	return n, nil
@@ -295,7 +299,7 @@ func (a *appendFile) Commit(key string, sync bool) error {
 		if sync {
 			err = a.f.Sync()
 		} else if a.n > a.started {
-			startWritebackRange(a.f, a.started, a.n-a.started)
+			startWriteback(a.f, a.started, a.n-a.started)
 		}
 	}
 	tmp := a.f.Name()
