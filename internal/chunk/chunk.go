@@ -52,10 +52,15 @@ type Store struct {
 	readahead int
 	uploads   chan struct{}
 	warming   chan struct{} // background block warm-ups (WriteTo)
-	noAppend  atomic.Bool   // the store refused Append (object.ErrNoAppend)
-	cache     *cache
-	log       *slog.Logger
-	bufs      sync.Pool
+	// Capabilities of obj, looked up once: blocks in local files (nil
+	// otherwise), and streamed block writes (nil when obj has no Append
+	// or cannot sync a batch of blocks).
+	files    object.LocalFiles
+	app      object.Appender
+	noAppend atomic.Bool // the store refused Append (object.ErrNoAppend)
+	cache    *cache
+	log      *slog.Logger
+	bufs     sync.Pool
 
 	mu       sync.Mutex
 	inflight map[string]*fetch
@@ -99,6 +104,10 @@ func New(obj object.Store, opt Options) *Store {
 		log:       opt.Logger,
 		inflight:  make(map[string]*fetch),
 		closed:    make(chan struct{}),
+	}
+	s.files = object.LocalFilesOf(obj)
+	if _, ok := obj.(object.BatchSyncer); ok {
+		s.app = object.AppenderOf(obj)
 	}
 	bs := opt.BlockSize
 	s.bufs.New = func() any { b := make([]byte, 0, bs+4); return &b }
@@ -192,13 +201,13 @@ const sendMin = 256 << 10
 // files, so their bytes never pass through this process; they do not
 // enter the block cache. Everything else goes through View.
 func (s *Store) WriteTo(ctx context.Context, id uint64, l uint32, off uint32, n int, w io.Writer) (int, error) {
+	write := func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	}
 	rf, ok := w.(io.ReaderFrom)
-	lf := object.LocalFilesOf(s.obj)
-	if !ok || lf == nil {
-		return s.View(ctx, id, l, off, n, func(b []byte) error {
-			_, err := w.Write(b)
-			return err
-		})
+	if !ok || s.files == nil {
+		return s.View(ctx, id, l, off, n, write)
 	}
 	if off >= l || n <= 0 {
 		return 0, nil
@@ -212,24 +221,15 @@ func (s *Store) WriteTo(ctx context.Context, id uint64, l uint32, off uint32, n 
 		from := at - i*s.blockSize
 		cnt := min(size-from, n-done)
 		key := Key(id, i, size)
-		if it, ok := s.cache.get(key); ok {
-			_, err := w.Write(it.data[from : from+cnt])
-			s.cache.release(it)
-			if err != nil {
-				return done, err
-			}
-			done += cnt
-			continue
-		}
-		if cnt >= sendMin {
+		if cnt >= sendMin && !s.cache.has(key) {
 			// Warm the next blocks of the range before sending this one,
 			// so that reads from the disk overlap the sending.
 			last := (int(off) + n - 1) / s.blockSize
 			for j := max(i+1, hinted+1); j <= min(i+2, last); j++ {
-				s.warm(lf, Key(id, j, s.blockLen(l, j)), s.blockLen(l, j))
+				s.warm(Key(id, j, s.blockLen(l, j)), s.blockLen(l, j))
 				hinted = j
 			}
-			sent, used, err := s.sendBlock(ctx, lf, rf, key, size, from, cnt)
+			sent, used, err := s.sendBlock(ctx, rf, key, size, from, cnt)
 			if used {
 				done += sent
 				if err != nil {
@@ -238,24 +238,18 @@ func (s *Store) WriteTo(ctx context.Context, id uint64, l uint32, off uint32, n 
 				continue
 			}
 		}
-		s.prefetch(id, l, i)
-		it, err := s.block(ctx, id, l, i)
+		k, err := s.View(ctx, id, l, uint32(at), cnt, write)
+		done += k
 		if err != nil {
 			return done, err
 		}
-		_, err = w.Write(it.data[from : from+cnt])
-		s.cache.release(it)
-		if err != nil {
-			return done, err
-		}
-		done += cnt
 	}
 	return done, nil
 }
 
 // warm reads a block file into the page cache in the background, checking
-// it on the way, unless as many warm-ups as uploads allowed are running.
-func (s *Store) warm(lf object.LocalFiles, key string, size int) {
+// it on the way, unless as many warm-ups as allowed are running.
+func (s *Store) warm(key string, size int) {
 	select {
 	case s.warming <- struct{}{}:
 	default:
@@ -265,11 +259,11 @@ func (s *Store) warm(lf object.LocalFiles, key string, size int) {
 	go func() {
 		defer s.bg.Done()
 		defer func() { <-s.warming }()
-		f, err := lf.OpenFile(context.Background(), key)
+		f, err := s.files.OpenFile(context.Background(), key)
 		if err != nil {
 			return
 		}
-		warmFile(f, size)
+		verifyFile(f, size) // reads what is not cached, and checks it
 		f.Close()
 	}()
 }
@@ -278,8 +272,8 @@ func (s *Store) warm(lf object.LocalFiles, key string, size int) {
 // data bytes) to w.ReadFrom from its file, once its checksum matches.
 // used=false means nothing was sent and the caller must read the block
 // the usual way (which also reports a missing or corrupt block).
-func (s *Store) sendBlock(ctx context.Context, lf object.LocalFiles, w io.ReaderFrom, key string, size, from, cnt int) (sent int, used bool, err error) {
-	f, err := lf.OpenFile(ctx, key)
+func (s *Store) sendBlock(ctx context.Context, w io.ReaderFrom, key string, size, from, cnt int) (sent int, used bool, err error) {
+	f, err := s.files.OpenFile(ctx, key)
 	if err != nil {
 		return 0, false, nil
 	}
@@ -392,9 +386,9 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, erro
 // store), so that its pages are not later sent as checked ones
 // (verifyFile trusts resident pages).
 func (s *Store) evict(ctx context.Context, key string) {
-	if lf := object.LocalFilesOf(s.obj); lf != nil {
-		if f, err := lf.OpenFile(ctx, key); err == nil {
-			evictFile(f)
+	if s.files != nil {
+		if f, err := s.files.OpenFile(ctx, key); err == nil {
+			evict(f)
 			f.Close()
 		}
 	}

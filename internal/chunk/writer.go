@@ -34,7 +34,6 @@ type Writer struct {
 	// Streaming (the store is an object.Appender and a BatchSyncer):
 	// blocks are written to the store as the bytes come, through a
 	// staging buffer, instead of being held whole in memory.
-	app    object.Appender
 	ow     object.ObjectWriter // the block being written
 	owLen  int                 // its bytes so far
 	crc    uint32              // and their checksum
@@ -48,13 +47,7 @@ const stageSize = 1 << 20
 
 // NewWriter starts slice id.
 func (s *Store) NewWriter(id uint64) *Writer {
-	w := &Writer{s: s, id: id, lens: map[int]int{}}
-	if app := object.AppenderOf(s.obj); app != nil && !s.noAppend.Load() {
-		if _, ok := s.obj.(object.BatchSyncer); ok {
-			w.app, w.stream = app, true
-		}
-	}
-	return w
+	return &Writer{s: s, id: id, lens: map[int]int{}, stream: s.app != nil && !s.noAppend.Load()}
 }
 
 // ErrTooLarge is returned when a slice would exceed 4 GiB.
@@ -164,7 +157,7 @@ func (w *Writer) writeStream(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if w.ow == nil {
-			ow, err := w.app.Append(context.Background(), Key(w.id, w.index, 0))
+			ow, err := w.s.app.Append(context.Background(), Key(w.id, w.index, 0))
 			if errors.Is(err, object.ErrNoAppend) && w.index == 0 {
 				// Whole blocks it is, for this writer and the next ones.
 				w.s.noAppend.Store(true)
