@@ -110,17 +110,27 @@ func (fs *FS) inodeIfOpen(ino posix.Ino) *inode {
 // Read reads up to len(p) bytes at off. It returns fewer bytes only at the
 // end of the file (and 0, nil past it).
 func (fs *FS) Read(ctx context.Context, fh Handle, p []byte, off int64) (int, error) {
-	h, err := fs.handle(fh)
+	h, err := fs.readHandle(fh, off)
 	if err != nil {
 		return 0, err
 	}
+	return h.in.read(ctx, p, uint64(off))
+}
+
+// readHandle returns the handle fh for a read at off: EBADF when it was
+// not opened for reading, EINVAL for a negative offset.
+func (fs *FS) readHandle(fh Handle, off int64) (*handle, error) {
+	h, err := fs.handle(fh)
+	if err != nil {
+		return nil, err
+	}
 	if !h.readable() {
-		return 0, syscall.EBADF
+		return nil, syscall.EBADF
 	}
 	if off < 0 {
-		return 0, syscall.EINVAL
+		return nil, syscall.EINVAL
 	}
-	return h.in.read(ctx, p, uint64(off))
+	return h, nil
 }
 
 // ReadTo writes the file's bytes from off to w in order, n of them or up
@@ -131,14 +141,11 @@ func (fs *FS) Read(ctx context.Context, fh Handle, p []byte, off int64) (int, er
 // ReadFrom as files (sendfile), after their checksum is verified. An
 // error of w stops the read and is returned as it is.
 func (fs *FS) ReadTo(ctx context.Context, fh Handle, off, n int64, w io.Writer) (int64, error) {
-	h, err := fs.handle(fh)
+	h, err := fs.readHandle(fh, off)
 	if err != nil {
 		return 0, err
 	}
-	if !h.readable() {
-		return 0, syscall.EBADF
-	}
-	if off < 0 || n < 0 {
+	if n < 0 {
 		return 0, syscall.EINVAL
 	}
 	done, err := h.in.readTo(ctx, uint64(off), uint64(n), w)
