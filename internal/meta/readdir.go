@@ -65,7 +65,7 @@ func (m *FS) ReadDir(ctx context.Context, cred posix.Cred, ino posix.Ino, opt Re
 			begin = dentryKey(ino, opt.From)
 		}
 		var derr error
-		err = tx.Scan(begin, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: opt.Limit}, func(k, v []byte) bool {
+		err = tx.Scan(begin, kv.PrefixEnd(prefix), kv.ScanOptions{Limit: opt.Limit, Borrow: true}, func(k, v []byte) bool {
 			typ, child, err := decodeDentry(v)
 			if err != nil {
 				derr = err
@@ -95,26 +95,35 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 	if len(out) == 0 {
 		return nil
 	}
-	at := make(map[posix.Ino][]int, len(out))
+	// first[ino] is the first entry of ino; next chains the other entries
+	// of the same inode (hard links listed twice), -1 ending the chain.
+	first := make(map[posix.Ino]int, len(out))
+	next := make([]int, len(out))
 	lo, hi := out[0].Ino, out[0].Ino
-	for i, e := range out {
-		at[e.Ino] = append(at[e.Ino], i)
-		lo, hi = min(lo, e.Ino), max(hi, e.Ino)
+	for i := len(out) - 1; i >= 0; i-- {
+		ino := out[i].Ino
+		next[i] = -1
+		if j, ok := first[ino]; ok {
+			next[i] = j
+		}
+		first[ino] = i
+		lo, hi = min(lo, ino), max(hi, ino)
 	}
 	gotAttr := make([]bool, len(out))
 	const minDense = 32
 	if len(out) >= minDense && uint64(hi-lo) < 4*uint64(len(out)) {
-		xname := []byte(x)
 		var derr error
 		budget := 8 * len(out) // records visited before giving up on the scan
 		visited, last := 0, posix.Ino(0)
-		err := tx.Scan(inodePrefix(lo), kv.PrefixEnd(inodePrefix(hi)), kv.ScanOptions{Limit: budget}, func(k, v []byte) bool {
+		// Borrowed records: attributes are decoded at once, the one xattr
+		// kept is copied.
+		err := tx.Scan(inodePrefix(lo), kv.PrefixEnd(inodePrefix(hi)), kv.ScanOptions{Limit: budget, Borrow: true}, func(k, v []byte) bool {
 			visited++
 			if len(k) < 10 {
 				return true
 			}
 			last = posix.Ino(u64(k[1:9]))
-			idx, ok := at[last]
+			i, ok := first[last]
 			if !ok {
 				return true
 			}
@@ -125,12 +134,13 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 					derr = err
 					return false
 				}
-				for _, i := range idx {
+				for ; i >= 0; i = next[i] {
 					out[i].Attr, gotAttr[i] = a, true
 				}
-			case x != "" && k[9] == subXattr && string(k[10:]) == string(xname):
-				for _, i := range idx {
-					out[i].Xattr = v
+			case x != "" && k[9] == subXattr && string(k[10:]) == x:
+				val := append([]byte(nil), v...)
+				for ; i >= 0; i = next[i] {
+					out[i].Xattr = val
 				}
 			}
 			return true

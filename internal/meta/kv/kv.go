@@ -75,6 +75,11 @@ type ScanOptions struct {
 	Reverse bool
 	// KeysOnly lets the engine skip loading values; fn then gets nil values.
 	KeysOnly bool
+	// Borrow lets the engine hand fn slices of its own memory, valid only
+	// until fn returns, instead of copies: fn copies what it keeps. Scans
+	// that decode most records and keep few (a directory page's attributes)
+	// save an allocation per key and value.
+	Borrow bool
 }
 
 // PrefixEnd returns the smallest key greater than every key that starts with

@@ -197,7 +197,7 @@ func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, op
 		if namePrefix == "" {
 			// The marker object of the prefix directory itself sorts first.
 			if m, _ := f.loadMeta(ctx, base); m != nil && m.DirMarker {
-				l.object(dirPart, e, m)
+				l.object(dirPart, e.Attr, quoteETag(m.ETag))
 			}
 		}
 	}
@@ -222,18 +222,6 @@ type lister struct {
 	count  int
 	lastCP string
 	res    ListResult
-	metas  map[posix.Ino][]byte // stored object metadata of the current page
-}
-
-// prefetchMeta keeps the object metadata of a page's regular files, read
-// with the page (ReadDirOptions.Xattr), for decoding when they are listed.
-func (l *lister) prefetchMeta(ents []vfs.DirEntry) {
-	l.metas = make(map[posix.Ino][]byte, len(ents))
-	for _, e := range ents {
-		if e.Type == posix.TypeFile {
-			l.metas[e.Ino] = e.Xattr
-		}
-	}
 }
 
 // add counts one result; it fails with errStop when the page is full,
@@ -247,7 +235,9 @@ func (l *lister) add() error {
 	return nil
 }
 
-func (l *lister) object(key string, e vfs.Entry, m *objMeta) error {
+// object lists key, a file or directory marker with attributes a and the
+// quoted ETag etag.
+func (l *lister) object(key string, a posix.Attr, etag string) error {
 	if key <= l.after || !strings.HasPrefix(key, l.prefix) {
 		return nil
 	}
@@ -259,7 +249,15 @@ func (l *lister) object(key string, e vfs.Entry, m *objMeta) error {
 	if err := l.add(); err != nil {
 		return err
 	}
-	l.res.Objects = append(l.res.Objects, l.f.info(l.bucket, key, e.Attr, m))
+	if l.res.Objects == nil {
+		l.res.Objects = make([]ObjectInfo, 0, l.max)
+	}
+	oi := ObjectInfo{Bucket: l.bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
+		ETag: etag, OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
+	if a.IsDir() {
+		oi.Size, oi.IsDirMarker = 0, true
+	}
+	l.res.Objects = append(l.res.Objects, oi)
 	l.res.NextMarker = key
 	return nil
 }
@@ -295,7 +293,6 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 		if err != nil {
 			return false, err
 		}
-		l.prefetchMeta(ents)
 		for _, e := range ents {
 			if !strings.HasPrefix(e.Name, namePrefix) {
 				ents = nil
@@ -375,24 +372,21 @@ func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
 		l.res.IsTruncated = true
 		return errStop
 	}
-	ent := vfs.Entry{Ino: e.Ino, Attr: e.Attr}
-	var m *objMeta
-	var err error
-	if b, ok := l.metas[e.Ino]; ok {
-		m = l.f.decodeMeta(e.Ino, b)
-	} else if m, err = l.f.loadMeta(l.ctx, e.Ino); err != nil {
-		return err
-	}
-	if m == nil || m.Size != e.Attr.Length || m.Mtime != e.Attr.Mtime {
+	// The object metadata came with the page (ReadDirOptions.Xattr); nil
+	// means the file has none.
+	lm, ok := l.f.listMeta(e.Ino, e.Xattr)
+	if !ok || lm.size != e.Attr.Length || lm.mtime != e.Attr.Mtime {
 		if e.Attr.Length <= maxListETagCompute {
-			if m, err = l.f.objectMeta(l.ctx, ent); err != nil {
+			m, err := l.f.objectMeta(l.ctx, vfs.Entry{Ino: e.Ino, Attr: e.Attr})
+			if err != nil {
 				return err
 			}
+			lm.etag = quoteETag(m.ETag)
 		} else {
-			m = &objMeta{ETag: standInETag(e.Ino, e.Attr)}
+			lm.etag = quoteETag(standInETag(e.Ino, e.Attr))
 		}
 	}
-	return l.object(key, ent, m)
+	return l.object(key, e.Attr, lm.etag)
 }
 
 func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
@@ -410,7 +404,7 @@ func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
 		}
 	}
 	if m, err := l.f.loadMeta(l.ctx, d.Ino); err == nil && m != nil && m.DirMarker {
-		if err := l.object(key, vfs.Entry{Ino: d.Ino, Attr: d.Attr}, m); err != nil {
+		if err := l.object(key, d.Attr, quoteETag(m.ETag)); err != nil {
 			return err
 		}
 	}

@@ -208,6 +208,21 @@ func testScanOptions(t *testing.T, s kv.Store) {
 	check("reverse open end", scan(t, s, []byte("p/d"), nil, kv.ScanOptions{Reverse: true}), "q=5", "p/d=4")
 	check("empty range", scan(t, s, []byte("p/c"), []byte("p/c"), kv.ScanOptions{}))
 	check("inverted range", scan(t, s, []byte("z"), []byte("a"), kv.ScanOptions{}))
+	check("borrowed", scan(t, s, p, e, kv.ScanOptions{Borrow: true}), "p/a=1", "p/b=2", "p/c=3", "p/d=4")
+	check("borrowed reverse", scan(t, s, p, e, kv.ScanOptions{Borrow: true, Reverse: true, Limit: 2}), "p/d=4", "p/c=3")
+	check("borrowed keys", scan(t, s, p, e, kv.ScanOptions{Borrow: true, KeysOnly: true, Limit: 2}), "p/a", "p/b")
+	// A borrowed empty value is empty, not missing.
+	put(t, s, "r/empty", "")
+	if err := s.View(ctx, func(tx kv.Tx) error {
+		return tx.Scan([]byte("r/"), kv.PrefixEnd([]byte("r/")), kv.ScanOptions{Borrow: true}, func(k, v []byte) bool {
+			if v == nil {
+				t.Errorf("borrowed empty value of %q is nil", k)
+			}
+			return true
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// fn returning false stops the scan.
 	n := 0
 	if err := s.View(ctx, func(tx kv.Tx) error {

@@ -39,6 +39,23 @@ type rconn struct {
 	get      *sqlite3.Stmt
 	put, del *sqlite3.Stmt // the writer's only
 	scans    map[string]*scanStmt
+	ctl      map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
+}
+
+// exec runs a statement without parameters or rows (transaction control)
+// from a statement prepared once: parsing "BEGIN" and "ROLLBACK" for every
+// read transaction, and a SAVEPOINT and RELEASE for every write of a group
+// commit, cost as much as a short lookup.
+func (rc *rconn) exec(sql string) error {
+	st := rc.ctl[sql]
+	if st == nil {
+		var err error
+		if st, _, err = rc.c.Prepare(sql); err != nil {
+			return err
+		}
+		rc.ctl[sql] = st
+	}
+	return st.Exec()
 }
 
 type scanStmt struct {
@@ -92,6 +109,9 @@ func (rc *rconn) close() error {
 	for _, s := range rc.scans {
 		s.st.Close()
 	}
+	for _, st := range rc.ctl {
+		st.Close()
+	}
 	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.del} {
 		if st != nil {
 			st.Close()
@@ -123,7 +143,7 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 			return nil, fmt.Errorf("PRAGMA %s: %w", pr, err)
 		}
 	}
-	rc := &rconn{c: c, scans: map[string]*scanStmt{}}
+	rc := &rconn{c: c, scans: map[string]*scanStmt{}, ctl: map[string]*sqlite3.Stmt{}}
 	prep := func(q string) *sqlite3.Stmt {
 		st, _, perr := c.Prepare(q)
 		if perr != nil && err == nil {
@@ -163,7 +183,7 @@ func (s *Store) viewNative(ctx context.Context, fn func(kv.Tx) error) error {
 		return err
 	}
 	defer s.rpool.release(rc)
-	if err := rc.c.Exec("BEGIN"); err != nil {
+	if err := rc.exec("BEGIN"); err != nil {
 		return s.wrap(err)
 	}
 	t := &rtx{s: s, rc: rc, ctx: ctx}
@@ -171,7 +191,7 @@ func (s *Store) viewNative(ctx context.Context, fn func(kv.Tx) error) error {
 	if err == nil {
 		err = t.err
 	}
-	if rerr := rc.c.Exec("ROLLBACK"); rerr != nil && err == nil {
+	if rerr := rc.exec("ROLLBACK"); rerr != nil && err == nil {
 		err = s.wrap(rerr)
 	}
 	return err
@@ -290,7 +310,6 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 	} else {
 		q += " ORDER BY k"
 	}
-	q += " LIMIT ?"
 	ss := t.rc.scans[q]
 	if ss == nil {
 		st, _, err := t.rc.c.Prepare(q)
@@ -322,23 +341,29 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 			return t.fail(err)
 		}
 	}
-	limit := int64(-1)
-	if opt.Limit > 0 {
-		limit = int64(opt.Limit)
-	}
-	if err := st.BindInt64(n+1, limit); err != nil {
-		return t.fail(err)
-	}
-	for rows := 0; st.Step(); rows++ {
+	// No LIMIT in the SQL: the loop stops stepping instead. A bound LIMIT
+	// marks the statement for re-preparation whenever its value changes
+	// (SQLite plans with the bound value), and a directory page (limit
+	// 1,000) and its inodes' scan (8,000) alternate on one statement.
+	for rows := 0; (opt.Limit <= 0 || rows < opt.Limit) && st.Step(); rows++ {
 		if rows&255 == 255 {
 			if err := t.ctx.Err(); err != nil {
 				return t.fail(err)
 			}
 		}
-		k := cloneBlob(st.ColumnRawBlob(0))
-		var v []byte
-		if !opt.KeysOnly {
-			v = cloneBlob(st.ColumnRawBlob(1))
+		var k, v []byte
+		if opt.Borrow {
+			k = st.ColumnRawBlob(0)
+			if !opt.KeysOnly {
+				if v = st.ColumnRawBlob(1); v == nil {
+					v = []byte{}
+				}
+			}
+		} else {
+			k = cloneBlob(st.ColumnRawBlob(0))
+			if !opt.KeysOnly {
+				v = cloneBlob(st.ColumnRawBlob(1))
+			}
 		}
 		if !fn(k, v) {
 			return nil
@@ -361,9 +386,9 @@ func cloneBlob(b []byte) []byte {
 // runChunkNative is runChunk on the writer's native connection: the
 // closures of batch each in a savepoint of one transaction.
 func (s *Store) runChunkNative(batch []*pending) {
-	c := s.wconn.c
+	c := s.wconn
 	results := make([]error, len(batch))
-	if err := c.Exec("BEGIN IMMEDIATE"); err != nil {
+	if err := c.exec("BEGIN IMMEDIATE"); err != nil {
 		for _, p := range batch {
 			p.done <- s.wrap(err)
 		}
@@ -375,7 +400,7 @@ func (s *Store) runChunkNative(batch []*pending) {
 			results[i] = err
 			continue
 		}
-		if err := c.Exec("SAVEPOINT g"); err != nil {
+		if err := c.exec("SAVEPOINT g"); err != nil {
 			results[i] = s.wrap(err)
 			continue
 		}
@@ -385,13 +410,13 @@ func (s *Store) runChunkNative(batch []*pending) {
 			err = t.err
 		}
 		if err != nil {
-			rerr := c.Exec("ROLLBACK TO g")
+			rerr := c.exec("ROLLBACK TO g")
 			if rerr == nil {
-				rerr = c.Exec("RELEASE g")
+				rerr = c.exec("RELEASE g")
 			}
 			if rerr != nil {
 				// The transaction is in an unknown state: fail the group.
-				_ = c.Exec("ROLLBACK")
+				_ = c.exec("ROLLBACK")
 				for j, q := range batch {
 					if j == i {
 						q.done <- err
@@ -404,7 +429,7 @@ func (s *Store) runChunkNative(batch []*pending) {
 			results[i] = err
 			continue
 		}
-		if err := c.Exec("RELEASE g"); err != nil {
+		if err := c.exec("RELEASE g"); err != nil {
 			results[i] = s.wrap(err)
 			continue
 		}
@@ -412,11 +437,11 @@ func (s *Store) runChunkNative(batch []*pending) {
 	}
 	var cerr error
 	if committed > 0 {
-		if cerr = s.wrap(c.Exec("COMMIT")); cerr != nil {
-			_ = c.Exec("ROLLBACK")
+		if cerr = s.wrap(c.exec("COMMIT")); cerr != nil {
+			_ = c.exec("ROLLBACK")
 		}
 	} else {
-		_ = c.Exec("ROLLBACK")
+		_ = c.exec("ROLLBACK")
 	}
 	for i, p := range batch {
 		if results[i] == nil && cerr != nil {
