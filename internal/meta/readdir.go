@@ -95,23 +95,23 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 	if len(out) == 0 {
 		return nil
 	}
-	// first[ino] is the first entry of ino; next chains the other entries
-	// of the same inode (hard links listed twice), -1 ending the chain.
-	first := make(map[posix.Ino]int, len(out))
-	next := make([]int, len(out))
 	lo, hi := out[0].Ino, out[0].Ino
-	for i := len(out) - 1; i >= 0; i-- {
-		ino := out[i].Ino
-		next[i] = -1
-		if j, ok := first[ino]; ok {
-			next[i] = j
-		}
-		first[ino] = i
-		lo, hi = min(lo, ino), max(hi, ino)
+	for _, e := range out {
+		lo, hi = min(lo, e.Ino), max(hi, e.Ino)
 	}
 	gotAttr := make([]bool, len(out))
 	const minDense = 32
 	if len(out) >= minDense && uint64(hi-lo) < 4*uint64(len(out)) {
+		// first[ino-lo] is the first entry of ino (-1: none); next chains
+		// the other entries of the same inode (hard links), -1 ending it.
+		first := make([]int32, hi-lo+1)
+		for i := range first {
+			first[i] = -1
+		}
+		next := make([]int32, len(out))
+		for i := len(out) - 1; i >= 0; i-- {
+			next[i], first[out[i].Ino-lo] = first[out[i].Ino-lo], int32(i)
+		}
 		var derr error
 		budget := 8 * len(out) // records visited before giving up on the scan
 		visited, last := 0, posix.Ino(0)
@@ -123,10 +123,10 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 				return true
 			}
 			last = posix.Ino(u64(k[1:9]))
-			i, ok := first[last]
-			if !ok {
+			if last < lo || last > hi || first[last-lo] < 0 {
 				return true
 			}
+			i := first[last-lo]
 			switch {
 			case k[9] == subAttr && len(k) == 10:
 				a, err := decodeAttr(v)

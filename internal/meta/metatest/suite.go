@@ -663,7 +663,7 @@ func testInlineData(t *testing.T, ns func(t *testing.T) kv.Store) {
 // testReadDirPlus: ReadDir with attributes and an xattr returns what
 // per-entry reads return, whether the page's inodes are dense (one range
 // scan), interleaved with a big directory's records (the scan's budget runs
-// out), or sparse (point reads).
+// out), or sparse (point reads), and for every name of a hard-linked inode.
 func testReadDirPlus(t *testing.T, ns func(t *testing.T) kv.Store) {
 	m := newFS(t, ns, meta.Format{})
 	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
@@ -689,6 +689,13 @@ func testReadDirPlus(t *testing.T, ns func(t *testing.T) kv.Store) {
 			}
 		}
 		names = append(names, name)
+		if i >= 10 && i < 14 {
+			// Hard links: one inode listed under two names of the page.
+			if _, err := m.Link(bg, posix.Root, e.Ino, d.Ino, name+"-link"); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name+"-link")
+		}
 		if i == 100 {
 			// Sparse from here on: many inodes created elsewhere.
 			for j := 0; j < 800; j++ {

@@ -82,16 +82,43 @@ func appendElemOmit(b []byte, name, v string) []byte {
 	return appendElem(b, name, v)
 }
 
-// appendEscaped appends v escaped as xml.EscapeText does: plain printable
-// ASCII as is, anything else through encoding/xml.
+// appendEscaped appends v escaped as xml.EscapeText does: printable ASCII
+// with its five specials and tab, newline and carriage return as
+// EscapeText writes them (every listed ETag has two quotes), anything
+// else through encoding/xml.
 func appendEscaped(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' || c == '\'' || c == '"' {
+		if c := v[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c >= utf8.RuneSelf {
 			var buf bytes.Buffer
 			xml.EscapeText(&buf, []byte(v))
 			return append(b, buf.Bytes()...)
 		}
 	}
-	return append(b, v...)
+	start := 0
+	for i := 0; i < len(v); i++ {
+		var esc string
+		switch v[i] {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			continue
+		}
+		b = append(append(b, v[start:i]...), esc...)
+		start = i + 1
+	}
+	return append(b, v[start:]...)
 }

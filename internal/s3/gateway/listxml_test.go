@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // randText mixes plain keys with every character class xml escaping
@@ -80,4 +81,19 @@ func FuzzListXML(f *testing.F) {
 			t.Fatalf("got %s\nwant %s", got, want)
 		}
 	})
+}
+
+func TestISOTime(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 30, 11, 22, 29, 410_000_000, time.FixedZone("x", 5*3600+1800))}
+	for i := 0; i < 10000; i++ {
+		times = append(times, time.Unix(0, r.Int63()-r.Int63()).In(time.FixedZone("y", r.Intn(48*3600)-24*3600)))
+	}
+	for _, tm := range times {
+		if got, want := isoTime(tm), tm.UTC().Format(isoLayout); got != want {
+			t.Fatalf("isoTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }

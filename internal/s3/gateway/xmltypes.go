@@ -194,5 +194,24 @@ type listMultipartUploadsResult struct {
 	EncodingType       string       `xml:"EncodingType,omitempty"`
 }
 
-// isoTime formats a time as S3 listings do.
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+const isoLayout = "2006-01-02T15:04:05.000Z"
+
+// isoTime formats a time as S3 listings do (isoLayout), by hand for the
+// years 0–9999: time.Format's layout interpretation was a tenth of a
+// 1,000-key listing's encoding.
+func isoTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(isoLayout)
+	}
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b := [24]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + int(mo)/10), byte('0' + int(mo)%10), '-', byte('0' + d/10), byte('0' + d%10), 'T',
+		byte('0' + h/10), byte('0' + h%10), ':', byte('0' + mi/10), byte('0' + mi%10), ':',
+		byte('0' + s/10), byte('0' + s%10), '.', byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10), 'Z',
+	}
+	return string(b[:])
+}

@@ -2,6 +2,7 @@ package s3fs
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -78,4 +79,27 @@ func FuzzListFields(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkListFields(t, b) })
+}
+
+func TestValidJSON(t *testing.T) {
+	deep := strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth)
+	for _, s := range []string{``, ` `, `{}`, `[]`, `{"a":[1,-0.5e+3,true,false,null,"x\u00e9\n"]}`, `{"a":}`, `{,}`, `[1,]`, `01`, `-`, `1.`, `1e`,
+		`"\x"`, "\"\x01\"", `"\u12g4"`, `{"a" 1}`, `{"a":1`, `[1 2]`, `tru`, `nul`, `{} {}`, " \t\r\n{}\n", deep, "[" + deep + "]",
+		`{"a":{"b":{}},"c":[[],{}]}`, `"\ud800"`, "\"\xff\""} {
+		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("validJSON(%.40q) = %v, json.Valid %v", s, got, want)
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, b := range listMetaSeeds() {
+		f.Add(b)
+	}
+	f.Add([]byte(`[1,-0.5e+3,true,false,null,"x\u00e9\n",{"a":[]}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
 }
