@@ -22,8 +22,7 @@ var version = "dev"
 // server's live heap is small (buffers are pooled), so GOGC=100 collects
 // after every few MiB allocated: with it, a 1,000,000-key listing spent a
 // fifth more server CPU than with 200 (9.3 vs 11.3 s on a 2-core VM; peak
-// RSS 95 MiB, mostly SQLite's page caches). 300 or 400 gained nothing
-// more.
+// RSS 95 MiB). 300 or 400 gained nothing more.
 const defaultGCPercent = 200
 
 func main() {
