@@ -8,6 +8,7 @@
 #   go install github.com/minio/minio@latest
 #
 # Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
+#        ROUNDS=3 bench/s3-compare.sh large   (the large part, three times)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin"
@@ -80,13 +81,17 @@ if [[ $WHAT == small || $WHAT == all ]]; then
   (cd "$WORK" && summary cairn.small.json versitygw.small.json minio.small.json)
 fi
 if [[ $WHAT == large || $WHAT == all ]]; then
-  echo "== 16 MiB objects, concurrency 4"
-  for s in cairn versitygw minio; do
-    start $s
-    bench --size 16M --concurrency 4 --duration 20s --phases put,get --bucket large >"$WORK/$s.large.json"
-    stop
+  # Large objects are bound by the disk, whose speed drifts from minute to
+  # minute on a VM: ROUNDS=n runs the three servers n times in turn.
+  for r in $(seq "${ROUNDS:-1}"); do
+    echo "== 16 MiB objects, concurrency 4 (round $r)"
+    for s in cairn versitygw minio; do
+      start $s
+      bench --size 16M --concurrency 4 --duration 20s --phases put,get --bucket large >"$WORK/$s.large.json"
+      stop
+    done
+    (cd "$WORK" && summary cairn.large.json versitygw.large.json minio.large.json)
   done
-  (cd "$WORK" && summary cairn.large.json versitygw.large.json minio.large.json)
 fi
 if [[ $WHAT == list || $WHAT == all ]]; then
   echo "== LIST: 1,000-key pages from a 100,000-object bucket (concurrency 1)"

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"cairn/internal/object"
@@ -448,6 +449,16 @@ func (s *Store) prefetch(id uint64, l uint32, i int) {
 			s.cache.release(it)
 		}(j)
 	}
+}
+
+// SweepTemp removes blocks left half-written under temporary names by
+// writers that died, once untouched for olderThan, when the object store
+// has such names (object.TempSweeper); otherwise it does nothing.
+func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	if ts := object.TempSweeperOf(s.obj); ts != nil {
+		return ts.SweepTemp(ctx, olderThan)
+	}
+	return 0, nil
 }
 
 // Remove deletes the blocks of slice id of length l. Missing blocks are not

@@ -174,6 +174,21 @@ func capability[T any](s Store) (T, bool) {
 	}
 }
 
+// TempSweeper is an optional capability of stores that write objects
+// under temporary names (the file backend): SweepTemp removes those left
+// by writers that died, once untouched for olderThan, and returns how many
+// it removed.
+type TempSweeper interface {
+	SweepTemp(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// TempSweeperOf returns s's TempSweeper capability, looking through
+// WithRetry, or nil.
+func TempSweeperOf(s Store) TempSweeper {
+	ts, _ := capability[TempSweeper](s)
+	return ts
+}
+
 // LocalFilesOf returns s's LocalFiles capability, looking through
 // WithRetry (whose retries a local file does not need), or nil.
 func LocalFilesOf(s Store) LocalFiles {

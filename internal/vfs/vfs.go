@@ -105,6 +105,7 @@ func (fs *FS) sweeper(every time.Duration) {
 	defer close(fs.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var lastTemp time.Time
 	for {
 		select {
 		case <-fs.stop:
@@ -114,8 +115,26 @@ func (fs *FS) sweeper(every time.Duration) {
 		if _, err := fs.Sweep(context.Background()); err != nil {
 			fs.log.Warn("deleting freed slices failed", "err", err)
 		}
+		if time.Since(lastTemp) >= tempSweepEvery {
+			lastTemp = time.Now()
+			n, err := fs.chunks.SweepTemp(context.Background(), tempMaxIdle)
+			if err != nil {
+				fs.log.Warn("removing abandoned block files failed", "err", err)
+			} else if n > 0 {
+				fs.log.Info("removed abandoned block files", "files", n)
+			}
+		}
 	}
 }
+
+// Blocks half-written by a process that was killed stay behind under
+// temporary names in a file object store. The sweeper removes those
+// untouched for tempMaxIdle, at its first round and every tempSweepEvery
+// (the walk reads every block directory).
+const (
+	tempSweepEvery = 24 * time.Hour
+	tempMaxIdle    = 24 * time.Hour
+)
 
 // Sweep deletes the blocks of freed slices whose delay has passed and
 // returns how many slices it deleted.

@@ -15,7 +15,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"cairn/internal/object"
 )
@@ -28,6 +30,7 @@ type Store struct {
 	direct bool
 	seq    atomic.Uint64 // temporary names, with pid: unique per process
 	pid    string
+	live   sync.Map // temporary files this process is writing: never swept
 }
 
 // Options tune a Store.
@@ -151,11 +154,12 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 			return nil
 		}
 	}
-	f, err := createTemp(p)
+	f, err := s.createTemp(p)
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
+	defer s.live.Delete(tmp)
 	_, err = io.Copy(f, body)
 	if err == nil {
 		err = ctx.Err()
@@ -185,6 +189,8 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 // renames it into place; done=false means it could not be used.
 func (s *Store) putDirect(dir, p string, b []byte, sync bool) (done bool, err error) {
 	tmp := p + tmpSuffix + strconv.FormatUint(s.seq.Add(1), 36) + "-" + s.pid
+	s.live.Store(tmp, struct{}{})
+	defer s.live.Delete(tmp)
 	done, err = writeDirect(tmp, b, sync)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(dir, 0o755); err == nil {
@@ -242,7 +248,7 @@ func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, e
 	if err != nil {
 		return nil, err
 	}
-	f, err := createTemp(p)
+	f, err := s.createTemp(p)
 	if err != nil {
 		return nil, err
 	}
@@ -250,8 +256,9 @@ func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, e
 }
 
 // createTemp creates a temporary file beside path p (a name List skips),
-// creating its directory when missing.
-func createTemp(p string) (*os.File, error) {
+// creating its directory when missing, and registers it as live until the
+// caller removes it from s.live.
+func (s *Store) createTemp(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
 	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -262,6 +269,7 @@ func createTemp(p string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object/file: %w", err)
 	}
+	s.live.Store(f.Name(), struct{}{})
 	return f, nil
 }
 
@@ -303,6 +311,7 @@ func (a *appendFile) Commit(key string, sync bool) error {
 		}
 	}
 	tmp := a.f.Name()
+	defer a.s.live.Delete(tmp)
 	if cerr := a.f.Close(); err == nil {
 		err = cerr
 	}
@@ -323,6 +332,45 @@ func (a *appendFile) Commit(key string, sync bool) error {
 func (a *appendFile) Abort() {
 	a.f.Close()
 	os.Remove(a.f.Name())
+	a.s.live.Delete(a.f.Name())
+}
+
+// SweepTemp implements object.TempSweeper: it removes the temporary files
+// of writers that died (a killed process leaves its half-written objects
+// under temporary names, which nothing else removes) once they have not
+// been written for olderThan. Temporary files this process is writing are
+// never removed, whatever their age; another live process's file idle for
+// longer than olderThan would be (its commit then fails: nothing is lost
+// that was stored).
+func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	err := filepath.WalkDir(s.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.Contains(d.Name(), tmpSuffix) {
+			return nil
+		}
+		if _, live := s.live.Load(path); live {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil
+		}
+		if err := os.Remove(path); err == nil {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // OpenFile implements object.LocalFiles.
