@@ -14,15 +14,28 @@ import (
 // last link goes, the inode's data is freed — or, if the inode is open in
 // this client, kept until the last handle is released.
 func (m *FS) Unlink(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
-	return m.remove(ctx, cred, parent, name, false)
+	return m.remove(ctx, cred, parent, name, false, nil)
+}
+
+// UnlinkEmptied is Unlink that also tells whether parent was left without
+// entries, read in the same transaction: the S3 gateway removes the
+// directories a deleted key leaves empty, and most deletes leave their
+// directory in use, which this answers without a read transaction of its
+// own.
+func (m *FS) UnlinkEmptied(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) (bool, error) {
+	var emptied bool
+	err := m.remove(ctx, cred, parent, name, false, &emptied)
+	return emptied && err == nil, err
 }
 
 // Rmdir removes the empty directory name from parent.
 func (m *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
-	return m.remove(ctx, cred, parent, name, true)
+	return m.remove(ctx, cred, parent, name, true, nil)
 }
 
-func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, dir bool) error {
+// remove unlinks or (dir) removes name; with emptied, it also reports
+// whether parent has no entry left.
+func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, dir bool, emptied *bool) error {
 	switch {
 	case name == "." && dir:
 		return syscall.EINVAL
@@ -63,6 +76,13 @@ func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		now := m.now()
 		if err := tx.Delete(dentryKey(parent, name)); err != nil {
 			return err
+		}
+		if emptied != nil {
+			err := checkEmpty(tx, parent)
+			if err != nil && !errors.Is(err, syscall.ENOTEMPTY) {
+				return err
+			}
+			*emptied = err == nil
 		}
 		pa.Mtime, pa.Ctime = now, now
 		if dir {

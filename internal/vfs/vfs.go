@@ -261,6 +261,12 @@ func (fs *FS) Unlink(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 	return fs.meta.Unlink(ctx, cred, parent, name)
 }
 
+// UnlinkEmptied is Unlink that also tells whether parent was left empty
+// (see meta.UnlinkEmptied).
+func (fs *FS) UnlinkEmptied(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) (bool, error) {
+	return fs.meta.UnlinkEmptied(ctx, cred, parent, name)
+}
+
 // Rmdir removes an empty directory.
 func (fs *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
 	return fs.meta.Rmdir(ctx, cred, parent, name)

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"PutFile", testPutFile},
 		{"InlineData", testInlineData},
 		{"ReadDirPlus", testReadDirPlus},
+		{"UnlinkEmptied", testUnlinkEmptied},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -735,5 +736,36 @@ func testReadDirPlus(t *testing.T, ns func(t *testing.T) kv.Store) {
 				t.Fatalf("%s: xattr %q, GetXattr %q", e.Name, e.Xattr, x)
 			}
 		}
+	}
+}
+
+// testUnlinkEmptied: UnlinkEmptied tells whether the unlink left the
+// directory without entries, and fails as Unlink does.
+func testUnlinkEmptied(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
+	mk(t, m, posix.Root, d.Ino, "a", posix.TypeFile, 0o644)
+	mk(t, m, posix.Root, d.Ino, "b", posix.TypeFile, 0o644)
+	mk(t, m, posix.Root, d.Ino, "sub", posix.TypeDir, 0o755)
+	for _, c := range []struct {
+		name    string
+		emptied bool
+		err     error
+	}{
+		{"a", false, nil},
+		{"missing", false, syscall.ENOENT},
+		{"sub", false, syscall.EISDIR},
+		{"b", false, nil}, // "sub" is still there
+	} {
+		got, err := m.UnlinkEmptied(bg, posix.Root, d.Ino, c.name)
+		is(t, err, c.err, "unlink "+c.name)
+		if got != c.emptied {
+			t.Fatalf("unlink %s: emptied = %v, want %v", c.name, got, c.emptied)
+		}
+	}
+	is(t, m.Rmdir(bg, posix.Root, d.Ino, "sub"), nil, "rmdir sub")
+	mk(t, m, posix.Root, d.Ino, "last", posix.TypeFile, 0o644)
+	if got, err := m.UnlinkEmptied(bg, posix.Root, d.Ino, "last"); err != nil || !got {
+		t.Fatalf("unlink of the last entry: emptied = %v, %v; want true", got, err)
 	}
 }

@@ -50,14 +50,16 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	if !dir {
 		// unlink(2) answers EISDIR for a directory: "a" when only "a/..."
 		// keys exist is no such object, and needs no lookup first.
-		err = f.v.Unlink(ctx, cred, parent, name)
+		emptied, err := f.v.UnlinkEmptied(ctx, cred, parent, name)
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EISDIR) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		f.pruneEmptyDirs(ctx, cred, chain, segs)
+		if emptied { // most deletes leave their directory in use
+			f.pruneEmptyDirs(ctx, cred, chain, segs)
+		}
 		return nil
 	}
 	e, err := f.v.Lookup(ctx, cred, parent, name)
