@@ -8,7 +8,7 @@
 #   go install github.com/minio/minio@latest
 #
 # Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
-#        ROUNDS=3 bench/s3-compare.sh large   (the large part, three times)
+#        ROUNDS=3 bench/s3-compare.sh large   (small or large parts n times)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin"
@@ -71,18 +71,20 @@ for p in phases:
 PY
 }
 
+# A VM's disk and CPU drift from minute to minute: ROUNDS=n runs the small
+# and large parts n times, the three servers in turn each time.
 if [[ $WHAT == small || $WHAT == all ]]; then
-  echo "== 4 KiB objects, concurrency 16"
-  for s in cairn versitygw minio; do
-    start $s
-    bench --size 4K --concurrency 16 --duration 15s --phases put,get,stat,delete --bucket small >"$WORK/$s.small.json"
-    stop
+  for r in $(seq "${ROUNDS:-1}"); do
+    echo "== 4 KiB objects, concurrency 16 (round $r)"
+    for s in cairn versitygw minio; do
+      start $s
+      bench --size 4K --concurrency 16 --duration 15s --phases put,get,stat,delete --bucket small >"$WORK/$s.small.json"
+      stop
+    done
+    (cd "$WORK" && summary cairn.small.json versitygw.small.json minio.small.json)
   done
-  (cd "$WORK" && summary cairn.small.json versitygw.small.json minio.small.json)
 fi
 if [[ $WHAT == large || $WHAT == all ]]; then
-  # Large objects are bound by the disk, whose speed drifts from minute to
-  # minute on a VM: ROUNDS=n runs the three servers n times in turn.
   for r in $(seq "${ROUNDS:-1}"); do
     echo "== 16 MiB objects, concurrency 4 (round $r)"
     for s in cairn versitygw minio; do
