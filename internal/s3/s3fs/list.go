@@ -250,7 +250,7 @@ func (l *lister) object(key string, a posix.Attr, etag string) error {
 		return err
 	}
 	if l.res.Objects == nil {
-		l.res.Objects = make([]ObjectInfo, 0, l.max)
+		l.res.Objects = make([]ObjectInfo, 0, min(l.max, 128)) // most listings are short
 	}
 	oi := ObjectInfo{Bucket: l.bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
 		ETag: etag, OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
