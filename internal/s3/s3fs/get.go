@@ -82,11 +82,7 @@ func (f *FS) hashFile(ctx context.Context, ino posix.Ino, compute []string) (str
 
 // info builds the ObjectInfo of a file or directory marker.
 func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
-	oi := ObjectInfo{Bucket: bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
-		OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
-	if a.IsDir() {
-		oi.Size, oi.IsDirMarker = 0, true
-	}
+	oi := baseInfo(bucket, key, a)
 	if m != nil {
 		oi.ETag = quoteETag(m.ETag)
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
@@ -94,6 +90,17 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)
+	}
+	return oi
+}
+
+// baseInfo is what the attributes of key's file (or directory marker) say
+// of it: all a listing needs besides the ETag.
+func baseInfo(bucket, key string, a posix.Attr) ObjectInfo {
+	oi := ObjectInfo{Bucket: bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
+		OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
+	if a.IsDir() {
+		oi.Size, oi.IsDirMarker = 0, true
 	}
 	return oi
 }

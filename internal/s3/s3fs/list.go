@@ -252,11 +252,8 @@ func (l *lister) object(key string, a posix.Attr, etag string) error {
 	if l.res.Objects == nil {
 		l.res.Objects = make([]ObjectInfo, 0, min(l.max, 128)) // most listings are short
 	}
-	oi := ObjectInfo{Bucket: l.bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
-		ETag: etag, OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
-	if a.IsDir() {
-		oi.Size, oi.IsDirMarker = 0, true
-	}
+	oi := baseInfo(l.bucket, key, a)
+	oi.ETag = etag
 	l.res.Objects = append(l.res.Objects, oi)
 	l.res.NextMarker = key
 	return nil
