@@ -60,8 +60,11 @@ type Store struct {
 	app      object.Appender
 	noAppend atomic.Bool // the store refused Append (object.ErrNoAppend)
 	cache    *cache
-	log      *slog.Logger
-	bufs     sync.Pool
+	// checked holds the block files this process checked, the only
+	// ones WriteTo sends from their file without checking them again.
+	checked *checkedFiles
+	log     *slog.Logger
+	bufs    sync.Pool
 
 	mu       sync.Mutex
 	inflight map[string]*fetch
@@ -102,6 +105,7 @@ func New(obj object.Store, opt Options) *Store {
 		uploads:   make(chan struct{}, opt.MaxUploads),
 		warming:   make(chan struct{}, 4),
 		cache:     newCache(max(opt.CacheSize, 0), alignedLen(opt.BlockSize+4)),
+		checked:   newCheckedFiles(1 << 16),
 		log:       opt.Logger,
 		inflight:  make(map[string]*fetch),
 		closed:    make(chan struct{}),
@@ -198,8 +202,9 @@ const sendMin = 256 << 10
 // Cached blocks are written from memory as they are. When the store keeps
 // blocks in local files (object.LocalFiles) and w is an io.ReaderFrom (an
 // HTTP response: sendfile), other blocks are checked against their
-// checksum where they lie in the page cache, then handed to w.ReadFrom as
-// files, so their bytes never pass through this process; they do not
+// checksum where they lie in the page cache (unless this process checked
+// that very file before and its pages are still cached), then handed to
+// w.ReadFrom as files, so their bytes never pass through this process; they do not
 // enter the block cache. Everything else goes through View.
 func (s *Store) WriteTo(ctx context.Context, id uint64, l uint32, off uint32, n int, w io.Writer) (int, error) {
 	write := func(b []byte) error {
@@ -264,7 +269,7 @@ func (s *Store) warm(key string, size int) {
 		if err != nil {
 			return
 		}
-		verifyFile(f, size) // reads what is not cached, and checks it
+		verifyFile(f, size, s.checked) // reads what is not cached, and checks it
 		f.Close()
 	}()
 }
@@ -279,7 +284,7 @@ func (s *Store) sendBlock(ctx context.Context, w io.ReaderFrom, key string, size
 		return 0, false, nil
 	}
 	defer f.Close()
-	if !verifyFile(f, size) {
+	if !verifyFile(f, size, s.checked) {
 		return 0, false, nil
 	}
 	if _, err := f.Seek(int64(from), io.SeekStart); err != nil {
@@ -384,8 +389,8 @@ func (s *Store) loadOnce(ctx context.Context, key string, size int) (*item, erro
 }
 
 // evict drops a corrupt block's file from the page cache (a local-file
-// store), so that its pages are not later sent as checked ones
-// (verifyFile trusts resident pages).
+// store), so that the next read of it comes from the disk again (the
+// fault may have been in memory).
 func (s *Store) evict(ctx context.Context, key string) {
 	if s.files != nil {
 		if f, err := s.files.OpenFile(ctx, key); err == nil {

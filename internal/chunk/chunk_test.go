@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -430,4 +431,70 @@ func TestDirectIOStoreTakesWholeBlocks(t *testing.T) {
 			t.Fatalf("slice %d read back: %d, %v", id, n, err)
 		}
 	}
+}
+
+// A block is sent from its file only when this process checked that very
+// file: pages in the page cache prove nothing about who put them there.
+func TestSentBlocksAreCheckedByThisProcess(t *testing.T) {
+	dir := t.TempDir()
+	obj, err := file.New(dir, file.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 512 << 10
+	data := make([]byte, 2*bs)
+	rand.New(rand.NewSource(3)).Read(data)
+	corrupt := func(t *testing.T, s *chunk.Store, id uint64, restoreTimes bool) {
+		t.Helper()
+		p := filepath.Join(dir, filepath.FromSlash(chunk.Key(id, 1, bs)))
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Written, not synced nor dropped: the bad bytes are in the
+		// page cache, every page of the file resident.
+		if _, err := f.WriteAt([]byte{^data[bs+77]}, 77); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if restoreTimes {
+			if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send := func(s *chunk.Store, id uint64, l uint32) (*bytes.Buffer, error) {
+		var out bytes.Buffer // an io.ReaderFrom: the sendfile path
+		_, err := s.WriteTo(ctx, id, l, 0, len(data), &out)
+		return &out, err
+	}
+	t.Run("never checked", func(t *testing.T) {
+		s := chunk.New(obj, chunk.Options{BlockSize: bs, CacheSize: -1})
+		defer s.Close()
+		l := writeSlice(t, s, 11, data, 64<<10)
+		corrupt(t, s, 11, false)
+		if out, err := send(s, 11, l); !errors.Is(err, chunk.ErrCorrupt) || !bytes.Equal(out.Bytes(), data[:out.Len()]) {
+			t.Fatalf("corrupt resident block sent: %d bytes, %v", out.Len(), err)
+		}
+	})
+	t.Run("changed after its check", func(t *testing.T) {
+		s := chunk.New(obj, chunk.Options{BlockSize: bs, CacheSize: -1})
+		defer s.Close()
+		l := writeSlice(t, s, 12, data, 64<<10)
+		if out, err := send(s, 12, l); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("first send: %d bytes, %v", out.Len(), err)
+		}
+		// Even with its modification time put back, the file's change
+		// time tells it is not the file that was checked.
+		corrupt(t, s, 12, true)
+		for range 2 {
+			if out, err := send(s, 12, l); !errors.Is(err, chunk.ErrCorrupt) || !bytes.Equal(out.Bytes(), data[:out.Len()]) {
+				t.Fatalf("changed block sent: %d bytes, %v", out.Len(), err)
+			}
+		}
+	})
 }

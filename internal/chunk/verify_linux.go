@@ -5,42 +5,44 @@ import (
 	"hash/crc32"
 	"os"
 	"runtime/debug"
-	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // verifyFile reports whether the block file f (size data bytes and the
-// checksum) may be sent as it is. The file is mapped (the page cache
-// itself: no copy). A block whose pages are all in the page cache is
-// trusted: they were either written by this process from memory whose
-// checksum it computed, or checked when they were read from the disk (by
-// verifyFile itself, or by a read into the block cache). Any other block
-// is read in through the map and its checksum checked; one that fails is
-// dropped from the page cache, so that its pages are not taken for
-// checked ones later. Any failure (a file of the wrong length, a fault
-// while reading the map) reports false.
-func verifyFile(f *os.File, size int) (ok bool) {
-	fi, err := f.Stat()
-	if err != nil || fi.Size() != int64(size)+4 {
+// checksum) may be sent as it is. A file this process checked before
+// (known holds its ID, which changes when the file is written) whose pages
+// are all still in the page cache is sent as it is: those pages are the
+// ones it checked. Any other block is mapped (the page cache itself: no
+// copy), read in through the map and its checksum checked; one that passes
+// is added to known, one that fails is dropped from the page cache (a
+// later read then comes from the disk again). Any failure (a file of the
+// wrong length, a fault while reading the map) reports false.
+func verifyFile(f *os.File, size int, known *checkedFiles) (ok bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Size != int64(size)+4 {
 		return false
 	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, size+4, syscall.PROT_READ, syscall.MAP_SHARED)
+	id := fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+	m, err := unix.Mmap(int(f.Fd()), 0, size+4, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return false
 	}
 	defer func() {
-		syscall.Munmap(m)
+		unix.Munmap(m)
 		if !ok {
+			known.forget(id)
 			evict(f)
 		}
 	}()
-	if resident(m) {
+	if known.has(id) && resident(m) {
 		return true
 	}
 	// Read it all in with one request rather than a fault per page
-	// (MADV_POPULATE_READ; older kernels fault the pages in as read).
-	const madvPopulateRead = 22
-	syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), madvPopulateRead)
+	// (older kernels lack MADV_POPULATE_READ and fault the pages in as
+	// they are read).
+	_ = unix.Madvise(m, unix.MADV_POPULATE_READ)
 	// A file cut short under the map raises SIGBUS on access: turn it
 	// into a failed check instead of a crash.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -49,13 +51,16 @@ func verifyFile(f *os.File, size int) (ok bool) {
 			ok = false
 		}
 	}()
-	return crc32.Checksum(m[:size], castagnoli) == binary.LittleEndian.Uint32(m[size:])
+	if crc32.Checksum(m[:size], castagnoli) != binary.LittleEndian.Uint32(m[size:]) {
+		return false
+	}
+	known.add(id)
+	return true
 }
 
 // evict drops the clean pages of f from the page cache.
 func evict(f *os.File) {
-	const fadvDontNeed = 4
-	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0)
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 }
 
 // resident reports whether every page of the mapping m is in the page
@@ -63,7 +68,7 @@ func evict(f *os.File) {
 func resident(m []byte) bool {
 	page := os.Getpagesize()
 	vec := make([]byte, (len(m)+page-1)/page)
-	_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
 	if e != 0 {
 		return false
 	}

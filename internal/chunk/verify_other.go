@@ -6,6 +6,6 @@ import "os"
 
 // verifyFile reports false: without the memory-mapped check, blocks are
 // read through the block cache.
-func verifyFile(f *os.File, size int) bool { return false }
+func verifyFile(f *os.File, size int, known *checkedFiles) bool { return false }
 
 func evict(f *os.File) {}
