@@ -81,7 +81,7 @@ func runBenchData(ctx context.Context, target string, o benchDataOptions, out io
 		defer os.RemoveAll(dir)
 		ddDir = dir
 		metaURL = "sqlite3://" + filepath.Join(dir, "meta.db")
-		store, err := openStore(ctx, metaURL)
+		store, err := openStore(ctx, metaURL, durabilityFull)
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ type benchMetaOptions struct {
 	rounds  int
 	jsonOut bool
 	uid     uint32
+	durable durability
 }
 
 func newBenchMetaCmd() *cobra.Command {
@@ -53,7 +54,7 @@ reliably as the others.`,
 				return fmt.Errorf("--entries must be at least --threads, and --threads and --rounds at least 1")
 			}
 			ctx := cmd.Context()
-			v, err := openVolume(ctx, args[0], volumeOptions{session: "bench meta"})
+			v, err := openVolume(ctx, args[0], volumeOptions{session: "bench meta", durable: o.durable})
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,7 @@ reliably as the others.`,
 	fl.IntVar(&o.rounds, "rounds", 1, "rounds; the best figure of each operation is kept")
 	fl.BoolVar(&o.jsonOut, "json", false, `print {"acl_off": {op: ops_per_s}, "acl_on": {...}, "overhead_pct": {...}}`)
 	fl.Uint32Var(&o.uid, "uid", 1000, "uid (and gid) the benchmark runs as")
+	fl.Var(&o.durable, "durability", durabilityUsage)
 	return cmd
 }
 

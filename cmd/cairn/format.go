@@ -47,7 +47,7 @@ func newFormatCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			store, err := openStore(ctx, metaURL)
+			store, err := openStore(ctx, metaURL, durabilityFull)
 			if err != nil {
 				return err
 			}

@@ -31,6 +31,7 @@ type serveOptions struct {
 	logJSON       bool
 	cacheSize     sizeValue
 	directIO      bool
+	durable       durability
 	checkConfig   bool
 }
 
@@ -47,6 +48,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	o.cacheSize = sizeValue(256 << 20)
 	fl.Var(&o.cacheSize, "cache-size", "memory block cache size")
 	fl.BoolVar(&o.directIO, "direct-io", false, "write blocks of a file block store with O_DIRECT: less CPU per written byte, but fresh data is read from disk, not memory")
+	fl.Var(&o.durable, "durability", durabilityUsage)
 	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
 }
 
@@ -141,7 +143,7 @@ volume.`,
 
 // ensureFormatted formats an embedded volume unless one exists.
 func ensureFormatted(ctx context.Context, metaURL, name, bucket string) error {
-	store, err := openStore(ctx, metaURL)
+	store, err := openStore(ctx, metaURL, durabilityFull)
 	if err != nil {
 		return err
 	}
@@ -168,7 +170,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		return err
 	}
 	if o.checkConfig {
-		store, err := openStore(ctx, metaURL)
+		store, err := openStore(ctx, metaURL, durabilityFull)
 		if err != nil {
 			return err
 		}
@@ -179,7 +181,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")
 		return nil
 	}
-	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize), directIO: o.directIO})
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
 	if err != nil {
 		return err
 	}

@@ -20,15 +20,16 @@ import (
 	"cairn/internal/vfs"
 )
 
-// openStore opens the metadata engine a META-URL names.
-func openStore(ctx context.Context, metaURL string) (kv.Store, error) {
+// openStore opens the metadata engine a META-URL names, committing with
+// durability d (the zero value is full).
+func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, error) {
 	scheme, _, ok := strings.Cut(metaURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db)", metaURL)
 	}
 	switch scheme {
 	case "sqlite3", "sqlite":
-		return sqlkv.Open(ctx, metaURL)
+		return sqlkv.Open(ctx, metaURL, sqlkv.Options{Relaxed: d.relaxed()})
 	case "mem", "memkv":
 		return memkv.New(), nil
 	case "redis", "rediss", "postgres", "postgresql", "mysql", "tikv":
@@ -65,10 +66,11 @@ type volumeOptions struct {
 	session  string // process description; empty: no session
 	cache    int64
 	directIO bool // file block store: O_DIRECT writes
+	durable  durability
 }
 
 func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume, error) {
-	store, err := openStore(ctx, metaURL)
+	store, err := openStore(ctx, metaURL, opt.durable)
 	if err != nil {
 		return nil, err
 	}

@@ -61,11 +61,21 @@ type storedRoot struct {
 type MasterKey [32]byte
 
 // LoadOrCreateMasterKey reads a master key file, creating it (mode 0600)
-// with a random key when missing.
+// with a random key when missing. A key file that its group or others
+// may read or write is refused.
 func LoadOrCreateMasterKey(path string) (MasterKey, error) {
 	var k MasterKey
 	b, err := os.ReadFile(path)
 	if err == nil {
+		// As ssh does with private keys: a key others may read (or
+		// replace) is not used.
+		fi, serr := os.Stat(path)
+		if serr != nil {
+			return k, serr
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return k, fmt.Errorf("iam: %s has mode %04o, so others may read the key that seals the volume's credentials; make it private with: chmod 600 %s", path, perm, path)
+		}
 		raw, derr := base64.StdEncoding.DecodeString(string(trimSpace(b)))
 		if derr != nil || len(raw) != len(k) {
 			return k, fmt.Errorf("iam: %s is not a cairn master key", path)

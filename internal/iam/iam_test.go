@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,32 @@ func TestRootLifecycle(t *testing.T) {
 	}
 	if cr, err := ids.Cred("admin"); err != nil || !cr.IsRoot() {
 		t.Fatal("root cred")
+	}
+}
+
+// A master key file others may read is refused, as ssh refuses such a
+// private key; made private again, it loads.
+func TestMasterKeyPermissions(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "master.key")
+	k, err := LoadOrCreateMasterKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("created with %v %v, want 0600", fi.Mode().Perm(), err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		if err := os.Chmod(keyPath, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadOrCreateMasterKey(keyPath); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("mode %04o: %v, want a refusal that says how to fix it", mode, err)
+		}
+	}
+	if err := os.Chmod(keyPath, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if k2, err := LoadOrCreateMasterKey(keyPath); err != nil || k2 != k {
+		t.Fatalf("mode 0400: %v", err)
 	}
 }

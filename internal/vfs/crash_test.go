@@ -63,7 +63,7 @@ type volumeParts struct {
 }
 
 func openCrashVolume(dir string, session string) (*volumeParts, error) {
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func crashChild(dir, round string) {
 // so only unreferenced blocks may be left over.
 func TestCrashConsistency(t *testing.T) {
 	dir := t.TempDir()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestRandomWritesMatchModel(t *testing.T) {
 	engines := map[string]func(t *testing.T) kv.Store{
 		"memkv": func(t *testing.T) kv.Store { return memkv.New() },
 		"sqlite": func(t *testing.T) kv.Store {
-			s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "m.db"))
+			s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "m.db"), sqlkv.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -357,7 +357,7 @@ func TestPutFileInline(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			store := kv.Store(memkv.New())
 			if engine == "sqlite" {
-				s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "m.db"))
+				s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "m.db"), sqlkv.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -17,7 +17,7 @@ func TestMemKV(t *testing.T) {
 
 func TestSQLite(t *testing.T) {
 	metatest.Run(t, func(t *testing.T) kv.Store {
-		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"))
+		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"), sqlkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,9 @@ package file
 
 import (
 	"os"
-	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"cairn/internal/object"
 )
@@ -22,7 +23,7 @@ func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
 	if len(b) < 64<<10 || uintptr(unsafe.Pointer(&b[0]))%directAlign != 0 {
 		return false, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_DIRECT, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DIRECT, 0o600)
 	if err != nil {
 		if os.IsExist(err) {
 			return true, err
@@ -33,12 +34,12 @@ func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
 	_, err = f.Write(b[:aligned])
 	if err == nil && aligned < len(b) {
 		// The tail is not a whole block: drop O_DIRECT for it.
-		fd := f.Fd()
-		fl, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
-		if e == 0 {
-			_, _, e = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFL, fl&^syscall.O_DIRECT)
+		fd := int(f.Fd())
+		fl, e := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if e == nil {
+			_, e = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_DIRECT)
 		}
-		if e != 0 {
+		if e != nil {
 			err = e
 		} else {
 			_, err = f.Write(b[aligned:])
@@ -85,17 +86,21 @@ func readWhole(path string, p []byte, each func(off int, piece []byte)) (n int, 
 // (sync_file_range SYNC_FILE_RANGE_WRITE). The later fdatasync then has
 // little left to wait for.
 func startWriteback(f *os.File, off, n int64) {
-	const syncFileRangeWrite = 2
-	syscall.Syscall6(syscall.SYS_SYNC_FILE_RANGE, f.Fd(), uintptr(off), uintptr(n), syncFileRangeWrite, 0, 0)
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
 // adviseWillNeed starts the kernel reading the first n bytes of f (all of
 // it when n is 0) into the page cache, in one large request.
 func adviseWillNeed(f *os.File, n int) {
-	const fadvWillNeed = 3
-	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, uintptr(n), fadvWillNeed, 0, 0)
+	_ = unix.Fadvise(int(f.Fd()), 0, int64(n), unix.FADV_WILLNEED)
 }
 
 // datasync is fdatasync: the data and what is needed to read it back, not
 // the timestamps.
-func datasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
+func datasync(f *os.File) error {
+	for {
+		if err := unix.Fdatasync(int(f.Fd())); err != unix.EINTR {
+			return err
+		}
+	}
+}

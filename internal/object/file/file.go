@@ -1,7 +1,9 @@
 // Package file is an object.Store over a local directory: each key is a
 // file under the root (key "a/b" is ROOT/a/b). Puts write a temporary file
-// in the same directory, fsync it and rename it into place, so a crash
-// never leaves a partial object under a key.
+// in the same directory, fsync it, rename it into place and sync the
+// directory (shared by concurrent Puts), so a crash never leaves a partial
+// object under a key and a Put that returned survives a power cut.
+// Objects and directories are readable by the owner only.
 package file
 
 import (
@@ -31,12 +33,13 @@ type Store struct {
 	seq    atomic.Uint64 // temporary names, with pid: unique per process
 	pid    string
 	live   sync.Map // temporary files this process is writing: never swept
+	dirs   dirSyncs // directory syncs shared by concurrent Puts
 }
 
 // Options tune a Store.
 type Options struct {
-	// NoSync skips the fsync after each Put. Objects then survive a
-	// process crash but not a power loss.
+	// NoSync skips the fsync of objects and of their directories.
+	// Objects then survive a process crash but not a power loss.
 	NoSync bool
 	// DirectIO writes whole in-memory objects with O_DIRECT. That skips
 	// the page-cache copy and the kernel's write-back work, so writes need
@@ -53,7 +56,7 @@ func New(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("object/file: %w", err)
 	}
 	return &Store{root: abs, noSync: opt.NoSync, direct: opt.DirectIO, pid: strconv.Itoa(os.Getpid())}, nil
@@ -137,7 +140,55 @@ func (s *Store) Sync(ctx context.Context, keys []string) error {
 			first = err
 		}
 	}
+	if first != nil {
+		return first
+	}
+	return s.syncDirs(keys)
+}
+
+// syncDirs syncs the directories holding keys, each once, side by side.
+func (s *Store) syncDirs(keys []string) error {
+	if s.noSync {
+		return nil
+	}
+	seen := make(map[string]bool, len(keys))
+	var dirs []string
+	for _, k := range keys {
+		p, err := s.path(k)
+		if err != nil {
+			return err
+		}
+		if d := filepath.Dir(p); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 1 {
+		return s.syncDir(dirs[0])
+	}
+	errs := make(chan error, len(dirs))
+	for _, d := range dirs {
+		go func() { errs <- s.syncDir(d) }()
+	}
+	var first error
+	for range dirs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
 	return first
+}
+
+// syncDir makes the entries of dir durable (shared with concurrent
+// callers), unless NoSync.
+func (s *Store) syncDir(dir string) error {
+	if s.noSync {
+		return nil
+	}
+	if err := s.dirs.sync(dir); err != nil {
+		return fmt.Errorf("object/file: sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) error {
@@ -150,6 +201,9 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 		if done, err := s.putDirect(dir, p, bb.Bytes(), sync); done {
 			if err != nil {
 				return fmt.Errorf("object/file: put %s: %w", key, err)
+			}
+			if sync {
+				return s.syncDir(dir)
 			}
 			return nil
 		}
@@ -182,6 +236,9 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 		os.Remove(tmp)
 		return fmt.Errorf("object/file: put %s: %w", key, err)
 	}
+	if sync {
+		return s.syncDir(dir)
+	}
 	return nil
 }
 
@@ -193,7 +250,7 @@ func (s *Store) putDirect(dir, p string, b []byte, sync bool) (done bool, err er
 	defer s.live.Delete(tmp)
 	done, err = writeDirect(tmp, b, sync)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
+		if err = mkdirAll(s.root, dir, s.noSync); err == nil {
 			done, err = writeDirect(tmp, b, sync)
 		}
 	}
@@ -262,7 +319,7 @@ func (s *Store) createTemp(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
 	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
+		if err = mkdirAll(s.root, dir, s.noSync); err == nil {
 			f, err = os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
 		}
 	}
@@ -317,7 +374,7 @@ func (a *appendFile) Commit(key string, sync bool) error {
 	}
 	if err == nil {
 		if err = os.Rename(tmp, p); errors.Is(err, fs.ErrNotExist) {
-			if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+			if err = mkdirAll(a.s.root, filepath.Dir(p), a.s.noSync); err == nil {
 				err = os.Rename(tmp, p)
 			}
 		}
@@ -325,6 +382,9 @@ func (a *appendFile) Commit(key string, sync bool) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("object/file: commit %s: %w", key, err)
+	}
+	if sync {
+		return a.s.syncDir(filepath.Dir(p))
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func BenchmarkListDirectory(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	ctx := context.Background()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(b.TempDir(), "meta.db"))
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(b.TempDir(), "meta.db"), sqlkv.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

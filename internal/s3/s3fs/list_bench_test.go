@@ -86,7 +86,7 @@ func BenchmarkPutLarge(b *testing.B) {
 func benchFS(b *testing.B, fileStore bool) *s3fs.FS {
 	ctx := context.Background()
 	dir := b.TempDir()
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"))
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

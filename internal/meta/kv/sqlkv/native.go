@@ -13,12 +13,11 @@ import (
 	"cairn/internal/meta/kv"
 )
 
-// Read transactions on SQLite skip database/sql: a pool of connections
-// driven through the driver's own API, each with its prepared statements,
-// reading rows in place. A lookup, the bulk of an S3 GET or HEAD and of a
-// listing page, then costs the SQLite work and little else (database/sql
-// adds locking, context plumbing, value conversion and an allocation per
-// column per row). Writes keep the database/sql path with group commit.
+// Transactions run on connections driven through the driver's own API,
+// each with its prepared statements, reading rows in place. A lookup, the
+// bulk of an S3 GET or HEAD and of a listing page, then costs the SQLite
+// work and little else (database/sql adds locking, context plumbing,
+// value conversion and an allocation per column per row).
 
 // readPool hands out read-only SQLite connections, most recently used
 // first: each connection has its own page cache, so a sequential reader
@@ -126,8 +125,8 @@ func (p *readPool) dial() (*rconn, error) {
 	return dialSQLite(p.path, p.pragmas, false)
 }
 
-// dialSQLite opens a connection with its statements; write also prepares
-// the writer's.
+// dialSQLite opens a connection with its statements; write also creates
+// the table when missing and prepares the writer's statements.
 func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 	c, err := sqlite3.Open(path)
 	if err != nil {
@@ -141,6 +140,12 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 		if err := c.Exec("PRAGMA " + pr); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("PRAGMA %s: %w", pr, err)
+		}
+	}
+	if write {
+		if err := c.Exec(schema); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("schema: %w", err)
 		}
 	}
 	rc := &rconn{c: c, scans: map[string]*scanStmt{}, ctl: map[string]*sqlite3.Stmt{}}
@@ -176,8 +181,8 @@ func (p *readPool) close() error {
 	return errors.Join(errs...)
 }
 
-// viewNative runs fn in a read transaction on a pooled connection.
-func (s *Store) viewNative(ctx context.Context, fn func(kv.Tx) error) error {
+// view runs fn in a read transaction on a pooled connection.
+func (s *Store) view(ctx context.Context, fn func(kv.Tx) error) error {
 	rc, err := s.rpool.acquire(ctx)
 	if err != nil {
 		return err
@@ -383,9 +388,9 @@ func cloneBlob(b []byte) []byte {
 	return out
 }
 
-// runChunkNative is runChunk on the writer's native connection: the
-// closures of batch each in a savepoint of one transaction.
-func (s *Store) runChunkNative(batch []*pending) {
+// runGroup runs the closures of batch on the writer's connection, each in
+// a savepoint of one transaction, commits once and delivers each outcome.
+func (s *Store) runGroup(batch []*pending) {
 	c := s.wconn
 	results := make([]error, len(batch))
 	if err := c.exec("BEGIN IMMEDIATE"); err != nil {

@@ -14,7 +14,7 @@ import (
 
 func TestSQLiteConformance(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kv.Store {
-		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"))
+		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"), sqlkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +25,7 @@ func TestSQLiteConformance(t *testing.T) {
 func TestSQLitePersists(t *testing.T) {
 	ctx := context.Background()
 	url := "sqlite3://" + filepath.Join(t.TempDir(), "sub", "meta.db")
-	s, err := sqlkv.Open(ctx, url)
+	s, err := sqlkv.Open(ctx, url, sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestSQLitePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = sqlkv.Open(ctx, url)
+	s, err = sqlkv.Open(ctx, url, sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSQLitePersists(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	for _, u := range []string{"", "meta.db", "bogus://x", "sqlite3://"} {
-		if s, err := sqlkv.Open(context.Background(), u); err == nil {
+		if s, err := sqlkv.Open(context.Background(), u, sqlkv.Options{}); err == nil {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", u)
 		}
@@ -59,7 +59,7 @@ func TestOpenErrors(t *testing.T) {
 // a closed store's reads fail with kv.ErrClosed.
 func TestNestedReads(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"))
+	s, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"), sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
