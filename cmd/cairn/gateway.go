@@ -197,10 +197,13 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if generated {
 		fmt.Fprintf(cmd.OutOrStdout(), "Generated root credentials (shown only now; set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD to choose your own):\n  RootUser: %s\n  RootPass: %s\n", root.AccessKey, root.SecretKey)
 	}
+	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log})
+	hk := startHousekeeping(ctx, v, backend, log)
+	defer hk()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gopt := gateway.Options{
-		Backend:  s3fs.New(v.vfs, s3fs.Options{Logger: log}),
+		Backend:  backend,
 		Identity: iam.NewIdentities(root),
 		Domain:   o.domain,
 		Region:   o.region,
@@ -242,4 +245,38 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// housekeepingEvery is how often the gateway looks for what dead clients
+// left in the volume.
+const housekeepingEvery = time.Minute
+
+// startHousekeeping removes, at once and then every housekeepingEvery,
+// what clients that died left behind in the S3 system directory (their
+// temporary upload files), after cleaning up dead sessions. (Blocks they
+// left are the vfs sweeper's.) The returned function stops it and waits.
+func startHousekeeping(ctx context.Context, v *volume, b *s3fs.FS, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(housekeepingEvery)
+		defer t.Stop()
+		for {
+			if _, err := v.meta.CleanDeadSessions(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("cleaning dead sessions failed", "err", err)
+			}
+			if n, err := b.ReclaimTemp(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("removing temporary files of dead clients failed", "err", err)
+			} else if n > 0 {
+				log.Info("removed temporary files of dead clients", "files", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

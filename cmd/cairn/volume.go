@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"cairn/internal/chunk"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
@@ -67,6 +69,9 @@ type volumeOptions struct {
 	cache    int64
 	directIO bool // file block store: O_DIRECT writes
 	durable  durability
+	// noSweeper: no background deletion or reclaiming (fsck reports
+	// the volume as it is).
+	noSweeper bool
 }
 
 func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume, error) {
@@ -74,7 +79,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	if err != nil {
 		return nil, err
 	}
-	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger})
+	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger, ProcessGone: processGone})
 	if err != nil {
 		store.Close()
 		if errors.Is(err, meta.ErrNotFormatted) {
@@ -97,7 +102,11 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 			return nil, err
 		}
 	}
-	v.vfs = vfs.New(m, c, vfs.Options{Logger: opt.logger})
+	vo := vfs.Options{Logger: opt.logger}
+	if opt.noSweeper {
+		vo.SweepInterval = -1
+	}
+	v.vfs = vfs.New(m, c, vo)
 	return v, nil
 }
 
@@ -120,4 +129,15 @@ func defaultBucket(metaURL string) string {
 		return filepath.Join(filepath.Dir(p), "blocks")
 	}
 	return "blocks"
+}
+
+// processGone reports whether a session's process is known to have ended:
+// it ran on this host and no process has its pid now. (A pid reused by
+// another process keeps the session until its heartbeat times out.)
+func processGone(host string, pid int) bool {
+	self, err := os.Hostname()
+	if err != nil || host != self || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return unix.Kill(pid, 0) == unix.ESRCH
 }

@@ -498,3 +498,67 @@ func TestSentBlocksAreCheckedByThisProcess(t *testing.T) {
 		}
 	})
 }
+
+func TestParseKey(t *testing.T) {
+	for _, tc := range []struct {
+		id        uint64
+		idx, size int
+	}{{1, 0, 4 << 20}, {123456789, 7, 1}, {^uint64(0) >> 1, 15, 0}} {
+		k := chunk.Key(tc.id, tc.idx, tc.size)
+		b, ok := chunk.ParseKey(k)
+		if !ok || b.Slice != tc.id || b.Index != tc.idx || b.Size != tc.size || b.Key != k {
+			t.Errorf("ParseKey(%q) = %+v %v", k, b, ok)
+		}
+	}
+	for _, k := range []string{"", "chunks/", "chunks/00/1_0", "chunks/zz/1_0_5", "chunks/00/a_0_5", "other/00/1_0_5", "chunks/00/1_0_5_6", "chunks/00/1_-1_5"} {
+		if b, ok := chunk.ParseKey(k); ok {
+			t.Errorf("ParseKey(%q) = %+v, want not a block", k, b)
+		}
+	}
+}
+
+func FuzzParseKey(f *testing.F) {
+	f.Add(chunk.Key(42, 3, 4096))
+	f.Add("chunks/00/1_0_5")
+	f.Fuzz(func(t *testing.T, k string) {
+		b, ok := chunk.ParseKey(k)
+		if ok && chunk.Key(b.Slice, b.Index, b.Size) != k {
+			t.Fatalf("ParseKey(%q) = %+v, which names %q", k, b, chunk.Key(b.Slice, b.Index, b.Size))
+		}
+	})
+}
+
+// ListBlocks pages through every block of the store and skips other keys.
+func TestListBlocks(t *testing.T) {
+	obj := mem.New()
+	s := chunk.New(obj, chunk.Options{BlockSize: 1 << 10, CacheSize: -1})
+	defer s.Close()
+	want := map[string]bool{}
+	for id := uint64(1); id <= 700; id++ {
+		writeSlice(t, s, id, bytes.Repeat([]byte{byte(id)}, 1500), 1500) // two blocks each
+		want[chunk.Key(id, 0, 1024)] = true
+		want[chunk.Key(id, 1, 476)] = true
+	}
+	if err := obj.Put(ctx, "chunks/not-a-block", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	if err := s.ListBlocks(ctx, func(b chunk.Block) error { got[b.Key] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("listed %d blocks, want %d", len(got), len(want))
+	}
+	for k := range want {
+		if !got[k] {
+			t.Fatalf("%s not listed", k)
+		}
+	}
+	b, _ := chunk.ParseKey(chunk.Key(5, 1, 476))
+	if err := s.RemoveBlock(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.Head(ctx, b.Key); !errors.Is(err, object.ErrNotExist) {
+		t.Fatalf("removed block still there: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/posix"
@@ -19,129 +20,258 @@ type CheckReport struct {
 	// delete queue to its stored size (inline slices, which have no
 	// blocks, are checked by Check itself and not listed).
 	Slices map[uint64]uint32
+	// Counters found and their right values: the volume's used space
+	// (bytes, each file rounded up to 4 KiB) and inode count. They differ
+	// only when the volume is damaged; RepairCounters sets them right.
+	UsedSpace, WantUsedSpace int64
+	InodeCount, WantInodes   int64
+	// Live holds the slice id ranges reserved by live sessions: blocks of
+	// those ids that nothing references yet may be writes in flight.
+	Live []SliceRange
 }
 
-// Check walks the whole metadata (in several read transactions; run it on
-// a quiet volume for an exact answer) and reports: entries naming missing
-// inodes, link counts that disagree with the entries, directories whose
-// parent pointer disagrees, unreadable records, inline slices missing,
-// unreferenced or of the wrong size, and the set of referenced slices — the object store's blocks of any other slice are leftovers that
-// can be deleted.
+// CountersWrong reports whether a counter differs from what it should be.
+func (r *CheckReport) CountersWrong() bool {
+	return r.UsedSpace != r.WantUsedSpace || r.InodeCount != r.WantInodes
+}
+
+// InFlight reports whether slice id may belong to a write still running
+// (a live session reserved it).
+func (r *CheckReport) InFlight(id uint64) bool {
+	i := sort.Search(len(r.Live), func(i int) bool { return r.Live[i].End > id })
+	return i < len(r.Live) && r.Live[i].Contains(id)
+}
+
+// checkState is what Check gathers in its scan.
+type checkState struct {
+	links    map[posix.Ino]uint32 // entries naming each inode
+	subdirs  map[posix.Ino]uint32 // subdirectories of each directory
+	parentOf map[posix.Ino]posix.Ino
+	children map[posix.Ino][]posix.Ino // directory -> inodes its entries name
+	attrs    map[posix.Ino]posix.Attr
+	inline   map[uint64]uint32 // inline slices referenced, with their size
+	unlinked map[posix.Ino]bool
+}
+
+// Check reads the whole metadata in one snapshot and reports: entries
+// naming missing inodes, link counts that disagree with the entries,
+// directories whose parent pointer or size is wrong, inodes that no path
+// reaches (other than files unlinked while open), unreadable records,
+// inline slices missing, unreferenced or of the wrong size, counters that
+// disagree with the inodes, and the set of referenced slices — the object
+// store's blocks of any other slice are leftovers that can be deleted.
 func (m *FS) Check(ctx context.Context) (CheckReport, error) {
-	rep := CheckReport{Slices: map[uint64]uint32{}}
-	links := map[posix.Ino]uint32{}   // entries naming each inode
-	subdirs := map[posix.Ino]uint32{} // subdirectories of each directory
-	parentOf := map[posix.Ino]posix.Ino{}
-	attrs := map[posix.Ino]posix.Attr{}
-	inline := map[uint64]uint32{} // inline slices referenced, with their size
+	var rep CheckReport
+	var st checkState
 	err := m.store.View(ctx, func(tx kv.Tx) error {
-		return tx.Scan([]byte{famInode}, []byte{famInode + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
-			if len(k) < 10 {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("short inode key %x", k))
-				return true
-			}
-			ino := posix.Ino(u64(k[1:9]))
-			switch k[9] {
-			case subAttr:
-				a, err := decodeAttr(v)
-				if err != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("inode %d: %v", ino, err))
-					return true
-				}
-				attrs[ino] = a
-			case subDentry:
-				typ, child, err := decodeDentry(v)
-				if err != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("entry %q of %d: %v", k[10:], ino, err))
-					return true
-				}
-				rep.Entries++
-				links[child]++
-				if typ == posix.TypeDir {
-					subdirs[ino]++
-					parentOf[child] = ino
-				}
-			case subChunk:
-				ss, err := decodeSlices(v)
-				if err != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("chunk of %d: %v", ino, err))
-					return true
-				}
-				for _, s := range ss {
-					switch {
-					case IsInline(s.ID):
-						inline[s.ID] = s.Size
-					case s.ID != 0:
-						rep.Slices[s.ID] = s.Size
-					}
-				}
-			}
+		rep = CheckReport{Slices: map[uint64]uint32{}}
+		st = checkState{links: map[posix.Ino]uint32{}, subdirs: map[posix.Ino]uint32{}, parentOf: map[posix.Ino]posix.Ino{},
+			children: map[posix.Ino][]posix.Ino{}, attrs: map[posix.Ino]posix.Attr{}, inline: map[uint64]uint32{}, unlinked: map[posix.Ino]bool{}}
+		if err := tx.Scan([]byte{famInode}, []byte{famInode + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
+			m.checkInodeKey(&rep, &st, k, v)
 			return true
-		})
-	})
-	if err != nil {
-		return rep, err
-	}
-	err = m.store.View(ctx, func(tx kv.Tx) error {
-		return tx.Scan([]byte{famDelSlice}, []byte{famDelSlice + 1}, kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
+		}); err != nil {
+			return err
+		}
+		if err := tx.Scan([]byte{famDelSlice}, []byte{famDelSlice + 1}, kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
 			if len(k) == 21 {
 				rep.Slices[u64(k[9:17])] = uint32(k[17])<<24 | uint32(k[18])<<16 | uint32(k[19])<<8 | uint32(k[20])
 			}
 			return true
-		})
-	})
-	if err != nil {
-		return rep, err
-	}
-	err = m.store.View(ctx, func(tx kv.Tx) error {
-		return tx.Scan([]byte{famInline}, []byte{famInline + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
-			if len(k) != 9 || !IsInline(u64(k[1:])) {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("bad inline data key %x", k))
-				return true
-			}
-			id := u64(k[1:])
-			size, ok := inline[id]
-			switch {
-			case !ok:
-				rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x is not referenced", id))
-			case uint32(len(v)) != size:
-				rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x holds %d bytes, not %d", id, len(v), size))
-			}
-			delete(inline, id)
+		}); err != nil {
+			return err
+		}
+		if err := tx.Scan([]byte{famInline}, []byte{famInline + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
+			checkInlineKey(&rep, &st, k, v)
 			return true
-		})
+		}); err != nil {
+			return err
+		}
+		if err := tx.Scan([]byte{famUnlinked}, []byte{famUnlinked + 1}, kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
+			if len(k) == 9 {
+				st.unlinked[posix.Ino(u64(k[1:]))] = true
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		vals, err := tx.Gets(configKey(cfgUsedSpace), configKey(cfgInodes))
+		if err != nil {
+			return err
+		}
+		rep.UsedSpace, rep.InodeCount = counterValue(vals[0]), counterValue(vals[1])
+		return nil
 	})
 	if err != nil {
 		return rep, err
 	}
-	for id := range inline {
+	for id := range st.inline {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x is missing", id))
 	}
-	rep.Inodes = len(attrs)
-	checkLinks(&rep, attrs, links, subdirs, parentOf)
+	rep.Inodes = len(st.attrs)
+	checkLinks(&rep, &st)
+	checkReach(&rep, &st)
+	checkCounters(&rep, &st)
+	if rep.Live, err = m.SliceRanges(ctx, false); err != nil {
+		return rep, err
+	}
+	sort.Slice(rep.Live, func(i, j int) bool { return rep.Live[i].Start < rep.Live[j].Start })
 	return rep, nil
 }
 
-func checkLinks(rep *CheckReport, attrs map[posix.Ino]posix.Attr, links, subdirs map[posix.Ino]uint32, parentOf map[posix.Ino]posix.Ino) {
-	for child := range links {
-		if _, ok := attrs[child]; !ok {
+// counterValue reads a kv.Tx.Incr counter (absent: 0).
+func counterValue(b []byte) int64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return int64(u64(b))
+}
+
+func (m *FS) checkInodeKey(rep *CheckReport, st *checkState, k, v []byte) {
+	if len(k) < 10 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("short inode key %x", k))
+		return
+	}
+	ino := posix.Ino(u64(k[1:9]))
+	switch k[9] {
+	case subAttr:
+		a, err := decodeAttr(v)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("inode %d: %v", ino, err))
+			return
+		}
+		st.attrs[ino] = a
+	case subDentry:
+		typ, child, err := decodeDentry(v)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("entry %q of %d: %v", k[10:], ino, err))
+			return
+		}
+		rep.Entries++
+		st.links[child]++
+		st.children[ino] = append(st.children[ino], child)
+		if typ == posix.TypeDir {
+			st.subdirs[ino]++
+			st.parentOf[child] = ino
+		}
+	case subChunk:
+		ss, err := decodeSlices(v)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("chunk of %d: %v", ino, err))
+			return
+		}
+		for _, s := range ss {
+			switch {
+			case IsInline(s.ID):
+				st.inline[s.ID] = s.Size
+			case s.ID != 0:
+				rep.Slices[s.ID] = s.Size
+			}
+		}
+	}
+}
+
+func checkInlineKey(rep *CheckReport, st *checkState, k, v []byte) {
+	if len(k) != 9 || !IsInline(u64(k[1:])) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("bad inline data key %x", k))
+		return
+	}
+	id := u64(k[1:])
+	size, ok := st.inline[id]
+	switch {
+	case !ok:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x is not referenced", id))
+	case uint32(len(v)) != size:
+		rep.Problems = append(rep.Problems, fmt.Sprintf("inline slice %x holds %d bytes, not %d", id, len(v), size))
+	}
+	delete(st.inline, id)
+}
+
+func checkLinks(rep *CheckReport, st *checkState) {
+	for child := range st.links {
+		if _, ok := st.attrs[child]; !ok {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("an entry names missing inode %d", child))
 		}
 	}
-	for ino, a := range attrs {
-		want := links[ino]
+	for ino, a := range st.attrs {
+		want := st.links[ino]
 		if a.Type == posix.TypeDir {
-			want = 2 + subdirs[ino]
-			if ino != posix.RootIno && links[ino] == 0 {
+			want = 2 + st.subdirs[ino]
+			if ino != posix.RootIno && st.links[ino] == 0 {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("directory %d has no entry", ino))
 				continue
 			}
-			if p, ok := parentOf[ino]; ok && p != a.Parent {
+			if p, ok := st.parentOf[ino]; ok && p != a.Parent {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("directory %d: parent %d, but its entry is in %d", ino, a.Parent, p))
 			}
+			if a.Length != 4096 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("directory %d: size %d, want 4096", ino, a.Length))
+			}
 		}
-		if a.Nlink != want && !(a.Nlink == 0 && links[ino] == 0) {
+		if a.Nlink != want && !(a.Nlink == 0 && st.links[ino] == 0) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("inode %d: nlink %d, %d found", ino, a.Nlink, want))
 		}
 	}
+}
+
+// checkReach reports inodes that no path from the root reaches, other
+// than those unlinked while open (kept for their handles).
+func checkReach(rep *CheckReport, st *checkState) {
+	seen := map[posix.Ino]bool{posix.RootIno: true}
+	stack := []posix.Ino{posix.RootIno}
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range st.children[d] {
+			if !seen[c] {
+				seen[c] = true
+				stack = append(stack, c)
+			}
+		}
+	}
+	var lost []posix.Ino
+	for ino := range st.attrs {
+		if !seen[ino] && !st.unlinked[ino] {
+			lost = append(lost, ino)
+		}
+	}
+	sort.Slice(lost, func(i, j int) bool { return lost[i] < lost[j] })
+	for _, ino := range lost {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("inode %d is not reachable from the root", ino))
+	}
+}
+
+func checkCounters(rep *CheckReport, st *checkState) {
+	var used int64
+	for _, a := range st.attrs {
+		if a.Type == posix.TypeFile {
+			used += int64(align4k(a.Length))
+		}
+	}
+	rep.WantUsedSpace, rep.WantInodes = used, int64(len(st.attrs))
+	if rep.UsedSpace != used {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("used space counter %d, files hold %d", rep.UsedSpace, used))
+	}
+	if rep.InodeCount != rep.WantInodes {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("inode counter %d, %d inodes found", rep.InodeCount, rep.WantInodes))
+	}
+}
+
+// RepairCounters sets the used-space and inode counters to the values a
+// Check found right, moved by whatever changed them since (so it is safe
+// on a volume in use).
+func (m *FS) RepairCounters(ctx context.Context, rep CheckReport) error {
+	return m.store.Update(ctx, func(tx kv.Tx) error {
+		if d := rep.WantUsedSpace - rep.UsedSpace; d != 0 {
+			if _, err := tx.Incr(configKey(cfgUsedSpace), d); err != nil {
+				return err
+			}
+		}
+		if d := rep.WantInodes - rep.InodeCount; d != 0 {
+			if _, err := tx.Incr(configKey(cfgInodes), d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"unicode/utf8"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/posix"
@@ -83,6 +84,50 @@ type Record struct {
 	Xattr     string          `json:"xattr,omitempty"`
 	Origin    Origin          `json:"origin,omitempty"`
 	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// recordJSON is the stored form of a Record. A JSON string holds only UTF-8
+// and json.Marshal replaces other bytes by U+FFFD, but entry and xattr names
+// may be any bytes: a name that is not valid UTF-8 is stored base64 in the
+// *64 field instead (its plain field left empty).
+type recordJSON struct {
+	*recordFields
+	Name64    []byte `json:"name64,omitempty"`
+	NewName64 []byte `json:"nname64,omitempty"`
+	Xattr64   []byte `json:"xattr64,omitempty"`
+}
+
+type recordFields Record // Record without its methods
+
+// MarshalJSON implements json.Marshaler.
+func (r Record) MarshalJSON() ([]byte, error) {
+	j := recordJSON{recordFields: (*recordFields)(&r)}
+	for _, f := range []struct {
+		s *string
+		b *[]byte
+	}{{&r.Name, &j.Name64}, {&r.NewName, &j.NewName64}, {&r.Xattr, &j.Xattr64}} {
+		if !utf8.ValidString(*f.s) {
+			*f.b, *f.s = []byte(*f.s), ""
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	j := recordJSON{recordFields: (*recordFields)(r)}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		s *string
+		b []byte
+	}{{&r.Name, j.Name64}, {&r.NewName, j.NewName64}, {&r.Xattr, j.Xattr64}} {
+		if f.b != nil {
+			*f.s = string(f.b)
+		}
+	}
+	return nil
 }
 
 // set fills the record for op on ino with attributes a (may be nil).

@@ -75,6 +75,12 @@ type Options struct {
 	// SessionTimeout is how long a session may miss heartbeats before other
 	// clients clean it up; default 5 minutes.
 	SessionTimeout time.Duration
+	// ProcessGone, when set, reports whether the process of a session
+	// (its host and pid as recorded) is known to have ended: such a
+	// session is cleaned up at once instead of after SessionTimeout (a
+	// restarted server reclaims what its killed predecessor left at
+	// once). It must answer false when it cannot tell.
+	ProcessGone func(host string, pid int) bool
 }
 
 func (o *Options) setDefaults() {
@@ -198,7 +204,8 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 	}
 	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32)}
 	m.inodes = idAllocator{key: configKey(cfgNextInode), batch: opts.IDBatch}
-	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch}
+	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch,
+		record: func(tx kv.Tx, start, end uint64) error { return recordSliceRange(tx, m.SessionID(), start, end) }}
 	return m, nil
 }
 
@@ -220,9 +227,12 @@ func (m *FS) now() int64 { return m.opts.Now().UnixNano() }
 type idAllocator struct {
 	key   []byte
 	batch uint64
-	mu    sync.Mutex
-	next  uint64 // next id to hand out
-	end   uint64 // first id not reserved
+	// record, when set, runs in the reserving transaction with the
+	// batch reserved, [start, end).
+	record func(tx kv.Tx, start, end uint64) error
+	mu     sync.Mutex
+	next   uint64 // next id to hand out
+	end    uint64 // first id not reserved
 }
 
 func (a *idAllocator) alloc(ctx context.Context, store kv.Store) (uint64, error) {
@@ -236,8 +246,10 @@ func (a *idAllocator) alloc(ctx context.Context, store kv.Store) (uint64, error)
 	var last int64
 	err := store.Update(ctx, func(tx kv.Tx) error {
 		var err error
-		last, err = tx.Incr(a.key, int64(a.batch))
-		return err
+		if last, err = tx.Incr(a.key, int64(a.batch)); err != nil || a.record == nil {
+			return err
+		}
+		return a.record(tx, uint64(last)+1-a.batch, uint64(last)+1)
 	})
 	if err != nil {
 		return 0, err

@@ -140,7 +140,7 @@ func (m *FS) CloseSession(ctx context.Context) error {
 	}
 	close(s.stop)
 	<-s.done
-	return m.removeSession(ctx, s.info.ID)
+	return m.removeSession(ctx, s.info.ID, false)
 }
 
 // ListSessions returns the registered sessions.
@@ -166,7 +166,8 @@ func (m *FS) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 }
 
 // CleanDeadSessions removes sessions whose heartbeat is older than
-// Options.SessionTimeout and returns how many it removed.
+// Options.SessionTimeout, or whose process Options.ProcessGone knows to
+// have ended, and returns how many it removed.
 func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 	ss, err := m.ListSessions(ctx)
 	if err != nil {
@@ -175,8 +176,12 @@ func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 	n := 0
 	limit := m.opts.Now().Add(-m.opts.SessionTimeout)
 	for _, s := range ss {
-		if s.Heartbeat.Before(limit) && s.ID != m.SessionID() {
-			if err := m.removeSession(ctx, s.ID); err != nil {
+		if s.ID == m.SessionID() {
+			continue
+		}
+		gone := m.opts.ProcessGone != nil && m.opts.ProcessGone(s.Host, s.PID)
+		if s.Heartbeat.Before(limit) || gone {
+			if err := m.removeSession(ctx, s.ID, true); err != nil {
 				return n, err
 			}
 			n++
@@ -185,8 +190,10 @@ func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// removeSession frees what session sid held and deletes its record.
-func (m *FS) removeSession(ctx context.Context, sid uint64) error {
+// removeSession frees what session sid held and deletes its record; the
+// slice ranges it reserved are dropped, or kept as dead ranges for the
+// leftover sweep when it died.
+func (m *FS) removeSession(ctx context.Context, sid uint64, dead bool) error {
 	prefix := openKey(sid, 0)[:9]
 	for {
 		inos, err := m.sessionInos(ctx, prefix)
@@ -203,6 +210,9 @@ func (m *FS) removeSession(ctx context.Context, sid uint64) error {
 		}
 	}
 	if err := m.releaseSessionLocks(ctx, sid); err != nil {
+		return err
+	}
+	if err := m.retireRanges(ctx, sid, dead); err != nil {
 		return err
 	}
 	return m.store.Update(ctx, func(tx kv.Tx) error { return tx.Delete(sessionKey(sid)) })

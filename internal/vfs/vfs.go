@@ -106,18 +106,33 @@ func (fs *FS) sweeper(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var lastTemp time.Time
-	for {
-		select {
-		case <-fs.stop:
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-fs.stop:
+				return
+			case <-t.C:
+			}
 		}
-		if _, err := fs.Sweep(context.Background()); err != nil {
+		ctx := context.Background()
+		if first {
+			// A restart after a crash: the dead predecessor's session
+			// goes first, so that its leftovers are reclaimed now.
+			if _, err := fs.meta.CleanDeadSessions(ctx); err != nil {
+				fs.log.Warn("cleaning dead sessions failed", "err", err)
+			}
+		} else if _, err := fs.Sweep(ctx); err != nil {
 			fs.log.Warn("deleting freed slices failed", "err", err)
 		}
-		if time.Since(lastTemp) >= tempSweepEvery {
+		left, err := fs.ReclaimLeftovers(ctx)
+		if err != nil {
+			fs.log.Warn("reclaiming blocks left by dead writers failed", "err", err)
+		} else if left.Ranges > 0 {
+			fs.log.Info("reclaimed blocks left by dead writers", "blocks", left.Blocks, "bytes", left.Bytes)
+		}
+		if left.Ranges > 0 || time.Since(lastTemp) >= tempSweepEvery {
 			lastTemp = time.Now()
-			n, err := fs.chunks.SweepTemp(context.Background(), tempMaxIdle)
+			n, err := fs.chunks.SweepTemp(ctx, tempMaxIdle)
 			if err != nil {
 				fs.log.Warn("removing abandoned block files failed", "err", err)
 			} else if n > 0 {
@@ -128,9 +143,10 @@ func (fs *FS) sweeper(every time.Duration) {
 }
 
 // Blocks half-written by a process that was killed stay behind under
-// temporary names in a file object store. The sweeper removes those
-// untouched for tempMaxIdle, at its first round and every tempSweepEvery
-// (the walk reads every block directory).
+// temporary names in a file object store. The sweeper removes those of
+// processes of this host that ended at its first round, after a crash was
+// noticed (a dead session) and every tempSweepEvery (the walk reads every
+// block directory); other hosts' once untouched for tempMaxIdle.
 const (
 	tempSweepEvery = 24 * time.Hour
 	tempMaxIdle    = 24 * time.Hour

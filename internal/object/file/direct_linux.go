@@ -104,3 +104,6 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// processGone reports whether no process pid exists.
+func processGone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }

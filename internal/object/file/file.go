@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -32,6 +33,7 @@ type Store struct {
 	direct bool
 	seq    atomic.Uint64 // temporary names, with pid: unique per process
 	pid    string
+	owner  string   // "-<pid>-<host>" ending every temporary name of this process
 	live   sync.Map // temporary files this process is writing: never swept
 	dirs   dirSyncs // directory syncs shared by concurrent Puts
 }
@@ -59,7 +61,7 @@ func New(dir string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("object/file: %w", err)
 	}
-	return &Store{root: abs, noSync: opt.NoSync, direct: opt.DirectIO, pid: strconv.Itoa(os.Getpid())}, nil
+	return &Store{root: abs, noSync: opt.NoSync, direct: opt.DirectIO, pid: strconv.Itoa(os.Getpid()), owner: tempOwner(os.Getpid())}, nil
 }
 
 const tmpSuffix = ".tmp-"
@@ -245,7 +247,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, sync bool) 
 // putDirect writes an in-memory body with O_DIRECT to a temporary name and
 // renames it into place; done=false means it could not be used.
 func (s *Store) putDirect(dir, p string, b []byte, sync bool) (done bool, err error) {
-	tmp := p + tmpSuffix + strconv.FormatUint(s.seq.Add(1), 36) + "-" + s.pid
+	tmp := s.tempPath(p)
 	s.live.Store(tmp, struct{}{})
 	defer s.live.Delete(tmp)
 	done, err = writeDirect(tmp, b, sync)
@@ -317,10 +319,12 @@ func (s *Store) Append(ctx context.Context, hint string) (object.ObjectWriter, e
 // caller removes it from s.live.
 func (s *Store) createTemp(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
-	f, err := os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+	tmp := s.tempPath(p)
+	create := func() (*os.File, error) { return os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) }
+	f, err := create()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = mkdirAll(s.root, dir, s.noSync); err == nil {
-			f, err = os.CreateTemp(dir, filepath.Base(p)+tmpSuffix+"*")
+			f, err = create()
 		}
 	}
 	if err != nil {
@@ -397,11 +401,14 @@ func (a *appendFile) Abort() {
 
 // SweepTemp implements object.TempSweeper: it removes the temporary files
 // of writers that died (a killed process leaves its half-written objects
-// under temporary names, which nothing else removes) once they have not
-// been written for olderThan. Temporary files this process is writing are
-// never removed, whatever their age; another live process's file idle for
-// longer than olderThan would be (its commit then fails: nothing is lost
-// that was stored).
+// under temporary names, which nothing else removes). A temporary name
+// ends with its writer's pid and host: one of a process of this host that
+// no longer exists goes at once; any other (another host's, or one whose
+// pid now names another process) once it has not been written for
+// olderThan. Temporary files this process is writing are never removed,
+// whatever their age; another live process's file idle for longer than
+// olderThan would be (its commit then fails: nothing is lost that was
+// stored).
 func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
 	n := 0
@@ -421,9 +428,11 @@ func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (int, er
 		if _, live := s.live.Load(path); live {
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
-			return nil
+		if !s.writerGone(d.Name()) {
+			fi, err := d.Info()
+			if err != nil || !fi.ModTime().Before(cutoff) {
+				return nil
+			}
 		}
 		if err := os.Remove(path); err == nil {
 			n++
@@ -431,6 +440,35 @@ func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (int, er
 		return nil
 	})
 	return n, err
+}
+
+// tempPath returns a new temporary name beside p: p.tmp-SEQ-PID-HOST.
+func (s *Store) tempPath(p string) string {
+	return p + tmpSuffix + strconv.FormatUint(s.seq.Add(1), 36) + s.owner
+}
+
+// tempOwner is the end of the temporary names of process pid of this
+// host: "-PID-HOST", HOST a hash of the host name.
+func tempOwner(pid int) string {
+	host, _ := os.Hostname()
+	h := fnv.New32a()
+	h.Write([]byte(host))
+	return "-" + strconv.Itoa(pid) + "-" + strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
+// writerGone reports whether the temporary file name was written by a
+// process of this host that has ended.
+func (s *Store) writerGone(name string) bool {
+	i := strings.LastIndex(name, tmpSuffix)
+	parts := strings.Split(name[i+len(tmpSuffix):], "-")
+	if len(parts) != 3 {
+		return false // another layout (an older version): age decides
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 || tempOwner(pid) != "-"+parts[1]+"-"+parts[2] {
+		return false
+	}
+	return pid != os.Getpid() && processGone(pid)
 }
 
 // OpenFile implements object.LocalFiles.

@@ -87,7 +87,7 @@ func (f *FS) cloneToTemp(ctx context.Context, cred posix.Cred, src posix.Ino, of
 		return tempFile{}, err
 	}
 	defer f.v.Release(ctx, in)
-	t := tempFile{dir: tmpDir, name: tempName()}
+	t := tempFile{dir: tmpDir, name: f.tempName()}
 	c := cred
 	c.Umask = 0o022
 	out, e, err := f.v.Create(ctx, c, tmpDir, t.name, 0o644, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)

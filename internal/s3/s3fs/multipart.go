@@ -338,7 +338,7 @@ func (f *FS) joinParts(ctx context.Context, cred posix.Cred, stored []Part, inos
 	if err != nil {
 		return tempFile{}, nil, err
 	}
-	t := tempFile{dir: tmpDir, name: tempName()}
+	t := tempFile{dir: tmpDir, name: f.tempName()}
 	c := cred
 	c.Umask = 0o022
 	out, e, err := f.v.Create(ctx, c, tmpDir, t.name, 0o644, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)

@@ -192,7 +192,7 @@ func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt
 	if err != nil {
 		return tempFile{}, nil, err
 	}
-	t := tempFile{dir: tmpDir, name: tempName()}
+	t := tempFile{dir: tmpDir, name: f.tempName()}
 	mode := opt.Mode
 	if mode == 0 {
 		mode = 0o644
@@ -304,10 +304,13 @@ func (f *FS) dropTemp(ctx context.Context, cred posix.Cred, t tempFile) {
 	}
 }
 
-func tempName() string {
+// tempName names a new temporary file of this client: "s<session>-" then
+// the time and a random part, so that what a dead client left behind is
+// known by its name (ReclaimTemp).
+func (f *FS) tempName() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("s%d-%d-%s", f.v.SessionID(), time.Now().UnixNano(), hex.EncodeToString(b[:]))
 }
 
 // putDirMarker creates the directory a key ending in "/" names and marks it
