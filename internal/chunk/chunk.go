@@ -57,6 +57,7 @@ type Store struct {
 	// otherwise), and streamed block writes (nil when obj has no Append
 	// or cannot sync a batch of blocks).
 	files    object.LocalFiles
+	batch    object.BatchSyncer // nil: every Put is durable on its own
 	app      object.Appender
 	noAppend atomic.Bool // the store refused Append (object.ErrNoAppend)
 	cache    *cache
@@ -70,6 +71,10 @@ type Store struct {
 	inflight map[string]*fetch
 	bg       sync.WaitGroup
 	closed   chan struct{}
+	// ctx is the parent of every Writer's context: Close cancels the
+	// uploads still in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type fetch struct {
@@ -111,9 +116,10 @@ func New(obj object.Store, opt Options) *Store {
 		closed:    make(chan struct{}),
 	}
 	s.files = object.LocalFilesOf(obj)
-	if _, ok := obj.(object.BatchSyncer); ok {
+	if s.batch = object.BatchSyncerOf(obj); s.batch != nil {
 		s.app = object.AppenderOf(obj)
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	bs := opt.BlockSize
 	s.bufs.New = func() any { b := make([]byte, 0, bs+4); return &b }
 	return s
@@ -125,13 +131,15 @@ func (s *Store) BlockSize() int { return s.blockSize }
 // Object returns the underlying object store.
 func (s *Store) Object() object.Store { return s.obj }
 
-// Close waits for background fetches and drops the cache.
+// Close cancels the uploads of Writers still in flight, waits for
+// background fetches and drops the cache.
 func (s *Store) Close() error {
 	select {
 	case <-s.closed:
 	default:
 		close(s.closed)
 	}
+	s.cancel()
 	s.bg.Wait()
 	s.cache.reset()
 	return nil
@@ -483,12 +491,12 @@ func (s *Store) Remove(ctx context.Context, id uint64, l uint32) error {
 
 // putBlock uploads one block (data plus checksum trailer).
 // Unsynced blocks go through the store's BatchSyncer capability (the
-// caller checked it has one) and must be synced before they are relied on.
+// caller checked s.batch) and must be synced before they are relied on.
 func (s *Store) putBlock(ctx context.Context, key string, buf []byte, unsynced bool) error {
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	var err error
 	if unsynced {
-		err = s.obj.(object.BatchSyncer).PutUnsynced(ctx, key, object.NewBytesBody(buf))
+		err = s.batch.PutUnsynced(ctx, key, object.NewBytesBody(buf))
 	} else {
 		err = s.obj.Put(ctx, key, object.NewBytesBody(buf))
 	}

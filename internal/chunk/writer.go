@@ -16,7 +16,11 @@ import (
 // is uploaded in the background; Finish uploads the rest and waits. A
 // Writer is used by one goroutine at a time.
 type Writer struct {
-	s     *Store
+	s *Store
+	// ctx carries every upload of the slice; Abort (and Store.Close)
+	// cancel it, so that uploads still in flight stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 	id    uint64
 	buf   *[]byte
 	index int // index of the block in buf
@@ -51,7 +55,8 @@ const stageSize = 1 << 20
 
 // NewWriter starts slice id.
 func (s *Store) NewWriter(id uint64) *Writer {
-	return &Writer{s: s, id: id, lens: map[int]int{}, stream: s.app != nil && !s.noAppend.Load()}
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &Writer{s: s, ctx: ctx, cancel: cancel, id: id, lens: map[int]int{}, stream: s.app != nil && !s.noAppend.Load()}
 }
 
 // ErrTooLarge is returned when a slice would exceed 4 GiB.
@@ -118,8 +123,7 @@ func (w *Writer) reserve(k int) {
 // one are put unsynced when the store can sync them in a batch.
 func (w *Writer) upload(last bool) {
 	buf, index := w.buf, w.index
-	_, batch := w.s.obj.(object.BatchSyncer)
-	unsynced := batch && !(last && index == 0)
+	unsynced := w.s.batch != nil && !(last && index == 0)
 	if unsynced {
 		w.unsynced++
 	}
@@ -131,7 +135,7 @@ func (w *Writer) upload(last bool) {
 		defer w.wg.Done()
 		defer func() { <-w.s.uploads }()
 		n := len(*buf)
-		err := w.s.putBlock(context.Background(), Key(w.id, index, n), *buf, unsynced)
+		err := w.s.putBlock(w.ctx, Key(w.id, index, n), *buf, unsynced)
 		if cap(*buf) >= w.s.blockSize+4 {
 			w.s.bufs.Put(buf)
 		}
@@ -161,7 +165,7 @@ func (w *Writer) writeStream(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if w.ow == nil {
-			ow, err := w.s.app.Append(context.Background(), Key(w.id, w.index, 0))
+			ow, err := w.s.app.Append(w.ctx, Key(w.id, w.index, 0))
 			if errors.Is(err, object.ErrNoAppend) && w.index == 0 {
 				// Whole blocks it is, for this writer and the next ones.
 				w.s.noAppend.Store(true)
@@ -282,7 +286,7 @@ func (w *Writer) syncEarly(key string) {
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.syncing }()
-		if err := w.s.obj.(object.BatchSyncer).Sync(context.Background(), []string{key}); err != nil {
+		if err := w.s.batch.Sync(w.ctx, []string{key}); err != nil {
 			w.setErr(fmt.Errorf("chunk: sync %s: %w", key, err))
 		}
 	}()
@@ -299,6 +303,7 @@ func (w *Writer) setErr(err error) {
 // Finish uploads the last block, waits for every upload and returns the
 // slice's length. On error the uploaded blocks are removed.
 func (w *Writer) Finish(ctx context.Context) (uint32, error) {
+	defer w.cancel()
 	if w.stream {
 		if w.ow != nil && w.failed() == nil {
 			if w.owLen+len(w.stage) > 0 {
@@ -325,7 +330,7 @@ func (w *Writer) Finish(ctx context.Context) (uint32, error) {
 			}
 		}
 		w.mu.Unlock()
-		if err = w.s.obj.(object.BatchSyncer).Sync(ctx, keys); err != nil {
+		if err = w.s.batch.Sync(ctx, keys); err != nil {
 			err = fmt.Errorf("chunk: %w", err)
 		}
 	}
@@ -336,8 +341,10 @@ func (w *Writer) Finish(ctx context.Context) (uint32, error) {
 	return uint32(w.size), nil
 }
 
-// Abort drops the slice: it waits for uploads and deletes what landed.
+// Abort drops the slice: it cancels the uploads in flight, waits for
+// them and deletes what landed.
 func (w *Writer) Abort(ctx context.Context) {
+	w.cancel()
 	if w.buf != nil {
 		w.release()
 	}

@@ -151,24 +151,51 @@ type ObjectWriter interface {
 	Abort()
 }
 
-// AppenderOf returns s's Appender capability, looking through WithRetry
-// (a local file needs no retries), or nil.
+// Capabilities are found with one lookup for all of them (the XxxOf
+// functions): the first store of the chain s, s.Unwrap(), ... that has it,
+// so that a wrapper never claims a capability its inner store lacks. A
+// wrapper that adds something to a capability's calls (WithRetry's
+// retries) wraps what the lookup found.
+
+// AppenderOf returns s's Appender capability, or nil. (Through WithRetry
+// it is not retried: a local file needs no retries.)
 func AppenderOf(s Store) Appender {
 	a, _ := capability[Appender](s)
 	return a
 }
 
+// BatchSyncerOf returns s's BatchSyncer capability, with WithRetry's
+// retries when s has them, or nil.
+func BatchSyncerOf(s Store) BatchSyncer {
+	b, _ := capability[BatchSyncer](s)
+	return b
+}
+
+// FullReaderOf returns s's FullReader capability, with WithRetry's
+// retries when s has them, or nil.
+func FullReaderOf(s Store) FullReader {
+	f, _ := capability[FullReader](s)
+	return f
+}
+
 // capability returns the first store of the chain s, s.Unwrap(), ... that
-// is a T.
+// is a T, with the retries of each WithRetry on the way.
 func capability[T any](s Store) (T, bool) {
+	var retries []*retryStore
 	for {
 		if c, ok := any(s).(T); ok {
+			for i := len(retries) - 1; i >= 0; i-- {
+				c = retriedAs(retries[i], c)
+			}
 			return c, true
 		}
 		u, ok := s.(interface{ Unwrap() Store })
 		if !ok {
 			var none T
 			return none, false
+		}
+		if r, ok := s.(*retryStore); ok {
+			retries = append(retries, r)
 		}
 		s = u.Unwrap()
 	}
@@ -182,15 +209,14 @@ type TempSweeper interface {
 	SweepTemp(ctx context.Context, olderThan time.Duration) (int, error)
 }
 
-// TempSweeperOf returns s's TempSweeper capability, looking through
-// WithRetry, or nil.
+// TempSweeperOf returns s's TempSweeper capability, or nil.
 func TempSweeperOf(s Store) TempSweeper {
 	ts, _ := capability[TempSweeper](s)
 	return ts
 }
 
-// LocalFilesOf returns s's LocalFiles capability, looking through
-// WithRetry (whose retries a local file does not need), or nil.
+// LocalFilesOf returns s's LocalFiles capability (not retried: a local
+// file needs no retries), or nil.
 func LocalFilesOf(s Store) LocalFiles {
 	lf, _ := capability[LocalFiles](s)
 	return lf
@@ -215,7 +241,7 @@ type BatchSyncer interface {
 // ReadFull reads a whole object into p through s's FullReader capability
 // when it has one, else through Get; each is as in FullReader.
 func ReadFull(ctx context.Context, s Store, key string, p []byte, each func(off int, piece []byte)) (int, error) {
-	if fr, ok := s.(FullReader); ok {
+	if fr := FullReaderOf(s); fr != nil {
 		return fr.ReadFull(ctx, key, p, each)
 	}
 	rc, err := s.Get(ctx, key, 0, -1)

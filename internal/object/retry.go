@@ -107,43 +107,58 @@ func (r *retryStore) String() string { return r.s.String() }
 // Unwrap returns the store r retries.
 func (r *retryStore) Unwrap() Store { return r.s }
 
-// ReadFull forwards the FullReader capability with retries.
-func (r *retryStore) ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (n int, err error) {
-	err = r.do(ctx, func() error {
-		n, err = ReadFull(ctx, r.s, key, p, each)
+// retriedAs returns capability c (of the store r wraps) with r's retries,
+// for the capabilities whose calls can be replayed; others as they are.
+func retriedAs[T any](r *retryStore, c T) T {
+	var zero T
+	switch any(&zero).(type) {
+	case *FullReader:
+		return any(retryFullReader{r, any(c).(FullReader)}).(T)
+	case *BatchSyncer:
+		return any(retryBatchSyncer{r, any(c).(BatchSyncer)}).(T)
+	}
+	return c
+}
+
+// retryFullReader is a FullReader whose reads are retried (a retry
+// starts again from offset 0, as FullReader allows).
+type retryFullReader struct {
+	r  *retryStore
+	fr FullReader
+}
+
+func (f retryFullReader) ReadFull(ctx context.Context, key string, p []byte, each func(off int, piece []byte)) (n int, err error) {
+	err = f.r.do(ctx, func() error {
+		n, err = f.fr.ReadFull(ctx, key, p, each)
 		return err
 	})
 	return n, err
 }
 
-// PutUnsynced forwards the BatchSyncer capability with retries (Put when
-// the store has none).
-func (r *retryStore) PutUnsynced(ctx context.Context, key string, body io.Reader) error {
-	bs, ok := r.s.(BatchSyncer)
-	if !ok {
-		return r.Put(ctx, key, body)
-	}
+// retryBatchSyncer is a BatchSyncer whose syncs, and puts of replayable
+// bodies, are retried.
+type retryBatchSyncer struct {
+	r  *retryStore
+	bs BatchSyncer
+}
+
+func (b retryBatchSyncer) PutUnsynced(ctx context.Context, key string, body io.Reader) error {
 	seeker, ok := body.(io.Seeker)
 	if !ok {
-		return bs.PutUnsynced(ctx, key, body)
+		return b.bs.PutUnsynced(ctx, key, body)
 	}
 	first := true
-	return r.do(ctx, func() error {
+	return b.r.do(ctx, func() error {
 		if !first {
 			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
 				return err
 			}
 		}
 		first = false
-		return bs.PutUnsynced(ctx, key, body)
+		return b.bs.PutUnsynced(ctx, key, body)
 	})
 }
 
-// Sync forwards the BatchSyncer capability with retries.
-func (r *retryStore) Sync(ctx context.Context, keys []string) error {
-	bs, ok := r.s.(BatchSyncer)
-	if !ok {
-		return nil
-	}
-	return r.do(ctx, func() error { return bs.Sync(ctx, keys) })
+func (b retryBatchSyncer) Sync(ctx context.Context, keys []string) error {
+	return b.r.do(ctx, func() error { return b.bs.Sync(ctx, keys) })
 }

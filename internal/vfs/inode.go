@@ -417,5 +417,5 @@ func toEIO(err error) error {
 	if asErrno(err, &e) || isCtxErr(err) {
 		return err
 	}
-	return fmt.Errorf("%v: %w", err, syscall.EIO)
+	return fmt.Errorf("%w: %w", err, syscall.EIO)
 }

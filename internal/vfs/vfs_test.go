@@ -280,7 +280,9 @@ func TestUploadFaultsSurfaceAsEIO(t *testing.T) {
 	rh, _, _ := e.fs.Open(ctx, posix.Root, ino, syscall.O_RDONLY)
 	defer e.fs.Release(ctx, rh)
 	buf := make([]byte, 9)
-	if _, err := e.fs.Read(ctx, rh, buf, 0); !errors.Is(err, syscall.EIO) {
+	// EIO for the file system, and the cause kept for callers that
+	// tell a corrupt block from other failures.
+	if _, err := e.fs.Read(ctx, rh, buf, 0); !errors.Is(err, syscall.EIO) || !errors.Is(err, chunk.ErrCorrupt) {
 		t.Fatalf("corrupt block read: %v (%q)", err, buf)
 	}
 }

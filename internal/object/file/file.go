@@ -583,3 +583,13 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) 
 
 // String implements object.Store.
 func (s *Store) String() string { return "file://" + s.root }
+
+// The capabilities of the file backend.
+var (
+	_ object.Store       = (*Store)(nil)
+	_ object.BatchSyncer = (*Store)(nil)
+	_ object.FullReader  = (*Store)(nil)
+	_ object.Appender    = (*Store)(nil)
+	_ object.LocalFiles  = (*Store)(nil)
+	_ object.TempSweeper = (*Store)(nil)
+)

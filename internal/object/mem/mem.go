@@ -107,3 +107,6 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) 
 
 // String implements object.Store.
 func (s *Store) String() string { return "mem://" }
+
+// mem has no optional capability: every Put is whole and final.
+var _ object.Store = (*Store)(nil)

@@ -145,7 +145,7 @@ func TestFileBatchSync(t *testing.T) {
 		t.Fatal("Sync of a missing key succeeded")
 	}
 	// Through the retry wrapper the capability is kept.
-	if _, ok := object.WithRetry(s, object.RetryOptions{}).(object.BatchSyncer); !ok {
+	if object.BatchSyncerOf(object.WithRetry(s, object.RetryOptions{})) == nil {
 		t.Fatal("WithRetry hides BatchSyncer")
 	}
 }
