@@ -21,10 +21,10 @@ type Writer struct {
 	// cancel it, so that uploads still in flight stop.
 	ctx    context.Context
 	cancel context.CancelFunc
-	id    uint64
-	buf   *[]byte
-	index int // index of the block in buf
-	size  int64
+	id     uint64
+	buf    *[]byte
+	index  int // index of the block in buf
+	size   int64
 
 	wg   sync.WaitGroup
 	mu   sync.Mutex
