@@ -92,15 +92,42 @@ func LoadOrCreateMasterKey(path string) (MasterKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return k, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return k, writeDurably(path, []byte(base64.StdEncoding.EncodeToString(k[:])+"\n"))
+}
+
+// writeDurably creates path (0600) holding b, durably and whole, before
+// anything sealed with it is stored: a temporary file synced, linked to
+// path (failing if path exists), and the directory synced. A power cut
+// leaves either no key or the whole key.
+func writeDurably(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return k, err
+		return err
 	}
-	_, err = f.WriteString(base64.StdEncoding.EncodeToString(k[:]) + "\n")
+	defer os.Remove(tmp)
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return k, err
+	if err == nil {
+		err = os.Link(tmp, path)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func trimSpace(b []byte) []byte {

@@ -63,18 +63,27 @@ type volumeParts struct {
 }
 
 func openCrashVolume(dir string, session string) (*volumeParts, error) {
+	return openVolumeOn(dir, meta.SessionInfo{Process: session}, meta.Options{SliceDeleteDelay: -1}, true)
+}
+
+// openVolumeOn opens the volume in dir (meta.db, blocks/) with a session
+// described by info; noSync skips the block files' syncs (a crash of the
+// process alone loses nothing without them).
+func openVolumeOn(dir string, info meta.SessionInfo, mopt meta.Options, noSync bool) (*volumeParts, error) {
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		return nil, err
 	}
-	m, err := meta.Open(ctx, store, meta.Options{SliceDeleteDelay: -1})
+	m, err := meta.Open(ctx, store, mopt)
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
-	if _, err := m.NewSession(ctx, meta.SessionInfo{Process: session}); err != nil {
+	if _, err := m.NewSession(ctx, info); err != nil {
+		store.Close()
 		return nil, err
 	}
-	objs, err := file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: true})
+	objs, err := file.New(filepath.Join(dir, "blocks"), file.Options{NoSync: noSync})
 	if err != nil {
 		return nil, err
 	}
@@ -271,3 +280,15 @@ func verifyCrash(t *testing.T, dir string, round int) {
 }
 
 var _ = context.Background
+
+// formatCrashVolume formats a volume in dir: meta.db and blocks/ (64 KiB
+// blocks).
+func formatCrashVolume(dir string) error {
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = meta.FormatVolume(ctx, store, meta.Format{Name: "crash", Storage: "file", Bucket: filepath.Join(dir, "blocks"), BlockSize: 1 << 16})
+	return err
+}

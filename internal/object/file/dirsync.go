@@ -91,13 +91,14 @@ func fsyncPath(path string) error {
 	return err
 }
 
-// mkdirAll creates dir and its missing parents, up to and below root;
-// unless noSync, it syncs the parent of each directory it created, so
-// that the new directories outlive a power cut (deepest first: a
-// directory's own entries are synced before the entry naming it is).
+// mkdirAll creates dir and its missing parents, up to and below root
+// (root "" means no bound: up to the first directory that exists); unless
+// noSync, it syncs the parent of each directory it created, so that the
+// new directories outlive a power cut (deepest first: a directory's own
+// entries are synced before the entry naming it is).
 func mkdirAll(root, dir string, noSync bool) error {
 	var created []string
-	for p := dir; len(p) > len(root); p = filepath.Dir(p) {
+	for p := dir; len(p) > len(root) && p != filepath.Dir(p); p = filepath.Dir(p) {
 		if _, err := os.Stat(p); err == nil {
 			break
 		} else if !errors.Is(err, fs.ErrNotExist) {

@@ -58,7 +58,7 @@ func New(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err := mkdirAll("", abs, opt.NoSync); err != nil {
 		return nil, fmt.Errorf("object/file: %w", err)
 	}
 	return &Store{root: abs, noSync: opt.NoSync, direct: opt.DirectIO, pid: strconv.Itoa(os.Getpid()), owner: tempOwner(os.Getpid())}, nil

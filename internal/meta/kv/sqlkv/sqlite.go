@@ -82,7 +82,7 @@ func openSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 // file itself (0600) when missing, before SQLite would create it with
 // 0644: it holds inline object bytes.
 func createOwnerOnly(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := mkdirDurable(filepath.Dir(path)); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
@@ -103,4 +103,38 @@ func ownerOnly(p string) error {
 		err = os.Chmod(p, fi.Mode().Perm()&^0o077)
 	}
 	return err
+}
+
+// mkdirDurable creates dir and its missing parents (0700) and syncs the
+// parent of each directory it created: SQLite syncs the directory of its
+// WAL when it creates it, but not that directory's own entry, and a data
+// directory created by a first start and lost at a power cut would take
+// the whole volume with it.
+func mkdirDurable(dir string) error {
+	var created []string
+	for p := dir; p != filepath.Dir(p); p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		created = append(created, p)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, p := range created {
+		d, err := os.Open(filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
