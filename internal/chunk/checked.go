@@ -13,7 +13,7 @@ type fileID struct {
 }
 
 // checkedFiles remembers the block files whose checksum this process
-// checked: only those may be sent straight from their file (sendfile)
+// checked, or computed as it wrote them: only those may be sent straight from their file (sendfile)
 // without checking them again. Page-cache residency says nothing of who
 // checked the pages: another process may have read or written them, or
 // they may be readahead around a neighbouring read, or a check of the same

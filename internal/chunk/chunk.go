@@ -61,8 +61,8 @@ type Store struct {
 	app      object.Appender
 	noAppend atomic.Bool // the store refused Append (object.ErrNoAppend)
 	cache    *cache
-	// checked holds the block files this process checked, the only
-	// ones WriteTo sends from their file without checking them again.
+	// checked holds the block files this process wrote or checked, the
+	// only ones WriteTo sends from their file without checking them.
 	checked *checkedFiles
 	log     *slog.Logger
 	bufs    sync.Pool
@@ -503,5 +503,19 @@ func (s *Store) putBlock(ctx context.Context, key string, buf []byte, unsynced b
 	if err != nil {
 		return fmt.Errorf("chunk: put %s: %w", key, err)
 	}
+	s.written(ctx, key)
 	return nil
+}
+
+// written notes that this process wrote block key from memory whose
+// checksum it computed, so that its first send from the file needs no
+// check (a local-file store).
+func (s *Store) written(ctx context.Context, key string) {
+	if s.files == nil {
+		return
+	}
+	if f, err := s.files.OpenFile(ctx, key); err == nil {
+		remember(f, s.checked)
+		f.Close()
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"cairn/internal/object"
 )
 
 // Block names one stored block.
@@ -93,4 +95,22 @@ func (s *Store) Blocks(id uint64, l uint32) []Block {
 		out[i] = Block{Slice: id, Index: i, Size: size, Key: Key(id, i, size)}
 	}
 	return out
+}
+
+// SyncRemoved makes the deletion of the blocks of slices (id, length)
+// durable, when the object store's deletes are not on their own
+// (object.RemoveSyncer): call it before recording that they are gone.
+func (s *Store) SyncRemoved(ctx context.Context, blocks []Block) error {
+	rs := object.RemoveSyncerOf(s.obj)
+	if rs == nil || len(blocks) == 0 {
+		return nil
+	}
+	keys := make([]string, len(blocks))
+	for i, b := range blocks {
+		keys[i] = b.Key
+	}
+	if err := rs.SyncRemoved(ctx, keys); err != nil {
+		return fmt.Errorf("chunk: %w", err)
+	}
+	return nil
 }

@@ -9,3 +9,5 @@ import "os"
 func verifyFile(f *os.File, size int, known *checkedFiles) bool { return false }
 
 func evict(f *os.File) {}
+
+func remember(f *os.File, known *checkedFiles) {}

@@ -254,6 +254,7 @@ func (w *Writer) endBlock(last bool) error {
 		w.setErr(fmt.Errorf("chunk: put %s: %w", Key(w.id, w.index, n), err))
 		return w.failed()
 	}
+	w.s.written(w.ctx, Key(w.id, w.index, n))
 	switch {
 	case unsynced && !last:
 		w.syncEarly(Key(w.id, w.index, n))

@@ -283,9 +283,10 @@ func (m *FS) releaseSlice(tx kv.Tx, id uint64, size uint32) error {
 }
 
 // SweepDeletedSlices deletes the blocks of up to limit queued slices whose
-// delay has passed, calling remove for each, then forgets them. remove must
+// delay has passed, calling remove for each, then (durable, when not nil:
+// making those deletions survive a power cut) forgets them. remove must
 // be idempotent (it may run again after a crash).
-func (m *FS) SweepDeletedSlices(ctx context.Context, limit int, remove func(ctx context.Context, id uint64, size uint32) error) (int, error) {
+func (m *FS) SweepDeletedSlices(ctx context.Context, limit int, remove func(ctx context.Context, id uint64, size uint32) error, durable func(ctx context.Context) error) (int, error) {
 	var keys [][]byte
 	now := m.now()
 	err := m.store.View(ctx, func(tx kv.Tx) error {
@@ -309,6 +310,11 @@ func (m *FS) SweepDeletedSlices(ctx context.Context, limit int, remove func(ctx 
 			continue
 		}
 		done = append(done, k)
+	}
+	if durable != nil && len(done) > 0 {
+		if err := durable(ctx); err != nil {
+			return 0, err
+		}
 	}
 	err = m.store.Update(ctx, func(tx kv.Tx) error {
 		for _, k := range done {

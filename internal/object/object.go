@@ -201,6 +201,22 @@ func capability[T any](s Store) (T, bool) {
 	}
 }
 
+// RemoveSyncer is an optional capability of stores whose Delete is not
+// durable on its own (the file backend: an unlink survives a power cut
+// only once its directory is synced): SyncRemoved makes the deletion of
+// keys durable. A caller that records that objects are gone (a metadata
+// commit forgetting them) calls it first, or a power cut could bring back
+// objects that nothing records any more.
+type RemoveSyncer interface {
+	SyncRemoved(ctx context.Context, keys []string) error
+}
+
+// RemoveSyncerOf returns s's RemoveSyncer capability, or nil.
+func RemoveSyncerOf(s Store) RemoveSyncer {
+	r, _ := capability[RemoveSyncer](s)
+	return r
+}
+
 // TempSweeper is an optional capability of stores that write objects
 // under temporary names (the file backend): SweepTemp removes those left
 // by writers that died, once untouched for olderThan, and returns how many

@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv("CAIRN_CRASH_ROUND"))
 		os.Exit(0)
 	}
+	if dir := os.Getenv("CAIRN_POWERCUT_DIR"); dir != "" {
+		powerCutChild(dir, os.Getenv("CAIRN_POWERCUT_JOURNAL"), os.Getenv("CAIRN_POWERCUT_ROUND"))
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

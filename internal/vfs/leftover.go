@@ -52,6 +52,11 @@ func (fs *FS) ReclaimLeftovers(ctx context.Context) (Leftovers, error) {
 		out.Blocks++
 		out.Bytes += int64(b.Size)
 	}
+	// The deletions must outlive a power cut before the ranges are
+	// forgotten: nothing would ever find those blocks again.
+	if err := fs.chunks.SyncRemoved(ctx, dead); err != nil {
+		return out, err
+	}
 	if err := fs.meta.DropDeadRanges(ctx, rs); err != nil {
 		return out, err
 	}

@@ -157,7 +157,13 @@ const (
 func (fs *FS) Sweep(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := fs.meta.SweepDeletedSlices(ctx, 1000, fs.chunks.Remove)
+		var removed []chunk.Block
+		remove := func(ctx context.Context, id uint64, size uint32) error {
+			removed = append(removed, fs.chunks.Blocks(id, size)...)
+			return fs.chunks.Remove(ctx, id, size)
+		}
+		durable := func(ctx context.Context) error { return fs.chunks.SyncRemoved(ctx, removed) }
+		n, err := fs.meta.SweepDeletedSlices(ctx, 1000, remove, durable)
 		total += n
 		if err != nil || n < 1000 {
 			return total, err

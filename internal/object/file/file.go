@@ -148,6 +148,12 @@ func (s *Store) Sync(ctx context.Context, keys []string) error {
 	return s.syncDirs(keys)
 }
 
+// SyncRemoved implements object.RemoveSyncer: it syncs the directories
+// that held keys, each once.
+func (s *Store) SyncRemoved(ctx context.Context, keys []string) error {
+	return s.syncDirs(keys)
+}
+
 // syncDirs syncs the directories holding keys, each once, side by side.
 func (s *Store) syncDirs(keys []string) error {
 	if s.noSync {
@@ -586,10 +592,11 @@ func (s *Store) String() string { return "file://" + s.root }
 
 // The capabilities of the file backend.
 var (
-	_ object.Store       = (*Store)(nil)
-	_ object.BatchSyncer = (*Store)(nil)
-	_ object.FullReader  = (*Store)(nil)
-	_ object.Appender    = (*Store)(nil)
-	_ object.LocalFiles  = (*Store)(nil)
-	_ object.TempSweeper = (*Store)(nil)
+	_ object.Store        = (*Store)(nil)
+	_ object.BatchSyncer  = (*Store)(nil)
+	_ object.FullReader   = (*Store)(nil)
+	_ object.Appender     = (*Store)(nil)
+	_ object.LocalFiles   = (*Store)(nil)
+	_ object.TempSweeper  = (*Store)(nil)
+	_ object.RemoveSyncer = (*Store)(nil)
 )
