@@ -127,7 +127,7 @@ func (fs *FS) sweeper(every time.Duration) {
 		left, err := fs.ReclaimLeftovers(ctx)
 		if err != nil {
 			fs.log.Warn("reclaiming blocks left by dead writers failed", "err", err)
-		} else if left.Ranges > 0 {
+		} else if left.Blocks > 0 {
 			fs.log.Info("reclaimed blocks left by dead writers", "blocks", left.Blocks, "bytes", left.Bytes)
 		}
 		if left.Ranges > 0 || time.Since(lastTemp) >= tempSweepEvery {
