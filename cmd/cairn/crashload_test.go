@@ -362,6 +362,19 @@ func killServer(cmd *exec.Cmd) {
 	cmd.Wait()
 }
 
+// crashEnv holds the root credentials the crash-load clients sign with.
+var crashEnv = []string{"CAIRN_ROOT_USER=" + crashUser, "CAIRN_ROOT_PASSWORD=" + crashSecret}
+
+// checkFinal stops the server and checks with fsck that the volume in dir
+// is consistent with nothing unreferenced left.
+func checkFinal(t *testing.T, bin, dir string, srv *exec.Cmd) {
+	t.Helper()
+	stopServer(t, srv)
+	if rep := fsckReport(t, bin, dir); !rep.Consistent() || rep.Leftovers != 0 || rep.InFlight != 0 {
+		t.Fatalf("fsck after the last round: %+v", rep)
+	}
+}
+
 func createCrashBucket(t *testing.T, url string) {
 	t.Helper()
 	if _, err := crashClient(url).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(crashBucket)}); err != nil {
@@ -377,8 +390,7 @@ func createCrashBucket(t *testing.T, url string) {
 func TestKillUnderLoad(t *testing.T) {
 	bin := buildCairn(t)
 	dir := t.TempDir()
-	env := []string{"CAIRN_ROOT_USER=" + crashUser, "CAIRN_ROOT_PASSWORD=" + crashSecret}
-	url, srv := startServer(t, bin, dir, env...)
+	url, srv := startServer(t, bin, dir, crashEnv...)
 	createCrashBucket(t, url)
 	m := newLoadModel()
 	for round := range 16 {
@@ -389,14 +401,11 @@ func TestKillUnderLoad(t *testing.T) {
 		killServer(srv)
 		cancel()
 		<-done
-		url, srv = startServer(t, bin, dir, env...)
+		url, srv = startServer(t, bin, dir, crashEnv...)
 		verifyModel(t, url, m)
 		waitReclaimed(t, bin, dir, true)
 	}
-	stopServer(t, srv)
-	if rep := fsckReport(t, bin, dir); !rep.Consistent() || rep.Leftovers != 0 || rep.InFlight != 0 {
-		t.Fatalf("fsck after the last round: %+v", rep)
-	}
+	checkFinal(t, bin, dir, srv)
 	if names := systemTempEntries(t, dir); len(names) != 0 {
 		t.Fatalf("temporary files of killed servers left: %v", names)
 	}

@@ -19,8 +19,7 @@ import (
 func TestFsckCommand(t *testing.T) {
 	bin := buildCairn(t)
 	dir := t.TempDir()
-	env := []string{"CAIRN_ROOT_USER=" + crashUser, "CAIRN_ROOT_PASSWORD=" + crashSecret}
-	url, srv := startServer(t, bin, dir, env...)
+	url, srv := startServer(t, bin, dir, crashEnv...)
 	createCrashBucket(t, url)
 	m := newLoadModel()
 	c := crashClient(url)

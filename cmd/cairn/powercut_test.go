@@ -65,11 +65,10 @@ func TestPowerCut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := []string{"CAIRN_ROOT_USER=" + crashUser, "CAIRN_ROOT_PASSWORD=" + crashSecret}
 	data := filepath.Join(mnt, "data")
 	pfs := mountPowerCut(t, lower, mnt)
 	t.Cleanup(func() { pfs.Unmount() })
-	url, srv := startServer(t, bin, data, env...)
+	url, srv := startServer(t, bin, data, crashEnv...)
 	createCrashBucket(t, url)
 	m := newLoadModel()
 	rounds := powerCutRounds(t)
@@ -88,14 +87,11 @@ func TestPowerCut(t *testing.T) {
 		<-done
 		forgotten += pfs.Stats().ForgottenBytes
 		pfs = mountPowerCut(t, lower, mnt)
-		url, srv = startServer(t, bin, data, env...)
+		url, srv = startServer(t, bin, data, crashEnv...)
 		verifyModel(t, url, m)
 		waitReclaimed(t, bin, data, false)
 	}
-	stopServer(t, srv)
-	if rep := fsckReport(t, bin, data); !rep.Consistent() || rep.Leftovers != 0 || rep.InFlight != 0 {
-		t.Fatalf("fsck after the last round: %+v", rep)
-	}
+	checkFinal(t, bin, data, srv)
 	if err := pfs.Unmount(); err != nil {
 		t.Fatal(err)
 	}
