@@ -170,6 +170,10 @@ func TestCrashConsistency(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for round := 0; round < rounds; round++ {
+		var before int64
+		if fi, err := os.Stat(filepath.Join(dir, "journal")); err == nil {
+			before = fi.Size()
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "CAIRN_CRASH_DIR="+dir, fmt.Sprintf("CAIRN_CRASH_ROUND=%d", round))
 		var stderr strings.Builder
@@ -177,7 +181,10 @@ func TestCrashConsistency(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(150+rng.Intn(600)) * time.Millisecond)
+		// Kill it at a random moment once it has committed a file of
+		// this round (a loaded machine may take a while to start it).
+		waitJournalGrows(t, filepath.Join(dir, "journal"), before, 60*time.Second)
+		time.Sleep(time.Duration(rng.Intn(600)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
@@ -295,4 +302,17 @@ func formatCrashVolume(dir string) error {
 	defer store.Close()
 	_, err = meta.FormatVolume(ctx, store, meta.Format{Name: "crash", Storage: "file", Bucket: filepath.Join(dir, "blocks"), BlockSize: 1 << 16})
 	return err
+}
+
+// waitJournalGrows waits until the file at path is longer than size.
+func waitJournalGrows(t *testing.T, path string, size int64, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > size {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the child committed nothing in %v", limit)
 }
