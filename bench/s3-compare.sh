@@ -11,6 +11,12 @@
 #
 # Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
 #        ROUNDS=3 bench/s3-compare.sh large   (small or large parts n times)
+#        WARP=/path/to/warp bench/s3-compare.sh warp
+#   The warp part runs MinIO's warp (v1.0.8, built by you from its own
+#   sources; this script never builds it) against each server alone, case
+#   by case: PUT, GET, STAT, DELETE of 4 KiB at concurrency 16; PUT and GET
+#   of 16 MiB at 4; LIST of 10,000 objects at 16; MIXED 4 KiB at 16; each
+#   15 s, and prints warp's command lines and cairn's ratio to each anchor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin"
@@ -99,6 +105,50 @@ if [[ $WHAT == large || $WHAT == all ]]; then
       stop
     done
     (cd "$WORK" && summary cairn.large.json cairn-relaxed.large.json versitygw.large.json minio.large.json)
+  done
+fi
+if [[ $WHAT == warp ]]; then
+  [[ -x ${WARP:-} ]] || { echo "set WARP to the path of a warp v1.0.8 binary"; exit 1; }
+  DUR=${WARP_DURATION:-15s}
+  cases=(
+    "put-4k|put --obj.size 4KiB --concurrent 16"
+    "get-4k|get --obj.size 4KiB --concurrent 16"
+    "stat-4k|stat --obj.size 4KiB --concurrent 16"
+    "delete-4k|delete --obj.size 4KiB --concurrent 16"
+    "put-16m|put --obj.size 16MiB --concurrent 4"
+    "get-16m|get --obj.size 16MiB --concurrent 4 --objects 64"
+    "list-10k|list --obj.size 1KiB --objects 10000 --concurrent 16"
+    "mixed-4k|mixed --obj.size 4KiB --concurrent 16"
+  )
+  for c in "${cases[@]}"; do
+    name=${c%%|*} args=${c#*|}
+    echo "== warp $args --duration $DUR"
+    for s in cairn versitygw minio; do
+      start $s
+      # shellcheck disable=SC2086
+      "$WARP" $args --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
+        --no-color --benchdata "$WORK/$s.$name" >"$WORK/$s.$name.out" 2>&1 || echo "   $s: warp failed (see below)"
+      stop
+    done
+    python3 - "$WORK" "$name" <<'PY'
+import re, sys
+work, name = sys.argv[1:]
+def figure(server):
+    out = open(f"{work}/{server}.{name}.out", errors="replace").read()
+    m = re.search(r"Cluster Total: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out) or \
+        re.search(r"\* Average: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out)
+    if not m:
+        tail = out.strip().splitlines()[-3:]
+        print(f"   {server}: no result: {' / '.join(tail)}")
+        return 0.0, 0.0
+    return float(m.group(1) or 0), float(m.group(2))
+vals = {s: figure(s) for s in ("cairn", "versitygw", "minio")}
+big = name.endswith("16m")
+unit, i = ("MiB/s", 0) if big else ("obj/s", 1)
+c = vals["cairn"][i]
+ratios = " ".join(f"{c / vals[a][i]:.2f}x {a}" if vals[a][i] else f"- {a}" for a in ("versitygw", "minio"))
+print(f"{name:10s} {unit:6s} cairn {c:10.1f}  versitygw {vals['versitygw'][i]:10.1f}  minio {vals['minio'][i]:10.1f}   cairn/anchor: {ratios}")
+PY
   done
 fi
 if [[ $WHAT == list || $WHAT == all ]]; then
