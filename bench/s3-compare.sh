@@ -130,13 +130,17 @@ if [[ $WHAT == warp ]]; then
         --no-color --benchdata "$WORK/$s.$name" >"$WORK/$s.$name.out" 2>&1 || echo "   $s: warp failed (see below)"
       stop
     done
-    python3 - "$WORK" "$name" <<'PY'
+    python3 - "$WORK" "$name" "${args%% *}" <<'PY'
 import re, sys
-work, name = sys.argv[1:]
+work, name, op = sys.argv[1:]
 def figure(server):
     out = open(f"{work}/{server}.{name}.out", errors="replace").read()
-    m = re.search(r"Cluster Total: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out) or \
-        re.search(r"\* Average: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out)
+    # warp first reports the PUTs that prepare a GET, STAT, DELETE or
+    # LIST run: take the block of the operation measured.
+    if op == "mixed":
+        m = re.search(r"Cluster Total: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out)
+    else:
+        m = re.search(r"Operation: " + op.upper() + r"\b.*?\n\* Average: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out, re.S)
     if not m:
         tail = out.strip().splitlines()[-3:]
         print(f"   {server}: no result: {' / '.join(tail)}")
