@@ -25,7 +25,7 @@ import (
 //	                             in its id): small file data kept in the
 //	                             metadata engine instead of the object store
 //	'U' ino                      inode unlinked while open: data kept until the
-//	                             last open handle of the last session closes
+//	                             last open handle of the last client closes
 //	'S' session(8)               session record (heartbeat, host, pid)
 //	'O' session(8) ino           an inode held open by a session
 //	'L' ino 'F'|'P'              flock / POSIX record lock table of an inode

@@ -143,7 +143,7 @@ func waitLock(ctx context.Context, block bool, try func() error) error {
 }
 
 // Flock applies a BSD flock of typ (LockUnlock releases) on ino for owner
-// (the open file description) in this session. A conflicting lock fails
+// (the open file description) of this client. A conflicting lock fails
 // with EAGAIN, or when block is set waits until it is free or ctx ends.
 // Converting a held lock is not atomic, as on Linux.
 func (m *FS) Flock(ctx context.Context, ino posix.Ino, owner uint64, typ LockType, block bool) error {
@@ -277,7 +277,7 @@ func applyRange(mine []lockRec, n lockRec) []lockRec {
 }
 
 // ReleaseLocks drops every flock and record lock owner holds on ino in
-// this session (close of the last descriptor, or process exit).
+// this client (close of the last descriptor, or process exit).
 func (m *FS) ReleaseLocks(ctx context.Context, ino posix.Ino, owner uint64) error {
 	sid := m.SessionID()
 	return m.store.Update(ctx, func(tx kv.Tx) error {
