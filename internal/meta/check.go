@@ -38,8 +38,7 @@ func (r *CheckReport) CountersWrong() bool {
 // InFlight reports whether slice id may belong to a write still running
 // (a live session reserved it).
 func (r *CheckReport) InFlight(id uint64) bool {
-	i := sort.Search(len(r.Live), func(i int) bool { return r.Live[i].End > id })
-	return i < len(r.Live) && r.Live[i].Contains(id)
+	return InRanges(r.Live, id)
 }
 
 // checkState is what Check gathers in its scan.

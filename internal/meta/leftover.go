@@ -37,6 +37,13 @@ type SliceRange struct {
 // Contains reports whether id is in the range.
 func (r SliceRange) Contains(id uint64) bool { return id >= r.Start && id < r.End }
 
+// InRanges reports whether id is in one of rs, which must be sorted by
+// Start and not overlap.
+func InRanges(rs []SliceRange, id uint64) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].End > id })
+	return i < len(rs) && rs[i].Contains(id)
+}
+
 func rangeKey(fam byte, start uint64) []byte {
 	k := make([]byte, 9)
 	k[0] = fam
@@ -126,10 +133,7 @@ func (m *FS) DropDeadRanges(ctx context.Context, rs []SliceRange) error {
 // whole namespace in one snapshot, so a reference moved between inodes
 // meanwhile (a copy, then a delete of the source) cannot be missed.
 func (m *FS) ReferencedIn(ctx context.Context, rs []SliceRange) (map[uint64]bool, error) {
-	in := func(id uint64) bool {
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].End > id })
-		return i < len(rs) && rs[i].Contains(id)
-	}
+	in := func(id uint64) bool { return InRanges(rs, id) }
 	ref := map[uint64]bool{}
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		clear(ref)

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"cairn/internal/chunk"
+	"cairn/internal/meta"
 )
 
 // Leftovers reports what ReclaimLeftovers removed.
@@ -31,13 +32,9 @@ func (fs *FS) ReclaimLeftovers(ctx context.Context) (Leftovers, error) {
 	if err != nil {
 		return out, err
 	}
-	in := func(id uint64) bool {
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].End > id })
-		return i < len(rs) && rs[i].Contains(id)
-	}
 	var dead []chunk.Block
 	err = fs.chunks.ListBlocks(ctx, func(b chunk.Block) error {
-		if in(b.Slice) && !ref[b.Slice] {
+		if meta.InRanges(rs, b.Slice) && !ref[b.Slice] {
 			dead = append(dead, b)
 		}
 		return nil
