@@ -33,6 +33,7 @@ type serveOptions struct {
 	directIO      bool
 	durable       durability
 	checkConfig   bool
+	pprof         string
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -50,6 +51,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.BoolVar(&o.directIO, "direct-io", false, "write blocks of a file block store with O_DIRECT: less CPU per written byte, but fresh data is read from disk, not memory")
 	fl.Var(&o.durable, "durability", durabilityUsage)
 	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
+	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
 func (o *serveOptions) logger() *slog.Logger {
@@ -229,6 +231,13 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	ln, err := net.Listen("tcp", o.address)
 	if err != nil {
 		return err
+	}
+	if o.pprof != "" {
+		_, stop, err := startProfiling(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", metaURL, "version", version)
 	errc := make(chan error, 1)

@@ -21,6 +21,7 @@ type Backend interface {
 	GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (*s3fs.Object, error)
 	HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (s3fs.ObjectInfo, error)
 	DeleteObject(ctx context.Context, cred posix.Cred, bucket, key string) error
+	DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error
 	CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt s3fs.CopyOptions) (s3fs.ObjectInfo, error)
 	ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListOptions) (s3fs.ListResult, error)
 

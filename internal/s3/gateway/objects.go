@@ -360,8 +360,13 @@ func (q *request) deleteObjects() error {
 		return err
 	}
 	res := deleteResult{NS: s3NS}
-	for _, o := range req.Objects {
-		err := q.g.opt.Backend.DeleteObject(q.ctx, q.cred, q.bucket, o.Key)
+	keys := make([]string, len(req.Objects))
+	for i, o := range req.Objects {
+		keys[i] = o.Key
+	}
+	errs := q.g.opt.Backend.DeleteObjects(q.ctx, q.cred, q.bucket, keys)
+	for i, o := range req.Objects {
+		err := errs[i]
 		if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) && !errors.Is(err, s3fs.ErrInvalidKey) {
 			e, _ := toS3(err)
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, Code: string(e.Code), Message: e.Message})

@@ -3,6 +3,7 @@ package s3fs
 import (
 	"context"
 	"errors"
+	"sync"
 	"syscall"
 
 	"cairn/internal/posix"
@@ -109,4 +110,39 @@ func (f *FS) pruneEmptyDirs(ctx context.Context, cred posix.Cred, chain []posix.
 			return
 		}
 	}
+}
+
+// deleteParallel bounds the keys of one DeleteObjects removed at once.
+const deleteParallel = 16
+
+// DeleteObjects removes keys of bucket as DeleteObject does, each on its
+// own, and returns one outcome per key, in order. Keys are removed up to
+// deleteParallel at a time: each removal is its own metadata transaction,
+// and concurrent ones share a commit (and its sync) where the metadata
+// engine groups them, as SQLite's store does; one after the other, a
+// request of 1,000 keys waited for 1,000 syncs. The order in which keys
+// of one request go is not defined (as in S3).
+func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error {
+	errs := make([]error, len(keys))
+	if len(keys) == 1 {
+		errs[0] = f.DeleteObject(ctx, cred, bucket, keys[0])
+		return errs
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(deleteParallel, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = f.DeleteObject(ctx, cred, bucket, keys[i])
+			}
+		}()
+	}
+	for i := range keys {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errs
 }

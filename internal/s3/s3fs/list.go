@@ -24,8 +24,13 @@ import (
 // range scans starting at the first name that can matter, so a page deep
 // inside a huge bucket costs about what the first page does.
 
-// listPage is how many entries are read from a directory at a time.
-const listPage = 1000
+// listPage is how many entries are read from a directory at a time, at
+// most; minDirRead at least (a page's last entries may be directories
+// or non-objects, which count nothing).
+const (
+	listPage   = 1000
+	minDirRead = 32
+)
 
 // maxListETagCompute is the largest file whose missing ETag a listing
 // computes; bigger files written through a mount get a stand-in ETag in
@@ -282,7 +287,12 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 	}
 	after := ""
 	for {
-		opt := vfs.ReadDirOptions{After: after, From: from, Limit: listPage, WithAttr: true, Xattr: metaXattr}
+		// Read no more than the page can still take (and one more, to
+		// know whether it is truncated): a client asking for 100 keys at
+		// a time would otherwise have 1,000 entries read, with their
+		// attributes and metadata, for every 100 it gets.
+		limit := min(listPage, max(l.max-l.count+1, minDirRead))
+		opt := vfs.ReadDirOptions{After: after, From: from, Limit: limit, WithAttr: true, Xattr: metaXattr}
 		ents, err := l.f.v.ReadDir(l.ctx, l.cred, ino, opt)
 		if errors.Is(err, syscall.EACCES) {
 			return false, nil // unreadable subtree: skipped, as find(1) would
@@ -312,7 +322,7 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 				return false, err
 			}
 		}
-		if len(ents) < listPage {
+		if len(ents) < limit {
 			break
 		}
 		after, from = ents[len(ents)-1].Name, ""

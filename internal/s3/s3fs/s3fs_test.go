@@ -423,3 +423,69 @@ func TestListingReadAhead(t *testing.T) {
 		t.Fatalf("page 2 after a marker was deleted: %q", keys(p2))
 	}
 }
+
+// A listing page reads a directory only as far as the page needs, in
+// several reads when entries do not all become keys (directories, whose
+// keys come from below): every page size still lists every key once, in
+// order.
+func TestListingShortDirectoryReads(t *testing.T) {
+	f, _ := newFS(t)
+	ctx := context.Background()
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := range 150 {
+		k := fmt.Sprintf("p/%03d", i)
+		if i%7 == 0 { // a directory instead of a file, holding two keys
+			keys = append(keys, k+"/a", k+"/b")
+		} else {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		put(t, f, "bkt", k, "v")
+	}
+	sort.Strings(keys)
+	for _, delim := range []string{"", "/"} {
+		for _, maxKeys := range []int{2, 7, 31, 32, 33, 100, 1000} {
+			want := model(keys, "p/", delim)
+			got := listAll(t, f, "bkt", "p/", delim, maxKeys)
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("delim=%q max=%d\n got %q\nwant %q", delim, maxKeys, got, want)
+			}
+		}
+	}
+}
+
+// DeleteObjects removes keys concurrently but answers for each key in
+// the order asked, missing and invalid keys included.
+func TestDeleteObjectsOutcomes(t *testing.T) {
+	f, _ := newFS(t)
+	ctx := context.Background()
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := range 100 {
+		k := fmt.Sprintf("d%d/k%03d", i%5, i)
+		put(t, f, "bkt", k, "v")
+		keys = append(keys, k)
+	}
+	keys = append(keys, "missing", "")
+	errs := f.DeleteObjects(ctx, root, "bkt", keys)
+	if len(errs) != len(keys) {
+		t.Fatalf("%d outcomes for %d keys", len(errs), len(keys))
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%q: %v", keys[i], err)
+		}
+	}
+	if got := listAll(t, f, "bkt", "", "", 1000); len(got) != 0 {
+		t.Fatalf("left: %q", got)
+	}
+	if errs := f.DeleteObjects(ctx, root, "nobkt", []string{"a", "b"}); !errors.Is(errs[0], s3fs.ErrNoSuchBucket) || !errors.Is(errs[1], s3fs.ErrNoSuchBucket) {
+		t.Fatalf("missing bucket: %v", errs)
+	}
+}

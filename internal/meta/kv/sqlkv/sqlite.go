@@ -65,6 +65,10 @@ func openSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlkv: open %s: %w", path, err)
 	}
+	if s.ckpt, err = startCheckpointer(path, opt, s.wconn.c); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlkv: open %s: %w", path, err)
+	}
 	// SQLite creates the -wal and -shm files (0644) when the first
 	// connection opens a WAL database, and removes them when the last
 	// one closes: take their group and other bits off now that they

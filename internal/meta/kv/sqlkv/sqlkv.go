@@ -43,6 +43,7 @@ type Options struct {
 type Store struct {
 	rpool *readPool // read transactions
 	wconn *rconn    // the writer's connection, used by group leaders
+	ckpt  *checkpointer
 
 	// Group commit: concurrent Updates queue here; one of them leads and
 	// runs a whole queue in one database transaction.
@@ -204,6 +205,9 @@ func (s *Store) Close() error {
 		s.gmu.Lock()
 	}
 	s.gmu.Unlock()
+	if s.ckpt != nil {
+		s.ckpt.stop()
+	}
 	var werr error
 	if s.wconn != nil {
 		werr = s.wconn.close()
