@@ -48,7 +48,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.BoolVar(&o.logJSON, "log-json", false, "write logs as JSON")
 	o.cacheSize = sizeValue(256 << 20)
 	fl.Var(&o.cacheSize, "cache-size", "memory block cache size")
-	fl.BoolVar(&o.directIO, "direct-io", false, "write blocks of a file block store with O_DIRECT: less CPU per written byte, but fresh data is read from disk, not memory")
+	fl.BoolVar(&o.directIO, "direct-io", true, "write blocks of a file block store with O_DIRECT, then have the kernel read them into the page cache in the background (less CPU per written byte); false writes through the page cache")
 	fl.Var(&o.durable, "durability", durabilityUsage)
 	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")

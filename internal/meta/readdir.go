@@ -1,7 +1,9 @@
 package meta
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"syscall"
 
 	"cairn/internal/meta/kv"
@@ -160,6 +162,21 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 			}
 		}
 	}
+	if x != "" {
+		// An inode's attributes and its xattrs are neighbours (I < S <
+		// X): one short scan from the one to the other costs one seek,
+		// where two point reads cost two.
+		for i := range out {
+			if gotAttr[i] {
+				continue
+			}
+			if err := loadAttrXattr(tx, &out[i], x); err != nil {
+				return err
+			}
+			gotAttr[i] = true
+		}
+		return nil
+	}
 	// Point reads for what the scan did not cover.
 	var keys [][]byte
 	var want []int
@@ -196,4 +213,43 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 		}
 	}
 	return nil
+}
+
+// attrXattrScan bounds the records an attributes-to-xattr scan visits
+// (the symlink target and xattrs sorting before the one wanted) before it
+// falls back on a point read.
+const attrXattrScan = 4
+
+// loadAttrXattr reads e's attributes and its xattr x in one scan. A
+// missing attribute record (the inode removed concurrently, with its
+// entry) leaves e as it is.
+func loadAttrXattr(tx kv.Tx, e *DirEntry, x string) error {
+	begin, want := attrKey(e.Ino), xattrKey(e.Ino, x)
+	end := append(want[:len(want):len(want)], 0)
+	var derr error
+	found, seen := false, 0
+	err := tx.Scan(begin, end, kv.ScanOptions{Limit: attrXattrScan, Borrow: true}, func(k, v []byte) bool {
+		seen++
+		switch {
+		case bytes.Equal(k, begin):
+			if e.Attr, derr = decodeAttr(v); derr != nil {
+				return false
+			}
+		case bytes.Equal(k, want):
+			e.Xattr, found = append([]byte(nil), v...), true
+		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil || found || seen < attrXattrScan {
+		return err
+	}
+	v, err := tx.Get(want)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil
+	}
+	e.Xattr = v
+	return err
 }

@@ -16,7 +16,9 @@ const directAlign = 4096
 // writeDirect writes b to a new file at path with O_DIRECT for its
 // aligned prefix, bypassing the page cache (on some machines copying into
 // the page cache costs more CPU than the disk write itself), then the
-// unaligned tail normally. It reports ok=false, having created nothing,
+// unaligned tail normally; then it asks the kernel to read the file into
+// the page cache in the background, so that readers of fresh data find
+// it in memory as after a buffered write. It reports ok=false, having created nothing,
 // when O_DIRECT cannot be used (unaligned buffer, file system without
 // support): the caller then writes normally.
 func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
@@ -47,6 +49,9 @@ func writeDirect(path string, b []byte, sync bool) (ok bool, err error) {
 	}
 	if err == nil && sync {
 		err = f.Sync()
+	}
+	if err == nil {
+		adviseWillNeed(f, len(b))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
