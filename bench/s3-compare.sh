@@ -10,8 +10,11 @@
 #   go install github.com/minio/minio@latest
 #
 # Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
+#        WARP=/path/to/warp bench/s3-compare.sh curve   (4 KiB PUT, GET at c1..256)
 #        ROUNDS=3 bench/s3-compare.sh large   (small or large parts n times)
-#        WARP=/path/to/warp bench/s3-compare.sh warp
+#        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh warp
+#        (WARP_SERVERS="cairn cairn-relaxed versitygw minio" adds cairn on
+#        --durability relaxed)
 #   The warp part runs MinIO's warp (v1.0.8, built by you from its own
 #   sources; this script never builds it) against each server alone, case
 #   by case: PUT, GET, STAT, DELETE of 4 KiB at concurrency 16; PUT and GET
@@ -107,9 +110,34 @@ if [[ $WHAT == large || $WHAT == all ]]; then
     (cd "$WORK" && summary cairn.large.json cairn-relaxed.large.json versitygw.large.json minio.large.json)
   done
 fi
+# warp_figure OUT OP: the measured operation's MiB/s and obj/s in warp's
+# output OUT (warp first reports the PUTs that prepare a GET, STAT,
+# DELETE or LIST run; a mixed run is read from its cluster total).
+warp_figure() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+out, op = open(sys.argv[1], errors="replace").read(), sys.argv[2]
+if op == "mixed":
+    m = re.search(r"Cluster Total: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out)
+else:
+    m = re.search(r"Operation: " + op.upper() + r"\b.*?\n\* Average: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out, re.S)
+print("%s %s" % (m.group(1) or 0, m.group(2)) if m else "0 0")
+PY
+}
+run_warp() { # server name args: runs one warp case against a fresh server
+  local s=$1 name=$2 args=$3 out
+  start "$s"
+  out="$WORK/$s.$name.r$ROUND.out"
+  # shellcheck disable=SC2086
+  "$WARP" $args --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
+    --no-color --benchdata "$WORK/$s.$name" >"$out" 2>&1 || echo "   $s: warp failed: $(tail -2 "$out" | tr '\n' ' ')"
+  stop
+  echo "$s $name $ROUND $(warp_figure "$out" "${args%% *}")" >>"$WORK/warp.results"
+}
 if [[ $WHAT == warp ]]; then
   [[ -x ${WARP:-} ]] || { echo "set WARP to the path of a warp v1.0.8 binary"; exit 1; }
-  DUR=${WARP_DURATION:-15s}
+  export DUR=${WARP_DURATION:-15s}
+  SERVERS=${WARP_SERVERS:-cairn versitygw minio}
   cases=(
     "put-4k|put --obj.size 4KiB --concurrent 16"
     "get-4k|get --obj.size 4KiB --concurrent 16"
@@ -120,40 +148,50 @@ if [[ $WHAT == warp ]]; then
     "list-10k|list --obj.size 1KiB --objects 10000 --concurrent 16"
     "mixed-4k|mixed --obj.size 4KiB --concurrent 16"
   )
-  for c in "${cases[@]}"; do
-    name=${c%%|*} args=${c#*|}
-    echo "== warp $args --duration $DUR"
-    for s in cairn versitygw minio; do
-      start $s
-      # shellcheck disable=SC2086
-      "$WARP" $args --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
-        --no-color --benchdata "$WORK/$s.$name" >"$WORK/$s.$name.out" 2>&1 || echo "   $s: warp failed (see below)"
-      stop
+  : >"$WORK/warp.results"
+  # ROUNDS=n: every case n times, the servers in turn each time; the
+  # figures are the medians.
+  for ROUND in $(seq "${ROUNDS:-1}"); do
+    for c in "${cases[@]}"; do
+      name=${c%%|*} args=${c#*|}
+      echo "== round $ROUND: warp $args --duration $DUR"
+      for s in $SERVERS; do run_warp "$s" "$name" "$args"; done
     done
-    python3 - "$WORK" "$name" "${args%% *}" <<'PY'
-import re, sys
-work, name, op = sys.argv[1:]
-def figure(server):
-    out = open(f"{work}/{server}.{name}.out", errors="replace").read()
-    # warp first reports the PUTs that prepare a GET, STAT, DELETE or
-    # LIST run: take the block of the operation measured.
-    if op == "mixed":
-        m = re.search(r"Cluster Total: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out)
-    else:
-        m = re.search(r"Operation: " + op.upper() + r"\b.*?\n\* Average: (?:([\d.]+) MiB/s, )?([\d.]+) obj/s", out, re.S)
-    if not m:
-        tail = out.strip().splitlines()[-3:]
-        print(f"   {server}: no result: {' / '.join(tail)}")
-        return 0.0, 0.0
-    return float(m.group(1) or 0), float(m.group(2))
-vals = {s: figure(s) for s in ("cairn", "versitygw", "minio")}
-big = name.endswith("16m")
-unit, i = ("MiB/s", 0) if big else ("obj/s", 1)
-c = vals["cairn"][i]
-ratios = " ".join(f"{c / vals[a][i]:.2f}x {a}" if vals[a][i] else f"- {a}" for a in ("versitygw", "minio"))
-print(f"{name:10s} {unit:6s} cairn {c:10.1f}  versitygw {vals['versitygw'][i]:10.1f}  minio {vals['minio'][i]:10.1f}   cairn/anchor: {ratios}")
-PY
   done
+  python3 - "$WORK/warp.results" "$SERVERS" "${cases[@]}" <<'PY'
+import os, statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+servers = sys.argv[2].split()
+anchors = [s for s in servers if not s.startswith("cairn")]
+ours = [s for s in servers if s.startswith("cairn")]
+print("\nmedian of %d round(s); MiB/s for 16 MiB cases, obj/s otherwise" % max(int(r[2]) for r in rows))
+print("%-10s" % "case" + "".join("%14s" % s for s in servers) + "".join("   %s/%s" % (o, a) for o in ours for a in anchors))
+for c in sys.argv[3:]:
+    name, args = c.split("|", 1)
+    i = 3 if name.endswith("16m") else 4
+    med, each = {}, {}
+    for s in servers:
+        v = [float(r[i]) for r in rows if r[0] == s and r[1] == name]
+        med[s], each[s] = (statistics.median(v) if v else 0.0), v
+    line = "%-10s" % name + "".join("%14.1f" % med[s] for s in servers)
+    line += "".join("   %.2fx" % (med[o] / med[a]) if med[a] else "   -" for o in ours for a in anchors)
+    print(line)
+    print("%-10s" % "" + "  rounds: " + "; ".join("%s %s" % (s, "/".join("%.0f" % x for x in each[s])) for s in servers))
+    print("%-10s" % "" + "  warp " + args + " --duration " + os.environ["DUR"])
+PY
+fi
+if [[ $WHAT == curve ]]; then
+  # ops/s of 4 KiB PUT and GET against cairn at rising concurrency.
+  [[ -x ${WARP:-} ]] || { echo "set WARP to the path of a warp v1.0.8 binary"; exit 1; }
+  DUR=${WARP_DURATION:-15s} ROUND=1
+  : >"$WORK/warp.results"
+  for op in put get; do
+    for c in 1 4 16 64 256; do
+      echo "== warp $op --obj.size 4KiB --concurrent $c --duration $DUR"
+      run_warp cairn "$op-c$c" "$op --obj.size 4KiB --concurrent $c"
+    done
+  done
+  awk '{split($2, a, "-c"); printf "%-4s concurrency %4s  %10.1f obj/s\n", a[1], a[2], $5}' "$WORK/warp.results"
 fi
 if [[ $WHAT == list || $WHAT == all ]]; then
   echo "== LIST: 1,000-key pages from a 100,000-object bucket (concurrency 1)"
