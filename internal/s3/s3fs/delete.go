@@ -3,6 +3,7 @@ package s3fs
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -28,24 +29,39 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	if !ValidBucketName(bucket) {
 		return ErrNoSuchBucket
 	}
-	// The bucket and the key's directories, in one metadata read.
+	chain, err := f.keyDirs(ctx, cred, bucket, segs)
+	if err != nil || chain == nil {
+		return err
+	}
+	return f.deleteIn(ctx, cred, chain, segs, dir)
+}
+
+// keyDirs resolves the bucket and the directories of a key (segs), in
+// one metadata read, into the chain of their inodes. A chain of nil with
+// no error means that a directory is missing: no such key.
+func (f *FS) keyDirs(ctx context.Context, cred posix.Cred, bucket string, segs []string) ([]posix.Ino, error) {
 	names := append([]string{bucket}, segs[:len(segs)-1]...)
 	r, err := f.v.Walk(ctx, cred, posix.RootIno, vfs.WalkRequest{Names: names, FirstAsRoot: true})
 	switch {
 	case err == nil && !r.Entry.Attr.IsDir():
 		if len(names) == 1 {
-			return ErrNoSuchBucket
+			return nil, ErrNoSuchBucket
 		}
-		return nil
+		return nil, nil
 	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR):
 		if r.Found == 0 || (r.Found == 1 && errors.Is(err, syscall.ENOTDIR)) {
-			return ErrNoSuchBucket
+			return nil, ErrNoSuchBucket
 		}
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
-	chain := r.Path
+	return r.Path, nil
+}
+
+// deleteIn removes the key segs (a directory marker when dir) whose
+// directories chain holds.
+func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, segs []string, dir bool) error {
 	name := segs[len(segs)-1]
 	parent := chain[len(chain)-1]
 	if !dir {
@@ -120,13 +136,50 @@ const deleteParallel = 16
 // deleteParallel at a time: each removal is its own metadata transaction,
 // and concurrent ones share a commit (and its sync) where the metadata
 // engine groups them, as SQLite's store does; one after the other, a
-// request of 1,000 keys waited for 1,000 syncs. The order in which keys
-// of one request go is not defined (as in S3).
+// request of 1,000 keys waited for 1,000 syncs. The directories of keys
+// are resolved once per distinct directory of the request (the keys of a
+// DeleteObjects mostly share a few). The order in which keys of one
+// request go is not defined (as in S3).
 func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error {
 	errs := make([]error, len(keys))
-	if len(keys) == 1 {
-		errs[0] = f.DeleteObject(ctx, cred, bucket, keys[0])
+	if !ValidBucketName(bucket) {
+		for i := range errs {
+			errs[i] = ErrNoSuchBucket
+		}
 		return errs
+	}
+	f.gen.Add(1) // listing read-ahead: see aheadCache
+	defer f.gen.Add(1)
+	type dirOf struct {
+		once  sync.Once
+		chain []posix.Ino
+		err   error
+	}
+	var mu sync.Mutex
+	dirs := map[string]*dirOf{}
+	one := func(i int) error {
+		segs, dir, err := splitKey(keys[i])
+		if err != nil {
+			if errors.Is(err, ErrInvalidKey) {
+				return nil
+			}
+			return err
+		}
+		// The directories resolved: a marker "a/b/" lies in "a", as "a/c"
+		// does.
+		dk := strings.Join(segs[:len(segs)-1], "/")
+		mu.Lock()
+		d := dirs[dk]
+		if d == nil {
+			d = &dirOf{}
+			dirs[dk] = d
+		}
+		mu.Unlock()
+		d.once.Do(func() { d.chain, d.err = f.keyDirs(ctx, cred, bucket, segs) })
+		if d.err != nil || d.chain == nil {
+			return d.err
+		}
+		return f.deleteIn(ctx, cred, d.chain, segs, dir)
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -135,7 +188,7 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = f.DeleteObject(ctx, cred, bucket, keys[i])
+				errs[i] = one(i)
 			}
 		}()
 	}

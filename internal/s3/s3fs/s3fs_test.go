@@ -472,7 +472,17 @@ func TestDeleteObjectsOutcomes(t *testing.T) {
 		put(t, f, "bkt", k, "v")
 		keys = append(keys, k)
 	}
-	keys = append(keys, "missing", "")
+	// Markers and the keys below them: a marker "m/s/" lies in "m", as
+	// "m/x" does, and "m/s/y" in "m/s".
+	for _, k := range []string{"m/", "m/x", "m/s/", "m/s/y"} {
+		body := "v"
+		if strings.HasSuffix(k, "/") {
+			body = ""
+		}
+		put(t, f, "bkt", k, body)
+		keys = append(keys, k)
+	}
+	keys = append(keys, "missing", "", "nodir/a/b", "d0/k000/deeper")
 	errs := f.DeleteObjects(ctx, root, "bkt", keys)
 	if len(errs) != len(keys) {
 		t.Fatalf("%d outcomes for %d keys", len(errs), len(keys))
