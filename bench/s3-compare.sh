@@ -11,6 +11,7 @@
 #
 # Usage: bench/s3-compare.sh [small|large|list|rss|all]   (default all)
 #        WARP=/path/to/warp bench/s3-compare.sh curve   (4 KiB PUT, GET at c1..256)
+#        bench/s3-compare.sh list1m   (one directory of 1,000,000 keys, listed whole)
 #        ROUNDS=3 bench/s3-compare.sh large   (small or large parts n times)
 #        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh warp
 #        (WARP_SERVERS="cairn cairn-relaxed versitygw minio" adds cairn on
@@ -200,11 +201,36 @@ if [[ $WHAT == list || $WHAT == all ]]; then
     bench --size 1 --concurrency 32 --count 100000 --phases put --prefix obj/ --bucket list >/dev/null
     bench --concurrency 1 --duration 15s --phases list --prefix obj/ --bucket list >"$WORK/$s.list.json"
     bench --concurrency 1 --duration 15s --phases list --prefix obj/ --delimiter / --bucket list >"$WORK/$s.listd.json"
+    # The whole listing as a user gets it: the aws CLI (its XML parsed by
+    # Python's standard library), every page in turn.
+    t0=$(date +%s.%N)
+    n=$(aws --endpoint-url "$URL" s3api list-objects-v2 --bucket list --prefix obj/ --query 'length(Contents)' --output text)
+    echo "$s: aws s3api list-objects-v2 of $n keys: $(echo "$(date +%s.%N) - $t0" | bc) s" >>"$WORK/awslist.txt"
     stop
   done
+  cat "$WORK/awslist.txt"
   (cd "$WORK" && summary cairn.list.json versitygw.list.json minio.list.json)
   echo "-- with delimiter /"
   (cd "$WORK" && summary cairn.listd.json versitygw.listd.json minio.listd.json)
+fi
+if [[ $WHAT == list1m ]]; then
+  # One directory of 1,000,000 keys, listed whole (delimiter /) by a client
+  # parsing with encoding/xml (every field, as the SDKs do) and by cairn
+  # bench's own scanner.
+  echo "== LIST: every key of one directory of 1,000,000 objects"
+  start cairn
+  bench --size 1 --concurrency 32 --count 1000000 --phases put --prefix dir/ --bucket big >/dev/null
+  peak=0
+  for parser in std scan; do
+    "$WORK/cairn" bench s3 --endpoint "$URL" --bucket big --list-all --prefix dir/ --delimiter / --xml $parser &
+    B=$!
+    while kill -0 $B 2>/dev/null; do
+      r=$(awk '/VmRSS/{print $2}' /proc/$PID/status); [[ $r -gt $peak ]] && peak=$r; sleep 0.2
+    done
+    wait $B
+  done
+  echo "server peak RSS while listing $((peak / 1024)) MiB"
+  stop
 fi
 if [[ $WHAT == rss || $WHAT == all ]]; then
   echo "== gateway RSS during 16 concurrent 256 MiB PUTs"
