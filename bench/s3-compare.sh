@@ -204,7 +204,8 @@ if [[ $WHAT == list || $WHAT == all ]]; then
     # The whole listing as a user gets it: the aws CLI (its XML parsed by
     # Python's standard library), every page in turn.
     t0=$(date +%s.%N)
-    n=$(aws --endpoint-url "$URL" s3api list-objects-v2 --bucket list --prefix obj/ --query 'length(Contents)' --output text)
+    n=$(aws --endpoint-url "$URL" s3api list-objects-v2 --bucket list --prefix obj/ --output json |
+      python3 -c 'import json, sys; print(len(json.load(sys.stdin)["Contents"]))')
     echo "$s: aws s3api list-objects-v2 of $n keys: $(echo "$(date +%s.%N) - $t0" | bc) s" >>"$WORK/awslist.txt"
     stop
   done

@@ -35,6 +35,7 @@ type benchS3Options struct {
 	delimiter   string
 	prefix      string
 	listAll     bool
+	xmlParser   string
 	keep        bool
 	jsonOut     bool
 }
@@ -96,6 +97,7 @@ AWS_SECRET_ACCESS_KEY. Requests are signed with SigV4 (UNSIGNED-PAYLOAD).`,
 	fl.StringVar(&o.delimiter, "delimiter", "", "delimiter for LIST requests")
 	fl.StringVar(&o.prefix, "prefix", "", "key prefix (default: a fresh one per run)")
 	fl.BoolVar(&o.listAll, "list-all", false, "time one complete ListObjectsV2 listing of --prefix and exit")
+	fl.StringVar(&o.xmlParser, "xml", "scan", "how listings are parsed: scan (a scanner of its own) or std (encoding/xml, every field, as SDK clients do)")
 	fl.BoolVar(&o.keep, "keep", false, "keep the objects (skip DELETE even if listed)")
 	fl.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	return cmd
@@ -152,6 +154,9 @@ func (c *s3client) list(ctx context.Context, q url.Values) (listPage, error) {
 	if err != nil {
 		return p, err
 	}
+	if c.o.xmlParser == "std" {
+		return parseListPageStd(b)
+	}
 	return parseListPage(b)
 }
 
@@ -159,6 +164,9 @@ func runBenchS3(ctx context.Context, o benchS3Options, out io.Writer) error {
 	base, err := url.Parse(o.endpoint)
 	if err != nil {
 		return err
+	}
+	if o.xmlParser != "scan" && o.xmlParser != "std" {
+		return fmt.Errorf("--xml %q: want scan or std", o.xmlParser)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2, MaxConnsPerHost: 0, DisableCompression: true}
 	c := &s3client{o: o, http: &http.Client{Transport: tr}, base: base}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"strconv"
@@ -297,4 +298,37 @@ func charRef(ref []byte) (rune, bool) {
 		n = n*rune(base) + d
 	}
 	return n, true
+}
+
+// stdListPage is a listing as encoding/xml decodes it, every field of an
+// object included, as the SDKs' clients decode it (--xml std).
+type stdListPage struct {
+	Contents []struct {
+		Key          string `xml:"Key"`
+		LastModified string `xml:"LastModified"`
+		ETag         string `xml:"ETag"`
+		Size         int64  `xml:"Size"`
+		StorageClass string `xml:"StorageClass"`
+	} `xml:"Contents"`
+	CommonPrefixes []struct {
+		Prefix string `xml:"Prefix"`
+	} `xml:"CommonPrefixes"`
+	IsTruncated           bool   `xml:"IsTruncated"`
+	NextContinuationToken string `xml:"NextContinuationToken"`
+}
+
+// parseListPageStd parses a listing with encoding/xml.
+func parseListPageStd(b []byte) (listPage, error) {
+	var r stdListPage
+	if err := xml.Unmarshal(b, &r); err != nil {
+		return listPage{}, fmt.Errorf("%w: %v", errListXML, err)
+	}
+	p := listPage{IsTruncated: r.IsTruncated, NextContinuationToken: r.NextContinuationToken}
+	for _, c := range r.Contents {
+		p.Keys = append(p.Keys, c.Key)
+	}
+	for _, c := range r.CommonPrefixes {
+		p.Prefixes = append(p.Prefixes, c.Prefix)
+	}
+	return p, nil
 }

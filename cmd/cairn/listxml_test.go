@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -103,6 +104,23 @@ func TestParseListPage(t *testing.T) {
 		if _, err := parseListPage([]byte(s)); err == nil {
 			t.Errorf("accepted %q", s)
 		}
+	}
+}
+
+// The encoding/xml client (--xml std) reads the same page the same way.
+func TestParseListPageStd(t *testing.T) {
+	keys := []string{"dir/a", "a&b<c>\"d'", "ünï€😀"}
+	b := samplePage(keys, []string{"p/"}, true, "dG9rZW4=")
+	p, err := parseListPageStd(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := parseListPage(b)
+	if !reflect.DeepEqual(p, q) {
+		t.Fatalf("std %+v, scanner %+v", p, q)
+	}
+	if _, err := parseListPageStd([]byte(`<ListBucketResult><Contents>`)); !errors.Is(err, errListXML) {
+		t.Fatalf("truncated page: %v", err)
 	}
 }
 
