@@ -18,12 +18,12 @@ func TestProfilingListener(t *testing.T) {
 	}
 	defer stop()
 	for path, want := range map[string]string{
-		"/debug/pprof/":                "goroutine",
-		"/debug/pprof/mutex?debug=1":   "sampling period=100",
-		"/debug/pprof/block?debug=1":   "--- contention:",
-		"/debug/pprof/cmdline":         "",
-		"/debug/pprof/heap?debug=1":    "heap profile",
-		"/debug/pprof/profile?seconds": "", // bad parameter: answered, not hung
+		"/debug/pprof/":                  "goroutine",
+		"/debug/pprof/mutex?debug=1":     "sampling period=100",
+		"/debug/pprof/block?debug=1":     "--- contention:",
+		"/debug/pprof/cmdline":           "",
+		"/debug/pprof/heap?debug=1":      "heap profile",
+		"/debug/pprof/profile?seconds=1": "", // a CPU profile of one second
 	} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
