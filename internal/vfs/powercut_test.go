@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -65,9 +66,24 @@ func TestPowerCutFsync(t *testing.T) {
 		cmd.Env = append(os.Environ(), "CAIRN_POWERCUT_DIR="+mnt, "CAIRN_POWERCUT_JOURNAL="+journal, fmt.Sprintf("CAIRN_POWERCUT_ROUND=%d", round))
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
+		ready, err := cmd.StdoutPipe()
+		if err != nil {
+			pfs.Unmount()
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			pfs.Unmount()
 			t.Fatal(err)
+		}
+		// The cut falls at a random moment of the writers' run, never
+		// during the child's setup (a slow start on a loaded machine
+		// would otherwise make a cut before the volume opened look like
+		// a failure to open it).
+		if err := awaitReady(ready, 2*time.Minute); err != nil {
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			pfs.Unmount()
+			t.Fatalf("round %d: child not ready: %v; %s", round, err, stderr.String())
 		}
 		time.Sleep(time.Duration(300+rand.New(rand.NewSource(int64(round))).Intn(900)) * time.Millisecond)
 		cerr := pfs.Cut()
@@ -136,6 +152,7 @@ func powerCutChild(dir, journal, round string) {
 		fmt.Fprintln(os.Stderr, "child setup:", err)
 		os.Exit(2)
 	}
+	fmt.Println("ready")
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -156,6 +173,24 @@ func powerCutChild(dir, journal, round string) {
 	}
 	wg.Wait()
 	select {} // the volume failed (cut): wait for the kill
+}
+
+// awaitReady waits for the child's "ready" line on r.
+func awaitReady(r io.Reader, limit time.Duration) error {
+	got := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("unexpected line %q", line)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		return err
+	case <-time.After(limit):
+		return fmt.Errorf("no ready line within %v", limit)
+	}
 }
 
 // writeFsynced creates name in dir as name.tmp, writes its pattern,
