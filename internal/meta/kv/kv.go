@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -56,6 +57,11 @@ type Tx interface {
 	Put(key, value []byte) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(key []byte) error
+	// DeleteRange removes every key in [begin, end) the transaction sees,
+	// its own writes included; end must not be nil. Engines with a native
+	// range deletion use it (one statement instead of a scan and a delete
+	// per key); DeleteRangeWithScan serves the others.
+	DeleteRange(begin, end []byte) error
 	// Scan calls fn for each key in [begin, end) in ascending order, or in
 	// descending order when opt.Reverse is set, until fn returns false or
 	// opt.Limit keys (when > 0) have been visited. A nil end means no upper
@@ -134,4 +140,32 @@ func GetsWithGet(tx GetPutter, keys ...[]byte) ([][]byte, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// Scanner is the part of Tx that DeleteRangeWithScan needs.
+type Scanner interface {
+	Scan(begin, end []byte, opt ScanOptions, fn func(key, value []byte) bool) error
+	Delete(key []byte) error
+}
+
+// DeleteRangeWithScan implements Tx.DeleteRange with a keys-only scan and
+// one Delete per key.
+func DeleteRangeWithScan(tx Scanner, begin, end []byte) error {
+	if end == nil {
+		return errors.New("kv: DeleteRange needs an end")
+	}
+	var keys [][]byte
+	err := tx.Scan(begin, end, ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		fn   func(*testing.T, kv.Store)
 	}{
 		{"GetPutDelete", testGetPutDelete},
+		{"DeleteRange", testDeleteRange},
 		{"BinaryOrder", testBinaryOrder},
 		{"ScanOptions", testScanOptions},
 		{"ScanSeesOwnWrites", testScanOwnWrites},
@@ -147,6 +148,61 @@ func testGetPutDelete(t *testing.T, s kv.Store) {
 	copy(buf, "QQQ")
 	if v, _ := get(t, s, "r"); v != "xyz" {
 		t.Fatalf("store kept the caller's buffer: %q", v)
+	}
+}
+
+// testDeleteRange: DeleteRange removes exactly [begin, end), committed
+// keys and the transaction's own writes alike; the transaction sees the
+// range empty at once and may write into it again; an empty or inverted
+// range is no change; a failed transaction's range deletion is undone.
+func testDeleteRange(t *testing.T, s kv.Store) {
+	put(t, s, "a", "1", "b", "2", "b\x00", "3", "ba", "4", "bz\xff", "5", "c", "6", "ca", "7")
+	err := s.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.Put([]byte("bm"), []byte("own")); err != nil {
+			return err
+		}
+		if err := tx.DeleteRange([]byte("b"), []byte("c")); err != nil {
+			return err
+		}
+		var seen []string
+		if err := tx.Scan([]byte("a"), nil, kv.ScanOptions{}, func(k, _ []byte) bool {
+			seen = append(seen, string(k))
+			return true
+		}); err != nil {
+			return err
+		}
+		if fmt.Sprint(seen) != "[a c ca]" {
+			return fmt.Errorf("scan inside the transaction after DeleteRange: %q", seen)
+		}
+		if _, err := tx.Get([]byte("ba")); !errors.Is(err, kv.ErrNotFound) {
+			return fmt.Errorf("Get of a deleted key = %v", err)
+		}
+		if err := tx.Put([]byte("bb"), []byte("again")); err != nil {
+			return err
+		}
+		if err := tx.DeleteRange([]byte("c"), []byte("c")); err != nil {
+			return err
+		}
+		return tx.DeleteRange([]byte("z"), []byte("a"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := scan(t, s, []byte("a"), nil, kv.ScanOptions{}); fmt.Sprint(got) != "[a=1 bb=again c=6 ca=7]" {
+		t.Fatalf("after DeleteRange: %q", got)
+	}
+	errBoom := errors.New("boom")
+	err = s.Update(ctx, func(tx kv.Tx) error {
+		if err := tx.DeleteRange([]byte("a"), []byte("d")); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("failed transaction = %v", err)
+	}
+	if got := scan(t, s, []byte("a"), nil, kv.ScanOptions{}); len(got) != 4 {
+		t.Fatalf("a rolled-back DeleteRange removed keys: %q", got)
 	}
 }
 
@@ -370,6 +426,10 @@ func testReadOnly(t *testing.T, s kv.Store) {
 	err = s.View(ctx, func(tx kv.Tx) error { return tx.Delete([]byte("a")) })
 	if !errors.Is(err, kv.ErrReadOnly) {
 		t.Fatalf("Delete in View = %v", err)
+	}
+	err = s.View(ctx, func(tx kv.Tx) error { return tx.DeleteRange([]byte("a"), []byte("b")) })
+	if !errors.Is(err, kv.ErrReadOnly) {
+		t.Fatalf("DeleteRange in View = %v", err)
 	}
 	if _, ok := get(t, s, "a"); ok {
 		t.Fatal("write in View landed")

@@ -270,6 +270,13 @@ func (t *tx) Delete(key []byte) error {
 	return nil
 }
 
+func (t *tx) DeleteRange(begin, end []byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	return kv.DeleteRangeWithScan(t, begin, end)
+}
+
 func (t *tx) Incr(key []byte, delta int64) (int64, error) {
 	return kv.IncrWithGetPut(t, key, delta)
 }

@@ -18,9 +18,10 @@ import (
 // connection. Under a steady stream of writes a background checkpoint
 // never catches up with the end of the WAL, and SQLite starts the WAL
 // over only when all of it is in the database: once the WAL reaches
-// walHardLimit pages the writer checkpoints itself, which copies only
-// what was written since the checkpointer's last run, and the WAL starts
-// over at the next transaction.
+// walHardLimit pages the writer checkpoints itself (after waiting for a
+// background checkpoint under way), which copies only what was written
+// since the checkpointer's last run, and the WAL starts over at the next
+// transaction.
 const (
 	walSoftLimit = 1000 // pages: wake the checkpointer
 	walHardLimit = 8000 // pages (32 MiB at 4 KiB): the writer finishes the checkpoint
@@ -32,6 +33,7 @@ type checkpointer struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+	mu   sync.Mutex // held by a checkpoint, so that the writer's waits for the checkpointer's
 
 	soft, hard int // walSoftLimit, walHardLimit but in tests
 	// Checkpoints run, for tests: by the checkpointer, by the writer.
@@ -48,9 +50,15 @@ func startCheckpointer(path string, opt Options, writer *sqlite3.Conn) (*checkpo
 	// in the WAL, with the WAL's length in pages.
 	writer.WALHook(func(c *sqlite3.Conn, schema string, pages int) error {
 		if pages >= cp.hard {
-			// Busy while the checkpointer runs: tried again at the next
-			// commit.
-			if _, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err == nil {
+			// A checkpoint under way on the checkpointer's connection
+			// would make this one fail as busy, and on a loaded machine
+			// the checkpointer can be running at every commit, so the
+			// WAL grew without bound: wait for it (it copies at most
+			// what the WAL held when it started), then finish here.
+			cp.mu.Lock()
+			_, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE)
+			cp.mu.Unlock()
+			if err == nil {
 				cp.inline.Add(1)
 			}
 			return nil
@@ -80,7 +88,9 @@ func (cp *checkpointer) run(rc *rconn) {
 		// retried at the next wake-up; the writer's inline limit bounds
 		// the WAL meanwhile.
 		cp.background.Add(1)
+		cp.mu.Lock()
 		_, _, _ = cp.conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+		cp.mu.Unlock()
 	}
 }
 

@@ -34,11 +34,11 @@ type readPool struct {
 
 // rconn is one connection with its cached statements.
 type rconn struct {
-	c        *sqlite3.Conn
-	get      *sqlite3.Stmt
-	put, del *sqlite3.Stmt // the writer's only
-	scans    map[string]*scanStmt
-	ctl      map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
+	c                  *sqlite3.Conn
+	get                *sqlite3.Stmt
+	put, del, delRange *sqlite3.Stmt // the writer's only
+	scans              map[string]*scanStmt
+	ctl                map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
 }
 
 // exec runs a statement without parameters or rows (transaction control)
@@ -111,7 +111,7 @@ func (rc *rconn) close() error {
 	for _, st := range rc.ctl {
 		st.Close()
 	}
-	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.del} {
+	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.del, rc.delRange} {
 		if st != nil {
 			st.Close()
 		}
@@ -160,6 +160,7 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 	if write {
 		rc.put = prep(`INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
 		rc.del = prep(`DELETE FROM kv WHERE k = ?`)
+		rc.delRange = prep(`DELETE FROM kv WHERE k >= ? AND k < ?`)
 	}
 	if err != nil {
 		rc.close()
@@ -278,6 +279,34 @@ func (t *rtx) Delete(key []byte) error {
 	st := t.rc.del
 	defer st.Reset()
 	if err := st.BindBlob(1, key); err != nil {
+		return t.fail(err)
+	}
+	if err := st.Exec(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// DeleteRange is one DELETE over the range, whatever its size.
+func (t *rtx) DeleteRange(begin, end []byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	if end == nil {
+		return errors.New("sqlkv: DeleteRange needs an end")
+	}
+	if bytes.Compare(begin, end) >= 0 {
+		return nil
+	}
+	if err := t.ctx.Err(); err != nil {
+		return t.fail(err)
+	}
+	st := t.rc.delRange
+	defer st.Reset()
+	if err := st.BindBlob(1, begin); err != nil {
+		return t.fail(err)
+	}
+	if err := st.BindBlob(2, end); err != nil {
 		return t.fail(err)
 	}
 	if err := st.Exec(); err != nil {
