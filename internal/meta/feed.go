@@ -164,6 +164,31 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 	return err
 }
 
+// appendRecords appends recs to the change feed, in order, with one move
+// of the sequence counter.
+func appendRecords(tx kv.Tx, recs []Record, now int64) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	last, err := tx.Incr(configKey(cfgFeedSeq), int64(len(recs)))
+	if err != nil {
+		return err
+	}
+	first := uint64(last) - uint64(len(recs)) + 1
+	for i := range recs {
+		rec := &recs[i]
+		rec.Seq, rec.Time = first+uint64(i), now
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(feedKey(rec.Seq), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func appendRecord(tx kv.Tx, rec *Record, now int64) error {
 	seq, err := tx.Incr(configKey(cfgFeedSeq), 1)
 	if err != nil {

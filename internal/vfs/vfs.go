@@ -289,6 +289,12 @@ func (fs *FS) UnlinkEmptied(ctx context.Context, cred posix.Cred, parent posix.I
 	return fs.meta.UnlinkEmptied(ctx, cred, parent, name)
 }
 
+// UnlinkMany removes several names of parent in one metadata
+// transaction (see meta.UnlinkMany).
+func (fs *FS) UnlinkMany(ctx context.Context, cred posix.Cred, parent posix.Ino, names []string) ([]error, bool, error) {
+	return fs.meta.UnlinkMany(ctx, cred, parent, names)
+}
+
 // Rmdir removes an empty directory.
 func (fs *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
 	return fs.meta.Rmdir(ctx, cred, parent, name)

@@ -128,18 +128,22 @@ func (f *FS) pruneEmptyDirs(ctx context.Context, cred posix.Cred, chain []posix.
 	}
 }
 
-// deleteParallel bounds the keys of one DeleteObjects removed at once.
-const deleteParallel = 16
+// deleteParallel bounds the metadata transactions of one DeleteObjects
+// run at once, and deleteBatch the keys of one directory removed in one.
+const (
+	deleteParallel = 16
+	deleteBatch    = 128
+)
 
-// DeleteObjects removes keys of bucket as DeleteObject does, each on its
-// own, and returns one outcome per key, in order. Keys are removed up to
-// deleteParallel at a time: each removal is its own metadata transaction,
-// and concurrent ones share a commit (and its sync) where the metadata
-// engine groups them, as SQLite's store does; one after the other, a
-// request of 1,000 keys waited for 1,000 syncs. The directories of keys
-// are resolved once per distinct directory of the request (the keys of a
-// DeleteObjects mostly share a few). The order in which keys of one
-// request go is not defined (as in S3).
+// DeleteObjects removes keys of bucket as DeleteObject does, and returns
+// one outcome per key, in order. The keys of one directory go together,
+// up to deleteBatch in one metadata transaction (meta.UnlinkMany: the
+// directory's attributes and the volume's counters are written once, not
+// once per key), and such batches run up to deleteParallel at a time so
+// that their commits are shared where the engine groups them, as
+// SQLite's store does. Directory markers ("a/b/") go one by one. Each
+// distinct directory of the request is resolved once. The order in which
+// keys of one request go is not defined (as in S3).
 func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error {
 	errs := make([]error, len(keys))
 	if !ValidBucketName(bucket) {
@@ -150,52 +154,118 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 	}
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
+	type group struct {
+		segs []string // of its first key: the directories
+		keys []int    // indexes into keys
+		name []string // the keys' last segments
+	}
+	var groups []*group
+	byDir := map[string]*group{}
+	var markers []int
+	for i, key := range keys {
+		segs, dir, err := splitKey(key)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidKey) {
+				errs[i] = err
+			}
+			continue
+		}
+		if dir {
+			markers = append(markers, i)
+			continue
+		}
+		dk := strings.Join(segs[:len(segs)-1], "/")
+		g := byDir[dk]
+		if g == nil {
+			g = &group{segs: segs}
+			byDir[dk] = g
+			groups = append(groups, g)
+		}
+		g.keys = append(g.keys, i)
+		g.name = append(g.name, segs[len(segs)-1])
+	}
+	// Work items: a batch of one directory's keys, or one marker. A
+	// directory's chain is resolved by the first of its batches to run.
 	type dirOf struct {
 		once  sync.Once
 		chain []posix.Ino
 		err   error
 	}
-	var mu sync.Mutex
-	dirs := map[string]*dirOf{}
-	one := func(i int) error {
-		segs, dir, err := splitKey(keys[i])
-		if err != nil {
-			if errors.Is(err, ErrInvalidKey) {
-				return nil
-			}
-			return err
+	chainOf := func(d *dirOf, segs []string) ([]posix.Ino, error) {
+		d.once.Do(func() { d.chain, d.err = f.keyDirs(ctx, cred, bucket, segs) })
+		return d.chain, d.err
+	}
+	var work []func()
+	for _, g := range groups {
+		d := &dirOf{}
+		for lo := 0; lo < len(g.keys); lo += deleteBatch {
+			hi := min(lo+deleteBatch, len(g.keys))
+			work = append(work, func() {
+				chain, err := chainOf(d, g.segs)
+				if err != nil || chain == nil {
+					for _, i := range g.keys[lo:hi] {
+						errs[i] = err
+					}
+					return
+				}
+				out, emptied, err := f.v.UnlinkMany(ctx, cred, chain[len(chain)-1], g.name[lo:hi])
+				for j, i := range g.keys[lo:hi] {
+					if err == nil {
+						errs[i] = unlinkOutcome(out[j])
+					} else {
+						errs[i] = unlinkOutcome(err)
+					}
+				}
+				if err == nil && emptied { // most deletes leave their directory in use
+					f.pruneEmptyDirs(ctx, cred, chain, g.segs)
+				}
+			})
 		}
-		// The directories resolved: a marker "a/b/" lies in "a", as "a/c"
-		// does.
+	}
+	markerDirs := map[string]*dirOf{}
+	for _, i := range markers {
+		segs, _, _ := splitKey(keys[i])
 		dk := strings.Join(segs[:len(segs)-1], "/")
-		mu.Lock()
-		d := dirs[dk]
+		d := markerDirs[dk]
 		if d == nil {
 			d = &dirOf{}
-			dirs[dk] = d
+			markerDirs[dk] = d
 		}
-		mu.Unlock()
-		d.once.Do(func() { d.chain, d.err = f.keyDirs(ctx, cred, bucket, segs) })
-		if d.err != nil || d.chain == nil {
-			return d.err
-		}
-		return f.deleteIn(ctx, cred, d.chain, segs, dir)
+		work = append(work, func() {
+			chain, err := chainOf(d, segs)
+			if err != nil || chain == nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = f.deleteIn(ctx, cred, chain, segs, true)
+		})
 	}
-	next := make(chan int)
+	next := make(chan func())
 	var wg sync.WaitGroup
-	for range min(deleteParallel, len(keys)) {
+	for range min(deleteParallel, len(work)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				errs[i] = one(i)
+			for w := range next {
+				w()
 			}
 		}()
 	}
-	for i := range keys {
-		next <- i
+	for _, w := range work {
+		next <- w
 	}
 	close(next)
 	wg.Wait()
 	return errs
+}
+
+// unlinkOutcome is DeleteObject's answer for an unlink's result: a key
+// that is missing, or names a directory (only "a/..." keys exist), or
+// whose directory went meanwhile, is no such object, which S3 reports as
+// deleted.
+func unlinkOutcome(err error) error {
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	return err
 }

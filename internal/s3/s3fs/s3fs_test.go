@@ -482,7 +482,25 @@ func TestDeleteObjectsOutcomes(t *testing.T) {
 		put(t, f, "bkt", k, body)
 		keys = append(keys, k)
 	}
-	keys = append(keys, "missing", "", "nodir/a/b", "d0/k000/deeper")
+	// One directory of more keys than one metadata transaction takes,
+	// with a key twice.
+	for i := range 300 {
+		k := fmt.Sprintf("big/k%03d", i)
+		put(t, f, "bkt", k, "v")
+		keys = append(keys, k)
+	}
+	keys = append(keys, "big/k007", "missing", "", "nodir/a/b", "d0/k000/deeper")
+	// Someone who may not write the directories: every key refused,
+	// nothing gone.
+	stranger := posix.Cred{UID: 4242, GID: 4242}
+	for i, err := range f.DeleteObjects(ctx, stranger, "bkt", keys[:5]) {
+		if !errors.Is(err, syscall.EACCES) {
+			t.Fatalf("stranger deleting %q: %v", keys[i], err)
+		}
+	}
+	if got := listAll(t, f, "bkt", "", "", 1000); len(got) != 404 {
+		t.Fatalf("%d keys left after refused deletes, want 404", len(got))
+	}
 	errs := f.DeleteObjects(ctx, root, "bkt", keys)
 	if len(errs) != len(keys) {
 		t.Fatalf("%d outcomes for %d keys", len(errs), len(keys))
