@@ -222,6 +222,16 @@ func (t *rtx) fail(err error) error {
 }
 
 func (t *rtx) Get(key []byte) ([]byte, error) {
+	if t.write {
+		if v, err, ok := t.s.counters.cachedGet(key); ok {
+			return v, err
+		}
+	}
+	return t.get(key)
+}
+
+// get reads key's row.
+func (t *rtx) get(key []byte) ([]byte, error) {
 	if err := t.ctx.Err(); err != nil {
 		return nil, t.fail(err)
 	}
@@ -255,6 +265,12 @@ func (t *rtx) Put(key, value []byte) error {
 	if !t.write {
 		return kv.ErrReadOnly
 	}
+	t.s.counters.drop(key)
+	return t.put(key, value)
+}
+
+// put writes key's row.
+func (t *rtx) put(key, value []byte) error {
 	st := t.rc.put
 	defer st.Reset()
 	if value == nil {
@@ -276,6 +292,12 @@ func (t *rtx) Delete(key []byte) error {
 	if !t.write {
 		return kv.ErrReadOnly
 	}
+	t.s.counters.drop(key)
+	return t.del(key)
+}
+
+// del deletes key's row.
+func (t *rtx) del(key []byte) error {
 	st := t.rc.del
 	defer st.Reset()
 	if err := st.BindBlob(1, key); err != nil {
@@ -301,6 +323,11 @@ func (t *rtx) DeleteRange(begin, end []byte) error {
 	if err := t.ctx.Err(); err != nil {
 		return t.fail(err)
 	}
+	for k := range t.s.counters.m {
+		if bytes.Compare([]byte(k), begin) >= 0 && bytes.Compare([]byte(k), end) < 0 {
+			t.s.counters.drop([]byte(k))
+		}
+	}
 	st := t.rc.delRange
 	defer st.Reset()
 	if err := st.BindBlob(1, begin); err != nil {
@@ -319,7 +346,7 @@ func (t *rtx) Incr(key []byte, delta int64) (int64, error) {
 	if !t.write {
 		return 0, kv.ErrReadOnly
 	}
-	return kv.IncrWithGetPut(t, key, delta)
+	return t.incr(key, delta)
 }
 
 // Scan steps one statement over the range; fn runs between steps, and may
@@ -330,6 +357,11 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 	}
 	if err := t.ctx.Err(); err != nil {
 		return t.fail(err)
+	}
+	if t.write {
+		if err := t.flushRange(begin, end); err != nil {
+			return err
+		}
 	}
 	cols := "k, v"
 	if opt.KeysOnly {
@@ -428,6 +460,7 @@ func (s *Store) runGroup(batch []*pending) {
 		}
 		return
 	}
+	s.counters.reset()
 	committed := 0
 	for i, p := range batch {
 		if err := p.ctx.Err(); err != nil {
@@ -443,6 +476,7 @@ func (s *Store) runGroup(batch []*pending) {
 		if err == nil && t.err != nil {
 			err = t.err
 		}
+		s.counters.closureDone(err != nil)
 		if err != nil {
 			rerr := c.exec("ROLLBACK TO g")
 			if rerr == nil {
@@ -471,7 +505,11 @@ func (s *Store) runGroup(batch []*pending) {
 	}
 	var cerr error
 	if committed > 0 {
-		if cerr = s.wrap(c.exec("COMMIT")); cerr != nil {
+		t := &rtx{s: s, rc: s.wconn, ctx: context.Background(), write: true}
+		if cerr = t.flushCounters(); cerr == nil {
+			cerr = s.wrap(c.exec("COMMIT"))
+		}
+		if cerr != nil {
 			_ = c.exec("ROLLBACK")
 		}
 	} else {

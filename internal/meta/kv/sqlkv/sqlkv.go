@@ -45,6 +45,8 @@ type Store struct {
 	wconn *rconn    // the writer's connection, used by group leaders
 	ckpt  *checkpointer
 
+	counters counterCache // the writer's, for the group under way
+
 	// Group commit: concurrent Updates queue here; one of them leads and
 	// runs a whole queue in one database transaction.
 	gmu     sync.Mutex
