@@ -15,7 +15,7 @@
 #        ROUNDS=3 bench/s3-compare.sh large   (small or large parts n times)
 #        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh warp
 #        (WARP_SERVERS="cairn cairn-relaxed versitygw minio" adds cairn on
-#        --durability relaxed)
+#        --durability relaxed; WARP_CASES="put-4k delete-4k" runs only those)
 #   The warp part runs MinIO's warp (v1.0.8, built by you from its own
 #   sources; this script never builds it) against each server alone, case
 #   by case: PUT, GET, STAT, DELETE of 4 KiB at concurrency 16; PUT and GET
@@ -149,6 +149,12 @@ if [[ $WHAT == warp ]]; then
     "list-10k|list --obj.size 1KiB --objects 10000 --concurrent 16"
     "mixed-4k|mixed --obj.size 4KiB --concurrent 16"
   )
+  # WARP_CASES="put-4k delete-4k": only those cases.
+  if [[ -n ${WARP_CASES:-} ]]; then
+    keep=()
+    for c in "${cases[@]}"; do [[ " $WARP_CASES " == *" ${c%%|*} "* ]] && keep+=("$c"); done
+    cases=("${keep[@]}")
+  fi
   : >"$WORK/warp.results"
   # ROUNDS=n: every case n times, the servers in turn each time; the
   # figures are the medians.
