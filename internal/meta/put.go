@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 
 	"cairn/internal/meta/kv"
@@ -35,6 +36,64 @@ type PutFileRequest struct {
 	// that the caller knows it before the transaction (the S3 layer keeps
 	// it with the object's metadata).
 	Mtime int64
+	// Dirs, when set, are directory names walked from parent inside the
+	// transaction, with the search-permission checks of a lookup (Dirs[0]
+	// as root when FirstAsRoot, as in WalkRequest): the file is created in
+	// the last. A missing component or a non-directory fails with a
+	// *WalkError. The S3 layer stores an object under bucket/a/b/ this way
+	// in one transaction on the writer, instead of lookups in read
+	// transactions first, whose page cache every commit empties.
+	Dirs        []string
+	FirstAsRoot bool
+}
+
+// WalkError is PutFile's failure to walk its Dirs: Dirs[Found] is missing
+// (ENOENT), or the component before it is not a directory (ENOTDIR).
+type WalkError struct {
+	Found int
+	Err   error
+}
+
+func (e *WalkError) Error() string {
+	return fmt.Sprintf("meta: walking to the parent, component %d: %v", e.Found, e.Err)
+}
+
+func (e *WalkError) Unwrap() error { return e.Err }
+
+// walkDirs resolves names from dir inside tx as Walk does, and returns the
+// last directory.
+func (m *FS) walkDirs(tx kv.Tx, cred posix.Cred, dir posix.Ino, names []string, firstAsRoot bool) (posix.Ino, error) {
+	a, err := getAttr(tx, dir)
+	if err != nil {
+		return 0, err
+	}
+	for i, name := range names {
+		if a.Type != posix.TypeDir {
+			return 0, &WalkError{Found: i, Err: syscall.ENOTDIR}
+		}
+		c := cred
+		if i == 0 && firstAsRoot {
+			c = posix.Root
+		}
+		if err := m.access(tx, c, &a, posix.MayExec); err != nil {
+			return 0, err
+		}
+		_, ino, err := lookupEntry(tx, dir, name)
+		if errors.Is(err, syscall.ENOENT) {
+			return 0, &WalkError{Found: i, Err: err}
+		}
+		if err != nil {
+			return 0, err
+		}
+		if a, err = getAttr(tx, ino); err != nil {
+			return 0, err
+		}
+		dir = ino
+	}
+	if a.Type != posix.TypeDir {
+		return 0, &WalkError{Found: len(names), Err: syscall.ENOTDIR}
+	}
+	return dir, nil
 }
 
 // PutFile creates a complete regular file as name in parent in one
@@ -46,6 +105,14 @@ type PutFileRequest struct {
 func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, req PutFileRequest) (Entry, error) {
 	if err := checkName(name); err != nil {
 		return Entry{}, err
+	}
+	for _, d := range req.Dirs {
+		if d == "." || d == ".." {
+			return Entry{}, syscall.EINVAL
+		}
+		if err := checkName(d); err != nil {
+			return Entry{}, err
+		}
 	}
 	for _, s := range req.Slices {
 		if uint64(s.Slice.Pos)+uint64(s.Slice.Len) > ChunkSize {
@@ -75,12 +142,19 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 	}
 	var out Entry
 	err = m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
-		pa, err := m.writableDir(tx, cred, parent)
+		p := parent
+		if len(req.Dirs) > 0 {
+			var err error
+			if p, err = m.walkDirs(tx, cred, parent, req.Dirs, req.FirstAsRoot); err != nil {
+				return err
+			}
+		}
+		pa, err := m.writableDir(tx, cred, p)
 		if err != nil {
 			return err
 		}
 		now := m.now()
-		b, err := tx.Get(dentryKey(parent, name))
+		b, err := tx.Get(dentryKey(p, name))
 		switch {
 		case err == nil:
 			if req.NoReplace {
@@ -116,7 +190,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err != nil {
 			return err
 		}
-		a.Parent, a.Length = parent, req.Length
+		a.Parent, a.Length = p, req.Length
 		if req.Mtime != 0 {
 			a.Atime, a.Mtime, a.Ctime = req.Mtime, req.Mtime, req.Mtime
 		}
@@ -144,11 +218,11 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err := putAttr(tx, ino, &a); err != nil {
 			return err
 		}
-		if err := tx.Put(dentryKey(parent, name), encodeDentry(posix.TypeFile, ino)); err != nil {
+		if err := tx.Put(dentryKey(p, name), encodeDentry(posix.TypeFile, ino)); err != nil {
 			return err
 		}
 		pa.Mtime, pa.Ctime = now, now
-		if err := putAttr(tx, parent, &pa); err != nil {
+		if err := putAttr(tx, p, &pa); err != nil {
 			return err
 		}
 		if _, err := tx.Incr(configKey(cfgInodes), 1); err != nil {
@@ -156,7 +230,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		}
 		out = Entry{Ino: ino, Attr: a}
 		rec.set(OpCreate, ino, &a)
-		rec.Parent, rec.Name = parent, name
+		rec.Parent, rec.Name = p, name
 		return nil
 	})
 	return out, err

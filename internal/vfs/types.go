@@ -85,6 +85,11 @@ type PutFileOptions struct {
 	Xattrs    map[string][]byte // internal attributes of the new file
 	NoReplace bool
 	Mtime     int64 // ns; 0: now
+	// Dirs, FirstAsRoot: directories walked from parent in the same
+	// transaction (meta.PutFileRequest.Dirs); a *meta.WalkError when one
+	// is missing.
+	Dirs        []string
+	FirstAsRoot bool
 }
 
 // PutFile stores data as one slice and creates the complete file as name
@@ -96,7 +101,8 @@ func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 	if len(data) > meta.ChunkSize {
 		return meta.Entry{}, syscall.EFBIG
 	}
-	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime}
+	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime,
+		Dirs: opt.Dirs, FirstAsRoot: opt.FirstAsRoot}
 	var id uint64
 	var size uint32
 	if len(data) > 0 && len(data) <= fs.inline {

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ReadDirPlus", testReadDirPlus},
 		{"UnlinkEmptied", testUnlinkEmptied},
 		{"UnlinkMany", testUnlinkMany},
+		{"PutFileDirs", testPutFileDirs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -885,4 +886,57 @@ func testUnlinkMany(t *testing.T, ns func(t *testing.T) kv.Store) {
 		t.Fatalf("removing the last entry: %v %v emptied=%v", errs, err, emptied)
 	}
 	check("at the end")
+}
+
+// testPutFileDirs: PutFile with Dirs walks them in its transaction with a
+// lookup's permission checks (the first as root with FirstAsRoot), creates
+// the file in the last, and fails with a *WalkError, creating nothing, at
+// a missing component or a non-directory.
+func testPutFileDirs(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	top := mk(t, m, posix.Root, posix.RootIno, "top", posix.TypeDir, 0o700)
+	b := mk(t, m, posix.Root, top.Ino, "b", posix.TypeDir, 0o777)
+	c := mk(t, m, posix.Root, b.Ino, "c", posix.TypeDir, 0o777)
+	mk(t, m, posix.Root, b.Ino, "file", posix.TypeFile, 0o644)
+	user := posix.Cred{UID: 1000, GID: 1000}
+	req := func(dirs ...string) meta.PutFileRequest {
+		return meta.PutFileRequest{Mode: 0o644, Length: 2, Inline: []byte("hi"), Dirs: dirs, FirstAsRoot: true}
+	}
+	e, err := m.PutFile(bg, user, top.Ino, "obj", req("b", "c"))
+	if err != nil || e.Attr.Parent != c.Ino || e.Attr.UID != 1000 {
+		t.Fatalf("PutFile through b/c: %+v %v", e, err)
+	}
+	if got, err := m.Lookup(bg, posix.Root, c.Ino, "obj"); err != nil || got.Ino != e.Ino {
+		t.Fatalf("lookup of the new file: %+v %v", got, err)
+	}
+	// Without FirstAsRoot the user may not search top (0700, root's).
+	r := req("b", "c")
+	r.FirstAsRoot = false
+	_, err = m.PutFile(bg, user, top.Ino, "obj2", r)
+	is(t, err, syscall.EACCES, "PutFile through a directory the caller may not search")
+	var we *meta.WalkError
+	for _, tc := range []struct {
+		dirs  []string
+		found int
+		err   error
+	}{
+		{[]string{"b", "missing", "c"}, 1, syscall.ENOENT},
+		{[]string{"missing"}, 0, syscall.ENOENT},
+		{[]string{"b", "file", "c"}, 2, syscall.ENOTDIR},
+		{[]string{"b", "file"}, 2, syscall.ENOTDIR},
+	} {
+		_, err := m.PutFile(bg, user, top.Ino, "obj3", req(tc.dirs...))
+		if !errors.As(err, &we) || we.Found != tc.found || !errors.Is(err, tc.err) {
+			t.Fatalf("PutFile through %v: %v, want a WalkError at %d (%v)", tc.dirs, err, tc.found, tc.err)
+		}
+	}
+	_, err = m.PutFile(bg, user, top.Ino, "obj4", req("b", ".."))
+	is(t, err, syscall.EINVAL, "PutFile through ..")
+	rep, err := m.Check(bg)
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+	if st, _ := m.StatFS(bg); st.UsedInodes != 6 {
+		t.Fatalf("%d inodes in use, want 6 (failed PutFiles created some)", st.UsedInodes)
+	}
 }

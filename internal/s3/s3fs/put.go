@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"cairn/internal/meta"
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
 )
@@ -33,6 +34,12 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	if !dir && opt.Size >= 0 && opt.Size <= smallPut && opt.IfMatch == "" {
+		if !ValidBucketName(bucket) {
+			return ObjectInfo{}, ErrNoSuchBucket
+		}
+		return f.putSmall(ctx, cred, bucket, key, segs, body, opt)
+	}
 	b, err := f.bucketIno(ctx, cred, bucket)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -45,9 +52,6 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 		return ObjectInfo{}, err
 	}
 	name := segs[len(segs)-1]
-	if opt.Size >= 0 && opt.Size <= smallPut && opt.IfMatch == "" {
-		return f.putSmall(ctx, cred, parent, name, bucket, key, body, opt)
-	}
 	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -64,8 +68,11 @@ const smallPut = 1 << 20
 // putSmall stores an object whose bytes fit in memory: read and verified
 // whole, stored as one slice, and created (replacing any old object) in
 // one metadata transaction, without a temporary file. Readers still see
-// the old object or the new one, and a failed upload leaves nothing.
-func (f *FS) putSmall(ctx context.Context, cred posix.Cred, parent posix.Ino, name, bucket, key string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+// the old object or the new one, and a failed upload leaves nothing. The
+// bucket and the key's directories are resolved in that transaction too;
+// only when one is missing are they created first (as cred), and the
+// object stored in a second transaction.
+func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, segs []string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
 	buf := make([]byte, opt.Size+1)
 	n, err := io.ReadFull(body, buf)
 	switch {
@@ -97,8 +104,24 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	e, err := f.v.PutFile(ctx, c, parent, name, data, vfs.PutFileOptions{Mode: mode,
-		Xattrs: map[string][]byte{metaXattr: enc}, NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime})
+	name := segs[len(segs)-1]
+	popt := vfs.PutFileOptions{Mode: mode, Xattrs: map[string][]byte{metaXattr: enc},
+		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime,
+		Dirs: append([]string{bucket}, segs[:len(segs)-1]...), FirstAsRoot: true}
+	e, err := f.v.PutFile(ctx, c, posix.RootIno, name, data, popt)
+	if we := (*meta.WalkError)(nil); errors.As(err, &we) {
+		// The first object under a new prefix (or no such bucket).
+		b, berr := f.bucketIno(ctx, cred, bucket)
+		if berr != nil {
+			return ObjectInfo{}, berr
+		}
+		parent, perr := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
+		if perr != nil {
+			return ObjectInfo{}, perr
+		}
+		popt.Dirs, popt.FirstAsRoot = nil, false
+		e, err = f.v.PutFile(ctx, c, parent, name, data, popt)
+	}
 	switch {
 	case errors.Is(err, syscall.EEXIST) && opt.IfNoneMatch == "*":
 		return ObjectInfo{}, ErrPreconditionFailed

@@ -94,6 +94,28 @@ func TestPutGetDelete(t *testing.T) {
 	if _, err := f.PutObject(ctx, root, "bkt", "dir/sub", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrKeyConflict) {
 		t.Fatalf("put over a prefix: %v", err)
 	}
+	// Small PUTs resolve the key's directories in their own transaction:
+	// into an existing prefix, a new one, through an object, into no
+	// bucket, and through a directory the caller may not search.
+	put(t, f, "bkt", "dir/sub/two.txt", "2")
+	put(t, f, "bkt", "dir/new/deeper/three.txt", "3")
+	if got, err := get(t, f, "bkt", "dir/new/deeper/three.txt", s3fs.GetOptions{}); err != nil || got != "3" {
+		t.Fatalf("get from a new prefix: %q %v", got, err)
+	}
+	if _, err := f.PutObject(ctx, root, "bkt", "dir/sub/file.txt/x", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrKeyConflict) {
+		t.Fatalf("put below an object: %v", err)
+	}
+	if _, err := f.PutObject(ctx, root, "nobkt", "a/b", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrNoSuchBucket) {
+		t.Fatalf("put into a missing bucket: %v", err)
+	}
+	if _, err := f.PutObject(ctx, posix.Cred{UID: 4242, GID: 4242}, "bkt", "dir/sub/theirs", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("put by a stranger into root's 0755 directory: %v", err)
+	}
+	for _, k := range []string{"dir/sub/two.txt", "dir/new/deeper/three.txt"} {
+		if err := f.DeleteObject(ctx, root, "bkt", k); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, bad := range []string{"a/../b", "a//b", "/a", "./a", strings.Repeat("k", 1025)} {
 		if _, err := f.PutObject(ctx, root, "bkt", bad, strings.NewReader("x"), s3fs.PutOptions{Size: 1}); err == nil {
 			t.Errorf("put %q: no error", bad)
