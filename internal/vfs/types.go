@@ -14,6 +14,7 @@ type (
 	Entry          = meta.Entry
 	WalkRequest    = meta.WalkRequest
 	WalkResult     = meta.WalkResult
+	WalkError      = meta.WalkError
 	DirEntry       = meta.DirEntry
 	ReadDirOptions = meta.ReadDirOptions
 	SetAttrRequest = meta.SetAttrRequest

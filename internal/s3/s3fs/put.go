@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"cairn/internal/meta"
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
 )
@@ -109,7 +108,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime,
 		Dirs: append([]string{bucket}, segs[:len(segs)-1]...), FirstAsRoot: true}
 	e, err := f.v.PutFile(ctx, c, posix.RootIno, name, data, popt)
-	if we := (*meta.WalkError)(nil); errors.As(err, &we) {
+	if we := (*vfs.WalkError)(nil); errors.As(err, &we) {
 		// The first object under a new prefix (or no such bucket).
 		b, berr := f.bucketIno(ctx, cred, bucket)
 		if berr != nil {
