@@ -36,7 +36,8 @@ type readPool struct {
 type rconn struct {
 	c                  *sqlite3.Conn
 	get                *sqlite3.Stmt
-	put, del, delRange *sqlite3.Stmt // the writer's only
+	put, putX, del     *sqlite3.Stmt // the writer's only
+	delRange           *sqlite3.Stmt
 	scans              map[string]*scanStmt
 	ctl                map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
 }
@@ -111,7 +112,7 @@ func (rc *rconn) close() error {
 	for _, st := range rc.ctl {
 		st.Close()
 	}
-	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.del, rc.delRange} {
+	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.putX, rc.del, rc.delRange} {
 		if st != nil {
 			st.Close()
 		}
@@ -143,7 +144,7 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 		}
 	}
 	if write {
-		if err := c.Exec(schema); err != nil {
+		if err := migrate(c); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("schema: %w", err)
 		}
@@ -156,9 +157,10 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 		}
 		return st
 	}
-	rc.get = prep(`SELECT v FROM kv WHERE k = ?`)
+	rc.get = prep(`SELECT coalesce(kvx.v, kv.v) FROM kv LEFT JOIN kvx ON kvx.id = kv.x WHERE kv.k = ?`)
 	if write {
-		rc.put = prep(`INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
+		rc.put = prep(`INSERT INTO kv (k, v, x) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, x = excluded.x`)
+		rc.putX = prep(`INSERT INTO kvx (v) VALUES (?)`)
 		rc.del = prep(`DELETE FROM kv WHERE k = ?`)
 		rc.delRange = prep(`DELETE FROM kv WHERE k >= ? AND k < ?`)
 	}
@@ -269,8 +271,22 @@ func (t *rtx) Put(key, value []byte) error {
 	return t.put(key, value)
 }
 
-// put writes key's row.
+// put writes key's row, and a large value out of line (see bigValue).
 func (t *rtx) put(key, value []byte) error {
+	var x int64
+	if len(value) > bigValue {
+		st := t.rc.putX
+		if err := st.BindBlob(1, value); err != nil {
+			st.Reset()
+			return t.fail(err)
+		}
+		err := st.Exec()
+		st.Reset()
+		if err != nil {
+			return t.fail(err)
+		}
+		x, value = t.rc.c.LastInsertRowID(), nil
+	}
 	st := t.rc.put
 	defer st.Reset()
 	if value == nil {
@@ -280,6 +296,15 @@ func (t *rtx) put(key, value []byte) error {
 		return t.fail(err)
 	}
 	if err := st.BindBlob(2, value); err != nil {
+		return t.fail(err)
+	}
+	var err error
+	if x != 0 {
+		err = st.BindInt64(3, x)
+	} else {
+		err = st.BindNull(3) // bindings outlive Reset
+	}
+	if err != nil {
 		return t.fail(err)
 	}
 	if err := st.Exec(); err != nil {
@@ -363,18 +388,17 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 			return err
 		}
 	}
-	cols := "k, v"
+	q := "SELECT kv.k, coalesce(kvx.v, kv.v) FROM kv LEFT JOIN kvx ON kvx.id = kv.x WHERE kv.k >= ?"
 	if opt.KeysOnly {
-		cols = "k"
+		q = "SELECT k FROM kv WHERE k >= ?"
 	}
-	q := "SELECT " + cols + " FROM kv WHERE k >= ?"
 	if end != nil {
-		q += " AND k < ?"
+		q += " AND kv.k < ?"
 	}
 	if opt.Reverse {
-		q += " ORDER BY k DESC"
+		q += " ORDER BY kv.k DESC"
 	} else {
-		q += " ORDER BY k"
+		q += " ORDER BY kv.k"
 	}
 	ss := t.rc.scans[q]
 	if ss == nil {

@@ -18,7 +18,71 @@ import (
 // Linux VFS syncs with fdatasync, and syncs the directory after creating
 // a WAL or journal file.
 
-const schema = `CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`
+// Large values live out of line. kv is a WITHOUT ROWID table (the key is
+// the B-tree's key), and a row longer than about 1,000 bytes spills into
+// overflow pages; a seek that passes such a row on its binary search
+// through a leaf reads the whole row, overflow pages included, to compare
+// its key. A 4 KiB inline object made every seek near it read pages of
+// other objects' bytes: three quarters of the writer's time in a DELETE
+// of 4 KiB objects was such reads. A value over bigValue bytes is kept in
+// kvx (a rowid table, whose seeks compare integers) and its kv row holds
+// an empty v and kvx's id in x; triggers drop the kvx row when its kv row
+// is deleted or its value replaced.
+const (
+	schema = `CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kvx (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`
+	schemaX = `ALTER TABLE kv ADD COLUMN x INTEGER`
+	triggers = `CREATE TRIGGER IF NOT EXISTS kvx_delete AFTER DELETE ON kv WHEN old.x IS NOT NULL
+BEGIN DELETE FROM kvx WHERE id = old.x; END;
+CREATE TRIGGER IF NOT EXISTS kvx_replace AFTER UPDATE OF x ON kv WHEN old.x IS NOT NULL AND old.x IS NOT new.x
+BEGIN DELETE FROM kvx WHERE id = old.x; END`
+	// storeVersion is PRAGMA user_version of a database in this layout;
+	// a newer one is refused rather than misread.
+	storeVersion = 1
+	bigValue     = 900
+)
+
+// migrate creates or upgrades the schema, in one write transaction so
+// that two processes opening a database at once do not both alter it.
+func migrate(c *sqlite3.Conn) error {
+	if err := c.Exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := func() error {
+		if err := c.Exec(schema); err != nil {
+			return err
+		}
+		st, _, err := c.Prepare(`SELECT (SELECT count(*) FROM pragma_table_info('kv') WHERE name = 'x'), (SELECT user_version FROM pragma_user_version)`)
+		if err != nil {
+			return err
+		}
+		var hasX bool
+		var version int64
+		if st.Step() {
+			hasX, version = st.ColumnInt64(0) > 0, st.ColumnInt64(1)
+		}
+		if err := errors.Join(st.Err(), st.Close()); err != nil {
+			return err
+		}
+		if version > storeVersion {
+			return fmt.Errorf("the database is in store format %d, newer than this cairn's %d", version, storeVersion)
+		}
+		if !hasX {
+			if err := c.Exec(schemaX); err != nil {
+				return err
+			}
+		}
+		if err := c.Exec(triggers); err != nil {
+			return err
+		}
+		return c.Exec(fmt.Sprintf("PRAGMA user_version = %d", storeVersion))
+	}()
+	if err != nil {
+		_ = c.Exec("ROLLBACK")
+		return err
+	}
+	return c.Exec("COMMIT")
+}
 
 // pragmas are the writer's settings: WAL so readers never block the
 // writer; synchronous FULL (every commit synced: durable when Update
