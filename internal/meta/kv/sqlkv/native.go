@@ -35,7 +35,7 @@ type readPool struct {
 // rconn is one connection with its cached statements.
 type rconn struct {
 	c                  *sqlite3.Conn
-	get                *sqlite3.Stmt
+	get, getX          *sqlite3.Stmt
 	put, putX, del     *sqlite3.Stmt // the writer's only
 	delRange           *sqlite3.Stmt
 	scans              map[string]*scanStmt
@@ -112,7 +112,7 @@ func (rc *rconn) close() error {
 	for _, st := range rc.ctl {
 		st.Close()
 	}
-	for _, st := range []*sqlite3.Stmt{rc.get, rc.put, rc.putX, rc.del, rc.delRange} {
+	for _, st := range []*sqlite3.Stmt{rc.get, rc.getX, rc.put, rc.putX, rc.del, rc.delRange} {
 		if st != nil {
 			st.Close()
 		}
@@ -157,7 +157,10 @@ func dialSQLite(path string, pragmas []string, write bool) (*rconn, error) {
 		}
 		return st
 	}
-	rc.get = prep(`SELECT coalesce(kvx.v, kv.v) FROM kv LEFT JOIN kvx ON kvx.id = kv.x WHERE kv.k = ?`)
+	// A value out of line is read by a second statement when x says so:
+	// a LEFT JOIN cost every row a probe of kvx.
+	rc.get = prep(`SELECT v, x FROM kv WHERE k = ?`)
+	rc.getX = prep(`SELECT v FROM kvx WHERE id = ?`)
 	if write {
 		rc.put = prep(`INSERT INTO kv (k, v, x) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, x = excluded.x`)
 		rc.putX = prep(`INSERT INTO kvx (v) VALUES (?)`)
@@ -247,6 +250,25 @@ func (t *rtx) get(key []byte) ([]byte, error) {
 			return nil, t.fail(err)
 		}
 		return nil, kv.ErrNotFound
+	}
+	if st.ColumnType(1) != sqlite3.NULL {
+		return t.getX(st.ColumnInt64(1))
+	}
+	return cloneBlob(st.ColumnRawBlob(0)), nil
+}
+
+// getX reads a value kept out of line (see bigValue).
+func (t *rtx) getX(id int64) ([]byte, error) {
+	st := t.rc.getX
+	defer st.Reset()
+	if err := st.BindInt64(1, id); err != nil {
+		return nil, t.fail(err)
+	}
+	if !st.Step() {
+		if err := st.Err(); err != nil {
+			return nil, t.fail(err)
+		}
+		return nil, t.fail(fmt.Errorf("out-of-line value %d is missing: %w", id, sqlite3.CORRUPT))
 	}
 	return cloneBlob(st.ColumnRawBlob(0)), nil
 }
@@ -388,17 +410,17 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 			return err
 		}
 	}
-	q := "SELECT kv.k, coalesce(kvx.v, kv.v) FROM kv LEFT JOIN kvx ON kvx.id = kv.x WHERE kv.k >= ?"
+	q := "SELECT k, v, x FROM kv WHERE k >= ?"
 	if opt.KeysOnly {
 		q = "SELECT k FROM kv WHERE k >= ?"
 	}
 	if end != nil {
-		q += " AND kv.k < ?"
+		q += " AND k < ?"
 	}
 	if opt.Reverse {
-		q += " ORDER BY kv.k DESC"
+		q += " ORDER BY k DESC"
 	} else {
-		q += " ORDER BY kv.k"
+		q += " ORDER BY k"
 	}
 	ss := t.rc.scans[q]
 	if ss == nil {
@@ -442,14 +464,25 @@ func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) b
 			}
 		}
 		var k, v []byte
-		if opt.Borrow {
+		switch {
+		case !opt.KeysOnly && st.ColumnType(2) != sqlite3.NULL:
+			if opt.Borrow {
+				k = st.ColumnRawBlob(0)
+			} else {
+				k = cloneBlob(st.ColumnRawBlob(0))
+			}
+			var err error
+			if v, err = t.getX(st.ColumnInt64(2)); err != nil {
+				return err
+			}
+		case opt.Borrow:
 			k = st.ColumnRawBlob(0)
 			if !opt.KeysOnly {
 				if v = st.ColumnRawBlob(1); v == nil {
 					v = []byte{}
 				}
 			}
-		} else {
+		default:
 			k = cloneBlob(st.ColumnRawBlob(0))
 			if !opt.KeysOnly {
 				v = cloneBlob(st.ColumnRawBlob(1))
