@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"math/rand"
-	"reflect"
 	"testing"
 	"time"
 )
@@ -51,46 +50,19 @@ func randListing(r *rand.Rand) listBucketResult {
 	return res
 }
 
-// marshalQuotesKept is xml.Marshal's encoding of a listing with the
-// quotes of text as they are (the listing has no attribute that holds
-// one).
-func marshalQuotesKept(v any) ([]byte, error) {
-	b, err := xml.Marshal(v)
-	b = bytes.ReplaceAll(b, []byte("&#34;"), []byte(`"`))
-	return bytes.ReplaceAll(b, []byte("&#39;"), []byte("'")), err
-}
-
 // TestListXMLMatchesEncodingXML: the hand-written listing encoder writes
-// byte for byte what xml.Marshal writes, quotes aside, and decodes to the
-// same listing.
+// byte for byte what xml.Marshal writes.
 func TestListXMLMatchesEncodingXML(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	quotes := 0
 	for i := 0; i < 5000; i++ {
 		res := randListing(r)
-		want, err := marshalQuotesKept(res)
+		want, err := xml.Marshal(res)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := res.appendXML(nil)
-		if !bytes.Equal(got, want) {
+		if got := res.appendXML(nil); !bytes.Equal(got, want) {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
 		}
-		quotes += bytes.Count(got, []byte(`"`))
-		var back, orig listBucketResult
-		std, _ := xml.Marshal(res)
-		if err := xml.Unmarshal(got, &back); err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		if err := xml.Unmarshal(std, &orig); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(back, orig) {
-			t.Fatalf("case %d decodes to\n%+v\nnot\n%+v", i, back, orig)
-		}
-	}
-	if quotes == 0 {
-		t.Fatal("no quote was written as it is")
 	}
 }
 
@@ -101,7 +73,7 @@ func FuzzListXML(f *testing.F) {
 		res := listBucketResult{NS: s3NS, Name: prefix, Prefix: prefix, Delimiter: key,
 			Contents:       []objectElem{{Key: key, ETag: key, Size: size, Owner: &owner{ID: key}}},
 			CommonPrefixes: []prefixElem{{Prefix: prefix}}}
-		want, err := marshalQuotesKept(res)
+		want, err := xml.Marshal(res)
 		if err != nil {
 			t.Skip()
 		}
