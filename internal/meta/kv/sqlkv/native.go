@@ -34,12 +34,12 @@ type readPool struct {
 
 // rconn is one connection with its cached statements.
 type rconn struct {
-	c                  *sqlite3.Conn
-	get, getX          *sqlite3.Stmt
-	put, putX, del     *sqlite3.Stmt // the writer's only
-	delRange           *sqlite3.Stmt
-	scans              map[string]*scanStmt
-	ctl                map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
+	c              *sqlite3.Conn
+	get, getX      *sqlite3.Stmt
+	put, putX, del *sqlite3.Stmt // the writer's only
+	delRange       *sqlite3.Stmt
+	scans          map[string]*scanStmt
+	ctl            map[string]*sqlite3.Stmt // BEGIN, COMMIT, SAVEPOINT...
 }
 
 // exec runs a statement without parameters or rows (transaction control)
