@@ -186,20 +186,7 @@ func (m *FS) deleteInode(tx kv.Tx, ino posix.Ino, a *posix.Attr) error {
 
 // deletePrefix deletes every key that starts with prefix.
 func deletePrefix(tx kv.Tx, prefix []byte) error {
-	var keys [][]byte
-	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
-		keys = append(keys, k)
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.DeleteRange(prefix, kv.PrefixEnd(prefix))
 }
 
 // loadRule returns the ACL with id (nil for 0).
