@@ -13,7 +13,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 
 	"cairn/internal/meta/kv"
-	"cairn/internal/posix"
 )
 
 // Errors.
@@ -237,29 +235,4 @@ func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Creden
 		return tx.Put(rootKey, out)
 	})
 	return c, generated, err
-}
-
-// Identities resolves access keys for the gateway.
-type Identities struct {
-	root Credentials
-}
-
-// NewIdentities returns the identities of a volume with root credentials c.
-func NewIdentities(root Credentials) *Identities { return &Identities{root: root} }
-
-// Secret returns the secret of accessKey.
-func (i *Identities) Secret(accessKey string) (string, error) {
-	if subtle.ConstantTimeCompare([]byte(accessKey), []byte(i.root.AccessKey)) == 1 {
-		return i.root.SecretKey, nil
-	}
-	return "", ErrUnknownKey
-}
-
-// Cred returns the POSIX identity requests signed by accessKey run as: the
-// root user maps to uid 0.
-func (i *Identities) Cred(accessKey string) (posix.Cred, error) {
-	if accessKey == i.root.AccessKey {
-		return posix.Root, nil
-	}
-	return posix.Cred{}, ErrUnknownKey
 }

@@ -53,14 +53,12 @@ func TestRootLifecycle(t *testing.T) {
 		t.Fatal("too short credentials accepted")
 	}
 	ids := NewIdentities(given)
-	if s, err := ids.Secret("admin"); err != nil || s != "password123" {
-		t.Fatal("Secret")
+	p, s, err := ids.Lookup(ctx, "admin")
+	if err != nil || s != "password123" || p.Kind != KindRoot || !p.Cred.IsRoot() {
+		t.Fatalf("Lookup: %+v %v", p, err)
 	}
-	if _, err := ids.Secret("other"); !errors.Is(err, ErrUnknownKey) {
+	if _, _, err := ids.Lookup(ctx, "other"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatal("unknown key")
-	}
-	if cr, err := ids.Cred("admin"); err != nil || !cr.IsRoot() {
-		t.Fatal("root cred")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,16 +18,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cairn/internal/iam"
+	"cairn/internal/iam/policy"
 	"cairn/internal/posix"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/sigv4"
 )
 
-// Identity resolves an access key to its secret and the POSIX identity its
-// requests run as.
+// Identity resolves access keys and authorizes requests (an
+// *iam.Identities).
 type Identity interface {
-	Secret(accessKey string) (string, error) // sigv4.ErrUnknownKey when unknown
-	Cred(accessKey string) (posix.Cred, error)
+	// Lookup returns the principal of accessKey with its secret, or an
+	// error (iam.ErrUnknownKey, iam.ErrExpired, iam.ErrDisabled).
+	Lookup(ctx context.Context, accessKey string) (*iam.Principal, string, error)
+	// Authorize decides request r of p (nil: anonymous) under the
+	// bucket's policy (nil: none): nil, or iam.ErrAccessDenied.
+	Authorize(ctx context.Context, p *iam.Principal, r *policy.Request, bucket *policy.Policy) error
 }
 
 // Options configure a Gateway.
@@ -82,7 +89,10 @@ type request struct {
 	bucket    string
 	key       string
 	accessKey string
+	principal *iam.Principal // nil: anonymous
 	cred      posix.Cred
+	sigVer    int  // 2 or 4 (s3:signatureversion)
+	presigned bool // query-string authentication (s3:authType)
 	body      *sigv4.Body
 	length    int64 // decoded body length (-1 unknown)
 	in        int64 // body bytes read
@@ -245,13 +255,17 @@ func (q *request) serve() {
 		q.fail(err)
 		return
 	}
-	op := route(q.r.Method, q.bucket, q.key, q.r.URL.Query(), q.r.Header)
+	op := route(q.r.Method, levelOf(q.bucket, q.key), q.r.URL.Query(), q.r.Header)
 	q.op = op.name
 	if op.fn == nil {
 		q.fail(s3err.Newf(s3err.NotImplemented, fmt.Sprintf("%s is not implemented by cairn yet.", op.name)))
 		return
 	}
 	if err := q.authenticate(); err != nil {
+		q.fail(err)
+		return
+	}
+	if err := q.authorizeOp(op); err != nil {
 		q.fail(err)
 		return
 	}
@@ -287,25 +301,29 @@ func (q *request) authenticate() error {
 	if d := q.g.opt.Domain; d != "" && !strings.HasPrefix(q.r.URL.Path, "/"+q.bucket) {
 		opt.Bucket = q.bucket
 	}
+	var p *iam.Principal
+	var lookupErr error
 	lookup := func(ak string) (string, error) {
-		secret, err := q.g.opt.Identity.Secret(ak)
-		if err != nil {
+		var secret string
+		p, secret, lookupErr = q.g.opt.Identity.Lookup(q.ctx, ak)
+		if lookupErr != nil {
 			return "", sigv4.ErrUnknownKey
 		}
 		return secret, nil
 	}
 	v, err := sigv4.Verify(q.r, lookup, q.g.opt.Now(), opt)
-	if err != nil {
+	switch {
+	case errors.Is(lookupErr, iam.ErrExpired):
+		return s3err.Newf(s3err.ExpiredToken, "The provided token has expired.")
+	case errors.Is(lookupErr, iam.ErrDisabled):
+		return s3err.Newf(s3err.AccessDenied, "The access key belongs to a disabled user.")
+	case err != nil:
 		return err
-	}
-	if v.Anonymous {
+	case v.Anonymous:
 		return s3err.Newf(s3err.AccessDenied, "Anonymous access is not allowed; sign the request.")
 	}
-	cred, err := q.g.opt.Identity.Cred(v.AccessKey)
-	if err != nil {
-		return s3err.New(s3err.InvalidAccessKeyID)
-	}
-	q.accessKey, q.cred, q.body, q.length = v.AccessKey, cred, v.Body, v.DecodedLength
+	q.accessKey, q.principal, q.cred, q.body, q.length = v.AccessKey, p, p.Cred, v.Body, v.DecodedLength
+	q.sigVer, q.presigned = v.Version, v.Presigned
 	q.r.Body = &countReader{ReadCloser: v.Body, n: &q.in}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"cairn/internal/iam/policy"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
 )
@@ -360,13 +361,22 @@ func (q *request) deleteObjects() error {
 		return err
 	}
 	res := deleteResult{NS: s3NS}
-	keys := make([]string, len(req.Objects))
+	// Each key is authorized on its own (s3:DeleteObject), as AWS does:
+	// the keys refused get AccessDenied and the others go.
+	denied := make([]error, len(req.Objects))
+	keys := make([]string, 0, len(req.Objects))
 	for i, o := range req.Objects {
-		keys[i] = o.Key
+		if denied[i] = q.authorize("s3:DeleteObject", policy.ObjectARN(q.bucket, o.Key)); denied[i] == nil {
+			keys = append(keys, o.Key)
+		}
 	}
 	errs := q.g.opt.Backend.DeleteObjects(q.ctx, q.cred, q.bucket, keys)
+	next := 0
 	for i, o := range req.Objects {
-		err := errs[i]
+		err := denied[i]
+		if err == nil {
+			err, next = errs[next], next+1
+		}
 		if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) && !errors.Is(err, s3fs.ErrInvalidKey) {
 			e, _ := toS3(err)
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, Code: string(e.Code), Message: e.Message})
@@ -397,6 +407,11 @@ func (q *request) copySource() (string, string, error) {
 	b, k, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if !ok || b == "" || k == "" {
 		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	// Reading the source is the caller's to be allowed, as writing the
+	// destination was (the authorize step).
+	if err := q.authorize("s3:GetObject", policy.ObjectARN(b, k)); err != nil {
+		return "", "", err
 	}
 	return b, k, nil
 }

@@ -1569,7 +1569,7 @@ func TestNotImplemented(t *testing.T) {
 	}
 	// Raw: the error body names the operation; POST of a form is not implemented either.
 	resp, body := h.do(t, true, http.MethodGet, "/bkt?lifecycle", nil, "")
-	if e := errorBody(t, resp, body, 501, "NotImplemented"); !strings.Contains(e.Message, "lifecycle") {
+	if e := errorBody(t, resp, body, 501, "NotImplemented"); !strings.Contains(e.Message, "GetBucketLifecycleConfiguration") {
 		t.Fatalf("message %q", e.Message)
 	}
 	resp, body = h.do(t, true, http.MethodPost, "/bkt", nil, "")

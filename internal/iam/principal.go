@@ -1,0 +1,149 @@
+package iam
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"cairn/internal/iam/policy"
+	"cairn/internal/posix"
+)
+
+// Kind is what sort of identity a principal is.
+type Kind uint8
+
+const (
+	KindRoot Kind = iota
+	KindUser
+	KindServiceAccount
+	KindSession // temporary credentials from STS AssumeRole
+)
+
+func (k Kind) String() string {
+	return [...]string{"root", "user", "service-account", "session"}[k]
+}
+
+// Account is the one account of a volume: the ARNs of its principals
+// name it, as AWS's name the account number.
+const Account = "000000000000"
+
+// A Principal is the identity behind an access key: who it is, the POSIX
+// identity its requests run as, and the policies that decide what it may
+// do. A Principal is immutable; the Identities that made it hands out a
+// new one after a change.
+type Principal struct {
+	AccessKey string
+	Kind      Kind
+	// User is the user's name; for a service account or a session, its
+	// parent user's ("root" for the root user's).
+	User string
+	// Cred is the POSIX identity requests run as.
+	Cred posix.Cred
+	// Expires is when the key stops working (zero: never).
+	Expires time.Time
+
+	secret   string
+	policies []*policy.Policy // the user's and its groups' (an allow must come from these)
+	narrow   *policy.Policy   // a service account's inline or a session's policy: must allow too
+}
+
+// ARN is the principal's ARN, as bucket policies' Principal names it.
+func (p *Principal) ARN() string {
+	if p.Kind == KindRoot || p.User == RootName {
+		return "arn:aws:iam::" + Account + ":root"
+	}
+	return "arn:aws:iam::" + Account + ":user/" + p.User
+}
+
+// RootName is the user name of the root user.
+const RootName = "root"
+
+// Errors of authentication and authorization.
+var (
+	// ErrAccessDenied is a request the policies do not allow.
+	ErrAccessDenied = errors.New("iam: access denied")
+	// ErrExpired is a key past its expiry.
+	ErrExpired = errors.New("iam: the credentials have expired")
+	// ErrDisabled is a key of a disabled user or service account.
+	ErrDisabled = errors.New("iam: the user is disabled")
+)
+
+// Identities resolves access keys to principals and authorizes their
+// requests. It is safe for concurrent use.
+type Identities struct {
+	root *Principal
+}
+
+// NewIdentities returns the identities of a volume that has only its root
+// user, with credentials c.
+func NewIdentities(root Credentials) *Identities {
+	return &Identities{root: rootPrincipal(root)}
+}
+
+func rootPrincipal(c Credentials) *Principal {
+	return &Principal{AccessKey: c.AccessKey, Kind: KindRoot, User: RootName, Cred: posix.Root, secret: c.SecretKey}
+}
+
+// Lookup returns the principal whose access key is accessKey, and its
+// secret; ErrUnknownKey when there is none.
+func (i *Identities) Lookup(ctx context.Context, accessKey string) (*Principal, string, error) {
+	if subtle.ConstantTimeCompare([]byte(accessKey), []byte(i.root.AccessKey)) == 1 {
+		return i.root, i.root.secret, nil
+	}
+	return nil, "", ErrUnknownKey
+}
+
+// Authorize decides request r of principal p (nil: an anonymous caller)
+// with the bucket's policy (nil: none). The root user may do anything. For
+// others, AWS's rules within one account: an explicit deny in any policy
+// wins; otherwise an allow in the identity's policies or in the bucket
+// policy suffices; a service account's or session's own policy must
+// allow the request as well. Errors are ErrAccessDenied. It fills r's principal and identity keys.
+func (i *Identities) Authorize(ctx context.Context, p *Principal, r *policy.Request, bucket *policy.Policy) error {
+	if p != nil && p.Kind == KindRoot {
+		return nil
+	}
+	if p != nil {
+		r.Principals = append(r.Principals[:0], p.ARN())
+		r.Set("aws:username", p.User)
+		r.Set("aws:userid", p.User)
+		r.Set("aws:PrincipalType", principalType(p))
+	} else {
+		r.Principals = r.Principals[:0]
+		r.Set("aws:PrincipalType", "Anonymous")
+	}
+	return decide(p, r, bucket)
+}
+
+func principalType(p *Principal) string {
+	switch p.Kind {
+	case KindSession:
+		return "AssumedRole"
+	case KindRoot:
+		return "Account"
+	}
+	return "User"
+}
+
+// decide applies the evaluation rules to p's policies and the bucket's.
+func decide(p *Principal, r *policy.Request, bucket *policy.Policy) error {
+	var own policy.Decision
+	if p != nil {
+		own = policy.Evaluate(r, p.policies...)
+	}
+	fromBucket := policy.Evaluate(r, bucket)
+	if own == policy.Denied || fromBucket == policy.Denied {
+		return ErrAccessDenied
+	}
+	if own != policy.Allowed && fromBucket != policy.Allowed {
+		return ErrAccessDenied
+	}
+	// A service account's or session's own policy bounds everything it
+	// does, whichever policy allowed it (stricter than AWS, where a
+	// bucket policy naming the session itself may grant beyond it).
+	if p != nil && p.narrow != nil && p.narrow.Evaluate(r) != policy.Allowed {
+		return ErrAccessDenied
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// level is what the path of a request names.
+type level uint8
+
+const (
+	serviceLevel level = iota // "/"
+	bucketLevel               // "/bucket"
+	objectLevel               // "/bucket/key"
+)
+
+func (l level) String() string {
+	return [...]string{"service", "bucket", "object"}[l]
+}
+
+// An operation is one row of the operation table: how a request is
+// recognised, the IAM action it needs, and the handler that serves it.
+type operation struct {
+	// name is the S3 API's name of the operation: the metrics label, the
+	// access log's op and the name docs/s3.md lists.
+	name   string
+	method string
+	level  level
+	// query lists the query parameters the request must have, each "k"
+	// (present, any value) or "k=v".
+	query []string
+	// header is a header the request must have (non-empty).
+	header string
+	// action is the IAM action authorized before the handler runs, on the
+	// resource the path names (the bucket for bucketLevel, the object for
+	// objectLevel). Handlers that touch other resources (the source of a
+	// copy, each key of DeleteObjects) authorize those themselves.
+	action string
+	// versionAction replaces action when the request names a versionId.
+	versionAction string
+	// fn serves the request; nil answers NotImplemented without
+	// authenticating.
+	fn func(*request) error
+}
+
+// operations is the S3 API as cairn routes it. For a method and level,
+// the first row whose query and header requirements hold is the
+// operation; a row without requirements comes last. Rows with a nil
+// handler are operations cairn does not serve yet: naming their
+// sub-resource must never fall through to the plain operation (a GET of
+// ?tagging is not a GetObject).
+var operations = []operation{
+	{name: "ListBuckets", method: http.MethodGet, level: serviceLevel, action: "s3:ListAllMyBuckets", fn: (*request).listBuckets},
+
+	// Bucket level, GET.
+	{name: "GetBucketLocation", method: http.MethodGet, level: bucketLevel, query: q("location"), action: "s3:GetBucketLocation", fn: (*request).getBucketLocation},
+	{name: "GetBucketVersioning", method: http.MethodGet, level: bucketLevel, query: q("versioning"), action: "s3:GetBucketVersioning", fn: (*request).getBucketVersioning},
+	{name: "ListMultipartUploads", method: http.MethodGet, level: bucketLevel, query: q("uploads"), action: "s3:ListBucketMultipartUploads", fn: (*request).listMultipartUploads},
+	{name: "ListObjectVersions", method: http.MethodGet, level: bucketLevel, query: q("versions"), action: "s3:ListBucketVersions"},
+	{name: "GetBucketAcl", method: http.MethodGet, level: bucketLevel, query: q("acl"), action: "s3:GetBucketAcl"},
+	{name: "GetBucketPolicy", method: http.MethodGet, level: bucketLevel, query: q("policy"), action: "s3:GetBucketPolicy"},
+	{name: "GetBucketPolicyStatus", method: http.MethodGet, level: bucketLevel, query: q("policyStatus"), action: "s3:GetBucketPolicyStatus"},
+	{name: "GetBucketCors", method: http.MethodGet, level: bucketLevel, query: q("cors"), action: "s3:GetBucketCORS"},
+	{name: "GetBucketLifecycleConfiguration", method: http.MethodGet, level: bucketLevel, query: q("lifecycle"), action: "s3:GetLifecycleConfiguration"},
+	{name: "GetBucketTagging", method: http.MethodGet, level: bucketLevel, query: q("tagging"), action: "s3:GetBucketTagging"},
+	{name: "GetBucketWebsite", method: http.MethodGet, level: bucketLevel, query: q("website"), action: "s3:GetBucketWebsite"},
+	{name: "GetBucketNotificationConfiguration", method: http.MethodGet, level: bucketLevel, query: q("notification"), action: "s3:GetBucketNotification"},
+	{name: "GetBucketEncryption", method: http.MethodGet, level: bucketLevel, query: q("encryption"), action: "s3:GetEncryptionConfiguration"},
+	{name: "GetObjectLockConfiguration", method: http.MethodGet, level: bucketLevel, query: q("object-lock"), action: "s3:GetBucketObjectLockConfiguration"},
+	{name: "GetBucketLogging", method: http.MethodGet, level: bucketLevel, query: q("logging"), action: "s3:GetBucketLogging"},
+	{name: "GetBucketReplication", method: http.MethodGet, level: bucketLevel, query: q("replication"), action: "s3:GetReplicationConfiguration"},
+	{name: "GetBucketOwnershipControls", method: http.MethodGet, level: bucketLevel, query: q("ownershipControls"), action: "s3:GetBucketOwnershipControls"},
+	{name: "GetPublicAccessBlock", method: http.MethodGet, level: bucketLevel, query: q("publicAccessBlock"), action: "s3:GetBucketPublicAccessBlock"},
+	{name: "GetBucketAccelerateConfiguration", method: http.MethodGet, level: bucketLevel, query: q("accelerate"), action: "s3:GetAccelerateConfiguration"},
+	{name: "GetBucketRequestPayment", method: http.MethodGet, level: bucketLevel, query: q("requestPayment"), action: "s3:GetBucketRequestPayment"},
+	{name: "GetBucketIntelligentTieringConfiguration", method: http.MethodGet, level: bucketLevel, query: q("intelligent-tiering"), action: "s3:GetIntelligentTieringConfiguration"},
+	{name: "GetBucketInventoryConfiguration", method: http.MethodGet, level: bucketLevel, query: q("inventory"), action: "s3:GetInventoryConfiguration"},
+	{name: "GetBucketMetricsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("metrics"), action: "s3:GetMetricsConfiguration"},
+	{name: "GetBucketAnalyticsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("analytics"), action: "s3:GetAnalyticsConfiguration"},
+	{name: "CreateSession", method: http.MethodGet, level: bucketLevel, query: q("session")},
+	{name: "ListObjectsV2", method: http.MethodGet, level: bucketLevel, query: q("list-type=2"), action: "s3:ListBucket", fn: (*request).listObjectsV2},
+	{name: "ListObjects", method: http.MethodGet, level: bucketLevel, action: "s3:ListBucket", fn: (*request).listObjectsV1},
+
+	// Bucket level, HEAD, PUT, DELETE, POST.
+	{name: "HeadBucket", method: http.MethodHead, level: bucketLevel, action: "s3:ListBucket", fn: (*request).headBucket},
+	{name: "PutBucketVersioning", method: http.MethodPut, level: bucketLevel, query: q("versioning"), action: "s3:PutBucketVersioning"},
+	{name: "PutBucketAcl", method: http.MethodPut, level: bucketLevel, query: q("acl"), action: "s3:PutBucketAcl"},
+	{name: "PutBucketPolicy", method: http.MethodPut, level: bucketLevel, query: q("policy"), action: "s3:PutBucketPolicy"},
+	{name: "PutBucketCors", method: http.MethodPut, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS"},
+	{name: "PutBucketLifecycleConfiguration", method: http.MethodPut, level: bucketLevel, query: q("lifecycle"), action: "s3:PutLifecycleConfiguration"},
+	{name: "PutBucketTagging", method: http.MethodPut, level: bucketLevel, query: q("tagging"), action: "s3:PutBucketTagging"},
+	{name: "PutBucketWebsite", method: http.MethodPut, level: bucketLevel, query: q("website"), action: "s3:PutBucketWebsite"},
+	{name: "PutBucketNotificationConfiguration", method: http.MethodPut, level: bucketLevel, query: q("notification"), action: "s3:PutBucketNotification"},
+	{name: "PutBucketEncryption", method: http.MethodPut, level: bucketLevel, query: q("encryption"), action: "s3:PutEncryptionConfiguration"},
+	{name: "PutObjectLockConfiguration", method: http.MethodPut, level: bucketLevel, query: q("object-lock"), action: "s3:PutBucketObjectLockConfiguration"},
+	{name: "PutBucketLogging", method: http.MethodPut, level: bucketLevel, query: q("logging"), action: "s3:PutBucketLogging"},
+	{name: "PutBucketReplication", method: http.MethodPut, level: bucketLevel, query: q("replication"), action: "s3:PutReplicationConfiguration"},
+	{name: "PutBucketOwnershipControls", method: http.MethodPut, level: bucketLevel, query: q("ownershipControls"), action: "s3:PutBucketOwnershipControls"},
+	{name: "PutPublicAccessBlock", method: http.MethodPut, level: bucketLevel, query: q("publicAccessBlock"), action: "s3:PutBucketPublicAccessBlock"},
+	{name: "PutBucketAccelerateConfiguration", method: http.MethodPut, level: bucketLevel, query: q("accelerate"), action: "s3:PutAccelerateConfiguration"},
+	{name: "PutBucketRequestPayment", method: http.MethodPut, level: bucketLevel, query: q("requestPayment"), action: "s3:PutBucketRequestPayment"},
+	{name: "PutBucketIntelligentTieringConfiguration", method: http.MethodPut, level: bucketLevel, query: q("intelligent-tiering"), action: "s3:PutIntelligentTieringConfiguration"},
+	{name: "PutBucketInventoryConfiguration", method: http.MethodPut, level: bucketLevel, query: q("inventory"), action: "s3:PutInventoryConfiguration"},
+	{name: "PutBucketMetricsConfiguration", method: http.MethodPut, level: bucketLevel, query: q("metrics"), action: "s3:PutMetricsConfiguration"},
+	{name: "PutBucketAnalyticsConfiguration", method: http.MethodPut, level: bucketLevel, query: q("analytics"), action: "s3:PutAnalyticsConfiguration"},
+	{name: "CreateBucket", method: http.MethodPut, level: bucketLevel, action: "s3:CreateBucket", fn: (*request).createBucket},
+	{name: "DeleteBucketPolicy", method: http.MethodDelete, level: bucketLevel, query: q("policy"), action: "s3:DeleteBucketPolicy"},
+	{name: "DeleteBucketCors", method: http.MethodDelete, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS"},
+	{name: "DeleteBucketLifecycle", method: http.MethodDelete, level: bucketLevel, query: q("lifecycle"), action: "s3:PutLifecycleConfiguration"},
+	{name: "DeleteBucketTagging", method: http.MethodDelete, level: bucketLevel, query: q("tagging"), action: "s3:PutBucketTagging"},
+	{name: "DeleteBucketWebsite", method: http.MethodDelete, level: bucketLevel, query: q("website"), action: "s3:DeleteBucketWebsite"},
+	{name: "DeleteBucketEncryption", method: http.MethodDelete, level: bucketLevel, query: q("encryption"), action: "s3:PutEncryptionConfiguration"},
+	{name: "DeleteBucketReplication", method: http.MethodDelete, level: bucketLevel, query: q("replication"), action: "s3:PutReplicationConfiguration"},
+	{name: "DeleteBucketOwnershipControls", method: http.MethodDelete, level: bucketLevel, query: q("ownershipControls"), action: "s3:PutBucketOwnershipControls"},
+	{name: "DeletePublicAccessBlock", method: http.MethodDelete, level: bucketLevel, query: q("publicAccessBlock"), action: "s3:PutBucketPublicAccessBlock"},
+	{name: "DeleteBucketIntelligentTieringConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("intelligent-tiering"), action: "s3:PutIntelligentTieringConfiguration"},
+	{name: "DeleteBucketInventoryConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("inventory"), action: "s3:PutInventoryConfiguration"},
+	{name: "DeleteBucketMetricsConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("metrics"), action: "s3:PutMetricsConfiguration"},
+	{name: "DeleteBucketAnalyticsConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("analytics"), action: "s3:PutAnalyticsConfiguration"},
+	{name: "DeleteBucket", method: http.MethodDelete, level: bucketLevel, action: "s3:DeleteBucket", fn: (*request).deleteBucket},
+	// DeleteObjects authorizes s3:DeleteObject for each key, as AWS does.
+	{name: "DeleteObjects", method: http.MethodPost, level: bucketLevel, query: q("delete"), fn: (*request).deleteObjects},
+	{name: "PostObject", method: http.MethodPost, level: bucketLevel, action: "s3:PutObject"},
+
+	// Object level.
+	{name: "ListParts", method: http.MethodGet, level: objectLevel, query: q("uploadId"), action: "s3:ListMultipartUploadParts", fn: (*request).listParts},
+	{name: "GetObjectAcl", method: http.MethodGet, level: objectLevel, query: q("acl"), action: "s3:GetObjectAcl", versionAction: "s3:GetObjectVersionAcl"},
+	{name: "GetObjectTagging", method: http.MethodGet, level: objectLevel, query: q("tagging"), action: "s3:GetObjectTagging", versionAction: "s3:GetObjectVersionTagging"},
+	{name: "GetObjectRetention", method: http.MethodGet, level: objectLevel, query: q("retention"), action: "s3:GetObjectRetention"},
+	{name: "GetObjectLegalHold", method: http.MethodGet, level: objectLevel, query: q("legal-hold"), action: "s3:GetObjectLegalHold"},
+	{name: "GetObjectTorrent", method: http.MethodGet, level: objectLevel, query: q("torrent"), action: "s3:GetObjectTorrent"},
+	{name: "GetObjectAttributes", method: http.MethodGet, level: objectLevel, query: q("attributes"), action: "s3:GetObjectAttributes", versionAction: "s3:GetObjectVersionAttributes"},
+	{name: "GetObject", method: http.MethodGet, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).getObject},
+	{name: "HeadObject", method: http.MethodHead, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).headObject},
+	{name: "PutObjectAcl", method: http.MethodPut, level: objectLevel, query: q("acl"), action: "s3:PutObjectAcl", versionAction: "s3:PutObjectVersionAcl"},
+	{name: "PutObjectTagging", method: http.MethodPut, level: objectLevel, query: q("tagging"), action: "s3:PutObjectTagging", versionAction: "s3:PutObjectVersionTagging"},
+	{name: "PutObjectRetention", method: http.MethodPut, level: objectLevel, query: q("retention"), action: "s3:PutObjectRetention"},
+	{name: "PutObjectLegalHold", method: http.MethodPut, level: objectLevel, query: q("legal-hold"), action: "s3:PutObjectLegalHold"},
+	{name: "RenameObject", method: http.MethodPut, level: objectLevel, query: q("renameObject")},
+	// UploadPartCopy and CopyObject also authorize s3:GetObject on the source.
+	{name: "UploadPartCopy", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), header: "X-Amz-Copy-Source", action: "s3:PutObject", fn: (*request).uploadPartCopy},
+	{name: "UploadPart", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), action: "s3:PutObject", fn: (*request).uploadPart},
+	{name: "CopyObject", method: http.MethodPut, level: objectLevel, header: "X-Amz-Copy-Source", action: "s3:PutObject", fn: (*request).copyObject},
+	{name: "PutObject", method: http.MethodPut, level: objectLevel, action: "s3:PutObject", fn: (*request).putObject},
+	{name: "AbortMultipartUpload", method: http.MethodDelete, level: objectLevel, query: q("uploadId"), action: "s3:AbortMultipartUpload", fn: (*request).abortMultipartUpload},
+	{name: "DeleteObjectTagging", method: http.MethodDelete, level: objectLevel, query: q("tagging"), action: "s3:DeleteObjectTagging", versionAction: "s3:DeleteObjectVersionTagging"},
+	{name: "DeleteObject", method: http.MethodDelete, level: objectLevel, action: "s3:DeleteObject", versionAction: "s3:DeleteObjectVersion", fn: (*request).deleteObject},
+	{name: "CreateMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploads"), action: "s3:PutObject", fn: (*request).createMultipartUpload},
+	{name: "CompleteMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploadId"), action: "s3:PutObject", fn: (*request).completeMultipartUpload},
+	{name: "RestoreObject", method: http.MethodPost, level: objectLevel, query: q("restore"), action: "s3:RestoreObject"},
+	{name: "SelectObjectContent", method: http.MethodPost, level: objectLevel, query: q("select"), action: "s3:GetObject"},
+}
+
+func q(params ...string) []string { return params }
+
+// methodNotAllowed answers a method no row has at the request's level.
+var methodNotAllowed = operation{name: "MethodNotAllowed", fn: (*request).methodNotAllowed}
+
+// route finds the operation of a request.
+func route(method string, lvl level, query url.Values, h http.Header) *operation {
+	for i := range operations {
+		op := &operations[i]
+		if op.method == method && op.level == lvl && op.matches(query, h) {
+			return op
+		}
+	}
+	return &methodNotAllowed
+}
+
+func (op *operation) matches(query url.Values, h http.Header) bool {
+	for _, p := range op.query {
+		k, v, hasValue := strings.Cut(p, "=")
+		if !query.Has(k) || (hasValue && query.Get(k) != v) {
+			return false
+		}
+	}
+	return op.header == "" || h.Get(op.header) != ""
+}
+
+// levelOf is the level a bucket and key name.
+func levelOf(bucket, key string) level {
+	switch {
+	case bucket == "":
+		return serviceLevel
+	case key == "":
+		return bucketLevel
+	}
+	return objectLevel
+}
