@@ -1,11 +1,36 @@
 // Package iam holds the identities that may use a volume over S3 and the
-// POSIX identity each one's requests run as. This first version knows the
-// root user only; users, groups, keys and policies come with the identity
-// issue. Identities are stored in the volume's kv store under the 'W' key
-// family (reserved for iam in meta's key schema); secrets are stored
-// encrypted with a master key that never enters the volume, because SigV4
-// needs the plaintext secret to verify a signature (so a hash cannot be
-// used).
+// POSIX identity each one's requests run as: the root user, users,
+// groups, access keys, service accounts and STS sessions, the policies
+// attached to them, and the Authorize step that combines those with a
+// bucket's policy.
+//
+// # Storage
+//
+// Everything lives in the volume's kv store under the 'I' key family
+// (reserved for iam in meta's key schema), so every gateway on a volume
+// sees the same identities:
+//
+//	'I' "root"        the root user's access key and sealed secret
+//	'I' 'u' name      a user (JSON: status, uid/gid, groups, policies, keys)
+//	'I' 'k' key       an access key (JSON: owner, kind, sealed secret, expiry,
+//	                  a service account's or session's own policy)
+//	'I' 'g' name      a group (JSON: status, gid, members, policies)
+//	'I' 'p' name      a policy document, as given
+//	'I' 'c' name      counters: "gen" moves with every change; "id" hands
+//	                  out uids and gids
+//
+// Secrets are stored encrypted (AES-256-GCM, the record's key as
+// additional data) with a master key that never enters the volume,
+// because SigV4 needs the plaintext secret to verify a signature (so a
+// hash cannot be used).
+//
+// # Caching
+//
+// Identities keeps the principals it has built, with their compiled
+// policies, so that a request reads nothing from the store. A change made
+// here drops the cache at once; a change made by another process moves
+// the "gen" counter, which each Identities reads every PollInterval
+// (default 500 ms) and drops its cache when it moved.
 package iam
 
 import (
@@ -48,7 +73,15 @@ func (c Credentials) Validate() error {
 	return nil
 }
 
-var rootKey = []byte("Wroot")
+// rootKey is the root user's record; legacyRootKey where volumes
+// formatted before 2026-12-02 have it (moved on the next start).
+var (
+	rootKey       = []byte("Iroot")
+	legacyRootKey = []byte("Wroot")
+)
+
+// rootAAD binds the root secret's ciphertext to its record.
+var rootAAD = []byte("Wroot")
 
 type storedRoot struct {
 	AccessKey string `json:"access_key"`
@@ -135,7 +168,7 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-func (k MasterKey) seal(plain string) (string, error) {
+func (k MasterKey) seal(plain string, aad []byte) (string, error) {
 	blk, err := aes.NewCipher(k[:])
 	if err != nil {
 		return "", err
@@ -148,10 +181,10 @@ func (k MasterKey) seal(plain string) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), rootKey)), nil
+	return base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), aad)), nil
 }
 
-func (k MasterKey) open(sealed string) (string, error) {
+func (k MasterKey) open(sealed string, aad []byte) (string, error) {
 	raw, err := base64.StdEncoding.DecodeString(sealed)
 	if err != nil {
 		return "", ErrMasterKey
@@ -167,7 +200,7 @@ func (k MasterKey) open(sealed string) (string, error) {
 	if len(raw) < gcm.NonceSize() {
 		return "", ErrMasterKey
 	}
-	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], rootKey)
+	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], aad)
 	if err != nil {
 		return "", ErrMasterKey
 	}
@@ -203,6 +236,9 @@ func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Creden
 	}
 	err = store.Update(ctx, func(tx kv.Tx) error {
 		generated = false
+		if err := moveLegacyRoot(tx); err != nil {
+			return err
+		}
 		b, err := tx.Get(rootKey)
 		switch {
 		case err == nil && given == nil:
@@ -210,7 +246,7 @@ func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Creden
 			if err := json.Unmarshal(b, &s); err != nil {
 				return fmt.Errorf("iam: stored root credentials are corrupt: %w", err)
 			}
-			secret, err := key.open(s.Sealed)
+			secret, err := key.open(s.Sealed, rootAAD)
 			if err != nil {
 				return err
 			}
@@ -224,7 +260,7 @@ func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Creden
 		} else {
 			c, generated = RandomCredentials(), true
 		}
-		sealed, err := key.seal(c.SecretKey)
+		sealed, err := key.seal(c.SecretKey, rootAAD)
 		if err != nil {
 			return err
 		}
@@ -235,4 +271,24 @@ func SetupRoot(ctx context.Context, store kv.Store, key MasterKey, given *Creden
 		return tx.Put(rootKey, out)
 	})
 	return c, generated, err
+}
+
+// moveLegacyRoot moves the root record from the 'W' family, which meta
+// uses for slice ranges, to iam's own.
+func moveLegacyRoot(tx kv.Tx) error {
+	b, err := tx.Get(legacyRootKey)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Get(rootKey); errors.Is(err, kv.ErrNotFound) {
+		if err := tx.Put(rootKey, b); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return tx.Delete(legacyRootKey)
 }

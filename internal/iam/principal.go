@@ -46,6 +46,7 @@ type Principal struct {
 	secret   string
 	policies []*policy.Policy // the user's and its groups' (an allow must come from these)
 	narrow   *policy.Policy   // a service account's inline or a session's policy: must allow too
+	token    string           // a session's token
 }
 
 // ARN is the principal's ARN, as bucket policies' Principal names it.
@@ -68,31 +69,6 @@ var (
 	// ErrDisabled is a key of a disabled user or service account.
 	ErrDisabled = errors.New("iam: the user is disabled")
 )
-
-// Identities resolves access keys to principals and authorizes their
-// requests. It is safe for concurrent use.
-type Identities struct {
-	root *Principal
-}
-
-// NewIdentities returns the identities of a volume that has only its root
-// user, with credentials c.
-func NewIdentities(root Credentials) *Identities {
-	return &Identities{root: rootPrincipal(root)}
-}
-
-func rootPrincipal(c Credentials) *Principal {
-	return &Principal{AccessKey: c.AccessKey, Kind: KindRoot, User: RootName, Cred: posix.Root, secret: c.SecretKey}
-}
-
-// Lookup returns the principal whose access key is accessKey, and its
-// secret; ErrUnknownKey when there is none.
-func (i *Identities) Lookup(ctx context.Context, accessKey string) (*Principal, string, error) {
-	if subtle.ConstantTimeCompare([]byte(accessKey), []byte(i.root.AccessKey)) == 1 {
-		return i.root, i.root.secret, nil
-	}
-	return nil, "", ErrUnknownKey
-}
 
 // Authorize decides request r of principal p (nil: an anonymous caller)
 // with the bucket's policy (nil: none). The root user may do anything. For
@@ -147,3 +123,5 @@ func decide(p *Principal, r *policy.Request, bucket *policy.Policy) error {
 	}
 	return nil
 }
+
+func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

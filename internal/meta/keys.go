@@ -33,6 +33,7 @@ import (
 //	'E' seq(8)                   change-feed record
 //	'e' name                     change-feed consumer position
 //	'Q' ino                      directory usage counters (reserved)
+//	'I' ...                      identities: package iam's own records
 const (
 	famConfig   = 'C'
 	famInode    = 'A'
