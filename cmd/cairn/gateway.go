@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +20,7 @@ import (
 
 	"cairn/internal/iam"
 	"cairn/internal/meta"
+	"cairn/internal/posix"
 	"cairn/internal/s3/gateway"
 	"cairn/internal/s3/s3fs"
 )
@@ -34,6 +38,10 @@ type serveOptions struct {
 	durable       durability
 	checkConfig   bool
 	pprof         string
+	mapUsers      string
+	idBase        uint32
+	lockout       int
+	lockoutFor    time.Duration
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -42,7 +50,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 		fl.StringVar(&o.address, "address", "127.0.0.1:9000", "address to listen on")
 	}
 	fl.StringVar(&o.domain, "domain", "", "domain for virtual-host-style requests (BUCKET.DOMAIN); path style always works")
-	fl.StringVar(&o.region, "region", "us-east-1", "region reported to clients")
+	fl.StringVar(&o.region, "region", "us-east-1", "the gateway's region: reported to clients, and the only region a SigV4 credential scope may name")
 	fl.StringVar(&o.masterKeyFile, "master-key-file", "", "file holding the key that seals credentials stored in the volume (created when missing)")
 	fl.BoolVar(&o.accessLog, "access-log", false, "log every request (structured, to stderr)")
 	fl.BoolVar(&o.logJSON, "log-json", false, "write logs as JSON")
@@ -51,6 +59,10 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.BoolVar(&o.directIO, "direct-io", true, "write blocks of a file block store with O_DIRECT, then have the kernel read them into the page cache in the background (less CPU per written byte); false writes through the page cache")
 	fl.Var(&o.durable, "durability", durabilityUsage)
 	fl.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
+	fl.StringVar(&o.mapUsers, "map-users", "", "run every S3 user's requests as this one UID:GID instead of each user's own (root stays root)")
+	fl.Uint32Var(&o.idBase, "id-base", 10000, "first uid and gid handed to new users and groups")
+	fl.IntVar(&o.lockout, "lockout-attempts", 5, "failed authentications in a row that lock an access key out (0: never)")
+	fl.DurationVar(&o.lockoutFor, "lockout-duration", 15*time.Minute, "how long a locked-out access key is refused")
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
@@ -199,6 +211,26 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if generated {
 		fmt.Fprintf(cmd.OutOrStdout(), "Generated root credentials (shown only now; set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD to choose your own):\n  RootUser: %s\n  RootPass: %s\n", root.AccessKey, root.SecretKey)
 	}
+	iopt := iam.Options{IDBase: o.idBase, LockoutThreshold: o.lockout, LockoutDuration: o.lockoutFor, Logger: log}
+	if o.lockout == 0 {
+		iopt.LockoutThreshold = -1
+	}
+	if o.mapUsers != "" {
+		c, err := parseUIDGID(o.mapUsers)
+		if err != nil {
+			return fmt.Errorf("--map-users: %w", err)
+		}
+		iopt.OneIdentity = &c
+	}
+	ids, err := iam.Open(ctx, v.store, key, root, iopt)
+	if err != nil {
+		return err
+	}
+	defer ids.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweeping sync.WaitGroup
+	sweeping.Go(func() { sweepSessions(sweepCtx, ids, log) })
+	defer func() { stopSweep(); sweeping.Wait() }()
 	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log})
 	hk := startHousekeeping(ctx, v, backend, log)
 	defer hk()
@@ -206,7 +238,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gopt := gateway.Options{
 		Backend:  backend,
-		Identity: iam.NewIdentities(root),
+		Identity: ids,
 		Domain:   o.domain,
 		Region:   o.region,
 		Version:  version,
@@ -288,4 +320,38 @@ func startHousekeeping(ctx context.Context, v *volume, b *s3fs.FS, log *slog.Log
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// parseUIDGID parses "UID:GID".
+func parseUIDGID(s string) (posix.Cred, error) {
+	u, g, ok := strings.Cut(s, ":")
+	uid, err1 := strconv.ParseUint(u, 10, 32)
+	gid, err2 := strconv.ParseUint(g, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return posix.Cred{}, fmt.Errorf("%q is not UID:GID (two numbers)", s)
+	}
+	if uid == 0 {
+		return posix.Cred{}, fmt.Errorf("uid 0 would give every user root's rights")
+	}
+	return posix.Cred{UID: uint32(uid), GID: uint32(gid)}, nil
+}
+
+// sweepSessions deletes expired sessions and service accounts every ten
+// minutes until ctx ends (they are refused from their expiry on; this
+// only reclaims their records).
+func sweepSessions(ctx context.Context, ids *iam.Identities, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := ids.SweepExpired(ctx); err != nil {
+			log.Warn("iam: sweeping expired keys failed", "err", err)
+		} else if n > 0 {
+			log.Info("iam: expired keys removed", "count", n)
+		}
+	}
 }

@@ -3,7 +3,9 @@ package gateway
 import (
 	"errors"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"cairn/internal/iam"
@@ -99,4 +101,36 @@ func (q *request) conditionKeys(r *policy.Request) {
 			r.Set(name, v)
 		}
 	}
+}
+
+// credentialKey is the access key a request claims to be signed with
+// (SigV4 header or query, SigV2 header or query), for the lockout and
+// the log; "" when it names none.
+func credentialKey(r *http.Request) string {
+	auth := r.Header.Get("Authorization")
+	if cred, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 "); ok {
+		if i := strings.Index(cred, "Credential="); i >= 0 {
+			ak, _, _ := strings.Cut(cred[i+len("Credential="):], "/")
+			return ak
+		}
+		return ""
+	}
+	if v2, ok := strings.CutPrefix(auth, "AWS "); ok {
+		ak, _, _ := strings.Cut(v2, ":")
+		return ak
+	}
+	q := r.URL.Query()
+	if c := q.Get("X-Amz-Credential"); c != "" {
+		ak, _, _ := strings.Cut(c, "/")
+		return ak
+	}
+	return q.Get("AWSAccessKeyId")
+}
+
+// securityToken is the session token a request carries.
+func securityToken(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Security-Token"); t != "" {
+		return t
+	}
+	return r.URL.Query().Get("X-Amz-Security-Token")
 }

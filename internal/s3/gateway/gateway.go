@@ -34,6 +34,11 @@ type Identity interface {
 	// Authorize decides request r of p (nil: anonymous) under the
 	// bucket's policy (nil: none): nil, or iam.ErrAccessDenied.
 	Authorize(ctx context.Context, p *iam.Principal, r *policy.Request, bucket *policy.Policy) error
+	// Failed and Succeeded count authentications for the lockout.
+	Failed(accessKey, source string)
+	Succeeded(accessKey string)
+	// AssumeRole issues temporary credentials (the STS endpoint).
+	AssumeRole(ctx context.Context, p *iam.Principal, d time.Duration, sessionPolicy []byte) (iam.SessionCredentials, error)
 }
 
 // Options configure a Gateway.
@@ -261,7 +266,11 @@ func (q *request) serve() {
 		q.fail(s3err.Newf(s3err.NotImplemented, fmt.Sprintf("%s is not implemented by cairn yet.", op.name)))
 		return
 	}
-	if err := q.authenticate(); err != nil {
+	service := "s3"
+	if op.name == "AssumeRole" {
+		service = "sts"
+	}
+	if err := q.authenticate(service); err != nil {
 		q.fail(err)
 		return
 	}
@@ -296,8 +305,8 @@ func (q *request) parseTarget() error {
 	return nil
 }
 
-func (q *request) authenticate() error {
-	opt := sigv4.Options{}
+func (q *request) authenticate(service string) error {
+	opt := sigv4.Options{Service: service, Region: q.g.opt.Region}
 	if d := q.g.opt.Domain; d != "" && !strings.HasPrefix(q.r.URL.Path, "/"+q.bucket) {
 		opt.Bucket = q.bucket
 	}
@@ -312,16 +321,30 @@ func (q *request) authenticate() error {
 		return secret, nil
 	}
 	v, err := sigv4.Verify(q.r, lookup, q.g.opt.Now(), opt)
+	var se *s3err.Error
 	switch {
+	case errors.Is(lookupErr, iam.ErrLockedOut):
+		q.g.log.Warn("S3 request with a locked-out access key", "request_id", q.id, "access_key", credentialKey(q.r), "source", q.r.RemoteAddr)
+		return s3err.Newf(s3err.AccessDenied, "Too many failed authentications with this access key; try again later.")
 	case errors.Is(lookupErr, iam.ErrExpired):
 		return s3err.Newf(s3err.ExpiredToken, "The provided token has expired.")
 	case errors.Is(lookupErr, iam.ErrDisabled):
 		return s3err.Newf(s3err.AccessDenied, "The access key belongs to a disabled user.")
+	case errors.As(err, &se) && (se.Code == s3err.SignatureDoesNotMatch || se.Code == s3err.InvalidAccessKeyID):
+		if ak := credentialKey(q.r); ak != "" {
+			q.g.opt.Identity.Failed(ak, q.r.RemoteAddr)
+			q.g.log.Info("S3 authentication failed", "request_id", q.id, "access_key", ak, "source", q.r.RemoteAddr, "code", se.Code)
+		}
+		return err
 	case err != nil:
 		return err
 	case v.Anonymous:
 		return s3err.Newf(s3err.AccessDenied, "Anonymous access is not allowed; sign the request.")
 	}
+	if !p.CheckToken(securityToken(q.r)) {
+		return s3err.Newf(s3err.InvalidToken, "The provided token is malformed or otherwise invalid.")
+	}
+	q.g.opt.Identity.Succeeded(v.AccessKey)
 	q.accessKey, q.principal, q.cred, q.body, q.length = v.AccessKey, p, p.Cred, v.Body, v.DecodedLength
 	q.sigVer, q.presigned = v.Version, v.Presigned
 	q.r.Body = &countReader{ReadCloser: v.Body, n: &q.in}

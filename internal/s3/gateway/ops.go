@@ -52,6 +52,10 @@ type operation struct {
 // ?tagging is not a GetObject).
 var operations = []operation{
 	{name: "ListBuckets", method: http.MethodGet, level: serviceLevel, action: "s3:ListAllMyBuckets", fn: (*request).listBuckets},
+	// STS (a form in the body, signed for service "sts"). Any principal may
+	// have temporary credentials of itself, which grant no more than it
+	// has, as MinIO's AssumeRole: no action is authorized.
+	{name: "AssumeRole", method: http.MethodPost, level: serviceLevel, fn: (*request).assumeRole},
 
 	// Bucket level, GET.
 	{name: "GetBucketLocation", method: http.MethodGet, level: bucketLevel, query: q("location"), action: "s3:GetBucketLocation", fn: (*request).getBucketLocation},

@@ -33,6 +33,7 @@ const (
 	InvalidAccessKeyID                Code = "InvalidAccessKeyId"
 	InvalidArgument                   Code = "InvalidArgument"
 	InvalidBucketName                 Code = "InvalidBucketName"
+	InvalidToken                      Code = "InvalidToken"
 	InvalidDigest                     Code = "InvalidDigest"
 	InvalidPart                       Code = "InvalidPart"
 	InvalidPartOrder                  Code = "InvalidPartOrder"
@@ -78,6 +79,7 @@ var table = map[Code]codeInfo{
 	InvalidAccessKeyID:                {403, "The AWS access key ID you provided does not exist in our records."},
 	InvalidArgument:                   {400, "Invalid Argument."},
 	InvalidBucketName:                 {400, "The specified bucket is not valid."},
+	InvalidToken:                      {400, "The provided token is malformed or otherwise invalid."},
 	InvalidDigest:                     {400, "The Content-MD5 you specified is not valid."},
 	InvalidPart:                       {400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 	InvalidPartOrder:                  {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},

@@ -7,11 +7,13 @@
 package sigv4
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -52,6 +54,13 @@ type Options struct {
 	// Bucket is the bucket named by a virtual-host-style Host header; SigV2
 	// signs "/bucket/key" whichever style the request used.
 	Bucket string
+	// Service is the credential scope's service (default "s3"; "sts" for
+	// the STS endpoint).
+	Service string
+	// Region, when set, is the only region a credential scope may name:
+	// AWS refuses a request signed for another region with
+	// AuthorizationHeaderMalformed naming the region it expects.
+	Region string
 }
 
 // Verified is an authenticated request.
@@ -81,13 +90,13 @@ func Verify(r *http.Request, lookup Lookup, now time.Time, opt Options) (*Verifi
 	auth := r.Header.Get("Authorization")
 	switch {
 	case strings.HasPrefix(auth, algorithm+" "):
-		return verifyHeader(r, auth, lookup, now)
+		return verifyHeader(r, auth, lookup, now, opt)
 	case strings.HasPrefix(auth, "AWS "):
 		return verifyV2Header(r, auth, lookup, now, opt)
 	case auth != "":
 		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "Unsupported authorization type.")
 	case q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Signature") || q.Has("X-Amz-Credential"):
-		return verifyPresigned(r, q, lookup, now)
+		return verifyPresigned(r, q, lookup, now, opt)
 	case q.Has("AWSAccessKeyId") || q.Has("Signature"):
 		return verifyV2Presigned(r, q, lookup, now, opt)
 	}
@@ -106,12 +115,19 @@ func (c credential) scope() string {
 	return c.date + "/" + c.region + "/" + c.service + "/aws4_request"
 }
 
-func parseCredential(s string) (credential, error) {
+func parseCredential(s string, opt Options) (credential, error) {
+	service := opt.Service
+	if service == "" {
+		service = "s3"
+	}
 	// The access key itself may not contain "/", the other four fields
 	// are fixed.
 	parts := strings.Split(s, "/")
-	if len(parts) != 5 || parts[0] == "" || parts[4] != "aws4_request" || parts[3] != "s3" {
-		return credential{}, s3err.Newf(s3err.AuthorizationHeaderMalformed, fmt.Sprintf("The credential %q is malformed; expected \"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\".", s))
+	if len(parts) != 5 || parts[0] == "" || parts[4] != "aws4_request" || parts[3] != service {
+		return credential{}, s3err.Newf(s3err.AuthorizationHeaderMalformed, fmt.Sprintf("The credential %q is malformed; expected \"<YOUR-AKID>/YYYYMMDD/REGION/%s/aws4_request\".", s, service))
+	}
+	if opt.Region != "" && parts[2] != opt.Region {
+		return credential{}, s3err.Newf(s3err.AuthorizationHeaderMalformed, fmt.Sprintf("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", parts[2], opt.Region)).With("Region", opt.Region)
 	}
 	if _, err := time.Parse(dateFormat, parts[1]); err != nil {
 		return credential{}, s3err.Newf(s3err.AuthorizationHeaderMalformed, "Invalid credential date "+strconv.Quote(parts[1])+".")
@@ -119,7 +135,7 @@ func parseCredential(s string) (credential, error) {
 	return credential{accessKey: parts[0], date: parts[1], region: parts[2], service: parts[3]}, nil
 }
 
-func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time) (*Verified, error) {
+func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time, opt Options) (*Verified, error) {
 	fields := map[string]string{}
 	for _, f := range strings.Split(strings.TrimPrefix(auth, algorithm+" "), ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(f), "=")
@@ -128,7 +144,7 @@ func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time) (*
 		}
 		fields[k] = v
 	}
-	cred, err := parseCredential(fields["Credential"])
+	cred, err := parseCredential(fields["Credential"], opt)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +161,13 @@ func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time) (*
 		return nil, s3err.Newf(s3err.SignatureDoesNotMatch, "The credential date does not match the request date.")
 	}
 	payload := r.Header.Get("X-Amz-Content-Sha256")
+	if payload == "" && opt.Service != "" && opt.Service != "s3" {
+		// Services other than S3 (STS) sign the body's hash without
+		// sending it: the body is a small form, hashed here.
+		if payload, err = hashSmallBody(r); err != nil {
+			return nil, err
+		}
+	}
 	if payload == "" {
 		return nil, s3err.Newf(s3err.InvalidRequest, "Missing required header for this request: x-amz-content-sha256")
 	}
@@ -167,6 +190,24 @@ func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time) (*
 	}
 	v := &Verified{AccessKey: cred.accessKey, Version: 4, DecodedLength: r.ContentLength}
 	return v, attachBody(r, v, payload, streamState{key: key, scope: cred.scope(), date: amzDate2(t), prev: sig})
+}
+
+// MaxFormBody is the largest body hashSmallBody reads.
+const MaxFormBody = 64 << 10
+
+// hashSmallBody reads r's body (at most MaxFormBody bytes), puts it back
+// and returns its SHA-256 in hex.
+func hashSmallBody(r *http.Request) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxFormBody+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > MaxFormBody {
+		return "", s3err.Newf(s3err.InvalidRequest, "The request body is too large.")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func validPayloadHash(p string) bool {
@@ -213,11 +254,11 @@ func trailerNames(h string) []string {
 	return out
 }
 
-func verifyPresigned(r *http.Request, q url.Values, lookup Lookup, now time.Time) (*Verified, error) {
+func verifyPresigned(r *http.Request, q url.Values, lookup Lookup, now time.Time, opt Options) (*Verified, error) {
 	if q.Get("X-Amz-Algorithm") != algorithm {
 		return nil, s3err.Newf(s3err.AuthorizationQueryParametersError, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
 	}
-	cred, err := parseCredential(q.Get("X-Amz-Credential"))
+	cred, err := parseCredential(q.Get("X-Amz-Credential"), opt)
 	if err != nil {
 		return nil, s3err.Newf(s3err.AuthorizationQueryParametersError, err.(*s3err.Error).Message)
 	}

@@ -366,3 +366,28 @@ func FuzzChunked(f *testing.F) {
 		}
 	})
 }
+
+// A credential scope must name the gateway's region (when it has one)
+// and the service asked for.
+func TestScopeRegionAndService(t *testing.T) {
+	now := time.Now()
+	req := func(region string) *http.Request {
+		r := httptest.NewRequest("GET", "http://localhost:9000/b/k", nil)
+		SignHeader(r, testAK, testSecret, region, emptySHA256, now)
+		return r
+	}
+	if _, err := Verify(req("us-east-1"), lookup, now, Options{Region: "us-east-1"}); err != nil {
+		t.Fatalf("own region: %v", err)
+	}
+	if _, err := Verify(req("eu-west-3"), lookup, now, Options{}); err != nil {
+		t.Fatalf("any region when none is set: %v", err)
+	}
+	_, err := Verify(req("eu-west-3"), lookup, now, Options{Region: "us-east-1"})
+	var e *s3err.Error
+	if !errors.As(err, &e) || e.Code != s3err.AuthorizationHeaderMalformed || !strings.Contains(e.Message, "expecting 'us-east-1'") {
+		t.Fatalf("other region: %v", err)
+	}
+	if _, err := Verify(req("us-east-1"), lookup, now, Options{Service: "sts"}); code(err) != s3err.AuthorizationHeaderMalformed {
+		t.Fatalf("an s3 scope at the sts endpoint: %v", err)
+	}
+}

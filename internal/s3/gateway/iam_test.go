@@ -1,0 +1,370 @@
+package gateway_test
+
+import (
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"cairn/internal/acl"
+	"cairn/internal/chunk"
+	"cairn/internal/iam"
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/object/mem"
+	"cairn/internal/posix"
+	"cairn/internal/s3/gateway"
+	"cairn/internal/s3/s3fs"
+	"cairn/internal/vfs"
+)
+
+// iamHarness is a gateway whose identities live in its volume.
+type iamHarness struct {
+	url   string
+	store kv.Store
+	ids   *iam.Identities
+	vfs   *vfs.FS
+	root  *s3.Client
+}
+
+func newIAMHarness(t *testing.T) *iamHarness {
+	t.Helper()
+	store := memkv.New()
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "gw", Storage: "mem", EnableACL: true}); err != nil {
+		t.Fatal(err)
+	}
+	h := &iamHarness{store: store}
+	h.url, h.ids, h.vfs = startGateway(t, store, mem.New())
+	h.root = h.client(testAK, testSecret, "")
+	return h
+}
+
+// startGateway serves the volume in store with a gateway of its own.
+func startGateway(t *testing.T, store kv.Store, obj *mem.Store) (string, *iam.Identities, *vfs.FS) {
+	t.Helper()
+	m, err := meta.Open(bg, store, meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := chunk.New(obj, chunk.Options{})
+	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
+	var key iam.MasterKey
+	ids, err := iam.Open(bg, store, key, iam.Credentials{AccessKey: testAK, SecretKey: testSecret},
+		iam.Options{PollInterval: 50 * time.Millisecond, LockoutThreshold: 3, LockoutDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(gateway.Options{Backend: s3fs.New(v, s3fs.Options{}), Identity: ids}))
+	t.Cleanup(func() {
+		srv.Close()
+		ids.Close()
+		v.Close()
+		c.Close()
+		m.Close()
+	})
+	return srv.URL, ids, v
+}
+
+func (h *iamHarness) client(ak, sk, token string) *s3.Client {
+	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.url), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, token)})
+}
+
+func (h *iamHarness) user(t *testing.T, name string, policies ...string) *s3.Client {
+	t.Helper()
+	if err := h.ids.CreateUser(bg, name, name+"-secret", iam.UserOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(policies) > 0 {
+		if err := h.ids.AttachPolicy(bg, iam.Target{User: name}, policies...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h.client(name, name+"-secret", "")
+}
+
+func (h *iamHarness) policy(t *testing.T, name, doc string) {
+	t.Helper()
+	if err := h.ids.PutPolicy(bg, name, []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func put(c *s3.Client, bucket, key, body string) error {
+	_, err := c.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+	return err
+}
+
+func get(c *s3.Client, bucket, key string) error {
+	out, err := c.GetObject(bg, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err == nil {
+		out.Body.Close()
+	}
+	return err
+}
+
+func list(c *s3.Client, bucket string) error {
+	_, err := c.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	return err
+}
+
+func denied(t *testing.T, what string, err error) {
+	t.Helper()
+	if code(err) != "AccessDenied" || httpStatus(err) != 403 {
+		t.Errorf("%s: %v, want AccessDenied", what, err)
+	}
+}
+
+func ok(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+}
+
+func TestIAMPolicies(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	bob := h.user(t, "bob", "readonly")
+	carol := h.user(t, "carol")
+	h.policy(t, "tmp-cleaner", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["s3:DeleteObject","s3:PutObject","s3:ListBucket"],"Resource":["arn:aws:s3:::abk","arn:aws:s3:::abk/tmp/*"]}]}`)
+	dave := h.user(t, "dave", "tmp-cleaner")
+
+	ok(t, "alice creates her bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("abk")})
+		return err
+	}())
+	ok(t, "alice puts", put(alice, "abk", "doc", "hello"))
+	ok(t, "alice lists", list(alice, "abk"))
+	ok(t, "bob reads", get(bob, "abk", "doc"))
+	denied(t, "bob lists (readonly cannot list)", list(bob, "abk"))
+	denied(t, "bob puts", put(bob, "abk", "x", "y"))
+	denied(t, "carol reads", get(carol, "abk", "doc"))
+	_, err := carol.ListBuckets(bg, &s3.ListBucketsInput{})
+	denied(t, "carol lists buckets", err)
+	_, err = carol.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("cb")})
+	denied(t, "carol creates a bucket", err)
+
+	// DeleteObjects decides each key: dave may delete under tmp/ only.
+	// (The bucket's directories are alice's; alice makes tmp/ writable.)
+	ok(t, "alice puts tmp/a", put(alice, "abk", "tmp/a", "1"))
+	tmp, err := h.vfs.Lookup(bg, posix.Root, bucketIno(t, h, "abk"), "tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.vfs.SetAttr(bg, posix.Root, tmp.Ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o777}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := dave.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: aws.String("abk"), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("tmp/a")}, {Key: aws.String("doc")}}}})
+	if err != nil || len(out.Deleted) != 1 || *out.Deleted[0].Key != "tmp/a" || len(out.Errors) != 1 || *out.Errors[0].Code != "AccessDenied" {
+		t.Fatalf("DeleteObjects: %+v %v", out, err)
+	}
+	ok(t, "doc survived", get(alice, "abk", "doc"))
+
+	// A copy needs read on its source as well as write on its target.
+	_, err = dave.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("abk"), Key: aws.String("tmp/copy"), CopySource: aws.String("abk/doc")})
+	denied(t, "dave copies what he cannot read", err)
+	_, err = alice.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("abk"), Key: aws.String("copy"), CopySource: aws.String("abk/doc")})
+	ok(t, "alice copies", err)
+
+	// A deny attached through a group wins over readwrite.
+	h.policy(t, "no-delete", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::*"}]}`)
+	if err := h.ids.AddGroupMembers(bg, "careful", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ids.AttachPolicy(bg, iam.Target{Group: "careful"}, "no-delete"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("abk"), Key: aws.String("doc")})
+	denied(t, "group deny", err)
+
+	// Disabled users and unknown keys.
+	if err := h.ids.SetUserStatus(bg, "bob", iam.Disabled); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, "disabled bob", get(bob, "abk", "doc"))
+	if err := h.ids.DeleteUser(bg, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(carol, "abk", "doc"); code(err) != "InvalidAccessKeyId" {
+		t.Errorf("deleted carol: %v", err)
+	}
+	// The root user may still do anything.
+	ok(t, "root reads", get(h.root, "abk", "doc"))
+}
+
+func bucketIno(t *testing.T, h *iamHarness, bucket string) posix.Ino {
+	t.Helper()
+	e, err := h.vfs.Lookup(bg, posix.Root, posix.RootIno, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Ino
+}
+
+// One permission model: S3 requests run as the user's uid and gids, so
+// modes and ACLs decide after the policies.
+func TestIAMPOSIX(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	bob := h.user(t, "bob", "readwrite")
+	ok(t, "alice creates a bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("shared")})
+		return err
+	}())
+	ok(t, "alice puts", put(alice, "shared", "report", "data"))
+	// What alice made is hers.
+	b := bucketIno(t, h, "shared")
+	e, err := h.vfs.Lookup(bg, posix.Root, b, "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	au, _ := h.ids.GetUser(bg, "alice")
+	bu, _ := h.ids.GetUser(bg, "bob")
+	if e.Attr.UID != au.UID || e.Attr.GID != au.GID || au.UID == 0 || au.UID == bu.UID {
+		t.Fatalf("owner %d:%d, alice %d:%d, bob %d", e.Attr.UID, e.Attr.GID, au.UID, au.GID, bu.UID)
+	}
+	ok(t, "bob reads a 0644 file", get(bob, "shared", "report"))
+	denied(t, "bob writes into alice's 0755 bucket", put(bob, "shared", "mine", "x"))
+	// An ACL that denies bob (setfacl -m u:BOB:- report) governs S3 too.
+	rule, err := acl.Parse("u::rw-,u:"+itoa(bu.UID)+":---,g::r--,o::r--", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.vfs.SetACL(bg, posix.Root, e.Ino, meta.ACLAccess, rule); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, "bob reads a file whose ACL denies him", get(bob, "shared", "report"))
+	ok(t, "alice still reads it", get(alice, "shared", "report"))
+	// An ACL entry for bob on the bucket directory lets him write there.
+	dirRule, err := acl.Parse("u::rwx,u:"+itoa(bu.UID)+":rwx,g::r-x,o::r-x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.vfs.SetACL(bg, posix.Root, b, meta.ACLAccess, dirRule); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "bob writes with a directory ACL", put(bob, "shared", "mine", "x"))
+	// A bucket directory made private to alice hides it from bob, whatever
+	// his policy says.
+	if err := h.vfs.SetACL(bg, posix.Root, b, meta.ACLAccess, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.vfs.SetAttr(bg, posix.Root, b, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o700}); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, "bob lists a 0700 bucket", list(bob, "shared"))
+	ok(t, "alice lists it", list(alice, "shared"))
+}
+
+func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+func TestIAMServiceAccountsAndSTS(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	ok(t, "bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("abk")})
+		return err
+	}())
+	ok(t, "put", put(alice, "abk", "k", "v"))
+	sa, err := h.ids.CreateServiceAccount(bg, "alice", iam.ServiceAccountOptions{
+		Policy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::abk/*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := h.client(sa.AccessKey, sa.SecretKey, "")
+	ok(t, "service account reads", get(svc, "abk", "k"))
+	denied(t, "service account narrowed", put(svc, "abk", "k2", "v"))
+
+	stsc := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.url),
+		Credentials: credentials.NewStaticCredentialsProvider("alice", "alice-secret", "")})
+	out, err := stsc.AssumeRole(bg, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/x"),
+		RoleSessionName: aws.String("s"), DurationSeconds: aws.Int32(900),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::abk"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := out.Credentials
+	if time.Until(*cr.Expiration) > 15*time.Minute || time.Until(*cr.Expiration) < 14*time.Minute {
+		t.Fatalf("expiration %v", cr.Expiration)
+	}
+	sess := h.client(*cr.AccessKeyId, *cr.SecretAccessKey, *cr.SessionToken)
+	ok(t, "session lists", list(sess, "abk"))
+	denied(t, "session narrowed by its policy", get(sess, "abk", "k"))
+	if err := list(h.client(*cr.AccessKeyId, *cr.SecretAccessKey, "forged"), "abk"); code(err) != "InvalidToken" {
+		t.Errorf("forged token: %v", err)
+	}
+	if err := list(h.client(*cr.AccessKeyId, *cr.SecretAccessKey, ""), "abk"); code(err) != "InvalidToken" {
+		t.Errorf("no token: %v", err)
+	}
+	_, err = stsc.AssumeRole(bg, &sts.AssumeRoleInput{RoleArn: aws.String("r"), RoleSessionName: aws.String("s"), DurationSeconds: aws.Int32(60)})
+	if code(err) != "ValidationError" {
+		t.Errorf("too short a session: %v", err)
+	}
+	_, err = stsc.AssumeRole(bg, &sts.AssumeRoleInput{RoleArn: aws.String("r"), RoleSessionName: aws.String("s"), Policy: aws.String(`{"Statement":"x"}`)})
+	if code(err) != "MalformedPolicyDocument" {
+		t.Errorf("bad session policy: %v", err)
+	}
+}
+
+func TestIAMLockoutAndRegion(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	wrong := h.client("alice", "not-her-secret", "")
+	for range 3 {
+		if err := list(wrong, "x"); code(err) != "SignatureDoesNotMatch" {
+			t.Fatalf("wrong secret: %v", err)
+		}
+	}
+	_, err := alice.ListBuckets(bg, &s3.ListBucketsInput{})
+	denied(t, "locked out with the right secret", err)
+	_, err = h.root.ListBuckets(bg, &s3.ListBucketsInput{})
+	ok(t, "root is not locked out", err)
+
+	west := s3.New(s3.Options{Region: "us-west-2", BaseEndpoint: aws.String(h.url), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(testAK, testSecret, "")})
+	_, err = west.ListBuckets(bg, &s3.ListBucketsInput{})
+	if code(err) != "AuthorizationHeaderMalformed" || !strings.Contains(err.Error(), "us-east-1") {
+		t.Errorf("other region: %v", err)
+	}
+}
+
+// Two gateways on one volume see the same identities: a change through
+// one is enforced by the other within a second.
+func TestIAMTwoGateways(t *testing.T) {
+	h := newIAMHarness(t)
+	_, ids2, _ := startGateway(t, h.store, mem.New())
+	if err := ids2.CreateUser(bg, "alice", "alice-secret", iam.UserOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ids2.AttachPolicy(bg, iam.Target{User: "alice"}, "readwrite"); err != nil {
+		t.Fatal(err)
+	}
+	alice1 := h.client("alice", "alice-secret", "")
+	_, err := alice1.ListBuckets(bg, &s3.ListBucketsInput{})
+	ok(t, "gateway 1 knows a user made through gateway 2", err)
+	if err := ids2.DetachPolicy(bg, iam.Target{User: "alice"}, "readwrite"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, err := alice1.ListBuckets(bg, &s3.ListBucketsInput{})
+		if code(err) == "AccessDenied" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway 1 still allows alice a second after her policy was detached: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
