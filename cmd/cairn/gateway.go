@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"cairn/internal/adminapi"
 	"cairn/internal/iam"
 	"cairn/internal/meta"
 	"cairn/internal/posix"
@@ -254,7 +255,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	}
 	srv := &http.Server{
 		Addr:              o.address,
-		Handler:           gateway.New(gopt),
+		Handler:           withAdmin(gateway.New(gopt), adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log})),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -354,4 +355,16 @@ func sweepSessions(ctx context.Context, ids *iam.Identities, log *slog.Logger) {
 			log.Info("iam: expired keys removed", "count", n)
 		}
 	}
+}
+
+// withAdmin serves the admin API's paths with admin and everything else
+// with the S3 gateway.
+func withAdmin(s3 http.Handler, admin http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, adminapi.Prefix) {
+			admin.ServeHTTP(w, r)
+			return
+		}
+		s3.ServeHTTP(w, r)
+	})
 }

@@ -177,6 +177,24 @@ func TestIAMPolicies(t *testing.T) {
 	_, err = alice.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("abk"), Key: aws.String("copy"), CopySource: aws.String("abk/doc")})
 	ok(t, "alice copies", err)
 
+	// Multipart uploads stage in the volume's shared directories as the
+	// user, and the object is the user's.
+	up, err := alice.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("abk"), Key: aws.String("big")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := alice.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("abk"), Key: aws.String("big"), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("part one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dave.AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{Bucket: aws.String("abk"), Key: aws.String("big"), UploadId: up.UploadId})
+	denied(t, "dave aborts alice's upload", err)
+	_, err = alice.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("abk"), Key: aws.String("big"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1)}}}})
+	ok(t, "alice completes a multipart upload", err)
+	ok(t, "alice reads it", get(alice, "abk", "big"))
+
 	// A deny attached through a group wins over readwrite.
 	h.policy(t, "no-delete", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::*"}]}`)
 	if err := h.ids.AddGroupMembers(bg, "careful", "alice"); err != nil {
