@@ -43,6 +43,7 @@ type serveOptions struct {
 	idBase        uint32
 	lockout       int
 	lockoutFor    time.Duration
+	policyBoth    bool
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -64,6 +65,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.Uint32Var(&o.idBase, "id-base", 10000, "first uid and gid handed to new users and groups")
 	fl.IntVar(&o.lockout, "lockout-attempts", 5, "failed authentications in a row that lock an access key out (0: never)")
 	fl.DurationVar(&o.lockoutFor, "lockout-duration", 15*time.Minute, "how long a locked-out access key is refused")
+	fl.BoolVar(&o.policyBoth, "bucket-policy-both", false, "a user's request that a bucket policy covers needs an allow from the user's policies and from the bucket's (MyFSIO's rule); by default either suffices, as on AWS")
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
@@ -212,7 +214,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if generated {
 		fmt.Fprintf(cmd.OutOrStdout(), "Generated root credentials (shown only now; set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD to choose your own):\n  RootUser: %s\n  RootPass: %s\n", root.AccessKey, root.SecretKey)
 	}
-	iopt := iam.Options{IDBase: o.idBase, LockoutThreshold: o.lockout, LockoutDuration: o.lockoutFor, Logger: log}
+	iopt := iam.Options{IDBase: o.idBase, LockoutThreshold: o.lockout, LockoutDuration: o.lockoutFor, RequireBoth: o.policyBoth, Logger: log}
 	if o.lockout == 0 {
 		iopt.LockoutThreshold = -1
 	}

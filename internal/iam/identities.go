@@ -43,6 +43,11 @@ type Options struct {
 	// disables lockout.
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+	// RequireBoth makes a request by a user that a bucket policy covers
+	// need an allow from the user's policies and from the bucket's (as
+	// MyFSIO decides); by default, within one account as AWS decides,
+	// either allow suffices. An explicit deny wins either way.
+	RequireBoth bool
 	// OneIdentity, when set, is the POSIX identity every principal but
 	// root runs as, for deployments that do not map users to uids.
 	OneIdentity *posix.Cred
@@ -65,6 +70,7 @@ type Identities struct {
 	gen      int64                     // the change counter the cache is of
 	cache    map[string]*cachedKey     // by access key
 	policies map[string]*policy.Policy // compiled, by name
+	buckets  map[string]*policy.Policy // bucket policies (nil: none), by bucket
 	failures map[string]*failures      // by access key
 
 	stop chan struct{}
@@ -177,6 +183,7 @@ func (i *Identities) reset(gen int64) {
 	i.gen = gen
 	i.cache = map[string]*cachedKey{}
 	i.policies = map[string]*policy.Policy{}
+	i.buckets = map[string]*policy.Policy{}
 	i.mu.Unlock()
 }
 

@@ -325,3 +325,36 @@ func TestLegacyRootMoves(t *testing.T) {
 		return nil
 	})
 }
+
+// Identity and bucket policies combine as AWS does within one account (an
+// allow in either), or both must allow with RequireBoth (as MyFSIO).
+func TestBucketPolicyCombination(t *testing.T) {
+	for _, both := range []bool{false, true} {
+		ids := newIDs(t, memkv.New(), nil, Options{PollInterval: -1, RequireBoth: both})
+		must(t, ids.CreateUser(bg, "alice", "alice-secret", UserOptions{}))
+		must(t, ids.AttachPolicy(bg, Target{User: "alice"}, "readonly"))
+		must(t, ids.PutBucketPolicy(bg, "b", []byte(`{"Version":"2012-10-17","Statement":[
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}`)))
+		bp, err := ids.BucketPolicy(bg, "b")
+		must(t, err)
+		p, _, _ := ids.Lookup(bg, "alice")
+		try := func(action string) bool {
+			return ids.Authorize(bg, p, &policy.Request{Action: action, Resource: policy.ObjectARN("b", "k")}, bp) == nil
+		}
+		// PutObject: the bucket allows, alice's readonly does not.
+		// GetObject: alice's policy allows, the bucket's says nothing.
+		if got := try("s3:PutObject"); got == both {
+			t.Errorf("both=%v: PutObject allowed=%v", both, got)
+		}
+		if got := try("s3:GetObject"); got == both {
+			t.Errorf("both=%v: GetObject allowed=%v", both, got)
+		}
+		if none, _ := ids.BucketPolicy(bg, "other"); none != nil {
+			t.Fatal("a policy for a bucket without one")
+		}
+		must(t, ids.DeleteBucketPolicy(bg, "b"))
+		if _, err := ids.GetBucketPolicy(bg, "b"); !errors.Is(err, ErrNoSuchBucketPolicy) {
+			t.Fatalf("deleted policy: %v", err)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func (i *Identities) Authorize(ctx context.Context, p *Principal, r *policy.Requ
 		r.Principals = r.Principals[:0]
 		r.Set("aws:PrincipalType", "Anonymous")
 	}
-	return decide(p, r, bucket)
+	return decide(p, r, bucket, i.opt.RequireBoth)
 }
 
 func principalType(p *Principal) string {
@@ -103,7 +103,7 @@ func principalType(p *Principal) string {
 }
 
 // decide applies the evaluation rules to p's policies and the bucket's.
-func decide(p *Principal, r *policy.Request, bucket *policy.Policy) error {
+func decide(p *Principal, r *policy.Request, bucket *policy.Policy, both bool) error {
 	var own policy.Decision
 	if p != nil {
 		own = policy.Evaluate(r, p.policies...)
@@ -113,6 +113,9 @@ func decide(p *Principal, r *policy.Request, bucket *policy.Policy) error {
 		return ErrAccessDenied
 	}
 	if own != policy.Allowed && fromBucket != policy.Allowed {
+		return ErrAccessDenied
+	}
+	if both && p != nil && bucket != nil && (own != policy.Allowed || fromBucket != policy.Allowed) {
 		return ErrAccessDenied
 	}
 	// A service account's or session's own policy bounds everything it

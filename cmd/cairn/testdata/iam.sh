@@ -85,6 +85,23 @@ read -r ak exp sk tok <<<"$creds"
 AWS_SESSION_TOKEN=$tok as "$ak" "$sk" s3 ls s3://team | grep -q f.txt
 must_fail InvalidToken as "$ak" "$sk" s3 ls s3://team
 
+step "anonymous access with mc anonymous (bucket policies)"
+code() { curl -s -o /dev/null -w "%{http_code}" "$@"; }
+as alice alice-secret-1 s3 cp f.txt s3://team/pub/f.txt >/dev/null
+test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
+mc anonymous set download root/team/pub >/dev/null
+mc anonymous get root/team/pub | grep -q download
+test "$(code "$ENDPOINT/team/pub/f.txt")" = 200
+test "$(code "$ENDPOINT/team/f.txt")" = 403
+test "$(code -X PUT --data-binary @f.txt "$ENDPOINT/team/pub/anon.txt")" = 403
+mc anonymous set upload root/team/drop >/dev/null
+test "$(code -X PUT --data-binary @f.txt "$ENDPOINT/team/drop/anon.txt")" = 200
+as alice alice-secret-1 s3api get-bucket-policy-status --bucket team | grep -q '"IsPublic": true'
+mc anonymous set none root/team/pub >/dev/null
+mc anonymous set none root/team/drop >/dev/null
+test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
+mc anonymous get root/team | grep -q private
+
 step "disabled and removed users"
 mc admin user disable root alice >/dev/null
 must_fail "$DENIED" as alice alice-secret-1 s3 ls s3://team

@@ -120,3 +120,15 @@ func (s *Statement) matchResource(r *Request) bool {
 	}
 	return false
 }
+
+// Public reports whether p allows an anonymous caller anything without a
+// condition: what GetBucketPolicyStatus calls public.
+func (p *Policy) Public() bool {
+	for i := range p.Statements {
+		s := &p.Statements[i]
+		if s.Effect == Allow && s.principals != nil && !s.notPrincipal && s.principals.any && len(s.conditions) == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -10,6 +10,7 @@ import (
 
 	"cairn/internal/iam"
 	"cairn/internal/iam/policy"
+	"cairn/internal/posix"
 	"cairn/internal/s3/s3err"
 )
 
@@ -35,21 +36,48 @@ func (q *request) authorizeOp(op *operation) error {
 	return q.authorize(action, res)
 }
 
-// authorize decides action on resource for the request's principal:
-// nil, or AccessDenied. The root user is never refused and pays for no
-// request context.
+// authorize decides action on resource for the request's principal, with
+// the policy of the resource's bucket: nil, or AccessDenied. The root
+// user is never refused and pays for no request context. An anonymous
+// request that a bucket policy allows runs from then on as the owner of
+// the request's bucket (the policy is the owner's grant).
 func (q *request) authorize(action, resource string) error {
 	p := q.principal
 	if p != nil && p.Kind == iam.KindRoot {
 		return nil
 	}
+	var bp *policy.Policy
+	if b := bucketOf(resource); b != "" {
+		var err error
+		if bp, err = q.g.opt.Identity.BucketPolicy(q.ctx, b); err != nil {
+			return err
+		}
+	}
 	r := &policy.Request{Action: action, Resource: resource}
 	q.conditionKeys(r)
-	err := q.g.opt.Identity.Authorize(q.ctx, p, r, nil)
+	err := q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
 	if errors.Is(err, iam.ErrAccessDenied) {
 		return s3err.New(s3err.AccessDenied)
 	}
-	return err
+	if err != nil || p != nil || q.anonOwner {
+		return err
+	}
+	uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	q.cred, q.anonOwner = posix.Cred{UID: uid, GID: gid}, true
+	return nil
+}
+
+// bucketOf is the bucket an S3 ARN names ("" for none).
+func bucketOf(arn string) string {
+	rest, ok := strings.CutPrefix(arn, policy.BucketARN(""))
+	if !ok {
+		return ""
+	}
+	b, _, _ := strings.Cut(rest, "/")
+	return b
 }
 
 // conditionKeys fills the condition keys the request gives a policy.

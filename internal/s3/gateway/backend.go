@@ -15,7 +15,7 @@ type Backend interface {
 	CreateBucket(ctx context.Context, cred posix.Cred, bucket string) error
 	HeadBucket(ctx context.Context, cred posix.Cred, bucket string) (s3fs.BucketInfo, error)
 	DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) error
-	BucketOwner(ctx context.Context, bucket string) (uint32, error)
+	BucketOwner(ctx context.Context, bucket string) (uid, gid uint32, err error)
 
 	PutObject(ctx context.Context, cred posix.Cred, bucket, key string, body io.Reader, opt s3fs.PutOptions) (s3fs.ObjectInfo, error)
 	GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (*s3fs.Object, error)

@@ -45,12 +45,15 @@ func (q *request) createBucket() error {
 	}
 	err := q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
 	if errors.Is(err, s3fs.ErrBucketExists) {
-		if uid, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
+		if uid, _, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
 			return s3err.New(s3err.BucketAlreadyOwnedByYou)
 		}
 		return s3err.New(s3err.BucketAlreadyExists)
 	}
 	if err != nil {
+		return err
+	}
+	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
 		return err
 	}
 	q.w.Header().Set("Location", "/"+q.bucket)
@@ -70,6 +73,11 @@ func (q *request) headBucket() error {
 func (q *request) deleteBucket() error {
 	if err := q.g.opt.Backend.DeleteBucket(q.ctx, q.cred, q.bucket); err != nil {
 		return err
+	}
+	// The bucket's policy goes with it (and a new bucket of that name
+	// drops any left by a process that died in between).
+	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
+		q.g.log.Error("deleting a deleted bucket's policy failed; it goes when a bucket of that name is created", "bucket", q.bucket, "err", err)
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -386,3 +386,83 @@ func TestIAMTwoGateways(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestBucketPoliciesAndAnonymous(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	bob := h.user(t, "bob")
+	ok(t, "bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("web")})
+		return err
+	}())
+	ok(t, "put pub", put(alice, "web", "pub/index.html", "<h1>hi</h1>"))
+	ok(t, "put priv", put(alice, "web", "priv/secret", "s"))
+	anon := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.url), UsePathStyle: true, Credentials: aws.AnonymousCredentials{}})
+	denied(t, "anonymous read without a policy", get(anon, "web", "pub/index.html"))
+	_, err := alice.GetBucketPolicy(bg, &s3.GetBucketPolicyInput{Bucket: aws.String("web")})
+	if code(err) != "NoSuchBucketPolicy" {
+		t.Fatalf("no policy yet: %v", err)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::web/pub/*"},
+	  {"Sid":"BobUploads","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::000000000000:user/bob"]},"Action":"s3:PutObject","Resource":"arn:aws:s3:::web/uploads/*"},
+	  {"Sid":"AnonUploads","Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::web/drop/*"},
+	  {"Sid":"KeepPub","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::web/pub/*"}]}`
+	_, err = alice.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("web"), Policy: aws.String(doc)})
+	ok(t, "put bucket policy", err)
+	got, err := alice.GetBucketPolicy(bg, &s3.GetBucketPolicyInput{Bucket: aws.String("web")})
+	if err != nil || *got.Policy != doc {
+		t.Fatalf("get bucket policy: %v", err)
+	}
+	st, err := alice.GetBucketPolicyStatus(bg, &s3.GetBucketPolicyStatusInput{Bucket: aws.String("web")})
+	if err != nil || !*st.PolicyStatus.IsPublic {
+		t.Fatalf("policy status: %+v %v", st, err)
+	}
+	ok(t, "anonymous reads pub/", get(anon, "web", "pub/index.html"))
+	denied(t, "anonymous reads priv/", get(anon, "web", "priv/secret"))
+	denied(t, "anonymous lists", list(anon, "web"))
+	_, err = anon.ListBuckets(bg, &s3.ListBucketsInput{})
+	denied(t, "anonymous lists buckets", err)
+	// Anonymous uploads run as the bucket's owner.
+	ok(t, "anonymous drop", put(anon, "web", "drop/note", "n"))
+	b := bucketIno(t, h, "web")
+	drop, err := h.vfs.Lookup(bg, posix.Root, b, "drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := h.vfs.Lookup(bg, posix.Root, drop.Ino, "note")
+	au, _ := h.ids.GetUser(bg, "alice")
+	if err != nil || note.Attr.UID != au.UID {
+		t.Fatalf("anonymous upload owned by %d, want alice's %d (%v)", note.Attr.UID, au.UID, err)
+	}
+	// A bucket policy grants a user with no policies of its own (he still
+	// needs POSIX write access: alice opens uploads/ to him).
+	ok(t, "alice makes uploads/", put(alice, "web", "uploads/.keep", ""))
+	up, _ := h.vfs.Lookup(bg, posix.Root, b, "uploads")
+	if _, err := h.vfs.SetAttr(bg, posix.Root, up.Ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o777}); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "bob uploads by the bucket policy", put(bob, "web", "uploads/b", "x"))
+	denied(t, "bob elsewhere", put(bob, "web", "pub/b", "x"))
+	// An explicit deny in the bucket policy beats alice's readwrite.
+	_, err = alice.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("web"), Key: aws.String("pub/index.html")})
+	denied(t, "deny in the bucket policy", err)
+	// Bad policies.
+	for _, bad := range []string{
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::web/*"}]}`,
+		`not json`,
+	} {
+		_, err = alice.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("web"), Policy: aws.String(bad)})
+		if code(err) != "MalformedPolicy" {
+			t.Errorf("bad policy %s: %v", bad, err)
+		}
+	}
+	ok(t, "the good policy stayed", get(anon, "web", "pub/index.html"))
+	// Deleting the policy, and the bucket, takes the grant away.
+	_, err = alice.DeleteBucketPolicy(bg, &s3.DeleteBucketPolicyInput{Bucket: aws.String("web")})
+	ok(t, "delete bucket policy", err)
+	denied(t, "anonymous after the delete", get(anon, "web", "pub/index.html"))
+	_, err = bob.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("web"), Policy: aws.String(doc)})
+	denied(t, "bob sets a policy", err)
+}

@@ -370,6 +370,9 @@ func (q *request) deleteObjects() error {
 			keys = append(keys, o.Key)
 		}
 	}
+	if q.principal == nil && len(keys) == 0 {
+		return s3err.New(s3err.AccessDenied) // an anonymous caller no bucket policy lets delete
+	}
 	errs := q.g.opt.Backend.DeleteObjects(q.ctx, q.cred, q.bucket, keys)
 	next := 0
 	for i, o := range req.Objects {

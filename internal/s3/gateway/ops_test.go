@@ -1520,11 +1520,7 @@ func TestNotImplemented(t *testing.T) {
 	b := aws.String("bkt")
 	k := aws.String("k")
 	calls := map[string]func() error{
-		"GetBucketPolicy": func() error { _, err := h.s3.GetBucketPolicy(bg, &s3.GetBucketPolicyInput{Bucket: b}); return err },
-		"PutBucketPolicy": func() error {
-			_, err := h.s3.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: b, Policy: aws.String("{}")})
-			return err
-		},
+		"GetBucketCors":    func() error { _, err := h.s3.GetBucketCors(bg, &s3.GetBucketCorsInput{Bucket: b}); return err },
 		"GetBucketTagging": func() error { _, err := h.s3.GetBucketTagging(bg, &s3.GetBucketTaggingInput{Bucket: b}); return err },
 		"DeleteBucketCors": func() error { _, err := h.s3.DeleteBucketCors(bg, &s3.DeleteBucketCorsInput{Bucket: b}); return err },
 		"GetBucketAcl":     func() error { _, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: b}); return err },

@@ -715,9 +715,9 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Fatalf("bad keys left objects: %d", len(lo.Contents))
 	}
 	// Not implemented sub-resources.
-	_, err = h.s3.GetBucketPolicy(bg, &s3.GetBucketPolicyInput{Bucket: aws.String("bkt")})
+	_, err = h.s3.GetBucketTagging(bg, &s3.GetBucketTaggingInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
-		t.Fatalf("GetBucketPolicy: %v", err)
+		t.Fatalf("GetBucketTagging: %v", err)
 	}
 	_, err = h.s3.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: aws.String("bkt"), Key: aws.String("k"), Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
 	if code(err) != "NotImplemented" {

@@ -48,6 +48,9 @@ type stsErrorResponse struct {
 // for DurationSeconds (900 to 43,200; default 3,600), bounded by the
 // Policy given. RoleArn and RoleSessionName are accepted and not used.
 func (q *request) assumeRole() error {
+	if q.principal == nil {
+		return q.stsFail(http.StatusForbidden, "AccessDenied", "AssumeRole needs a signed request.")
+	}
 	b, err := io.ReadAll(io.LimitReader(q.r.Body, 64<<10+1))
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ const (
 	InvalidArgument                   Code = "InvalidArgument"
 	InvalidBucketName                 Code = "InvalidBucketName"
 	InvalidToken                      Code = "InvalidToken"
+	MalformedPolicy                   Code = "MalformedPolicy"
+	NoSuchBucketPolicy                Code = "NoSuchBucketPolicy"
 	InvalidDigest                     Code = "InvalidDigest"
 	InvalidPart                       Code = "InvalidPart"
 	InvalidPartOrder                  Code = "InvalidPartOrder"
@@ -80,6 +82,8 @@ var table = map[Code]codeInfo{
 	InvalidArgument:                   {400, "Invalid Argument."},
 	InvalidBucketName:                 {400, "The specified bucket is not valid."},
 	InvalidToken:                      {400, "The provided token is malformed or otherwise invalid."},
+	MalformedPolicy:                   {400, "Policy has invalid resource."},
+	NoSuchBucketPolicy:                {404, "The bucket policy does not exist."},
 	InvalidDigest:                     {400, "The Content-MD5 you specified is not valid."},
 	InvalidPart:                       {400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 	InvalidPartOrder:                  {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},

@@ -50,10 +50,10 @@ func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) e
 	return err
 }
 
-// BucketOwner returns the uid owning the bucket's directory.
-func (f *FS) BucketOwner(ctx context.Context, bucket string) (uint32, error) {
+// BucketOwner returns the owner and group of the bucket's directory.
+func (f *FS) BucketOwner(ctx context.Context, bucket string) (uid, gid uint32, err error) {
 	e, err := f.bucketIno(ctx, posix.Root, bucket)
-	return e.Attr.UID, err
+	return e.Attr.UID, e.Attr.GID, err
 }
 
 // HeadBucket checks that the bucket exists and that cred may search it.

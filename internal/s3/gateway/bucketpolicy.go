@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+
+	"cairn/internal/iam"
+	"cairn/internal/iam/policy"
+	"cairn/internal/s3/s3err"
+)
+
+func (q *request) putBucketPolicy() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	doc, err := io.ReadAll(io.LimitReader(q.r.Body, policy.MaxSize+1))
+	if err != nil {
+		return err
+	}
+	if len(doc) > policy.MaxSize {
+		return s3err.Newf(s3err.MalformedPolicy, "Policies must be no more than 20 KB.")
+	}
+	err = q.g.opt.Identity.PutBucketPolicy(q.ctx, q.bucket, doc)
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		return s3err.Newf(s3err.MalformedPolicy, pe.Error())
+	}
+	if err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (q *request) getBucketPolicy() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	doc, err := q.g.opt.Identity.GetBucketPolicy(q.ctx, q.bucket)
+	if errors.Is(err, iam.ErrNoSuchBucketPolicy) {
+		return s3err.New(s3err.NoSuchBucketPolicy).With("BucketName", q.bucket)
+	}
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.WriteHeader(http.StatusOK)
+	q.w.Write(doc)
+	return nil
+}
+
+func (q *request) deleteBucketPolicy() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type policyStatus struct {
+	XMLName  xml.Name `xml:"PolicyStatus"`
+	NS       string   `xml:"xmlns,attr"`
+	IsPublic bool     `xml:"IsPublic"`
+}
+
+func (q *request) getBucketPolicyStatus() error {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	p, err := q.g.opt.Identity.BucketPolicy(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return s3err.New(s3err.NoSuchBucketPolicy).With("BucketName", q.bucket)
+	}
+	return q.writeXML(http.StatusOK, policyStatus{NS: s3NS, IsPublic: iam.IsPublic(p)})
+}
