@@ -18,6 +18,8 @@ must_fail() {
   grep -q "$code" <<<"$out" || { echo "expected $code from: $*"; echo "$out"; exit 1; }
 }
 step() { echo "== $*"; }
+# (grep -c, not grep -q, after a pipe: -q stops reading at the first match
+# and the writer then dies of SIGPIPE, which pipefail reports.)
 DENIED="AccessDenied\|Forbidden"  # HEAD (aws s3 cp) answers 403 with no body
 
 mc alias set root "$ENDPOINT" "$ROOT_USER" "$ROOT_PASSWORD" >/dev/null
@@ -25,26 +27,26 @@ mc alias set root "$ENDPOINT" "$ROOT_USER" "$ROOT_PASSWORD" >/dev/null
 step "users: a new user may do nothing until a policy is attached"
 mc admin user add root alice alice-secret-1 >/dev/null
 mc admin user add root bob bob-secret-12 >/dev/null
-mc admin user ls root | grep -q "enabled *alice"
+mc admin user ls root | grep -c "enabled *alice" >/dev/null
 must_fail "$DENIED" as alice alice-secret-1 s3 ls
 mc admin policy attach root readwrite --user alice >/dev/null
-mc admin user info root alice | grep -q "PolicyName: readwrite"
+mc admin user info root alice | grep -c "PolicyName: readwrite" >/dev/null
 as alice alice-secret-1 s3 mb s3://team >/dev/null
 echo hello > f.txt
 as alice alice-secret-1 s3 cp f.txt s3://team/f.txt >/dev/null
-as alice alice-secret-1 s3 ls s3://team | grep -q f.txt
+as alice alice-secret-1 s3 ls s3://team | grep -c f.txt >/dev/null
 
 step "policies: a custom policy through a group"
 cat > read-team.json <<'P'
 {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::team","arn:aws:s3:::team/*"]}]}
 P
 mc admin policy create root read-team read-team.json >/dev/null
-mc admin policy ls root | grep -qx read-team
-mc admin policy info root read-team | grep -q '"s3:GetObject"'
+mc admin policy ls root | grep -cx read-team >/dev/null
+mc admin policy info root read-team | grep -c '"s3:GetObject"' >/dev/null
 mc admin group add root readers bob >/dev/null
 mc admin policy attach root read-team --group readers >/dev/null
-mc admin group info root readers | grep -q "Members: bob"
-mc admin policy entities root --policy read-team | grep -q readers
+mc admin group info root readers | grep -c "Members: bob" >/dev/null
+mc admin policy entities root --policy read-team | grep -c readers >/dev/null
 test "$(as bob bob-secret-12 s3 cp s3://team/f.txt -)" = hello
 must_fail "$DENIED" as bob bob-secret-12 s3 cp f.txt s3://team/bob.txt
 must_fail "in use\|attached" mc admin policy rm root read-team
@@ -65,8 +67,8 @@ must_fail "Access Denied" mc admin user ls bob
 step "service accounts inherit their parent's policies, narrowed"
 echo '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::team/*"}]}' > narrow.json
 mc admin user svcacct add root alice --access-key alicebackup --secret-key backup-secret-1 --policy narrow.json >/dev/null
-mc admin user svcacct ls root alice | grep -q alicebackup
-mc admin user svcacct info root alicebackup | grep -q "ParentUser: alice"
+mc admin user svcacct ls root alice | grep -c alicebackup >/dev/null
+mc admin user svcacct info root alicebackup | grep -c "ParentUser: alice" >/dev/null
 test "$(as alicebackup backup-secret-1 s3 cp s3://team/f.txt -)" = hello
 must_fail "$DENIED" as alicebackup backup-secret-1 s3 cp f.txt s3://team/g.txt
 mc admin user svcacct disable root alicebackup >/dev/null
@@ -76,13 +78,13 @@ must_fail InvalidAccessKeyId as alicebackup backup-secret-1 s3 ls s3://team
 # A user makes its own service accounts without admin rights.
 mc alias set alice "$ENDPOINT" alice alice-secret-1 >/dev/null
 mc admin user svcacct add alice alice --access-key alicetool --secret-key tool-secret-12 >/dev/null
-as alicetool tool-secret-12 s3 ls s3://team | grep -q f.txt
+as alicetool tool-secret-12 s3 ls s3://team | grep -c f.txt >/dev/null
 
 step "STS: temporary credentials of a user"
 creds=$(as alice alice-secret-1 sts assume-role --role-arn arn:aws:iam::000000000000:role/any \
   --role-session-name session1 --duration-seconds 900 --query Credentials --output text)
 read -r ak exp sk tok <<<"$creds"
-AWS_SESSION_TOKEN=$tok as "$ak" "$sk" s3 ls s3://team | grep -q f.txt
+AWS_SESSION_TOKEN=$tok as "$ak" "$sk" s3 ls s3://team | grep -c f.txt >/dev/null
 must_fail InvalidToken as "$ak" "$sk" s3 ls s3://team
 
 step "anonymous access with mc anonymous (bucket policies)"
@@ -90,17 +92,17 @@ code() { curl -s -o /dev/null -w "%{http_code}" "$@"; }
 as alice alice-secret-1 s3 cp f.txt s3://team/pub/f.txt >/dev/null
 test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
 mc anonymous set download root/team/pub >/dev/null
-mc anonymous get root/team/pub | grep -q download
+mc anonymous get root/team/pub | grep -c download >/dev/null
 test "$(code "$ENDPOINT/team/pub/f.txt")" = 200
 test "$(code "$ENDPOINT/team/f.txt")" = 403
 test "$(code -X PUT --data-binary @f.txt "$ENDPOINT/team/pub/anon.txt")" = 403
 mc anonymous set upload root/team/drop >/dev/null
 test "$(code -X PUT --data-binary @f.txt "$ENDPOINT/team/drop/anon.txt")" = 200
-as alice alice-secret-1 s3api get-bucket-policy-status --bucket team | grep -q '"IsPublic": true'
+as alice alice-secret-1 s3api get-bucket-policy-status --bucket team | grep -c '"IsPublic": true' >/dev/null
 mc anonymous set none root/team/pub >/dev/null
 mc anonymous set none root/team/drop >/dev/null
 test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
-mc anonymous get root/team | grep -q private
+mc anonymous get root/team | grep -c private >/dev/null
 
 step "disabled and removed users"
 mc admin user disable root alice >/dev/null
