@@ -44,6 +44,8 @@ type serveOptions struct {
 	lockout       int
 	lockoutFor    time.Duration
 	policyBoth    bool
+	metricsPublic bool
+	bodyIdle      time.Duration
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -66,6 +68,8 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.IntVar(&o.lockout, "lockout-attempts", 5, "failed authentications in a row that lock an access key out (0: never)")
 	fl.DurationVar(&o.lockoutFor, "lockout-duration", 15*time.Minute, "how long a locked-out access key is refused")
 	fl.BoolVar(&o.policyBoth, "bucket-policy-both", false, "a user's request that a bucket policy covers needs an allow from the user's policies and from the bucket's (MyFSIO's rule); by default either suffices, as on AWS")
+	fl.BoolVar(&o.metricsPublic, "metrics-public", false, "serve Prometheus metrics without authentication (by default a scrape needs a bearer token from `mc admin prometheus generate` or a signed request)")
+	fl.DurationVar(&o.bodyIdle, "body-idle-timeout", time.Minute, "cut a request whose body sends nothing for this long (RequestTimeout)")
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
@@ -247,6 +251,9 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		Version:  version,
 		Logger:   log,
 		Metrics:  gateway.NewMetrics(reg),
+
+		MetricsPublic:   o.metricsPublic,
+		BodyIdleTimeout: o.bodyIdle,
 		Ready: func(ctx context.Context) error {
 			_, err := v.meta.GetAttr(ctx, 1)
 			return err

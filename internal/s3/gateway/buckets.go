@@ -37,6 +37,9 @@ func (q *request) listBuckets() error {
 }
 
 func (q *request) createBucket() error {
+	if contains(ReservedBucketNames, q.bucket) {
+		return s3err.Newf(s3err.InvalidBucketName, "The bucket name "+q.bucket+" is reserved: the server's own endpoints live under /"+q.bucket+"/.")
+	}
 	if q.length > 0 {
 		var cfg createBucketConfiguration
 		if err := q.readXML(64<<10, &cfg); err != nil {

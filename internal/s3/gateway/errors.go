@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"syscall"
 
 	"cairn/internal/s3/s3err"
@@ -79,6 +80,8 @@ func toS3(err error) (*s3err.Error, bool) {
 		code = s3err.InvalidArgument
 	case errors.Is(err, context.Canceled):
 		code = s3err.BadRequest
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		code = s3err.RequestTimeout
 	default:
 		code, known = s3err.InternalError, false
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -60,7 +61,14 @@ type Options struct {
 	// AccessLog receives one record per request; nil disables it.
 	AccessLog *slog.Logger
 	Metrics   *Metrics
-	// Ready reports whether the volume answers, for /health/ready.
+	// MetricsPublic serves metrics to anyone; otherwise a scrape needs a
+	// bearer token (`mc admin prometheus generate`) or a signed request of
+	// a principal allowed admin:Prometheus.
+	MetricsPublic bool
+	// BodyIdleTimeout cuts a request whose body sends nothing for this
+	// long (default one minute) with RequestTimeout.
+	BodyIdleTimeout time.Duration
+	// Ready reports whether the volume answers, for the readiness probe.
 	Ready func(ctx context.Context) error
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
@@ -84,6 +92,9 @@ func New(opt Options) *Gateway {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.BodyIdleTimeout == 0 {
+		opt.BodyIdleTimeout = time.Minute
 	}
 	var b [4]byte
 	rand.Read(b[:])
@@ -113,22 +124,9 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/health/live", "/minio/health/live":
-		g.health(w, r, nil)
+	if h := g.serviceRoute(r); h != nil {
+		h(w, r)
 		return
-	case "/health/ready", "/minio/health/ready":
-		var err error
-		if g.opt.Ready != nil {
-			err = g.opt.Ready(r.Context())
-		}
-		g.health(w, r, err)
-		return
-	case "/metrics":
-		if g.opt.Metrics != nil {
-			g.opt.Metrics.handler.ServeHTTP(w, r)
-			return
-		}
 	}
 	start := g.opt.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
@@ -233,14 +231,26 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-// fail writes err as the S3 error response.
+// fail writes err as the S3 error response. A client that went away
+// mid-request is recorded with status 499 and logged at debug level:
+// nothing is written, there is no one to read it.
 func (q *request) fail(err error) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) && (q.r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF)) {
+		q.w.status = statusClientClosed
+		if q.g.log.Enabled(q.ctx, slog.LevelDebug) {
+			q.g.log.Debug("S3 client went away mid-request", "request_id", q.id, "op", q.op, "bucket", q.bucket, "key", q.key, "err", err)
+		}
+		return
+	}
 	e, known := toS3(err)
 	if !known {
 		q.g.log.Error("S3 request failed", "request_id", q.id, "op", q.op, "bucket", q.bucket, "key", q.key, "err", err)
@@ -309,6 +319,9 @@ func (q *request) parseTarget() error {
 	}
 	rest := path[1:]
 	q.bucket, q.key, _ = strings.Cut(rest, "/")
+	if q.bucket == "" && q.key != "" {
+		return s3err.Newf(s3err.InvalidURI, "The path has an empty bucket segment.") // "//bucket/key" is not ListBuckets
+	}
 	return nil
 }
 
@@ -359,21 +372,36 @@ func (q *request) authenticate(service string) error {
 	q.g.opt.Identity.Succeeded(v.AccessKey)
 	q.accessKey, q.principal, q.cred, q.body, q.length = v.AccessKey, p, p.Cred, v.Body, v.DecodedLength
 	q.sigVer, q.presigned = v.Version, v.Presigned
-	q.r.Body = &countReader{ReadCloser: v.Body, n: &q.in}
+	q.r.Body = q.counted(v.Body)
 	return nil
 }
+
+// statusClientClosed is the status metrics and the access log record for a
+// request whose client disconnected (nginx's 499).
+const statusClientClosed = 499
 
 // nobody is the identity of an anonymous request until a bucket policy
 // lets it run as the bucket's owner.
 const nobody = 65534
 
-// countReader counts the bytes read from a request body.
+// countReader counts the bytes read from a request body, and gives each
+// read BodyIdleTimeout: a body that stalls longer is cut (its read fails
+// with os.ErrDeadlineExceeded, answered RequestTimeout).
 type countReader struct {
 	io.ReadCloser
-	n *int64
+	n    *int64
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (q *request) counted(body io.ReadCloser) *countReader {
+	return &countReader{ReadCloser: body, n: &q.in, rc: http.NewResponseController(q.w), idle: q.g.opt.BodyIdleTimeout}
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
+	if c.idle > 0 {
+		c.rc.SetReadDeadline(time.Now().Add(c.idle)) // fails only where there is no connection (tests)
+	}
 	n, err := c.ReadCloser.Read(p)
 	*c.n += int64(n)
 	return n, err

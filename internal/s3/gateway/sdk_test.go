@@ -95,6 +95,9 @@ func newHarnessOn(t testing.TB, obj object.Store) *harness {
 		Version:  "test",
 		Metrics:  gateway.NewMetrics(h.reg),
 		Ready:    func(ctx context.Context) error { return nil },
+		// The tests read metrics without a token (TestServiceEndpoints
+		// covers their authentication).
+		MetricsPublic: true,
 	})
 	h.srv = httptest.NewServer(g)
 	h.url = h.srv.URL

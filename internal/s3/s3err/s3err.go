@@ -34,6 +34,8 @@ const (
 	InvalidArgument                   Code = "InvalidArgument"
 	InvalidBucketName                 Code = "InvalidBucketName"
 	InvalidToken                      Code = "InvalidToken"
+	InvalidURI                        Code = "InvalidURI"
+	RequestTimeout                    Code = "RequestTimeout"
 	MalformedPolicy                   Code = "MalformedPolicy"
 	NoSuchBucketPolicy                Code = "NoSuchBucketPolicy"
 	InvalidDigest                     Code = "InvalidDigest"
@@ -82,6 +84,8 @@ var table = map[Code]codeInfo{
 	InvalidArgument:                   {400, "Invalid Argument."},
 	InvalidBucketName:                 {400, "The specified bucket is not valid."},
 	InvalidToken:                      {400, "The provided token is malformed or otherwise invalid."},
+	InvalidURI:                        {400, "Couldn't parse the specified URI."},
+	RequestTimeout:                    {400, "Your socket connection to the server was not read from or written to within the timeout period."},
 	MalformedPolicy:                   {400, "Policy has invalid resource."},
 	NoSuchBucketPolicy:                {404, "The bucket policy does not exist."},
 	InvalidDigest:                     {400, "The Content-MD5 you specified is not valid."},
