@@ -46,6 +46,8 @@ type serveOptions struct {
 	policyBoth    bool
 	metricsPublic bool
 	bodyIdle      time.Duration
+	fileMode      string
+	dirMode       string
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -70,6 +72,8 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.BoolVar(&o.policyBoth, "bucket-policy-both", false, "a user's request that a bucket policy covers needs an allow from the user's policies and from the bucket's (MyFSIO's rule); by default either suffices, as on AWS")
 	fl.BoolVar(&o.metricsPublic, "metrics-public", false, "serve Prometheus metrics without authentication (by default a scrape needs a bearer token from `mc admin prometheus generate` or a signed request)")
 	fl.DurationVar(&o.bodyIdle, "body-idle-timeout", time.Minute, "cut a request whose body sends nothing for this long (RequestTimeout)")
+	fl.StringVar(&o.fileMode, "s3-file-mode", "0644", "mode (octal) of the objects S3 requests create; the creator owns them")
+	fl.StringVar(&o.dirMode, "s3-dir-mode", "0755", "mode (octal) of the buckets and directories S3 requests create")
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
@@ -238,7 +242,12 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	var sweeping sync.WaitGroup
 	sweeping.Go(func() { sweepSessions(sweepCtx, ids, log) })
 	defer func() { stopSweep(); sweeping.Wait() }()
-	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log})
+	fileMode, err1 := parseMode(o.fileMode)
+	dirMode, err2 := parseMode(o.dirMode)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log, FileMode: fileMode, DirMode: dirMode})
 	hk := startHousekeeping(ctx, v, backend, log)
 	defer hk()
 	reg := prometheus.NewRegistry()
@@ -376,4 +385,13 @@ func withAdmin(s3 http.Handler, admin http.Handler) http.Handler {
 		}
 		s3.ServeHTTP(w, r)
 	})
+}
+
+// parseMode parses an octal file mode such as 0644.
+func parseMode(s string) (uint32, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m == 0 || m > 0o7777 {
+		return 0, fmt.Errorf("mode %q is not an octal mode between 1 and 7777, such as 0644", s)
+	}
+	return uint32(m), nil
 }

@@ -226,6 +226,12 @@ func (fs *FS) patchLength(e *meta.Entry) {
 	}
 }
 
+// Chmod sets ino's mode (permission bits, setuid, setgid, sticky) with
+// chmod's rules: SetAttr of the mode alone.
+func (fs *FS) Chmod(ctx context.Context, cred posix.Cred, ino posix.Ino, mode uint32) (posix.Attr, error) {
+	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: mode})
+}
+
 // SetAttr changes attributes (chmod, chown, truncate, utimens). A size
 // change first commits pending writes of the file.
 func (fs *FS) SetAttr(ctx context.Context, cred posix.Cred, ino posix.Ino, req meta.SetAttrRequest) (posix.Attr, error) {

@@ -42,8 +42,8 @@ func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) e
 		return ErrInvalidBucketName
 	}
 	c := cred
-	c.Umask = 0o022
-	_, err := f.v.Mkdir(ctx, c, posix.RootIno, bucket, 0o755)
+	c.Umask = 0 // the configured mode, exactly
+	_, err := f.v.Mkdir(ctx, c, posix.RootIno, bucket, f.dirMode)
 	if errors.Is(err, syscall.EEXIST) {
 		return ErrBucketExists
 	}

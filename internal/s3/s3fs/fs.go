@@ -27,7 +27,11 @@ const metaXattr = "cairn.s3"
 
 // Options configure an FS.
 type Options struct {
-	Logger *slog.Logger
+	// FileMode and DirMode are the modes of the objects and directories
+	// (buckets included) created over S3 (defaults 0644 and 0755); the
+	// creator owns them. A request's own mode (PutOptions.Mode) wins.
+	FileMode, DirMode uint32
+	Logger            *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -39,6 +43,8 @@ type FS struct {
 	v   *vfs.FS
 	log *slog.Logger
 	now func() time.Time
+
+	fileMode, dirMode uint32
 
 	sysOnce sync.Mutex
 	tmpIno  posix.Ino // .cairn/tmp
@@ -59,7 +65,13 @@ func New(v *vfs.FS, opts Options) *FS {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &FS{v: v, log: opts.Logger, now: opts.Now}
+	if opts.FileMode == 0 {
+		opts.FileMode = 0o644
+	}
+	if opts.DirMode == 0 {
+		opts.DirMode = 0o755
+	}
+	return &FS{v: v, log: opts.Logger, now: opts.Now, fileMode: opts.FileMode & 0o7777, dirMode: opts.DirMode & 0o7777}
 }
 
 // objMeta is the stored S3 view of a file. Size and Mtime record the file

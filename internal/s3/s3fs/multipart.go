@@ -341,7 +341,7 @@ func (f *FS) joinParts(ctx context.Context, cred posix.Cred, stored []Part, inos
 	t := tempFile{dir: tmpDir, name: f.tempName()}
 	c := cred
 	c.Umask = 0o022
-	out, e, err := f.v.Create(ctx, c, tmpDir, t.name, 0o644, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
+	out, e, err := f.v.Create(ctx, c, tmpDir, t.name, f.fileMode, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
 	if err != nil {
 		return t, nil, err
 	}

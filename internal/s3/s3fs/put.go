@@ -92,10 +92,10 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 		UserMeta: opt.UserMeta, Headers: opt.Headers, Checksums: h.result(), Size: uint64(n)}
 	mode := opt.Mode
 	if mode == 0 {
-		mode = 0o644
+		mode = f.fileMode
 	}
 	c := cred
-	c.Umask = 0o022
+	c.Umask = 0 // the configured mode, exactly
 	// The metadata describes the file state it was computed for (size and
 	// mtime), so the mtime is chosen here and given to the transaction.
 	m.Mtime = f.now().UnixNano()
@@ -149,6 +149,16 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 		}
 		return ObjectInfo{}, err
 	}
+	// Staged files are created without group and other write (others
+	// can reach the shared staging directory); a configured mode that has
+	// them is set once the object is in place.
+	if want := f.fileMode; want&0o022 != 0 {
+		if e, err := f.v.Lookup(ctx, cred, parent, name); err == nil {
+			if a, err := f.v.Chmod(ctx, cred, e.Ino, want); err == nil {
+				tmp.attr = a
+			}
+		}
+	}
 	return f.info(bucket, key, tmp.attr, m), nil
 }
 
@@ -187,7 +197,7 @@ func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, parent posix.Ino
 // a key below the bucket directory.
 func (f *FS) makeParents(ctx context.Context, cred posix.Cred, dir posix.Ino, segs []string) (posix.Ino, error) {
 	for _, s := range segs {
-		ino, err := f.mkdirAll(ctx, cred, dir, s, 0o755)
+		ino, err := f.mkdirAll(ctx, cred, dir, s, f.dirMode)
 		if err != nil {
 			return 0, err
 		}
@@ -217,7 +227,7 @@ func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt
 	t := tempFile{dir: tmpDir, name: f.tempName()}
 	mode := opt.Mode
 	if mode == 0 {
-		mode = 0o644
+		mode = f.fileMode
 	}
 	c := cred
 	c.Umask = 0o022

@@ -539,3 +539,45 @@ func TestDeleteObjectsOutcomes(t *testing.T) {
 		t.Fatalf("missing bucket: %v", errs)
 	}
 }
+
+// The modes of what S3 creates are configurable, and applied exactly
+// (no umask), on the small and the staged (large, copied, multipart)
+// paths alike; the creator owns it.
+func TestConfiguredModes(t *testing.T) {
+	_, v := newFS(t)
+	f := s3fs.New(v, s3fs.Options{FileMode: 0o664, DirMode: 0o2775})
+	ctx := context.Background()
+	alice := posix.Cred{UID: 10000, GID: 10000}
+	if err := f.CreateBucket(ctx, alice, "modes"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PutObject(ctx, alice, "modes", "d/small", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("y", 2<<20)
+	if _, err := f.PutObject(ctx, alice, "modes", "d/big", strings.NewReader(big), s3fs.PutOptions{Size: int64(len(big))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.CopyObject(ctx, alice, "modes", "d/big", "modes", "d/copy", s3fs.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Lookup(ctx, root, posix.RootIno, "modes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := v.Lookup(ctx, root, b.Ino, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]posix.Attr{"bucket": b.Attr, "d/": d.Attr} {
+		if got.Mode&0o7777 != 0o2775 || got.UID != alice.UID {
+			t.Errorf("%s: mode %o owner %d", name, got.Mode&0o7777, got.UID)
+		}
+	}
+	for _, k := range []string{"small", "big", "copy"} {
+		e, err := v.Lookup(ctx, root, d.Ino, k)
+		if err != nil || e.Attr.Mode&0o7777 != 0o664 || e.Attr.UID != alice.UID {
+			t.Errorf("%s: mode %o owner %d %v", k, e.Attr.Mode&0o7777, e.Attr.UID, err)
+		}
+	}
+}
