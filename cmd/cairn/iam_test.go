@@ -19,7 +19,7 @@ func TestIAMWithMC(t *testing.T) {
 	defer cancel()
 	script, _ := filepath.Abs("testdata/iam.sh")
 	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = append(os.Environ(), "ENDPOINT="+url, "WORK="+t.TempDir(), "ROOT_USER=iamroot", "ROOT_PASSWORD=iam-root-secret")
+	cmd.Env = append(os.Environ(), "ENDPOINT="+url, "WORK="+t.TempDir(), "ROOT_USER=iamroot", "ROOT_PASSWORD=iam-root-secret", "CAIRN="+bin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("iam.sh: %v\n%s", err, out)

@@ -49,7 +49,7 @@ func newRootCmd() *cobra.Command {
 			return flagsFromEnv(cmd)
 		},
 	}
-	root.AddCommand(newFormatCmd(), newStatusCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd())
+	root.AddCommand(newFormatCmd(), newStatusCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd())
 	return root
 }
 

@@ -78,6 +78,7 @@ var routes = []route{
 	{http.MethodGet, "list-users", "admin:ListUsers", nil, (*call).listUsers},
 	{http.MethodGet, "user-info", "admin:GetUser", (*call).aboutSelf, (*call).userInfo},
 	{http.MethodPut, "set-user-status", "", nil, (*call).setUserStatus}, // admin:EnableUser or admin:DisableUser
+	{http.MethodPut, "cairn/set-user-posix", "admin:CreateUser", nil, (*call).setUserPOSIX},
 	{http.MethodPut, "update-group-members", "", nil, (*call).updateGroupMembers},
 	{http.MethodGet, "group", "admin:GetGroup", nil, (*call).groupInfo},
 	{http.MethodGet, "groups", "admin:ListGroups", nil, (*call).listGroups},

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,15 +14,11 @@ import (
 // The JSON shapes below are those of MinIO's admin API (madmin), field
 // for field, so that `mc` reads them.
 
-type userInfo struct {
-	PolicyName string    `json:"policyName,omitempty"`
-	Status     string    `json:"status"`
-	MemberOf   []string  `json:"memberOf,omitempty"`
-	UpdatedAt  time.Time `json:"updatedAt,omitzero"`
-}
+// userInfo is madmin's, with cairn's uid and gid added (mc ignores them).
+type userInfo = UserInfo
 
 func toUserInfo(u iam.User) userInfo {
-	return userInfo{PolicyName: strings.Join(u.Policies, ","), Status: string(u.Status), MemberOf: u.Groups, UpdatedAt: u.Created}
+	return userInfo{PolicyName: strings.Join(u.Policies, ","), Status: string(u.Status), MemberOf: u.Groups, UpdatedAt: u.Created, UID: u.UID, GID: u.GID}
 }
 
 type addUserReq struct {
@@ -120,13 +117,8 @@ func (c *call) updateGroupMembers() (any, error) {
 	return nil, ids.AddGroupMembers(c.ctx, req.Group, req.Members...)
 }
 
-type groupDesc struct {
-	Name      string    `json:"name"`
-	Status    string    `json:"status"`
-	Members   []string  `json:"members"`
-	Policy    string    `json:"policy"`
-	UpdatedAt time.Time `json:"updatedAt,omitzero"`
-}
+// groupDesc is madmin's, with cairn's gid added.
+type groupDesc = GroupInfo
 
 func (c *call) groupInfo() (any, error) {
 	g, err := c.a.opt.Identities.GetGroup(c.ctx, c.query("group"))
@@ -137,7 +129,7 @@ func (c *call) groupInfo() (any, error) {
 	if members == nil {
 		members = []string{}
 	}
-	return groupDesc{Name: g.Name, Status: string(g.Status), Members: members, Policy: strings.Join(g.Policies, ",")}, nil
+	return groupDesc{Name: g.Name, Status: string(g.Status), Members: members, Policy: strings.Join(g.Policies, ","), GID: g.GID}, nil
 }
 
 func (c *call) listGroups() (any, error) {
@@ -523,4 +515,13 @@ func (c *call) infoServiceAccount() (any, error) {
 		out.Expiration = &sa.Expires
 	}
 	return sealedJSON{out}, nil
+}
+
+func (c *call) setUserPOSIX() (any, error) {
+	uid, err1 := strconv.ParseUint(c.query("uid"), 10, 32)
+	gid, err2 := strconv.ParseUint(c.query("gid"), 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "uid and gid must be numbers")
+	}
+	return nil, c.a.opt.Identities.SetUserPOSIX(c.ctx, c.query("accessKey"), uint32(uid), uint32(gid))
 }

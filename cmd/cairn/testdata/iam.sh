@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Manages the identities of a running `cairn server` with MinIO's client
 # (`mc admin user|group|policy|svcacct`, unchanged) and checks each effect
-# with the aws CLI as the users made. Called by TestIAMWithMC with
-# ENDPOINT, ROOT_USER, ROOT_PASSWORD and WORK set.
+# with the aws CLI as the users made; then `cairn admin` the same way.
+# Called by TestIAMWithMC with ENDPOINT, ROOT_USER, ROOT_PASSWORD, CAIRN
+# (the binary) and WORK set.
 set -euo pipefail
 export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 cd "$WORK"
@@ -103,6 +104,25 @@ mc anonymous set none root/team/pub >/dev/null
 mc anonymous set none root/team/drop >/dev/null
 test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
 mc anonymous get root/team | grep -c private >/dev/null
+
+step "cairn admin does the same"
+ca() { "$CAIRN" admin --endpoint "$ENDPOINT" --access-key "$ROOT_USER" --secret-key "$ROOT_PASSWORD" "$@"; }
+ca user add dave dave-secret-12 >/dev/null
+must_fail "$DENIED" as dave dave-secret-12 s3 ls s3://team
+ca policy attach read-team --user dave >/dev/null
+as dave dave-secret-12 s3 ls s3://team | grep -c f.txt >/dev/null
+ca user set-id dave 4242 4242 >/dev/null
+ca user info dave --json | grep -c '"uid": 4242' >/dev/null
+ca user ls | grep -c "^dave *enabled *4242" >/dev/null
+ca group add ops dave >/dev/null
+ca group info ops --json | grep -c '"dave"' >/dev/null
+ca policy entities read-team | grep -c dave >/dev/null
+must_fail "no such user" ca user info nobody
+must_fail "InvalidAccessKeyId" "$CAIRN" admin --endpoint "$ENDPOINT" --access-key nobody --secret-key wrong-secret user ls
+ca group rm ops dave >/dev/null
+ca group rm ops >/dev/null
+ca user rm dave >/dev/null
+must_fail InvalidAccessKeyId as dave dave-secret-12 s3 ls s3://team
 
 step "disabled and removed users"
 mc admin user disable root alice >/dev/null
