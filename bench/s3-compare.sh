@@ -16,6 +16,9 @@
 #        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh warp
 #        (WARP_SERVERS="cairn cairn-relaxed versitygw minio" adds cairn on
 #        --durability relaxed; WARP_CASES="put-4k delete-4k" runs only those)
+#        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh iam
+#        (4 KiB PUT and GET at c16 against one cairn server, as root and as a
+#        user with three attached policies and one group, in turn)
 #   The warp part runs MinIO's warp (v1.0.8, built by you from its own
 #   sources; this script never builds it) against each server alone, case
 #   by case: PUT, GET, STAT, DELETE of 4 KiB at concurrency 16; PUT and GET
@@ -30,9 +33,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK=benchadmin SK=benchsecret123
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
 go build -o "$WORK/cairn" ./cmd/cairn
-for tool in versitygw minio; do
-  command -v $tool >/dev/null || { echo "missing $tool (see the header of this script)"; exit 1; }
-done
+if [[ $WHAT != iam && $WHAT != curve && $WHAT != list1m ]]; then
+  for tool in versitygw minio; do
+    command -v $tool >/dev/null || { echo "missing $tool (see the header of this script)"; exit 1; }
+  done
+fi
 
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 did not start"; exit 1; }
 
@@ -185,6 +190,53 @@ for c in sys.argv[3:]:
     print(line)
     print("%-10s" % "" + "  rounds: " + "; ".join("%s %s" % (s, "/".join("%.0f" % x for x in each[s])) for s in servers))
     print("%-10s" % "" + "  warp " + args + " --duration " + os.environ["DUR"])
+PY
+fi
+if [[ $WHAT == iam ]]; then
+  # What authorization costs: the same server, warp as root (never
+  # evaluated) and as a user whose requests go through its three policies
+  # and its group's, in turn, each on its own bucket.
+  [[ -x ${WARP:-} ]] || { echo "set WARP to the path of a warp v1.0.8 binary"; exit 1; }
+  DUR=${WARP_DURATION:-15s}
+  start cairn
+  ca() { "$WORK/cairn" admin --endpoint "$URL" --access-key $AK --secret-key $SK "$@" >/dev/null; }
+  cat >"$WORK/p1.json" <<'P'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::iam-user/*"}]}
+P
+  cat >"$WORK/p2.json" <<'P'
+{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::*","Condition":{"NotIpAddress":{"aws:SourceIp":["127.0.0.0/8","::1/128"]}}}]}
+P
+  cat >"$WORK/p3.json" <<'P'
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"},{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::prod*"}]}
+P
+  ca user add benchuser benchuser-secret
+  for p in p1 p2 p3; do ca policy create "iam-$p" "$WORK/$p.json"; done
+  ca policy attach readwrite iam-p2 iam-p3 --user benchuser
+  ca group add benchers benchuser
+  ca policy attach iam-p1 --group benchers
+  : >"$WORK/iam.results"
+  for ROUND in $(seq "${ROUNDS:-1}"); do
+    for op in put get; do
+      for who in root user; do
+        ak=$AK sk=$SK bucket=iam-root
+        [[ $who == user ]] && ak=benchuser sk=benchuser-secret bucket=iam-user
+        out="$WORK/iam.$op.$who.$ROUND.out"
+        echo "== round $ROUND: warp $op --obj.size 4KiB --concurrent 16 --duration $DUR as $who"
+        "$WARP" $op --obj.size 4KiB --concurrent 16 --duration "$DUR" --host "${URL#http://}" --access-key $ak --secret-key $sk \
+          --bucket $bucket --no-color --benchdata "$WORK/iam.$op.$who.$ROUND" >"$out" 2>&1 || echo "   warp failed: $(tail -2 "$out" | tr '\n' ' ')"
+        echo "$op $who $ROUND $(warp_figure "$out" $op)" >>"$WORK/iam.results"
+      done
+    done
+  done
+  stop
+  python3 - "$WORK/iam.results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+for op in ("put", "get"):
+    v = {w: [float(r[4]) for r in rows if r[0] == op and r[1] == w] for w in ("root", "user")}
+    m = {w: statistics.median(x) for w, x in v.items()}
+    print("%s 4KiB c16: root %.0f obj/s, user %.0f obj/s (rounds %s / %s): user/root %.3f" % (
+        op, m["root"], m["user"], "/".join("%.0f" % x for x in v["root"]), "/".join("%.0f" % x for x in v["user"]), m["user"] / m["root"]))
 PY
 fi
 if [[ $WHAT == curve ]]; then

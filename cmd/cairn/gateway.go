@@ -48,6 +48,10 @@ type serveOptions struct {
 	bodyIdle      time.Duration
 	fileMode      string
 	dirMode       string
+	maxConns      int
+	maxHeader     sizeValue
+	clientRate    string
+	keyRate       string
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -74,6 +78,11 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.DurationVar(&o.bodyIdle, "body-idle-timeout", time.Minute, "cut a request whose body sends nothing for this long (RequestTimeout)")
 	fl.StringVar(&o.fileMode, "s3-file-mode", "0644", "mode (octal) of the objects S3 requests create; the creator owns them")
 	fl.StringVar(&o.dirMode, "s3-dir-mode", "0755", "mode (octal) of the buckets and directories S3 requests create")
+	fl.IntVar(&o.maxConns, "max-connections", 10000, "connections served at once; more wait to be accepted (0: no limit)")
+	o.maxHeader = sizeValue(64 << 10)
+	fl.Var(&o.maxHeader, "max-header-size", "largest request header section (RequestHeaderSectionTooLarge beyond)")
+	fl.StringVar(&o.clientRate, "rate-limit-client", "", `requests one client address may make, such as "5000 per minute" (MyFSIO's form; empty: no limit)`)
+	fl.StringVar(&o.keyRate, "rate-limit-key", "", `requests one access key may make, such as "1000 per second" (empty: no limit)`)
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
@@ -247,6 +256,11 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	clientRate, err1 := gateway.ParseRateLimit(o.clientRate)
+	keyRate, err2 := gateway.ParseRateLimit(o.keyRate)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
 	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log, FileMode: fileMode, DirMode: dirMode})
 	hk := startHousekeeping(ctx, v, backend, log)
 	defer hk()
@@ -263,6 +277,9 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 
 		MetricsPublic:   o.metricsPublic,
 		BodyIdleTimeout: o.bodyIdle,
+		MaxHeaderBytes:  int(o.maxHeader),
+		ClientRate:      clientRate,
+		KeyRate:         keyRate,
 		Ready: func(ctx context.Context) error {
 			_, err := v.meta.GetAttr(ctx, 1)
 			return err
@@ -276,12 +293,15 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		Handler:           withAdmin(gateway.New(gopt), adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log})),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    int(o.maxHeader) + 64<<10, // the gateway answers oversized headers, in XML
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", o.address)
 	if err != nil {
 		return err
+	}
+	if o.maxConns > 0 {
+		ln = limitListener(ln, o.maxConns)
 	}
 	if o.pprof != "" {
 		_, stop, err := startProfiling(o.pprof, log)
@@ -394,4 +414,37 @@ func parseMode(s string) (uint32, error) {
 		return 0, fmt.Errorf("mode %q is not an octal mode between 1 and 7777, such as 0644", s)
 	}
 	return uint32(m), nil
+}
+
+// limitListener accepts at most n connections at once; the next wait in
+// the kernel's backlog until one closes.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -68,6 +68,14 @@ type Options struct {
 	// BodyIdleTimeout cuts a request whose body sends nothing for this
 	// long (default one minute) with RequestTimeout.
 	BodyIdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header section (default 64 KiB):
+	// a larger one is RequestHeaderSectionTooLarge, in S3's XML. (The
+	// http.Server's own MaxHeaderBytes must be larger, or it answers
+	// first, in plain text.)
+	MaxHeaderBytes int
+	// ClientRate and KeyRate limit the requests of one client address
+	// and of one access key (zero: none); over it, SlowDown (503).
+	ClientRate, KeyRate RateLimit
 	// Ready reports whether the volume answers, for the readiness probe.
 	Ready func(ctx context.Context) error
 	// Now is the clock (tests); nil means time.Now.
@@ -80,6 +88,8 @@ type Gateway struct {
 	log    *slog.Logger
 	reqSeq atomic.Uint64
 	prefix string
+
+	clientRate, keyRate *limiter
 }
 
 // New returns a Gateway.
@@ -96,9 +106,13 @@ func New(opt Options) *Gateway {
 	if opt.BodyIdleTimeout == 0 {
 		opt.BodyIdleTimeout = time.Minute
 	}
+	if opt.MaxHeaderBytes == 0 {
+		opt.MaxHeaderBytes = 64 << 10
+	}
 	var b [4]byte
 	rand.Read(b[:])
-	return &Gateway{opt: opt, log: opt.Logger, prefix: strings.ToUpper(hex.EncodeToString(b[:]))}
+	return &Gateway{opt: opt, log: opt.Logger, prefix: strings.ToUpper(hex.EncodeToString(b[:])),
+		clientRate: newLimiter(opt.ClientRate), keyRate: newLimiter(opt.KeyRate)}
 }
 
 // request is one S3 request being served.
@@ -273,6 +287,14 @@ func (q *request) fail(err error) {
 
 // serve authenticates and dispatches.
 func (q *request) serve() {
+	if headerSize(q.r) > q.g.opt.MaxHeaderBytes {
+		q.fail(s3err.New(s3err.RequestHeaderSectionTooLarge))
+		return
+	}
+	if !q.g.clientRate.allow(clientKey(q.r.RemoteAddr), time.Now()) {
+		q.fail(errSlowDown)
+		return
+	}
 	if err := q.parseTarget(); err != nil {
 		q.fail(err)
 		return
@@ -289,6 +311,10 @@ func (q *request) serve() {
 	}
 	if err := q.authenticate(service); err != nil {
 		q.fail(err)
+		return
+	}
+	if q.accessKey != "" && !q.g.keyRate.allow(q.accessKey, time.Now()) {
+		q.fail(errSlowDown)
 		return
 	}
 	if err := q.authorizeOp(op); err != nil {

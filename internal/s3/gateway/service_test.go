@@ -30,7 +30,7 @@ import (
 	"cairn/internal/vfs"
 )
 
-func serviceGateway(t *testing.T) (*iamHarness, *httptest.Server) {
+func serviceGateway(t *testing.T, mods ...func(*gateway.Options)) (*iamHarness, *httptest.Server) {
 	t.Helper()
 	store := memkv.New()
 	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "gw", Storage: "mem", EnableACL: true}); err != nil {
@@ -47,9 +47,13 @@ func serviceGateway(t *testing.T) (*iamHarness, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gateway.New(gateway.Options{Backend: s3fs.New(v, s3fs.Options{}), Identity: ids,
+	opt := gateway.Options{Backend: s3fs.New(v, s3fs.Options{}), Identity: ids,
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry()), BodyIdleTimeout: 300 * time.Millisecond,
-		Ready: func(context.Context) error { return nil }}))
+		Ready: func(context.Context) error { return nil }}
+	for _, m := range mods {
+		m(&opt)
+	}
+	srv := httptest.NewServer(gateway.New(opt))
 	t.Cleanup(func() { srv.Close(); ids.Close(); v.Close(); c.Close(); m.Close() })
 	h := &iamHarness{url: srv.URL, store: store, ids: ids, vfs: v}
 	h.root = h.client(testAK, testSecret, "")
@@ -211,4 +215,38 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestRequestLimits(t *testing.T) {
+	h, _ := serviceGateway(t, func(o *gateway.Options) {
+		o.ClientRate = gateway.RateLimit{N: 50, Per: time.Minute}
+		o.KeyRate = gateway.RateLimit{N: 5, Per: time.Minute}
+		o.MaxHeaderBytes = 4096
+	})
+	r := signed("GET", h.url+"/", testAK, testSecret)
+	r.Header.Set("X-Amz-Meta-Big", strings.Repeat("b", 5000))
+	if code, body := getStatus(t, r); code != 400 || !strings.Contains(body, "RequestHeaderSectionTooLarge") {
+		t.Fatalf("large header: %d %s", code, body)
+	}
+	// The key's limit: 5 a minute (the oversized request above was refused
+	// before authentication and used none).
+	n := 0
+	for range 10 {
+		code, body := getStatus(t, signed("GET", h.url+"/", testAK, testSecret))
+		if code == 503 {
+			if !strings.Contains(body, "SlowDown") {
+				t.Fatalf("503 without SlowDown: %s", body)
+			}
+			break
+		}
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("%d requests of one key passed a limit of 5 a minute", n)
+	}
+	// Another key still passes (until the client's limit of 50).
+	h.user(t, "alice", "readwrite")
+	if code, _ := getStatus(t, signed("GET", h.url+"/", "alice", "alice-secret")); code != 200 {
+		t.Fatalf("another key: %d", code)
+	}
 }
