@@ -216,8 +216,10 @@ P
   ca policy attach iam-p1 --group benchers
   : >"$WORK/iam.results"
   for ROUND in $(seq "${ROUNDS:-1}"); do
+    order="root user"
+    (( ROUND % 2 == 0 )) && order="user root" # alternate, so neither always runs on the other's leftovers
     for op in put get; do
-      for who in root user; do
+      for who in $order; do
         ak=$AK sk=$SK bucket=iam-root
         [[ $who == user ]] && ak=benchuser sk=benchuser-secret bucket=iam-user
         out="$WORK/iam.$op.$who.$ROUND.out"

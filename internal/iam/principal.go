@@ -80,14 +80,25 @@ func (i *Identities) Authorize(ctx context.Context, p *Principal, r *policy.Requ
 	if p != nil && p.Kind == KindRoot {
 		return nil
 	}
+	kind := "Anonymous"
 	if p != nil {
 		r.Principals = append(r.Principals[:0], p.ARN())
-		r.Set("aws:username", p.User)
-		r.Set("aws:userid", p.User)
-		r.Set("aws:PrincipalType", principalType(p))
+		kind = principalType(p)
 	} else {
 		r.Principals = r.Principals[:0]
-		r.Set("aws:PrincipalType", "Anonymous")
+	}
+	// The identity's keys, on demand, before the caller's.
+	next := r.Resolve
+	r.Resolve = func(k string) []string {
+		switch {
+		case (k == "aws:username" || k == "aws:userid") && p != nil:
+			return []string{p.User}
+		case k == "aws:principaltype":
+			return []string{kind}
+		case next != nil:
+			return next(k)
+		}
+		return nil
 	}
 	return decide(p, r, bucket, i.opt.RequireBoth)
 }

@@ -287,8 +287,8 @@ func parseDate(s string) (time.Time, bool) {
 
 // holds reports whether the condition holds for request r.
 func (c *condition) holds(r *Request) bool {
-	vals, present := r.Context[c.key]
-	present = present && len(vals) > 0
+	vals := r.value(c.key)
+	present := len(vals) > 0
 	if c.op.kind == kNull {
 		return c.values[0].flag != present // "true": the key must be absent
 	}

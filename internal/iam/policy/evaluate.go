@@ -14,6 +14,10 @@ type Request struct {
 	// Context holds the condition keys of the request, by the canonical
 	// form Set gives them; a key that does not apply is absent.
 	Context map[string][]string
+	// Resolve, when set, gives the keys Context lacks, on demand (key in
+	// canonical form: lower case up to the first '/'), so that a caller
+	// computes only the keys a policy asks for; nil or no values: absent.
+	Resolve func(key string) []string
 }
 
 // Set sets condition key k (any case) to vals.
@@ -25,7 +29,18 @@ func (r *Request) Set(k string, vals ...string) {
 }
 
 // Get returns the values of condition key k.
-func (r *Request) Get(k string) []string { return r.Context[canonKey(k)] }
+func (r *Request) Get(k string) []string { return r.value(canonKey(k)) }
+
+// value returns the values of the canonical key k.
+func (r *Request) value(k string) []string {
+	if v, ok := r.Context[k]; ok {
+		return v
+	}
+	if r.Resolve != nil {
+		return r.Resolve(k)
+	}
+	return nil
+}
 
 // A Decision is the outcome of an evaluation.
 type Decision uint8

@@ -433,3 +433,28 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// Keys a caller resolves on demand behave as keys set in Context, and
+// Context wins.
+func TestResolve(t *testing.T) {
+	p := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:username}/*",
+	  "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)
+	asked := map[string]int{}
+	r := &Request{Action: "s3:GetObject", Resource: ObjectARN("b", "eve/x"), Resolve: func(k string) []string {
+		asked[k]++
+		switch k {
+		case "aws:username":
+			return []string{"eve"}
+		case "aws:sourceip":
+			return []string{"10.1.2.3"}
+		}
+		return nil
+	}}
+	if p.Evaluate(r) != Allowed || asked["aws:username"] == 0 || asked["aws:sourceip"] == 0 {
+		t.Fatalf("resolved keys: %v", asked)
+	}
+	r.Set("aws:SourceIp", "192.168.0.1")
+	if p.Evaluate(r) != NotApplicable {
+		t.Fatal("Context did not win over Resolve")
+	}
+}

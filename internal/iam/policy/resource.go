@@ -105,7 +105,7 @@ func (t *template) resolve(r *Request) (pattern, bool) {
 			p = p.literal(pt.text)
 			continue
 		}
-		v := r.Context[pt.text]
+		v := r.value(pt.text)
 		switch {
 		case len(v) > 0:
 			p = p.literal(v[0])

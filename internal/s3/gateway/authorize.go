@@ -53,8 +53,7 @@ func (q *request) authorize(action, resource string) error {
 			return err
 		}
 	}
-	r := &policy.Request{Action: action, Resource: resource}
-	q.conditionKeys(r)
+	r := &policy.Request{Action: action, Resource: resource, Resolve: q.conditionKey}
 	err := q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
 	if errors.Is(err, iam.ErrAccessDenied) {
 		return s3err.New(s3err.AccessDenied)
@@ -80,55 +79,61 @@ func bucketOf(arn string) string {
 	return b
 }
 
-// conditionKeys fills the condition keys the request gives a policy.
-func (q *request) conditionKeys(r *policy.Request) {
-	h := q.r.Header
-	now := q.g.opt.Now().UTC()
-	r.Set("aws:CurrentTime", now.Format(time.RFC3339))
-	r.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	r.Set("aws:SecureTransport", strconv.FormatBool(q.r.TLS != nil))
-	if host, _, err := net.SplitHostPort(q.r.RemoteAddr); err == nil {
-		r.Set("aws:SourceIp", host)
-	}
-	if ua := q.r.UserAgent(); ua != "" {
-		r.Set("aws:UserAgent", ua)
-	}
-	if ref := h.Get("Referer"); ref != "" {
-		r.Set("aws:Referer", ref)
-	}
-	switch {
-	case q.sigVer == 2:
-		r.Set("s3:signatureversion", "AWS")
-	case q.sigVer == 4:
-		r.Set("s3:signatureversion", "AWS4-HMAC-SHA256")
-	}
-	if q.sigVer != 0 {
-		if q.presigned {
-			r.Set("s3:authType", "REST-QUERY-STRING")
-		} else {
-			r.Set("s3:authType", "REST-HEADER")
+// conditionKey gives the condition keys of the request a policy asks
+// for (canonical names), computed only then.
+func (q *request) conditionKey(k string) []string {
+	one := func(v string) []string {
+		if v == "" {
+			return nil
 		}
+		return []string{v}
 	}
-	query := q.r.URL.Query()
-	for _, k := range [...]string{"prefix", "delimiter", "max-keys", "versionId"} {
-		if query.Has(k) {
-			r.Set("s3:"+k, query.Get(k))
+	switch k {
+	case "aws:currenttime":
+		return one(q.g.opt.Now().UTC().Format(time.RFC3339))
+	case "aws:epochtime":
+		return one(strconv.FormatInt(q.g.opt.Now().Unix(), 10))
+	case "aws:securetransport":
+		return one(strconv.FormatBool(q.r.TLS != nil))
+	case "aws:sourceip":
+		if host, _, err := net.SplitHostPort(q.r.RemoteAddr); err == nil {
+			return one(host)
 		}
-	}
-	for _, k := range [...]string{"x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive",
-		"x-amz-server-side-encryption", "x-amz-storage-class", "x-amz-content-sha256",
-		"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
-		"x-amz-grant-full-control", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
-		"x-amz-object-lock-legal-hold", "x-amz-website-redirect-location"} {
-		if v := h.Get(k); v != "" {
-			name := "s3:" + k
-			switch k {
-			case "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold":
-				name = "s3:" + k[len("x-amz-"):]
-			}
-			r.Set(name, v)
+		return nil
+	case "aws:useragent":
+		return one(q.r.UserAgent())
+	case "aws:referer":
+		return one(q.r.Header.Get("Referer"))
+	case "s3:signatureversion":
+		switch q.sigVer {
+		case 2:
+			return one("AWS")
+		case 4:
+			return one("AWS4-HMAC-SHA256")
 		}
+		return nil
+	case "s3:authtype":
+		switch {
+		case q.sigVer == 0:
+			return nil
+		case q.presigned:
+			return one("REST-QUERY-STRING")
+		}
+		return one("REST-HEADER")
+	case "s3:prefix", "s3:delimiter", "s3:max-keys":
+		if vs, ok := q.r.URL.Query()[k[3:]]; ok && len(vs) > 0 {
+			return []string{vs[0]} // present, even empty
+		}
+		return nil
+	case "s3:versionid":
+		return one(q.r.URL.Query().Get("versionId"))
+	case "s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:object-lock-legal-hold":
+		return one(q.r.Header.Get("x-amz-" + k[3:]))
 	}
+	if h, ok := strings.CutPrefix(k, "s3:x-amz-"); ok && !strings.ContainsRune(h, '/') {
+		return one(q.r.Header.Get("x-amz-" + h))
+	}
+	return nil
 }
 
 // credentialKey is the access key a request claims to be signed with

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"cairn/internal/posix"
 	"cairn/internal/s3/gateway"
 	"cairn/internal/s3/s3fs"
+	"cairn/internal/s3/sigv4"
 	"cairn/internal/vfs"
 )
 
@@ -465,4 +467,37 @@ func TestBucketPoliciesAndAnonymous(t *testing.T) {
 	denied(t, "anonymous after the delete", get(anon, "web", "pub/index.html"))
 	_, err = bob.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("web"), Policy: aws.String(doc)})
 	denied(t, "bob sets a policy", err)
+}
+
+// Condition keys come from the request: source address, listing
+// parameters, headers.
+func TestIAMConditionKeys(t *testing.T) {
+	h := newIAMHarness(t)
+	h.policy(t, "cond", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["s3:ListBucket","s3:PutObject","s3:GetObject","s3:CreateBucket"],"Resource":["arn:aws:s3:::cnd","arn:aws:s3:::cnd/*"],
+	   "Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"},"Bool":{"aws:SecureTransport":"false"}}},
+	  {"Effect":"Deny","Action":"s3:ListBucket","Resource":"arn:aws:s3:::cnd","Condition":{"StringLike":{"s3:prefix":"secret/*"}}},
+	  {"Effect":"Deny","Action":"s3:PutObject","Resource":"arn:aws:s3:::cnd/*","Condition":{"StringEquals":{"s3:x-amz-acl":"public-read"}}},
+	  {"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::cnd/*","Condition":{"StringNotLikeIfExists":{"aws:UserAgent":"*aws-sdk-go*"}}}]}`)
+	alice := h.user(t, "alice", "cond")
+	ok(t, "bucket", func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("cnd")}); return err }())
+	ok(t, "put", put(alice, "cnd", "a", "1"))
+	ok(t, "get (the SDK's user agent)", get(alice, "cnd", "a"))
+	ok(t, "list", list(alice, "cnd"))
+	_, err := alice.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("cnd"), Prefix: aws.String("secret/x")})
+	denied(t, "list secret/", err)
+	_, err = alice.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("cnd"), Key: aws.String("b"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
+	denied(t, "put public-read", err)
+	// A raw request without the SDK's user agent.
+	r, _ := http.NewRequest("GET", h.url+"/cnd/a", nil)
+	r.Header.Set("User-Agent", "curl/8")
+	sigv4.SignHeader(r, "alice", "alice-secret", "us-east-1", sigv4.UnsignedPayload, time.Now())
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("curl's user agent: %d", resp.StatusCode)
+	}
 }
