@@ -480,7 +480,10 @@ func TestIAMConditionKeys(t *testing.T) {
 	  {"Effect":"Deny","Action":"s3:PutObject","Resource":"arn:aws:s3:::cnd/*","Condition":{"StringEquals":{"s3:x-amz-acl":"public-read"}}},
 	  {"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::cnd/*","Condition":{"StringNotLikeIfExists":{"aws:UserAgent":"*aws-sdk-go*"}}}]}`)
 	alice := h.user(t, "alice", "cond")
-	ok(t, "bucket", func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("cnd")}); return err }())
+	ok(t, "bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("cnd")})
+		return err
+	}())
 	ok(t, "put", put(alice, "cnd", "a", "1"))
 	ok(t, "get (the SDK's user agent)", get(alice, "cnd", "a"))
 	ok(t, "list", list(alice, "cnd"))
