@@ -237,8 +237,10 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 for op in ("put", "get"):
     v = {w: [float(r[4]) for r in rows if r[0] == op and r[1] == w] for w in ("root", "user")}
     m = {w: statistics.median(x) for w, x in v.items()}
-    print("%s 4KiB c16: root %.0f obj/s, user %.0f obj/s (rounds %s / %s): user/root %.3f" % (
-        op, m["root"], m["user"], "/".join("%.0f" % x for x in v["root"]), "/".join("%.0f" % x for x in v["user"]), m["user"] / m["root"]))
+    pairs = [u / r for r, u in zip(v["root"], v["user"])]
+    print("%s 4KiB c16: root %.0f obj/s, user %.0f obj/s (rounds %s / %s): user/root %.3f; median of the rounds' ratios %.3f" % (
+        op, m["root"], m["user"], "/".join("%.0f" % x for x in v["root"]), "/".join("%.0f" % x for x in v["user"]),
+        m["user"] / m["root"], statistics.median(pairs)))
 PY
 fi
 if [[ $WHAT == curve ]]; then

@@ -39,6 +39,7 @@ type serveOptions struct {
 	durable       durability
 	checkConfig   bool
 	pprof         string
+	runOptions
 	mapUsers      string
 	idBase        uint32
 	lockout       int
@@ -55,6 +56,7 @@ type serveOptions struct {
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
+	o.runOptions.flags(cmd)
 	fl := cmd.Flags()
 	if defaultAddr {
 		fl.StringVar(&o.address, "address", "127.0.0.1:9000", "address to listen on")
@@ -86,11 +88,20 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
-func (o *serveOptions) logger() *slog.Logger {
-	if o.logJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+func (o *serveOptions) logger() (*slog.Logger, error) {
+	level, err := o.level()
+	if err != nil {
+		return nil, err
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	w, err := o.output()
+	if err != nil {
+		return nil, err
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if o.logJSON {
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, ho)), nil
 }
 
 // rootFromEnv returns root credentials given in the environment, if any.
@@ -125,6 +136,9 @@ generated and printed once. Stored secrets are sealed with the key in
 --master-key-file (default: master.key next to a SQLite database).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.daemon && os.Getenv(daemonChildEnv) == "" {
+				return daemonize(cmd, &o.runOptions, "cairn-gateway.log", "cairn-gateway.pid")
+			}
 			o.address = args[1]
 			keyFile := o.masterKeyFile
 			if keyFile == "" {
@@ -157,6 +171,12 @@ volume.`,
 			abs, err := filepath.Abs(dir)
 			if err != nil {
 				return err
+			}
+			if o.daemon && os.Getenv(daemonChildEnv) == "" {
+				if err := os.MkdirAll(abs, 0o755); err != nil {
+					return err
+				}
+				return daemonize(cmd, &o.runOptions, filepath.Join(abs, "cairn.log"), filepath.Join(abs, "cairn.pid"))
 			}
 			metaURL := "sqlite3://" + filepath.Join(abs, "meta.db")
 			if !o.checkConfig {
@@ -195,7 +215,10 @@ func ensureFormatted(ctx context.Context, metaURL, name, bucket string) error {
 }
 
 func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *cobra.Command) error {
-	log := o.logger()
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(o.address); err != nil {
 		return fmt.Errorf("bad address %q: %w", o.address, err)
 	}
@@ -303,6 +326,12 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if o.maxConns > 0 {
 		ln = limitListener(ln, o.maxConns)
 	}
+	removePid, err := writePidFile(o.pidFile)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer removePid()
 	if o.pprof != "" {
 		_, stop, err := startProfiling(o.pprof, log)
 		if err != nil {

@@ -74,7 +74,13 @@ type hotEnv struct {
 // hotGateway builds the gateway as newHarnessOn does (same options, ACLs
 // on, metrics on), but on SQLite metadata in b.TempDir() and without a
 // listener: the handler is called directly.
-func hotGateway(b *testing.B) *hotEnv {
+func hotGateway(b *testing.B) *hotEnv { return hotGatewayAs(b, false) }
+
+// hotGatewayAs is hotGateway with, when asUser, the volume's identities in
+// its store and the requests signed by a user with three attached policies
+// and a group's (one with a condition, one with a variable), who owns the
+// bucket: what authorization costs over the root user, whom it skips.
+func hotGatewayAs(b *testing.B, asUser bool) *hotEnv {
 	b.Helper()
 	ctx := context.Background()
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(b.TempDir(), "meta.db"), sqlkv.Options{})
@@ -99,12 +105,39 @@ func hotGateway(b *testing.B) *hotEnv {
 		store.Close()
 	})
 	fs := s3fs.New(v, s3fs.Options{})
-	if err := fs.CreateBucket(ctx, posix.Root, hotBucket); err != nil {
+	var ids gateway.Identity = iam.NewIdentities(iam.Credentials{AccessKey: testAK, SecretKey: testSecret})
+	ak, sk, owner := testAK, testSecret, posix.Root
+	if asUser {
+		var key iam.MasterKey
+		full, err := iam.Open(ctx, store, key, iam.Credentials{AccessKey: testAK, SecretKey: testSecret}, iam.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { full.Close() })
+		ak, sk = "benchuser", "benchuser-secret"
+		must := func(err error) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		must(full.CreateUser(ctx, ak, sk, iam.UserOptions{}))
+		must(full.PutPolicy(ctx, "p1", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::`+hotBucket+`/*"}]}`)))
+		must(full.PutPolicy(ctx, "p2", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::*","Condition":{"NotIpAddress":{"aws:SourceIp":["192.0.2.0/24","127.0.0.0/8"]}}}]}`)))
+		must(full.PutPolicy(ctx, "p3", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"},{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::prod*"}]}`)))
+		must(full.AttachPolicy(ctx, iam.Target{User: ak}, "readwrite", "p2", "p3"))
+		must(full.AddGroupMembers(ctx, "benchers", ak))
+		must(full.AttachPolicy(ctx, iam.Target{Group: "benchers"}, "p1"))
+		u, err := full.GetUser(ctx, ak)
+		must(err)
+		owner = posix.Cred{UID: u.UID, GID: u.GID}
+		ids = full
+	}
+	if err := fs.CreateBucket(ctx, owner, hotBucket); err != nil {
 		b.Fatal(err)
 	}
 	g := gateway.New(gateway.Options{
 		Backend:  fs,
-		Identity: iam.NewIdentities(iam.Credentials{AccessKey: testAK, SecretKey: testSecret}),
+		Identity: ids,
 		Version:  "bench",
 		Metrics:  gateway.NewMetrics(prometheus.NewRegistry()),
 		Ready:    func(ctx context.Context) error { return nil },
@@ -114,7 +147,7 @@ func hotGateway(b *testing.B) *hotEnv {
 		body[i] = byte('a' + i%26)
 	}
 	sum := sha256.Sum256(body)
-	return &hotEnv{handler: g, fs: fs, accessKey: testAK, secret: testSecret,
+	return &hotEnv{handler: g, fs: fs, accessKey: ak, secret: sk,
 		objectBody: body, bodySHA256: hex.EncodeToString(sum[:])}
 }
 
@@ -226,8 +259,13 @@ func hotPut(b *testing.B, e *hotEnv, key string) *hotReq {
 		map[string]string{"Content-Type": "application/octet-stream"}, e.objectBody, e.bodySHA256)
 }
 
-func BenchmarkHotPutSmall(b *testing.B) {
-	e := hotGateway(b)
+func BenchmarkHotPutSmall(b *testing.B)     { benchPutSmall(b, false) }
+func BenchmarkHotPutSmallUser(b *testing.B) { benchPutSmall(b, true) }
+func BenchmarkHotGetSmall(b *testing.B)     { benchGetSmall(b, false) }
+func BenchmarkHotGetSmallUser(b *testing.B) { benchGetSmall(b, true) }
+
+func benchPutSmall(b *testing.B, asUser bool) {
+	e := hotGatewayAs(b, asUser)
 	reqs := make([]*hotReq, b.N)
 	for i := range reqs {
 		reqs[i] = hotPut(b, e, fmt.Sprintf("put/obj-%08d", i))
@@ -239,8 +277,8 @@ func BenchmarkHotPutSmall(b *testing.B) {
 	}
 }
 
-func BenchmarkHotGetSmall(b *testing.B) {
-	e := hotGateway(b)
+func benchGetSmall(b *testing.B, asUser bool) {
+	e := hotGatewayAs(b, asUser)
 	hotServe(b, e, hotPut(b, e, "get/obj"), http.StatusOK)
 	q := hotSign(b, e, http.MethodGet, "/"+hotBucket+"/get/obj", nil, nil, sigv4.UnsignedPayload)
 	b.ReportAllocs()
