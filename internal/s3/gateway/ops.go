@@ -61,7 +61,7 @@ var operations = []operation{
 	{name: "GetBucketLocation", method: http.MethodGet, level: bucketLevel, query: q("location"), action: "s3:GetBucketLocation", fn: (*request).getBucketLocation},
 	{name: "GetBucketVersioning", method: http.MethodGet, level: bucketLevel, query: q("versioning"), action: "s3:GetBucketVersioning", fn: (*request).getBucketVersioning},
 	{name: "ListMultipartUploads", method: http.MethodGet, level: bucketLevel, query: q("uploads"), action: "s3:ListBucketMultipartUploads", fn: (*request).listMultipartUploads},
-	{name: "ListObjectVersions", method: http.MethodGet, level: bucketLevel, query: q("versions"), action: "s3:ListBucketVersions"},
+	{name: "ListObjectVersions", method: http.MethodGet, level: bucketLevel, query: q("versions"), action: "s3:ListBucketVersions", fn: (*request).listObjectVersions},
 	{name: "GetBucketAcl", method: http.MethodGet, level: bucketLevel, query: q("acl"), action: "s3:GetBucketAcl"},
 	{name: "GetBucketPolicy", method: http.MethodGet, level: bucketLevel, query: q("policy"), action: "s3:GetBucketPolicy", fn: (*request).getBucketPolicy},
 	{name: "GetBucketPolicyStatus", method: http.MethodGet, level: bucketLevel, query: q("policyStatus"), action: "s3:GetBucketPolicyStatus", fn: (*request).getBucketPolicyStatus},

@@ -1529,8 +1529,8 @@ func TestNotImplemented(t *testing.T) {
 				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
 			return err
 		},
-		"ListObjectVersions": func() error {
-			_, err := h.s3.ListObjectVersions(bg, &s3.ListObjectVersionsInput{Bucket: b})
+		"GetBucketLifecycleConfiguration": func() error {
+			_, err := h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
 			return err
 		},
 		"GetObjectTagging": func() error {
