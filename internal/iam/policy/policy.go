@@ -260,9 +260,6 @@ func parseStatement(raw json.RawMessage, vars, bucketPolicy bool, bucket string)
 		}
 		s.resources = append(s.resources, t)
 	}
-	if bucketPolicy && !notAction && !notResource && !fits(actions, resources) {
-		return s, errorf("no action of the statement applies to any of its resources")
-	}
 	if v, ok := m["Condition"]; ok {
 		if s.conditions, err = parseConditions(v, vars); err != nil {
 			return s, err
@@ -294,24 +291,4 @@ func pick(m map[string]json.RawMessage, name, notName string) ([]string, bool, *
 		}
 	}
 	return list, hasNot, nil
-}
-
-// fits reports whether one of actions (literal or pattern) applies to
-// one of resources, by the level of resource each action names.
-func fits(actions, resources []string) bool {
-	for _, a := range actions {
-		p := compileGlob(a)
-		for _, act := range actionTable {
-			if !p.match(act.Name, true) {
-				continue
-			}
-			for _, r := range resources {
-				object := strings.Contains(strings.TrimPrefix(r, s3ARN), "/")
-				if (act.Level == LevelObject) == object && act.Level != LevelService {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

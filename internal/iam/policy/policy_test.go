@@ -88,14 +88,25 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// A bucket policy's resources may be patterns covering the bucket; a
+// statement whose actions apply to none of its resources loads (as on
+// Ceph RGW, whose conformance suite cairn follows) and matches nothing.
+func TestBucketPolicyResources(t *testing.T) {
+	p := mustBucket(t, `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"},
+	  {"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b"}]}`, "b")
+	runEval(t, p, []evalCase{
+		{"star covers the bucket's objects", req("s3:GetObject", ObjectARN("b", "k")), Allowed},
+		{"an object action on the bucket's ARN grants nothing", req("s3:PutObject", ObjectARN("b", "k")), NotApplicable},
+	})
+}
+
 func TestBucketPolicyErrors(t *testing.T) {
 	for _, tc := range []struct{ name, doc, want string }{
 		{"no principal", `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}`, "needs a Principal"},
 		{"other bucket", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::c/*"}]}`, "not bucket \"b\""},
 		{"bucket prefix trick", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bb/*"}]}`, "not bucket"},
 		{"star resource", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}`, "not bucket"},
-		{"object action on bucket", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b"}]}`, "applies to any"},
-		{"bucket action on objects", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b/*"}]}`, "applies to any"},
+		{"pattern not covering the bucket", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::c*/*"}]}`, "not bucket"},
 		{"bad principal", `{"Statement":[{"Effect":"Allow","Principal":"alice","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, "Principal must be"},
 		{"unknown principal type", `{"Statement":[{"Effect":"Allow","Principal":{"User":"x"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, `unknown element "User"`},
 		{"both principals", `{"Statement":[{"Effect":"Allow","Principal":"*","NotPrincipal":{"AWS":"x"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, "cannot both"},

@@ -128,8 +128,10 @@ func (t *template) match(r *Request, s string, fold bool) bool {
 // the bucket's own ARN or its objects'.
 func parseResource(s string, vars, bucketPolicy bool, bucket string) (template, *Error) {
 	if bucketPolicy {
+		// The bucket part may be a pattern ("arn:aws:s3:::*"), as long as
+		// it covers the bucket.
 		rest, ok := strings.CutPrefix(s, s3ARN)
-		if b, _, _ := strings.Cut(rest, "/"); !ok || b != bucket {
+		if b, _, _ := strings.Cut(rest, "/"); !ok || !globMatch(b, bucket, false) {
 			return template{}, errorf("resource %q is not bucket %q nor an object in it", s, bucket)
 		}
 	} else if s != "*" {

@@ -33,32 +33,27 @@ func (q *request) authorizeOp(op *operation) error {
 	default:
 		res = policy.ObjectARN(q.bucket, q.key)
 	}
-	return q.authorize(action, res)
+	return q.authorizeMain(action, res)
 }
 
 // authorize decides action on resource for the request's principal, with
 // the policy of the resource's bucket: nil, or AccessDenied. The root
-// user is never refused and pays for no request context. An anonymous
-// request that a bucket policy allows runs from then on as the owner of
-// the request's bucket (the policy is the owner's grant).
+// user is never refused and pays for no request context.
 func (q *request) authorize(action, resource string) error {
-	p := q.principal
-	if p != nil && p.Kind == iam.KindRoot {
-		return nil
-	}
-	var bp *policy.Policy
-	if b := bucketOf(resource); b != "" {
-		var err error
-		if bp, err = q.g.opt.Identity.BucketPolicy(q.ctx, b); err != nil {
-			return err
-		}
-	}
-	r := &policy.Request{Action: action, Resource: resource, Resolve: q.conditionKey}
-	err := q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
-	if errors.Is(err, iam.ErrAccessDenied) {
-		return s3err.New(s3err.AccessDenied)
-	}
-	if err != nil || p != nil || q.anonOwner {
+	_, err := q.decide(action, resource)
+	return err
+}
+
+// authorizeMain is authorize for the resource the request is about. What
+// a bucket policy allows is the bucket owner's grant, made with the
+// owner's file permissions: a request that its bucket's policy allows
+// (every anonymous request that is allowed at all) runs from then on as
+// the owner of the bucket, as objects written under a bucket policy
+// belong to the bucket's owner on AWS (BucketOwnerEnforced). Only the
+// owner (or root) may set a bucket's policy.
+func (q *request) authorizeMain(action, resource string) error {
+	byBucket, err := q.decide(action, resource)
+	if err != nil || !byBucket || q.anonOwner || q.bucket == "" {
 		return err
 	}
 	uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
@@ -67,6 +62,31 @@ func (q *request) authorize(action, resource string) error {
 	}
 	q.cred, q.anonOwner = posix.Cred{UID: uid, GID: gid}, true
 	return nil
+}
+
+// decide runs the policies; byBucket tells that the bucket's policy
+// allows the request.
+func (q *request) decide(action, resource string) (byBucket bool, err error) {
+	p := q.principal
+	if p != nil && p.Kind == iam.KindRoot {
+		return false, nil
+	}
+	var bp *policy.Policy
+	if b := bucketOf(resource); b != "" {
+		if bp, err = q.g.opt.Identity.BucketPolicy(q.ctx, b); err != nil {
+			return false, err
+		}
+	}
+	r := &policy.Request{Action: action, Resource: resource, Resolve: q.conditionKey}
+	err = q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
+	if errors.Is(err, iam.ErrAccessDenied) {
+		return false, s3err.New(s3err.AccessDenied)
+	}
+	if err != nil {
+		return false, err
+	}
+	// Authorize filled r's principal and identity keys.
+	return bp != nil && bp.Evaluate(r) == policy.Allowed, nil
 }
 
 // bucketOf is the bucket an S3 ARN names ("" for none).

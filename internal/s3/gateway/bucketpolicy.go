@@ -11,8 +11,28 @@ import (
 	"cairn/internal/s3/s3err"
 )
 
-func (q *request) putBucketPolicy() error {
+// ownsBucket refuses a caller that is neither root nor the bucket's
+// owner: a bucket policy is the owner's grant (requests it allows run
+// with the owner's file permissions).
+func (q *request) ownsBucket() error {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	if q.principal != nil && q.principal.Kind == iam.KindRoot {
+		return nil
+	}
+	uid, _, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	if q.principal == nil || uid != q.principal.Cred.UID { // the caller's own uid, not one a policy lent it
+		return s3err.Newf(s3err.AccessDenied, "Only the bucket's owner may set or delete its policy.")
+	}
+	return nil
+}
+
+func (q *request) putBucketPolicy() error {
+	if err := q.ownsBucket(); err != nil {
 		return err
 	}
 	doc, err := io.ReadAll(io.LimitReader(q.r.Body, policy.MaxSize+1))
@@ -52,7 +72,7 @@ func (q *request) getBucketPolicy() error {
 }
 
 func (q *request) deleteBucketPolicy() error {
-	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+	if err := q.ownsBucket(); err != nil {
 		return err
 	}
 	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {

@@ -559,3 +559,27 @@ func TestListObjectVersionsUnversioned(t *testing.T) {
 		t.Fatalf("gone bucket: %v", err)
 	}
 }
+
+// A bucket policy is the owner's grant: what it allows runs with the
+// owner's file permissions, and only the owner sets it.
+func TestBucketPolicyIsTheOwnersGrant(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	bob := h.user(t, "bob", "readwrite")
+	ok(t, "bucket", func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("priv")}); return err }())
+	ok(t, "put", put(alice, "priv", "doc", "d"))
+	b := bucketIno(t, h, "priv")
+	if _, err := h.vfs.SetAttr(bg, posix.Root, b, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o700}); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, "bob reads a 0700 bucket though readwrite allows", get(bob, "priv", "doc"))
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutBucketPolicy"],"Resource":["arn:aws:s3:::priv","arn:aws:s3:::priv/*"]}]}`
+	_, err := bob.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("priv"), Policy: aws.String(doc)})
+	denied(t, "bob sets a policy on alice's bucket", err)
+	_, err = alice.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("priv"), Policy: aws.String(doc)})
+	ok(t, "alice sets it", err)
+	ok(t, "bob reads by alice's grant", get(bob, "priv", "doc"))
+	// The grant of PutBucketPolicy does not make bob the owner.
+	_, err = bob.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("priv"), Policy: aws.String(doc)})
+	denied(t, "bob replaces the policy", err)
+}
