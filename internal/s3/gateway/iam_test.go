@@ -566,7 +566,10 @@ func TestBucketPolicyIsTheOwnersGrant(t *testing.T) {
 	h := newIAMHarness(t)
 	alice := h.user(t, "alice", "readwrite")
 	bob := h.user(t, "bob", "readwrite")
-	ok(t, "bucket", func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("priv")}); return err }())
+	ok(t, "bucket", func() error {
+		_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("priv")})
+		return err
+	}())
 	ok(t, "put", put(alice, "priv", "doc", "d"))
 	b := bucketIno(t, h, "priv")
 	if _, err := h.vfs.SetAttr(bg, posix.Root, b, meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o700}); err != nil {
