@@ -582,7 +582,48 @@ func TestBucketPolicyIsTheOwnersGrant(t *testing.T) {
 	_, err = alice.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("priv"), Policy: aws.String(doc)})
 	ok(t, "alice sets it", err)
 	ok(t, "bob reads by alice's grant", get(bob, "priv", "doc"))
+	// A copy reads its source as the source bucket's owner when that
+	// bucket's policy grants the read.
+	ok(t, "bob's bucket", func() error { _, err := bob.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("bobs")}); return err }())
+	_, err = bob.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("bobs"), Key: aws.String("copy"), CopySource: aws.String("priv/doc")})
+	ok(t, "bob copies by alice's grant", err)
+	ok(t, "bob reads his copy", get(bob, "bobs", "copy"))
+	_, err = bob.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("priv"), Key: aws.String("m")})
+	denied(t, "bob stages an upload into alice's private bucket", err)
 	// The grant of PutBucketPolicy does not make bob the owner.
 	_, err = bob.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("priv"), Policy: aws.String(doc)})
 	denied(t, "bob replaces the policy", err)
+}
+
+// ListBuckets shows a user the buckets it may enter.
+func TestListBucketsVisible(t *testing.T) {
+	h := newIAMHarness(t)
+	alice := h.user(t, "alice", "readwrite")
+	bob := h.user(t, "bob", "readwrite")
+	for _, b := range []string{"shared-b", "private-b"} {
+		ok(t, b, func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String(b)}); return err }())
+	}
+	if _, err := h.vfs.SetAttr(bg, posix.Root, bucketIno(t, h, "private-b"), meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o700}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(c *s3.Client) string {
+		out, err := c.ListBuckets(bg, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, b := range out.Buckets {
+			n = append(n, *b.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(alice); got != "private-b,shared-b" {
+		t.Errorf("alice sees %s", got)
+	}
+	if got := names(bob); got != "shared-b" {
+		t.Errorf("bob sees %s", got)
+	}
+	if got := names(h.root); got != "private-b,shared-b" {
+		t.Errorf("root sees %s", got)
+	}
 }

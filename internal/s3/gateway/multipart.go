@@ -74,11 +74,11 @@ func (q *request) uploadPartCopy() error {
 	if err != nil {
 		return err
 	}
-	sb, sk, err := q.copySource()
+	sb, sk, srcCred, err := q.copySource()
 	if err != nil {
 		return err
 	}
-	opt := s3fs.CopyOptions{Source: q.copyConditions()}
+	opt := s3fs.CopyOptions{Source: q.copyConditions(), SourceCred: srcCred}
 	if s := q.r.Header.Get("X-Amz-Copy-Source-Range"); s != "" {
 		rg := parseRange(s)
 		if rg == nil || rg.Start < 0 || rg.Open {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cairn/internal/iam/policy"
+	"cairn/internal/posix"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
 )
@@ -394,29 +395,35 @@ func (q *request) deleteObjects() error {
 
 // copySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]",
 // URL-encoded.
-func (q *request) copySource() (string, string, error) {
+func (q *request) copySource() (string, string, *posix.Cred, error) {
 	src := q.r.Header.Get("X-Amz-Copy-Source")
 	path, query, _ := strings.Cut(src, "?")
 	if query != "" {
 		v, _ := url.ParseQuery(query)
 		if id := v.Get("versionId"); id != "" && id != "null" {
-			return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+			return "", "", nil, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 		}
 	}
 	p, err := url.PathUnescape(path)
 	if err != nil {
-		return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid copy source encoding")
+		return "", "", nil, s3err.Newf(s3err.InvalidArgument, "Invalid copy source encoding")
 	}
 	b, k, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if !ok || b == "" || k == "" {
-		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", nil, s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	// Reading the source is the caller's to be allowed, as writing the
-	// destination was (the authorize step).
-	if err := q.authorize("s3:GetObject", policy.ObjectARN(b, k)); err != nil {
-		return "", "", err
+	// destination was (the authorize step); what the source bucket's
+	// policy grants is read as that bucket's owner.
+	byBucket, err := q.decide("s3:GetObject", policy.ObjectARN(b, k))
+	if err != nil || !byBucket {
+		return b, k, nil, err
 	}
-	return b, k, nil
+	uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, b)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return b, k, &posix.Cred{UID: uid, GID: gid}, nil
 }
 
 func (q *request) copyConditions() s3fs.GetOptions {
@@ -430,7 +437,7 @@ func (q *request) copyConditions() s3fs.GetOptions {
 }
 
 func (q *request) copyObject() error {
-	sb, sk, err := q.copySource()
+	sb, sk, srcCred, err := q.copySource()
 	if err != nil {
 		return err
 	}
@@ -443,7 +450,7 @@ func (q *request) copyObject() error {
 		return err
 	}
 	put.Size = -1
-	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", Put: put, Source: q.copyConditions()}
+	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred}
 	oi, err := q.g.opt.Backend.CopyObject(q.ctx, q.cred, sb, sk, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
 		err = s3fs.ErrPreconditionFailed // copy conditions fail with 412

@@ -11,7 +11,7 @@ import (
 )
 
 // ListBuckets returns the directories under the volume root whose names
-// are valid bucket names, in name order.
+// are valid bucket names and that cred may enter, in name order.
 func (f *FS) ListBuckets(ctx context.Context, cred posix.Cred) ([]BucketInfo, error) {
 	var out []BucketInfo
 	after := ""
@@ -21,9 +21,15 @@ func (f *FS) ListBuckets(ctx context.Context, cred posix.Cred) ([]BucketInfo, er
 			return nil, err
 		}
 		for _, e := range ents {
-			if e.Type == posix.TypeDir && ValidBucketName(e.Name) {
-				out = append(out, BucketInfo{Name: e.Name, Created: time.Unix(0, e.Attr.Ctime).UTC()})
+			if e.Type != posix.TypeDir || !ValidBucketName(e.Name) {
+				continue
 			}
+			// A bucket is listed to those who may enter its directory: one
+			// made private (mode 0700, or an ACL) is not shown to others.
+			if !cred.IsRoot() && f.v.Access(ctx, cred, e.Ino, posix.MayExec) != nil {
+				continue
+			}
+			out = append(out, BucketInfo{Name: e.Name, Created: time.Unix(0, e.Attr.Ctime).UTC()})
 		}
 		if len(ents) < 1000 {
 			return out, nil
@@ -32,7 +38,8 @@ func (f *FS) ListBuckets(ctx context.Context, cred posix.Cred) ([]BucketInfo, er
 	}
 }
 
-// CreateBucket makes the bucket's directory, owned by cred, mode 0755.
+// CreateBucket makes the bucket's directory, owned by cred, with the
+// configured directory mode (0755 by default).
 // An existing bucket is ErrBucketExists; the gateway tells "owned by you"
 // from HeadBucket's owner.
 func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) error {

@@ -15,7 +15,7 @@ import (
 func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt CopyOptions) (ObjectInfo, error) {
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
-	sr, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey, 0, false)
+	sr, sm, err := f.lookupObject(ctx, opt.sourceCred(cred), srcBucket, srcKey, 0, false)
 	se := sr.Entry
 	if err != nil {
 		return ObjectInfo{}, err
@@ -49,7 +49,7 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 	if err := f.checkReplace(ctx, cred, parent, name, opt.Put); err != nil {
 		return ObjectInfo{}, err
 	}
-	tmp, err := f.cloneToTemp(ctx, cred, se.Ino, 0, int64(se.Attr.Length))
+	tmp, err := f.cloneToTemp(ctx, cred, opt.sourceCred(cred), se.Ino, 0, int64(se.Attr.Length))
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -77,12 +77,21 @@ func checkCopyConditions(oi ObjectInfo, c GetOptions) error {
 
 // cloneToTemp makes a temporary file whose content references bytes
 // [off, off+n) of src.
-func (f *FS) cloneToTemp(ctx context.Context, cred posix.Cred, src posix.Ino, off, n int64) (tempFile, error) {
+func (o *CopyOptions) sourceCred(cred posix.Cred) posix.Cred {
+	if o.SourceCred != nil {
+		return *o.SourceCred
+	}
+	return cred
+}
+
+// cloneToTemp copies n bytes at off of src (opened as srcCred) into a new
+// temporary file of cred's.
+func (f *FS) cloneToTemp(ctx context.Context, cred, srcCred posix.Cred, src posix.Ino, off, n int64) (tempFile, error) {
 	tmpDir, _, err := f.systemDirs(ctx)
 	if err != nil {
 		return tempFile{}, err
 	}
-	in, _, err := f.v.Open(ctx, cred, src, syscall.O_RDONLY)
+	in, _, err := f.v.Open(ctx, srcCred, src, syscall.O_RDONLY)
 	if err != nil {
 		return tempFile{}, err
 	}

@@ -64,6 +64,22 @@ func (f *FS) bucketUploads(ctx context.Context, bucket string, create bool) (pos
 }
 
 // CreateMultipartUpload starts an upload and returns its id.
+// mayCreate checks, before an upload is staged in the volume's shared
+// directories, that cred could create the key where it goes: search all
+// the way, and write and search in the deepest of its directories that
+// exists.
+func (f *FS) mayCreate(ctx context.Context, cred posix.Cred, bucket string, segs []string) error {
+	names := append([]string{bucket}, segs[:len(segs)-1]...)
+	r, err := f.v.Walk(ctx, cred, posix.RootIno, vfs.WalkRequest{Names: names, FirstAsRoot: true})
+	switch {
+	case len(r.Path) == 0 && (err == nil || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR)):
+		return ErrNoSuchBucket
+	case err != nil && !errors.Is(err, syscall.ENOENT):
+		return err
+	}
+	return f.v.Access(ctx, cred, r.Path[len(r.Path)-1], posix.MayWrite|posix.MayExec)
+}
+
 func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key string, opt PutOptions) (string, error) {
 	segs, dir, err := splitKey(key)
 	if err != nil {
@@ -72,8 +88,7 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 	if dir {
 		return "", fmt.Errorf("%w: a key ending in / cannot hold data", ErrInvalidKey)
 	}
-	_ = segs
-	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+	if err := f.mayCreate(ctx, cred, bucket, segs); err != nil {
 		return "", err
 	}
 	up, err := f.bucketUploads(ctx, bucket, true)
@@ -181,7 +196,7 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	if err != nil {
 		return Part{}, err
 	}
-	sr, sm, err := f.lookupObject(ctx, cred, srcBucket, srcKey, 0, false)
+	sr, sm, err := f.lookupObject(ctx, opt.sourceCred(cred), srcBucket, srcKey, 0, false)
 	se := sr.Entry
 	if err != nil {
 		return Part{}, err
@@ -199,7 +214,7 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 		}
 		off, n = r.Start, r.End-r.Start+1
 	}
-	tmp, err := f.cloneToTemp(ctx, cred, se.Ino, off, n)
+	tmp, err := f.cloneToTemp(ctx, cred, opt.sourceCred(cred), se.Ino, off, n)
 	if err != nil {
 		return Part{}, err
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"cairn/internal/posix"
 )
 
 // Sentinel errors. Everything else s3fs returns wraps a syscall.Errno
@@ -150,6 +152,10 @@ type CopyOptions struct {
 	Source GetOptions
 	// Range copies part of the source (UploadPartCopy).
 	Range *Range
+	// SourceCred, when set, is the identity the source is read as (the
+	// owner of the source's bucket, when its policy granted the read);
+	// nil reads it as the caller.
+	SourceCred *posix.Cred
 }
 
 // Upload describes a multipart upload in progress.
