@@ -584,7 +584,10 @@ func TestBucketPolicyIsTheOwnersGrant(t *testing.T) {
 	ok(t, "bob reads by alice's grant", get(bob, "priv", "doc"))
 	// A copy reads its source as the source bucket's owner when that
 	// bucket's policy grants the read.
-	ok(t, "bob's bucket", func() error { _, err := bob.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("bobs")}); return err }())
+	ok(t, "bob's bucket", func() error {
+		_, err := bob.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("bobs")})
+		return err
+	}())
 	_, err = bob.CopyObject(bg, &s3.CopyObjectInput{Bucket: aws.String("bobs"), Key: aws.String("copy"), CopySource: aws.String("priv/doc")})
 	ok(t, "bob copies by alice's grant", err)
 	ok(t, "bob reads his copy", get(bob, "bobs", "copy"))
@@ -601,7 +604,10 @@ func TestListBucketsVisible(t *testing.T) {
 	alice := h.user(t, "alice", "readwrite")
 	bob := h.user(t, "bob", "readwrite")
 	for _, b := range []string{"shared-b", "private-b"} {
-		ok(t, b, func() error { _, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String(b)}); return err }())
+		ok(t, b, func() error {
+			_, err := alice.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String(b)})
+			return err
+		}())
 	}
 	if _, err := h.vfs.SetAttr(bg, posix.Root, bucketIno(t, h, "private-b"), meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o700}); err != nil {
 		t.Fatal(err)
