@@ -391,3 +391,27 @@ func TestScopeRegionAndService(t *testing.T) {
 		t.Fatalf("an s3 scope at the sts endpoint: %v", err)
 	}
 }
+
+// botocore's SigV2 signs a bucket-only path with a trailing slash and
+// sends it without: both verify, for that path only.
+func TestV2BucketTrailingSlash(t *testing.T) {
+	now := time.Now()
+	date := now.UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		path, signed string
+		ok           bool
+	}{
+		{"/bucket", "/bucket/", true},
+		{"/bucket", "/bucket", true},
+		{"/bucket/key", "/bucket/key/", false},
+	} {
+		r := httptest.NewRequest("PUT", "http://localhost:9000"+tc.path, nil)
+		r.Header.Set("Date", date)
+		sts := "PUT\n\n\n" + date + "\n" + tc.signed
+		r.Header.Set("Authorization", "AWS "+testAK+":"+v2Sign(testSecret, sts))
+		_, err := Verify(r, lookup, now, Options{})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s signed as %s: %v", tc.path, tc.signed, err)
+		}
+	}
+}

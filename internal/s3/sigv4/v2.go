@@ -42,7 +42,7 @@ func verifyV2Header(r *http.Request, auth string, lookup Lookup, now time.Time, 
 	if r.Header.Get("X-Amz-Date") != "" {
 		dateLine = ""
 	}
-	if !v2Equal(secret, v2StringToSign(r, dateLine, opt.Bucket), sig) {
+	if !v2Matches(r, secret, dateLine, opt.Bucket, sig) {
 		return nil, s3err.New(s3err.SignatureDoesNotMatch)
 	}
 	return &Verified{AccessKey: ak, Version: 2, Body: plainBody(r), DecodedLength: r.ContentLength}, nil
@@ -67,10 +67,29 @@ func verifyV2Presigned(r *http.Request, q url.Values, lookup Lookup, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	if !v2Equal(secret, v2StringToSign(r, expires, opt.Bucket), sig) {
+	if !v2Matches(r, secret, expires, opt.Bucket, sig) {
 		return nil, s3err.New(s3err.SignatureDoesNotMatch)
 	}
 	return &Verified{AccessKey: ak, Version: 2, Presigned: true, Body: plainBody(r), DecodedLength: r.ContentLength}, nil
+}
+
+// v2Matches checks sig against the request's string to sign. botocore's
+// SigV2 signer (HmacV1) signs a bucket-only path as "/bucket/" while it
+// sends "/bucket": that resource is accepted too, and means the same.
+func v2Matches(r *http.Request, secret, dateLine, bucket, sig string) bool {
+	sts := v2StringToSign(r, dateLine, bucket)
+	if v2Equal(secret, sts, sig) {
+		return true
+	}
+	p := r.URL.EscapedPath()
+	if bucket == "" && len(p) > 1 && !strings.Contains(p[1:], "/") {
+		u := *r.URL
+		u.RawPath, u.Path = "", p+"/"
+		alt := *r
+		alt.URL = &u
+		return v2Equal(secret, v2StringToSign(&alt, dateLine, bucket), sig)
+	}
+	return false
 }
 
 func v2Equal(secret, sts, sig string) bool {
