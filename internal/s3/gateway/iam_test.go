@@ -405,6 +405,9 @@ func TestBucketPoliciesAndAnonymous(t *testing.T) {
 	if code(err) != "NoSuchBucketPolicy" {
 		t.Fatalf("no policy yet: %v", err)
 	}
+	if st, err := alice.GetBucketPolicyStatus(bg, &s3.GetBucketPolicyStatusInput{Bucket: aws.String("web")}); err != nil || *st.PolicyStatus.IsPublic {
+		t.Fatalf("status without a policy: %+v %v", st, err)
+	}
 	doc := `{"Version":"2012-10-17","Statement":[
 	  {"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::web/pub/*"},
 	  {"Sid":"BobUploads","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::000000000000:user/bob"]},"Action":"s3:PutObject","Resource":"arn:aws:s3:::web/uploads/*"},
