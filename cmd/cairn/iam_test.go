@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,6 +14,9 @@ import (
 // the effects with the aws CLI (testdata/iam.sh).
 func TestIAMWithMC(t *testing.T) {
 	needTool(t, "mc", "aws", "bash")
+	if out, _ := exec.Command("mc", "--version").CombinedOutput(); !strings.Contains(string(out), "MinIO") {
+		t.Fatalf("the mc on PATH is not MinIO's client (.ci/run installs it): %s", out)
+	}
 	bin := buildCairn(t)
 	url, _ := startServer(t, bin, t.TempDir(), "CAIRN_ROOT_USER=iamroot", "CAIRN_ROOT_PASSWORD=iam-root-secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
