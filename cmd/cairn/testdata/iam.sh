@@ -105,6 +105,13 @@ mc anonymous set none root/team/drop >/dev/null
 test "$(code "$ENDPOINT/team/pub/f.txt")" = 403
 mc anonymous get root/team | grep -c private >/dev/null
 
+step "metrics: a bearer token from mc admin prometheus generate"
+test "$(code "$ENDPOINT/minio/v2/metrics/cluster")" = 403
+tok=$(mc admin prometheus generate root | awk '/bearer_token/ {print $2}')
+test -n "$tok"
+test "$(code -H "Authorization: Bearer $tok" "$ENDPOINT/minio/v2/metrics/cluster")" = 200
+test "$(code -H "Authorization: Bearer ${tok}x" "$ENDPOINT/minio/v2/metrics/cluster")" = 403
+
 step "cairn admin does the same"
 ca() { "$CAIRN" admin --endpoint "$ENDPOINT" --access-key "$ROOT_USER" --secret-key "$ROOT_PASSWORD" "$@"; }
 ca user add dave dave-secret-12 >/dev/null
