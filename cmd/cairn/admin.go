@@ -120,6 +120,15 @@ func adminUserCmd(o *adminOptions) *cobra.Command {
 			RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
 				return nil, done("removed user %s", a[0]), c.RemoveUser(cmd.Context(), a[0])
 			})},
+		&cobra.Command{Use: "key-add NAME", Short: "Give a user one more access key (to rotate: add, switch, then key-rm the old)", Args: cobra.ExactArgs(1),
+			RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+				k, s, err := c.AddAccessKey(cmd.Context(), a[0])
+				return map[string]string{"accessKey": k, "secretKey": s}, done("access key:\t%s\nsecret key:\t%s", k, s), err
+			})},
+		&cobra.Command{Use: "key-rm NAME KEY", Short: "Remove one of a user's access keys", Args: cobra.ExactArgs(2),
+			RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+				return nil, done("removed key %s of %s", a[1], a[0]), c.RemoveAccessKey(cmd.Context(), a[0], a[1])
+			})},
 		&cobra.Command{Use: "set-id NAME UID GID", Short: "Set the uid and primary gid a user's requests run as", Args: cobra.ExactArgs(3),
 			RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
 				var uid, gid uint32

@@ -79,6 +79,8 @@ var routes = []route{
 	{http.MethodGet, "user-info", "admin:GetUser", (*call).aboutSelf, (*call).userInfo},
 	{http.MethodPut, "set-user-status", "", nil, (*call).setUserStatus}, // admin:EnableUser or admin:DisableUser
 	{http.MethodPut, "cairn/set-user-posix", "admin:CreateUser", nil, (*call).setUserPOSIX},
+	{http.MethodPut, "cairn/add-access-key", "admin:CreateUser", (*call).aboutSelf, (*call).addAccessKey},
+	{http.MethodDelete, "cairn/remove-access-key", "admin:CreateUser", (*call).aboutSelf, (*call).removeAccessKey},
 	{http.MethodPut, "update-group-members", "", nil, (*call).updateGroupMembers},
 	{http.MethodGet, "group", "admin:GetGroup", nil, (*call).groupInfo},
 	{http.MethodGet, "groups", "admin:ListGroups", nil, (*call).listGroups},

@@ -96,6 +96,24 @@ func TestAdminCalls(t *testing.T) {
 	if code, _ := e.do(t, "alice", "alice-secret", "PUT", "add-service-account", other, true); code != 403 {
 		t.Fatalf("alice made root a service account: %d", code)
 	}
+	// A user rotates its own keys: a second key works, then the first goes.
+	cl := &Client{Endpoint: e.url, AccessKey: "alice", SecretKey: "alice-secret"}
+	ak, sk, err := cl.AddAccessKey(bg, "alice")
+	if err != nil || ak == "" || sk == "" {
+		t.Fatalf("add access key: %q %v", ak, err)
+	}
+	if _, err := (&Client{Endpoint: e.url, AccessKey: ak, SecretKey: sk}).UserInfo(bg, "alice"); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if err := cl.RemoveAccessKey(bg, "alice", ak); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Client{Endpoint: e.url, AccessKey: ak, SecretKey: sk}).UserInfo(bg, "alice"); err == nil {
+		t.Fatal("a removed key still works")
+	}
+	if _, _, err := cl.AddAccessKey(bg, "root"); err == nil {
+		t.Fatal("alice added a key to another user")
+	}
 	// Unknown calls and versions, bad signatures.
 	if code, _ := e.do(t, "root", "root-secret", "GET", "frobnicate", nil, false); code != 501 {
 		t.Fatalf("unknown call: %d", code)

@@ -249,3 +249,15 @@ func (c *Client) SetServiceAccountStatus(ctx context.Context, accessKey, status 
 func (c *Client) RemoveServiceAccount(ctx context.Context, accessKey string) error {
 	return c.call(ctx, http.MethodDelete, "delete-service-account", qv("accessKey", accessKey), nil, false, nil)
 }
+
+// AddAccessKey gives user one more access key and returns it.
+func (c *Client) AddAccessKey(ctx context.Context, user string) (string, string, error) {
+	var out credentials
+	err := c.call(ctx, http.MethodPut, "cairn/add-access-key", qv("accessKey", user), nil, false, &out)
+	return out.AccessKey, out.SecretKey, err
+}
+
+// RemoveAccessKey deletes one of user's own access keys.
+func (c *Client) RemoveAccessKey(ctx context.Context, user, key string) error {
+	return c.call(ctx, http.MethodDelete, "cairn/remove-access-key", qv("accessKey", user, "key", key), nil, false, nil)
+}

@@ -525,3 +525,17 @@ func (c *call) setUserPOSIX() (any, error) {
 	}
 	return nil, c.a.opt.Identities.SetUserPOSIX(c.ctx, c.query("accessKey"), uint32(uid), uint32(gid))
 }
+
+// addAccessKey gives a user one more access key (key rotation); a user
+// may rotate its own. The new secret travels sealed.
+func (c *call) addAccessKey() (any, error) {
+	cr, err := c.a.opt.Identities.AddAccessKey(c.ctx, c.query("accessKey"))
+	if err != nil {
+		return nil, err
+	}
+	return sealedJSON{credentials{AccessKey: cr.AccessKey, SecretKey: cr.SecretKey}}, nil
+}
+
+func (c *call) removeAccessKey() (any, error) {
+	return nil, c.a.opt.Identities.RemoveAccessKey(c.ctx, c.query("accessKey"), c.query("key"))
+}

@@ -121,6 +121,12 @@ as dave dave-secret-12 s3 ls s3://team | grep -c f.txt >/dev/null
 ca user set-id dave 4242 4242 >/dev/null
 ca user info dave --json | grep -c '"uid": 4242' >/dev/null
 ca user ls | grep -c "^dave *enabled *4242" >/dev/null
+keys=$(ca user key-add dave --json)
+k2=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["accessKey"])' <<<"$keys")
+s2=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secretKey"])' <<<"$keys")
+as "$k2" "$s2" s3 ls s3://team | grep -c f.txt >/dev/null
+ca user key-rm dave "$k2" >/dev/null
+must_fail InvalidAccessKeyId as "$k2" "$s2" s3 ls s3://team
 ca group add ops dave >/dev/null
 ca group info ops --json | grep -c '"dave"' >/dev/null
 ca policy entities read-team | grep -c dave >/dev/null
