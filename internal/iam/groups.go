@@ -141,20 +141,7 @@ func (i *Identities) ListGroups(ctx context.Context) ([]Group, error) {
 	var out []Group
 	err := i.view(ctx, func(tx kv.Tx) error {
 		out = out[:0]
-		prefix := ikey(famGroup, "")
-		var bad error
-		err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
-			var g groupRecord
-			if bad = jsonUnmarshal(v, &g); bad != nil {
-				return false
-			}
-			out = append(out, Group(g))
-			return true
-		})
-		if err == nil {
-			err = bad
-		}
-		return err
+		return scanRecords(tx, famGroup, func(g groupRecord) { out = append(out, Group(g)) })
 	})
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
 	return out, err

@@ -266,7 +266,7 @@ func (i *Identities) SweepExpired(ctx context.Context) (int, error) {
 		var dead [][]byte
 		err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
 			var r keyRecord
-			if jsonUnmarshal(v, &r) == nil && r.Kind != KindUser && !r.Expires.IsZero() && !now.Before(r.Expires) {
+			if json.Unmarshal(v, &r) == nil && r.Kind != KindUser && !r.Expires.IsZero() && !now.Before(r.Expires) {
 				dead = append(dead, append([]byte(nil), k...))
 			}
 			return true

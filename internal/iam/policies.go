@@ -155,33 +155,17 @@ func (i *Identities) PolicyEntities(ctx context.Context, name string) (users, gr
 }
 
 func entities(tx kv.Tx, name string) (users, groups []string, err error) {
-	var bad error
-	prefix := ikey(famUser, "")
-	err = tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
-		var u userRecord
-		if bad = jsonUnmarshal(v, &u); bad != nil {
-			return false
-		}
+	err = scanRecords(tx, famUser, func(u userRecord) {
 		if contains(u.Policies, name) {
 			users = append(users, u.Name)
 		}
-		return true
 	})
-	if err == nil && bad == nil {
-		prefix = ikey(famGroup, "")
-		err = tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
-			var g groupRecord
-			if bad = jsonUnmarshal(v, &g); bad != nil {
-				return false
-			}
+	if err == nil {
+		err = scanRecords(tx, famGroup, func(g groupRecord) {
 			if contains(g.Policies, name) {
 				groups = append(groups, g.Name)
 			}
-			return true
 		})
-	}
-	if err == nil {
-		err = bad
 	}
 	sort.Strings(users)
 	sort.Strings(groups)

@@ -114,16 +114,6 @@ func nextID(tx kv.Tx, base uint32) (uint32, error) {
 	return base + uint32(n) - 1, nil
 }
 
-func scanNames(tx kv.Tx, fam byte) ([]string, error) {
-	prefix := ikey(fam, "")
-	var names []string
-	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{KeysOnly: true}, func(k, _ []byte) bool {
-		names = append(names, string(k[len(prefix):]))
-		return true
-	})
-	return names, err
-}
-
 func remove(list []string, s string) []string {
 	out := list[:0]
 	for _, v := range list {
@@ -143,4 +133,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// scanRecords decodes every record of family fam into a T, in key order,
+// and calls fn with each; a record that does not decode fails the scan.
+func scanRecords[T any](tx kv.Tx, fam byte, fn func(T)) error {
+	prefix := ikey(fam, "")
+	var bad error
+	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
+		var r T
+		if err := json.Unmarshal(v, &r); err != nil {
+			bad = fmt.Errorf("iam: record %q is corrupt: %w", k, err)
+			return false
+		}
+		fn(r)
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	return err
+}

@@ -211,23 +211,12 @@ func (i *Identities) DeleteUser(ctx context.Context, name string) error {
 // keysOf returns every key owned by user name: its own, its service
 // accounts', its sessions'.
 func keysOf(tx kv.Tx, name string) ([]keyRecord, error) {
-	prefix := ikey(famKey, "")
 	var out []keyRecord
-	var bad error
-	err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
-		var r keyRecord
-		if err := jsonUnmarshal(v, &r); err != nil {
-			bad = fmt.Errorf("iam: record %q is corrupt: %w", k, err)
-			return false
-		}
+	err := scanRecords(tx, famKey, func(r keyRecord) {
 		if r.User == name {
 			out = append(out, r)
 		}
-		return true
 	})
-	if err == nil {
-		err = bad
-	}
 	return out, err
 }
 
@@ -250,20 +239,7 @@ func (i *Identities) ListUsers(ctx context.Context) ([]User, error) {
 	var out []User
 	err := i.view(ctx, func(tx kv.Tx) error {
 		out = out[:0]
-		prefix := ikey(famUser, "")
-		var bad error
-		err := tx.Scan(prefix, kv.PrefixEnd(prefix), kv.ScanOptions{}, func(k, v []byte) bool {
-			var u userRecord
-			if bad = jsonUnmarshal(v, &u); bad != nil {
-				return false
-			}
-			out = append(out, u.public(u.Keys))
-			return true
-		})
-		if err == nil {
-			err = bad
-		}
-		return err
+		return scanRecords(tx, famUser, func(u userRecord) { out = append(out, u.public(u.Keys)) })
 	})
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
 	return out, err
