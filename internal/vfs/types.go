@@ -131,3 +131,41 @@ func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 	}
 	return e, err
 }
+
+// Lock is a POSIX record lock (meta.Lock); LockType its type.
+type (
+	Lock     = meta.Lock
+	LockType = meta.LockType
+)
+
+// Lock types and fallocate modes, re-exported from meta.
+const (
+	LockUnlock = meta.LockUnlock
+	LockRead   = meta.LockRead
+	LockWrite  = meta.LockWrite
+
+	FallocKeepSize  = meta.FallocKeepSize
+	FallocPunchHole = meta.FallocPunchHole
+	FallocZeroRange = meta.FallocZeroRange
+)
+
+// Flock applies a BSD flock for owner, the open file description (see
+// meta.Flock); block waits until ctx ends.
+func (fs *FS) Flock(ctx context.Context, ino posix.Ino, owner uint64, typ LockType, block bool) error {
+	return fs.meta.Flock(ctx, ino, owner, typ, block)
+}
+
+// GetLk reports the first POSIX lock conflicting with l (F_GETLK).
+func (fs *FS) GetLk(ctx context.Context, ino posix.Ino, owner uint64, l Lock) (Lock, error) {
+	return fs.meta.GetLk(ctx, ino, owner, l)
+}
+
+// SetLk acquires or releases a POSIX record lock (F_SETLK, F_SETLKW).
+func (fs *FS) SetLk(ctx context.Context, ino posix.Ino, owner uint64, block bool, l Lock) error {
+	return fs.meta.SetLk(ctx, ino, owner, block, l)
+}
+
+// ReleaseLocks drops every lock owner holds on ino in this process.
+func (fs *FS) ReleaseLocks(ctx context.Context, ino posix.Ino, owner uint64) error {
+	return fs.meta.ReleaseLocks(ctx, ino, owner)
+}

@@ -1,0 +1,151 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"cairn/internal/posix"
+	"cairn/internal/vfs"
+)
+
+// rawFS is the fuse.RawFileSystem over one vfs.FS.
+type rawFS struct {
+	fuse.RawFileSystem // ENOSYS for what is not implemented
+
+	v      *vfs.FS
+	opts   Options
+	log    *slog.Logger
+	groups *groupCache
+
+	attrTTL, entryTTL, negTTL time.Duration
+
+	mu     sync.Mutex
+	dirs   map[uint64]*dirHandle
+	nextDh uint64
+	files  map[uint64]*fileHandle
+	locked map[posix.Ino]int // inodes with locks taken through this mount
+}
+
+func newRawFS(v *vfs.FS, opts Options) *rawFS {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &rawFS{
+		RawFileSystem: fuse.NewDefaultRawFileSystem(),
+		v:             v, opts: opts, log: log, groups: newGroupCache(),
+		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
+		negTTL: max(opts.NegativeTimeout, 0),
+		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
+	}
+}
+
+func (f *rawFS) String() string { return "cairn" }
+
+// cred maps a request's caller to the identity vfs checks: supplementary
+// groups from /proc, then the squash.
+func (f *rawFS) cred(h *fuse.InHeader) posix.Cred {
+	c := posix.Cred{UID: h.Uid, GID: h.Gid, PID: h.Pid}
+	c.Groups = f.groups.groups(h.Pid, h.Uid, h.Gid)
+	return f.opts.Squash.Apply(c)
+}
+
+// status converts an error of vfs to a FUSE status: the errno it wraps,
+// EINTR for an interrupted wait, and EIO (logged) for anything else.
+func (f *rawFS) status(op string, err error) fuse.Status {
+	if err == nil {
+		return fuse.OK
+	}
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return fuse.Status(e)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fuse.EINTR
+	}
+	f.log.Error("fuse request failed", "op", op, "err", err)
+	return fuse.EIO
+}
+
+// readOnly is EROFS on a read-only mount.
+func (f *rawFS) readOnly() fuse.Status {
+	if f.opts.ReadOnly {
+		return fuse.EROFS
+	}
+	return fuse.OK
+}
+
+// nameOK rejects names longer than the volume allows, with ENAMETOOLONG.
+func nameOK(name string) fuse.Status {
+	if len(name) > vfs.MaxNameLen {
+		return fuse.Status(syscall.ENAMETOOLONG)
+	}
+	return fuse.OK
+}
+
+func splitNs(ns int64) (uint64, uint32) {
+	if ns < 0 {
+		s := (ns - 999_999_999) / 1e9
+		return uint64(s), uint32(ns - s*1e9)
+	}
+	return uint64(ns / 1e9), uint32(ns % 1e9)
+}
+
+func joinNs(sec uint64, nsec uint32) int64 { return int64(sec)*1e9 + int64(nsec) }
+
+// fillAttr copies a's attributes to out in FUSE's form.
+func fillAttr(out *fuse.Attr, ino posix.Ino, a *posix.Attr) {
+	out.Ino = uint64(ino)
+	out.Size = a.Length
+	out.Blocks = (a.Length + 511) / 512
+	out.Atime, out.Atimensec = splitNs(a.Atime)
+	out.Mtime, out.Mtimensec = splitNs(a.Mtime)
+	out.Ctime, out.Ctimensec = splitNs(a.Ctime)
+	out.Mode = a.StatMode()
+	out.Nlink = a.Nlink
+	out.Uid, out.Gid = a.UID, a.GID
+	out.Rdev = a.Rdev
+	out.Blksize = 1 << 16
+	if a.Type == posix.TypeDir && out.Nlink == 0 {
+		out.Nlink = 2
+	}
+}
+
+func setTimeout(sec *uint64, nsec *uint32, d time.Duration) {
+	*sec, *nsec = uint64(d/time.Second), uint32(d%time.Second)
+}
+
+func (f *rawFS) fillEntry(out *fuse.EntryOut, e vfs.Entry) {
+	out.NodeId = uint64(e.Ino)
+	out.Generation = 0
+	setTimeout(&out.EntryValid, &out.EntryValidNsec, f.entryTTL)
+	setTimeout(&out.AttrValid, &out.AttrValidNsec, f.attrTTL)
+	fillAttr(&out.Attr, e.Ino, &e.Attr)
+}
+
+func (f *rawFS) fillAttrOut(out *fuse.AttrOut, ino posix.Ino, a *posix.Attr) {
+	out.SetTimeout(f.attrTTL)
+	fillAttr(&out.Attr, ino, a)
+}
+
+// lockEnd converts FUSE's "to the end of the file" (OFFSET_MAX) to vfs's.
+func lockEnd(end uint64) uint64 {
+	if end >= math.MaxInt64 {
+		return math.MaxUint64
+	}
+	return end
+}
+
+func fuseLockEnd(end uint64) uint64 {
+	if end == math.MaxUint64 {
+		return math.MaxInt64
+	}
+	return end
+}

@@ -1,0 +1,80 @@
+package fusefs
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"cairn/internal/vfs"
+)
+
+// Server is a mounted volume.
+type Server struct {
+	srv        *fuse.Server
+	fs         *rawFS
+	mountpoint string
+}
+
+// Mount mounts v at mountpoint and starts serving it. The caller owns v;
+// it must stay open until Wait returns.
+func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
+	fs := newRawFS(v, opts)
+	mo := &fuse.MountOptions{
+		FsName:       opts.FsName,
+		Name:         "cairn",
+		AllowOther:   opts.AllowOther,
+		MaxWrite:     defaultMaxWrite,
+		MaxReadAhead: opts.MaxReadAhead,
+		EnableLocks:  true,
+		Debug:        opts.Debug,
+		// The kernel does not apply the umask itself: vfs does, unless the
+		// parent's default ACL replaces it.
+		ExtraCapabilities: fuse.CAP_DONT_MASK | fuse.CAP_HANDLE_KILLPRIV,
+		MaxBackground:     64,
+	}
+	if opts.MaxWrite > 0 {
+		mo.MaxWrite = opts.MaxWrite
+	}
+	if mo.FsName == "" {
+		mo.FsName = "cairn"
+	}
+	if opts.kernelChecks() {
+		mo.Options = append(mo.Options, "default_permissions")
+		mo.EnableAcl = v.Meta().Format().EnableACL
+	}
+	if opts.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
+	}
+	srv, err := fuse.NewServer(fs, mountpoint, mo)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
+	}
+	return &Server{srv: srv, fs: fs, mountpoint: mountpoint}, nil
+}
+
+// Mountpoint returns where the volume is mounted.
+func (s *Server) Mountpoint() string { return s.mountpoint }
+
+// Unmount unmounts the file system; it fails with EBUSY while it is in
+// use. Wait returns once it is unmounted.
+func (s *Server) Unmount() error {
+	var err error
+	for range 5 {
+		if err = s.srv.Unmount(); err == nil || !strings.Contains(err.Error(), "busy") {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// Wait blocks until the file system is unmounted (by Unmount, by
+// fusermount -u or umount, or because the kernel ended the connection).
+func (s *Server) Wait() { s.srv.Wait() }
