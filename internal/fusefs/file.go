@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"syscall"
 
@@ -66,10 +67,7 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 }
 
 func (f *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	fh, e, err := f.v.Create(bg(), f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
@@ -118,7 +116,7 @@ func (f *rawFS) killCaps(ino posix.Ino) {
 		return
 	}
 	err := f.v.RemoveXattr(bg(), posix.Root, ino, xattrCapability)
-	if err != nil && !isErrno(err, syscall.ENODATA) {
+	if err != nil && !errors.Is(err, syscall.ENODATA) {
 		f.log.Warn("clearing file capabilities", "ino", ino, "err", err)
 	}
 }

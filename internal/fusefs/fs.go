@@ -90,6 +90,15 @@ func nameOK(name string) fuse.Status {
 	return fuse.OK
 }
 
+// canChange is the first check of a request that changes name: EROFS on
+// a read-only mount, then ENAMETOOLONG.
+func (f *rawFS) canChange(name string) fuse.Status {
+	if st := f.readOnly(); !st.Ok() {
+		return st
+	}
+	return nameOK(name)
+}
+
 func splitNs(ns int64) (uint64, uint32) {
 	if ns < 0 {
 		s := (ns - 999_999_999) / 1e9

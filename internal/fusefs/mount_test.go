@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"cairn/internal/chunk"
 	"cairn/internal/fusefs"
@@ -108,7 +109,7 @@ func asUser(t *testing.T, uid, gid uint32, groups []uint32, fn func()) {
 		if len(gs) == 0 {
 			gs = []uint32{gid}
 		}
-		if _, _, e := syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(gs)), uintptr(unsafePointer(gs)), 0); e != 0 {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(gs)), uintptr(unsafe.Pointer(&gs[0])), 0); e != 0 {
 			t.Errorf("setgroups: %v", e)
 			return
 		}

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -19,7 +20,7 @@ func (f *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fu
 		return st
 	}
 	e, err := f.v.Lookup(bg(), f.cred(h), posix.Ino(h.NodeId), name)
-	if isErrno(err, syscall.ENOENT) && f.negTTL > 0 {
+	if errors.Is(err, syscall.ENOENT) && f.negTTL > 0 {
 		*out = fuse.EntryOut{}
 		setTimeout(&out.EntryValid, &out.EntryValidNsec, f.negTTL)
 		return fuse.OK
@@ -107,10 +108,7 @@ func (f *rawFS) createCred(h *fuse.InHeader, umask uint32) posix.Cred {
 }
 
 func (f *rawFS) Mknod(_ <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	typ := posix.TypeFromMode(in.Mode)
@@ -126,10 +124,7 @@ func (f *rawFS) Mknod(_ <-chan struct{}, in *fuse.MknodIn, name string, out *fus
 }
 
 func (f *rawFS) Mkdir(_ <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	e, err := f.v.Mkdir(bg(), f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask)
@@ -141,20 +136,14 @@ func (f *rawFS) Mkdir(_ <-chan struct{}, in *fuse.MkdirIn, name string, out *fus
 }
 
 func (f *rawFS) Unlink(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	return f.status("unlink", f.v.Unlink(bg(), f.cred(h), posix.Ino(h.NodeId), name))
 }
 
 func (f *rawFS) Rmdir(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	return f.status("rmdir", f.v.Rmdir(bg(), f.cred(h), posix.Ino(h.NodeId), name))
@@ -167,10 +156,7 @@ const (
 )
 
 func (f *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(oldName); !st.Ok() {
+	if st := f.canChange(oldName); !st.Ok() {
 		return st
 	}
 	if st := nameOK(newName); !st.Ok() {
@@ -191,10 +177,7 @@ func (f *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName st
 }
 
 func (f *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	e, err := f.v.Link(bg(), f.cred(&in.InHeader), posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
@@ -206,10 +189,7 @@ func (f *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.
 }
 
 func (f *rawFS) Symlink(_ <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
-	if st := f.readOnly(); !st.Ok() {
-		return st
-	}
-	if st := nameOK(name); !st.Ok() {
+	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
 	e, err := f.v.Symlink(bg(), f.cred(h), posix.Ino(h.NodeId), name, target)

@@ -25,9 +25,6 @@ type Options struct {
 	// attributes and names; 0 means the default (1 s), negative means no
 	// caching. NegativeTimeout caches failed lookups (default none).
 	AttrTimeout, EntryTimeout, NegativeTimeout time.Duration
-	// WritebackCache lets the kernel gather writes in its page cache
-	// (FUSE writeback_cache) before sending them.
-	WritebackCache bool
 	// MaxWrite is the largest read or write request (default 1 MiB);
 	// MaxReadAhead the kernel's read-ahead (default the kernel's).
 	MaxWrite, MaxReadAhead int

@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"errors"
 	"strings"
 	"syscall"
 
@@ -23,12 +22,17 @@ const (
 	xattrSELinux    = "security.selinux"
 )
 
+// aclXattrs are the two ACL attributes and the ACL each stands for.
+var aclXattrs = [...]struct {
+	name string
+	typ  vfs.ACLType
+}{{acl.XattrAccess, vfs.ACLAccess}, {acl.XattrDefault, vfs.ACLDefault}}
+
 func aclType(name string) (vfs.ACLType, bool) {
-	switch name {
-	case acl.XattrAccess:
-		return vfs.ACLAccess, true
-	case acl.XattrDefault:
-		return vfs.ACLDefault, true
+	for _, x := range aclXattrs {
+		if x.name == name {
+			return x.typ, true
+		}
 	}
 	return 0, false
 }
@@ -80,13 +84,13 @@ func (f *rawFS) ListXAttr(_ <-chan struct{}, h *fuse.InHeader, dest []byte) (uin
 		return 0, f.status("listxattr", err)
 	}
 	var b strings.Builder
-	for _, typ := range []vfs.ACLType{vfs.ACLAccess, vfs.ACLDefault} {
-		r, err := f.v.GetACL(bg(), ino, typ)
+	for _, x := range aclXattrs {
+		r, err := f.v.GetACL(bg(), ino, x.typ)
 		if err != nil {
 			return 0, f.status("listxattr", err)
 		}
 		if r != nil {
-			b.WriteString(map[vfs.ACLType]string{vfs.ACLAccess: acl.XattrAccess, vfs.ACLDefault: acl.XattrDefault}[typ])
+			b.WriteString(x.name)
 			b.WriteByte(0)
 		}
 	}
@@ -143,5 +147,3 @@ func (f *rawFS) RemoveXAttr(_ <-chan struct{}, h *fuse.InHeader, name string) fu
 	}
 	return f.status("removexattr", f.v.RemoveXattr(bg(), cred, ino, name))
 }
-
-func isErrno(err error, e syscall.Errno) bool { return errors.Is(err, e) }
