@@ -24,7 +24,7 @@ func newFormatCmd() *cobra.Command {
 		Use:   "format META-URL NAME",
 		Short: "Create a volume: metadata in META-URL, blocks in an object store",
 		Example: `  cairn format sqlite3://data/meta.db myvol
-  cairn format sqlite3://data/meta.db myvol --storage file --bucket data/blocks --capacity 100G --enable-acl`,
+  cairn format sqlite3://data/meta.db myvol --storage file --bucket data/blocks --capacity 100G`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			metaURL, name := args[0], args[1]
@@ -67,6 +67,6 @@ func newFormatCmd() *cobra.Command {
 	fl.Var(&blockSize, "block-size", "size of stored blocks (64K to 16M, a power of two)")
 	fl.Var(&capacity, "capacity", "volume capacity, e.g. 100G (0: unlimited)")
 	fl.Uint64Var(&inodes, "inodes", 0, "most inodes the volume may hold (0: unlimited)")
-	fl.BoolVar(&enableACL, "enable-acl", false, "enable POSIX ACLs (cannot be turned off later)")
+	fl.BoolVar(&enableACL, "enable-acl", true, "POSIX ACLs (on by default, as on ext4; once a volume has them they cannot be turned off)")
 	return cmd
 }

@@ -17,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"cairn/internal/adminapi"
+	"cairn/internal/fusefs"
 	"cairn/internal/iam"
 	"cairn/internal/meta"
 	"cairn/internal/posix"
@@ -53,6 +55,8 @@ type serveOptions struct {
 	maxHeader     sizeValue
 	clientRate    string
 	keyRate       string
+	mount         string   // server only: mount the volume here too
+	mountOpts     []string // -o style options of that mount
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -192,6 +196,8 @@ volume.`,
 		},
 	}
 	o.flags(cmd, true)
+	cmd.Flags().StringVar(&o.mount, "mount", "", "also mount the volume on this directory (FUSE), in the same process")
+	cmd.Flags().StringSliceVar(&o.mountOpts, "mount-options", nil, "options of --mount, as cairn mount -o takes them (allow_other, ro, root_squash=U:G, attr_timeout=5s, …)")
 	return cmd
 }
 
@@ -238,7 +244,26 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")
 		return nil
 	}
-	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "gateway " + o.address, cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
+	var mf mountFlags
+	var fo fusefs.Options
+	if o.mount != "" {
+		if o.mount, err = filepath.Abs(o.mount); err != nil {
+			return err
+		}
+		fl := pflag.NewFlagSet("mount-options", pflag.ContinueOnError)
+		mf.register(fl)
+		if err := applyMountOptions(fl, o.mountOpts); err != nil {
+			return fmt.Errorf("--mount-options: %w", err)
+		}
+		if fo, err = mf.options(log, redactURL(metaURL)); err != nil {
+			return fmt.Errorf("--mount-options: %w", err)
+		}
+		if err := checkMountpoint(o.mount); err != nil {
+			return err
+		}
+	}
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: cmd.Name() + " " + o.address, mountpoint: o.mount,
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
 	if err != nil {
 		return err
 	}
@@ -338,6 +363,18 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			return err
 		}
 		defer stop()
+	}
+	if o.mount != "" {
+		fsrv, err := fusefs.Mount(o.mount, v.vfs, fo)
+		if err != nil {
+			return err
+		}
+		log.Info("cairn mounted", "mountpoint", o.mount)
+		mctx, stopMount := context.WithCancel(ctx)
+		unmounted := make(chan struct{})
+		go func() { serveUntilUnmounted(mctx, fsrv, log); close(unmounted) }()
+		// Runs before v.close: the volume stays open until the mount is gone.
+		defer func() { stopMount(); <-unmounted; log.Info("unmounted", "mountpoint", o.mount) }()
 	}
 	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", metaURL, "version", version)
 	errc := make(chan error, 1)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -29,6 +31,14 @@ func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	if slices.Contains(mountHelperNames, filepath.Base(os.Args[0])) {
+		args, err := helperArgs(os.Args[1:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, filepath.Base(os.Args[0])+":", err)
+			os.Exit(1)
+		}
+		os.Args = append([]string{os.Args[0]}, args...)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
@@ -49,7 +59,8 @@ func newRootCmd() *cobra.Command {
 			return flagsFromEnv(cmd)
 		},
 	}
-	root.AddCommand(newFormatCmd(), newStatusCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd())
+	root.AddCommand(newFormatCmd(), newStatusCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd(),
+		newMountCmd(), newUmountCmd(), newInstallHelperCmd())
 	return root
 }
 

@@ -64,11 +64,12 @@ type volume struct {
 }
 
 type volumeOptions struct {
-	logger   *slog.Logger
-	session  string // process description; empty: no session
-	cache    int64
-	directIO bool // file block store: O_DIRECT writes
-	durable  durability
+	logger     *slog.Logger
+	session    string // process description; empty: no session
+	mountpoint string // where the process mounts the volume, if it does
+	cache      int64
+	directIO   bool // file block store: O_DIRECT writes
+	durable    durability
 	// noSweeper: no background deletion or reclaiming (fsck reports
 	// the volume as it is).
 	noSweeper bool
@@ -97,7 +98,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	v := &volume{store: store, meta: m, chunks: c}
 	if opt.session != "" {
 		host, _ := os.Hostname()
-		if _, err := m.NewSession(ctx, meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: opt.session}); err != nil {
+		if _, err := m.NewSession(ctx, meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: opt.session, Mountpoint: opt.mountpoint}); err != nil {
 			v.close(ctx)
 			return nil, err
 		}

@@ -1,9 +1,14 @@
 package fusefs
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -78,3 +83,51 @@ func (s *Server) Unmount() error {
 // Wait blocks until the file system is unmounted (by Unmount, by
 // fusermount -u or umount, or because the kernel ended the connection).
 func (s *Server) Wait() { s.srv.Wait() }
+
+// Detach unmounts lazily (umount -l): the mount leaves the namespace at
+// once and the kernel ends the connection when the last open file closes;
+// until then this server goes on serving those files.
+func (s *Server) Detach() error { return Unmount(s.mountpoint, true) }
+
+// Unmount unmounts whatever FUSE file system is at mountpoint, lazily if
+// lazy is set. It works for a mount whose server is gone too (the
+// mountpoint answers ENOTCONN until then). As root it unmounts directly;
+// others go through fusermount3.
+func Unmount(mountpoint string, lazy bool) error {
+	if os.Geteuid() == 0 {
+		flags := 0
+		if lazy {
+			flags = unix.MNT_DETACH
+		}
+		err := unix.Unmount(mountpoint, flags)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("fusefs: unmount %s: %w", mountpoint, err)
+		}
+	}
+	bin := "fusermount3"
+	if _, err := exec.LookPath(bin); err != nil {
+		bin = "fusermount"
+	}
+	args := []string{"-u"}
+	if lazy {
+		args = append(args, "-z")
+	}
+	out, err := exec.Command(bin, append(args, mountpoint)...).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if strings.Contains(msg, "busy") {
+			return fmt.Errorf("fusefs: unmount %s: %w", mountpoint, unix.EBUSY)
+		}
+		return fmt.Errorf("fusefs: unmount %s: %s (%w)", mountpoint, msg, err)
+	}
+	return nil
+}
+
+// Busy reports whether err is an unmount refused because the file system
+// is in use.
+func Busy(err error) bool {
+	return errors.Is(err, unix.EBUSY) || (err != nil && strings.Contains(err.Error(), "busy"))
+}

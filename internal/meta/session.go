@@ -25,6 +25,7 @@ type SessionInfo struct {
 	PID        int       `json:"pid"`
 	Version    string    `json:"version,omitempty"`
 	Process    string    `json:"process,omitempty"` // "mount /mnt/x", "gateway :9000"...
+	Mountpoint string    `json:"mountpoint,omitempty"`
 	Started    time.Time `json:"started"`
 	Heartbeat  time.Time `json:"heartbeat"`
 	OpenedDead int       `json:"sustained_inodes,omitempty"`
