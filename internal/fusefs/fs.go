@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +27,9 @@ type rawFS struct {
 	groups *groupCache
 
 	attrTTL, entryTTL, negTTL time.Duration
+	// protectedHardlinks is the host's fs.protected_hardlinks, which cairn
+	// applies when it checks permissions itself.
+	protectedHardlinks bool
 
 	mu     sync.Mutex
 	dirs   map[uint64]*dirHandle
@@ -38,13 +43,23 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &rawFS{
+	f := &rawFS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
 		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
 		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
 	}
+	if !opts.kernelChecks() {
+		// The kernel walks cached names without asking the file system
+		// (and, with no default_permissions, without checking search
+		// permission): a name it caches would let any caller reach it.
+		// Uncached, every lookup is a request cairn checks.
+		f.entryTTL, f.negTTL = 0, 0
+		b, err := os.ReadFile("/proc/sys/fs/protected_hardlinks")
+		f.protectedHardlinks = err != nil || strings.TrimSpace(string(b)) != "0"
+	}
+	return f
 }
 
 func (f *rawFS) String() string { return "cairn" }

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"cairn/internal/chunk"
 	"cairn/internal/fusefs"
 	"cairn/internal/meta"
@@ -115,6 +117,16 @@ func asUser(t *testing.T, uid, gid uint32, groups []uint32, fn func()) {
 		}
 		syscall.RawSyscall(syscall.SYS_SETFSGID, uintptr(gid), 0, 0)
 		syscall.RawSyscall(syscall.SYS_SETFSUID, uintptr(uid), 0, 0)
+		if uid != 0 {
+			// setfsuid drops only the file system capabilities; an
+			// ordinary user has none (CAP_SYS_ADMIN allows trusted.*).
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				t.Errorf("capset: %v", err)
+				return
+			}
+		}
 		fn()
 	}()
 	select {

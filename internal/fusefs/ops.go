@@ -180,7 +180,11 @@ func (f *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	e, err := f.v.Link(bg(), f.cred(&in.InHeader), posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
+	c := f.cred(&in.InHeader)
+	if err := f.mayLink(c, posix.Ino(in.Oldnodeid)); err != nil {
+		return f.status("link", err)
+	}
+	e, err := f.v.Link(bg(), c, posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
 	if err != nil {
 		return f.status("link", err)
 	}
@@ -241,4 +245,30 @@ func (f *rawFS) StatFs(_ <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut)
 		out.Ffree = st.Inodes - st.UsedInodes
 	}
 	return fuse.OK
+}
+
+// mayLink applies fs.protected_hardlinks when cairn checks permissions:
+// the kernel applies it itself only with its own checks on (without them
+// it takes every file for readable and writable). A caller who neither
+// owns the file nor is root may link only a regular file that is not
+// setuid, not setgid and group-executable, and that it may read and write.
+func (f *rawFS) mayLink(c posix.Cred, ino posix.Ino) error {
+	if !f.protectedHardlinks || c.IsRoot() {
+		return nil
+	}
+	a, err := f.v.GetAttr(bg(), ino)
+	if err != nil {
+		return err
+	}
+	if a.UID == c.UID {
+		return nil
+	}
+	if a.Type != posix.TypeFile || a.Mode&posix.ModeSetuid != 0 ||
+		(a.Mode&posix.ModeSetgid != 0 && a.Mode&0o010 != 0) {
+		return syscall.EPERM
+	}
+	if err := f.v.Access(bg(), c, ino, posix.MayRead|posix.MayWrite); err != nil {
+		return syscall.EPERM
+	}
+	return nil
 }
