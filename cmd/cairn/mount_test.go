@@ -424,3 +424,22 @@ func TestServerMount(t *testing.T) {
 		t.Fatal("the server left its mount behind")
 	}
 }
+
+// testdata/mount.sh: ACLs with setfacl/getfacl as users made with
+// useradd, root and all squash, setcap/getcap, SELinux labels.
+func TestMountScript(t *testing.T) {
+	needFuse(t)
+	needTool(t, "bash", "setfacl", "getfacl", "setfattr", "getfattr", "setcap", "getcap", "runuser", "useradd")
+	bin := buildCairn(t)
+	work := t.TempDir()
+	os.Chmod(filepath.Dir(work), 0o755)
+	t.Cleanup(func() { forceUnmount(filepath.Join(work, "mnt")) })
+	script, _ := filepath.Abs("testdata/mount.sh")
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(os.Environ(), "CAIRN="+bin, "WORK="+work)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mount.sh: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
