@@ -48,7 +48,7 @@ func (d *dirHandle) seek(f *rawFS, k uint64) error {
 }
 
 func (d *dirHandle) load(f *rawFS, after string) error {
-	ents, err := f.v.ReadDir(bg(), posix.Root, d.ino, vfs.ReadDirOptions{After: after, Limit: dirPage, WithAttr: true, SkipPerm: true})
+	ents, err := f.v.ReadDir(f.ctx, posix.Root, d.ino, vfs.ReadDirOptions{After: after, Limit: dirPage, WithAttr: true, SkipPerm: true})
 	if err != nil {
 		return err
 	}
@@ -59,14 +59,14 @@ func (d *dirHandle) load(f *rawFS, after string) error {
 
 func (f *rawFS) OpenDir(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	ino := posix.Ino(in.NodeId)
-	a, err := f.v.GetAttr(bg(), ino)
+	a, err := f.v.GetAttr(f.ctx, ino)
 	if err != nil {
 		return f.status("opendir", err)
 	}
 	if a.Type != posix.TypeDir {
 		return fuse.ENOTDIR
 	}
-	if err := f.v.Access(bg(), f.cred(&in.InHeader), ino, posix.MayRead); err != nil {
+	if err := f.v.Access(f.ctx, f.cred(&in.InHeader), ino, posix.MayRead); err != nil {
 		return f.status("opendir", err)
 	}
 	parent := a.Parent

@@ -56,9 +56,16 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 		}
 	}
 	ino := posix.Ino(in.NodeId)
-	fh, _, err := f.v.Open(bg(), f.cred(&in.InHeader), ino, int(in.Flags))
+	fh, _, err := f.v.Open(f.ctx, f.cred(&in.InHeader), ino, int(in.Flags))
 	if err != nil {
 		return f.status("open", err)
+	}
+	if f.attrTTL > 0 && f.srv != nil {
+		// Close-to-open: another mount or an S3 request may have changed
+		// the file since the kernel cached its attributes; drop them (the
+		// kernel drops cached pages at open itself, since cairn never asks
+		// it to keep them).
+		f.srv.InodeNotify(in.NodeId, -1, 0)
 	}
 	f.addFile(fh, ino, in.Flags)
 	out.Fh = uint64(fh)
@@ -70,7 +77,7 @@ func (f *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *f
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	fh, e, err := f.v.Create(bg(), f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
+	fh, e, err := f.v.Create(f.ctx, f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
 	if err != nil {
 		return f.status("create", err)
 	}
@@ -85,7 +92,7 @@ func (f *rawFS) Read(_ <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadR
 	if int(in.Size) < len(buf) {
 		buf = buf[:in.Size]
 	}
-	n, err := f.v.Read(bg(), vfs.Handle(in.Fh), buf, int64(in.Offset))
+	n, err := f.v.Read(f.ctx, vfs.Handle(in.Fh), buf, int64(in.Offset))
 	if err != nil {
 		return nil, f.status("read", err)
 	}
@@ -101,7 +108,7 @@ func (f *rawFS) Write(_ <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32,
 			f.killCaps(h.ino)
 		}
 	}
-	n, err := f.v.Write(bg(), vfs.Handle(in.Fh), data, int64(in.Offset))
+	n, err := f.v.Write(f.ctx, vfs.Handle(in.Fh), data, int64(in.Offset))
 	if err != nil {
 		return uint32(n), f.status("write", err)
 	}
@@ -115,17 +122,17 @@ func (f *rawFS) killCaps(ino posix.Ino) {
 	if !f.opts.EnableCap {
 		return
 	}
-	err := f.v.RemoveXattr(bg(), posix.Root, ino, xattrCapability)
+	err := f.v.RemoveXattr(f.ctx, posix.Root, ino, xattrCapability)
 	if err != nil && !errors.Is(err, syscall.ENODATA) {
 		f.log.Warn("clearing file capabilities", "ino", ino, "err", err)
 	}
 }
 
 func (f *rawFS) Flush(_ <-chan struct{}, in *fuse.FlushIn) fuse.Status {
-	err := f.v.Flush(bg(), vfs.Handle(in.Fh))
+	err := f.v.Flush(f.ctx, vfs.Handle(in.Fh))
 	if h := f.file(in.Fh); h != nil && f.hadLocks(h.ino) {
 		// close(2) drops the POSIX locks the process holds on the file.
-		if lerr := f.v.ReleaseLocks(bg(), h.ino, in.LockOwner); lerr != nil && err == nil {
+		if lerr := f.v.ReleaseLocks(f.ctx, h.ino, in.LockOwner); lerr != nil && err == nil {
 			err = lerr
 		}
 	}
@@ -133,7 +140,7 @@ func (f *rawFS) Flush(_ <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 }
 
 func (f *rawFS) Fsync(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	return f.status("fsync", f.v.Fsync(bg(), vfs.Handle(in.Fh)))
+	return f.status("fsync", f.v.Fsync(f.ctx, vfs.Handle(in.Fh)))
 }
 
 func (f *rawFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
@@ -142,11 +149,11 @@ func (f *rawFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
 	delete(f.files, in.Fh)
 	f.mu.Unlock()
 	if h != nil && in.ReleaseFlags&fuse.FUSE_RELEASE_FLOCK_UNLOCK != 0 && f.hadLocks(h.ino) {
-		if err := f.v.ReleaseLocks(bg(), h.ino, in.LockOwner); err != nil {
+		if err := f.v.ReleaseLocks(f.ctx, h.ino, in.LockOwner); err != nil {
 			f.log.Error("releasing flocks", "ino", h.ino, "err", err)
 		}
 	}
-	if err := f.v.Release(bg(), vfs.Handle(in.Fh)); err != nil {
+	if err := f.v.Release(f.ctx, vfs.Handle(in.Fh)); err != nil {
 		f.log.Error("release failed", "fh", in.Fh, "err", err)
 	}
 	if h != nil {
@@ -158,7 +165,7 @@ func (f *rawFS) Fallocate(_ <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	if st := f.readOnly(); !st.Ok() {
 		return st
 	}
-	err := f.v.Fallocate(bg(), f.cred(&in.InHeader), vfs.Handle(in.Fh), in.Mode, int64(in.Offset), int64(in.Length))
+	err := f.v.Fallocate(f.ctx, f.cred(&in.InHeader), vfs.Handle(in.Fh), in.Mode, int64(in.Offset), int64(in.Length))
 	return f.status("fallocate", err)
 }
 
@@ -170,7 +177,7 @@ func (f *rawFS) CopyFileRange(_ <-chan struct{}, in *fuse.CopyFileRangeIn) (uint
 		return 0, fuse.EINVAL
 	}
 	n := min(in.Len, 1<<30) // the reply holds a uint32
-	done, err := f.v.CopyFileRange(bg(), f.cred(&in.InHeader), vfs.Handle(in.FhIn), int64(in.OffIn), vfs.Handle(in.FhOut), int64(in.OffOut), n)
+	done, err := f.v.CopyFileRange(f.ctx, f.cred(&in.InHeader), vfs.Handle(in.FhIn), int64(in.OffIn), vfs.Handle(in.FhOut), int64(in.OffOut), n)
 	if err != nil {
 		return 0, f.status("copy_file_range", err)
 	}
@@ -236,7 +243,7 @@ func (f *rawFS) GetLk(_ <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.St
 	if !ok {
 		return fuse.EINVAL
 	}
-	l, err := f.v.GetLk(bg(), posix.Ino(in.NodeId), in.Owner, vfs.Lock{Type: typ, Start: in.Lk.Start, End: lockEnd(in.Lk.End), PID: in.Lk.Pid})
+	l, err := f.v.GetLk(f.ctx, posix.Ino(in.NodeId), in.Owner, vfs.Lock{Type: typ, Start: in.Lk.Start, End: lockEnd(in.Lk.End), PID: in.Lk.Pid})
 	if err != nil {
 		return f.status("getlk", err)
 	}
@@ -261,7 +268,7 @@ func (f *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn, block bool) fuse.St
 		return fuse.EINVAL
 	}
 	ino := posix.Ino(in.NodeId)
-	ctx := bg()
+	ctx := f.ctx
 	if block {
 		var stop context.CancelFunc
 		ctx, stop = context.WithCancel(ctx)

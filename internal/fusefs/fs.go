@@ -26,6 +26,12 @@ type rawFS struct {
 	log    *slog.Logger
 	groups *groupCache
 
+	// ctx is every request's context: the change feed records the
+	// mount's changes as made by this mount's session.
+	ctx context.Context
+	// srv is the FUSE server, for notifications to the kernel.
+	srv *fuse.Server
+
 	attrTTL, entryTTL, negTTL time.Duration
 	// protectedHardlinks is the host's fs.protected_hardlinks, which cairn
 	// applies when it checks permissions itself.
@@ -46,6 +52,7 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 	f := &rawFS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
+		ctx:           vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()}),
 		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
 		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
@@ -63,6 +70,9 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 }
 
 func (f *rawFS) String() string { return "cairn" }
+
+// Init keeps the server, to notify the kernel.
+func (f *rawFS) Init(s *fuse.Server) { f.srv = s }
 
 // cred maps a request's caller to the identity vfs checks: supplementary
 // groups from /proc, then the squash.

@@ -45,12 +45,30 @@ func requireFuse(t *testing.T) {
 // newVolume formats a fresh volume on SQLite and a local folder.
 func newVolume(t *testing.T) *vfs.FS {
 	t.Helper()
+	v, _ := newVolumeDir(t)
+	return v
+}
+
+// newVolumeDir is newVolume that also returns the volume's directory.
+func newVolumeDir(t *testing.T) (*vfs.FS, string) {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "t", Storage: "file", BlockSize: 1 << 20, EnableACL: true}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	return openVolume(t, dir), dir
+}
+
+// openVolume opens the volume newVolume made in dir, as one more client.
+func openVolume(t *testing.T, dir string) *vfs.FS {
+	t.Helper()
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := meta.Open(ctx, store, meta.Options{})

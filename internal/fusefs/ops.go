@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"context"
 	"errors"
 	"syscall"
 
@@ -13,13 +12,12 @@ import (
 
 // Namespace operations: lookup, attributes, create and remove names.
 
-func bg() context.Context { return context.Background() }
 
 func (f *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	if st := nameOK(name); !st.Ok() {
 		return st
 	}
-	e, err := f.v.Lookup(bg(), f.cred(h), posix.Ino(h.NodeId), name)
+	e, err := f.v.Lookup(f.ctx, f.cred(h), posix.Ino(h.NodeId), name)
 	if errors.Is(err, syscall.ENOENT) && f.negTTL > 0 {
 		*out = fuse.EntryOut{}
 		setTimeout(&out.EntryValid, &out.EntryValidNsec, f.negTTL)
@@ -36,7 +34,7 @@ func (f *rawFS) Forget(nodeid, nlookup uint64) {}
 
 func (f *rawFS) GetAttr(_ <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	ino := posix.Ino(in.NodeId)
-	a, err := f.v.GetAttr(bg(), ino)
+	a, err := f.v.GetAttr(f.ctx, ino)
 	if err != nil {
 		return f.status("getattr", err)
 	}
@@ -88,7 +86,7 @@ func (f *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut
 	}
 	ino := posix.Ino(in.NodeId)
 	cred := f.cred(&in.InHeader)
-	a, err := f.v.SetAttr(bg(), cred, ino, req)
+	a, err := f.v.SetAttr(f.ctx, cred, ino, req)
 	if err != nil {
 		return f.status("setattr", err)
 	}
@@ -115,7 +113,7 @@ func (f *rawFS) Mknod(_ <-chan struct{}, in *fuse.MknodIn, name string, out *fus
 	if typ == 0 {
 		return fuse.EINVAL
 	}
-	e, err := f.v.Mknod(bg(), f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, typ, in.Mode&posix.ModeMask, in.Rdev)
+	e, err := f.v.Mknod(f.ctx, f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, typ, in.Mode&posix.ModeMask, in.Rdev)
 	if err != nil {
 		return f.status("mknod", err)
 	}
@@ -127,7 +125,7 @@ func (f *rawFS) Mkdir(_ <-chan struct{}, in *fuse.MkdirIn, name string, out *fus
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	e, err := f.v.Mkdir(bg(), f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask)
+	e, err := f.v.Mkdir(f.ctx, f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask)
 	if err != nil {
 		return f.status("mkdir", err)
 	}
@@ -139,14 +137,14 @@ func (f *rawFS) Unlink(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.St
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	return f.status("unlink", f.v.Unlink(bg(), f.cred(h), posix.Ino(h.NodeId), name))
+	return f.status("unlink", f.v.Unlink(f.ctx, f.cred(h), posix.Ino(h.NodeId), name))
 }
 
 func (f *rawFS) Rmdir(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	return f.status("rmdir", f.v.Rmdir(bg(), f.cred(h), posix.Ino(h.NodeId), name))
+	return f.status("rmdir", f.v.Rmdir(f.ctx, f.cred(h), posix.Ino(h.NodeId), name))
 }
 
 // renameat2 flags, as linux/fs.h.
@@ -172,7 +170,7 @@ func (f *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName st
 	default: // RENAME_WHITEOUT, or both at once
 		return fuse.EINVAL
 	}
-	err := f.v.Rename(bg(), f.cred(&in.InHeader), posix.Ino(in.NodeId), oldName, posix.Ino(in.Newdir), newName, flags)
+	err := f.v.Rename(f.ctx, f.cred(&in.InHeader), posix.Ino(in.NodeId), oldName, posix.Ino(in.Newdir), newName, flags)
 	return f.status("rename", err)
 }
 
@@ -184,7 +182,7 @@ func (f *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.
 	if err := f.mayLink(c, posix.Ino(in.Oldnodeid)); err != nil {
 		return f.status("link", err)
 	}
-	e, err := f.v.Link(bg(), c, posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
+	e, err := f.v.Link(f.ctx, c, posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
 	if err != nil {
 		return f.status("link", err)
 	}
@@ -196,7 +194,7 @@ func (f *rawFS) Symlink(_ <-chan struct{}, h *fuse.InHeader, target, name string
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	e, err := f.v.Symlink(bg(), f.cred(h), posix.Ino(h.NodeId), name, target)
+	e, err := f.v.Symlink(f.ctx, f.cred(h), posix.Ino(h.NodeId), name, target)
 	if err != nil {
 		return f.status("symlink", err)
 	}
@@ -205,7 +203,7 @@ func (f *rawFS) Symlink(_ <-chan struct{}, h *fuse.InHeader, target, name string
 }
 
 func (f *rawFS) Readlink(_ <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
-	t, err := f.v.Readlink(bg(), posix.Ino(h.NodeId))
+	t, err := f.v.Readlink(f.ctx, posix.Ino(h.NodeId))
 	if err != nil {
 		return nil, f.status("readlink", err)
 	}
@@ -221,14 +219,14 @@ func (f *rawFS) Access(_ <-chan struct{}, in *fuse.AccessIn) fuse.Status {
 		return fuse.EROFS
 	}
 	if want == 0 {
-		_, err := f.v.GetAttr(bg(), ino)
+		_, err := f.v.GetAttr(f.ctx, ino)
 		return f.status("access", err)
 	}
-	return f.status("access", f.v.Access(bg(), f.cred(&in.InHeader), ino, want))
+	return f.status("access", f.v.Access(f.ctx, f.cred(&in.InHeader), ino, want))
 }
 
 func (f *rawFS) StatFs(_ <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
-	st, err := f.v.StatFS(bg())
+	st, err := f.v.StatFS(f.ctx)
 	if err != nil {
 		return f.status("statfs", err)
 	}
@@ -256,7 +254,7 @@ func (f *rawFS) mayLink(c posix.Cred, ino posix.Ino) error {
 	if !f.protectedHardlinks || c.IsRoot() {
 		return nil
 	}
-	a, err := f.v.GetAttr(bg(), ino)
+	a, err := f.v.GetAttr(f.ctx, ino)
 	if err != nil {
 		return err
 	}
@@ -267,7 +265,7 @@ func (f *rawFS) mayLink(c posix.Cred, ino posix.Ino) error {
 		(a.Mode&posix.ModeSetgid != 0 && a.Mode&0o010 != 0) {
 		return syscall.EPERM
 	}
-	if err := f.v.Access(bg(), c, ino, posix.MayRead|posix.MayWrite); err != nil {
+	if err := f.v.Access(f.ctx, c, ino, posix.MayRead|posix.MayWrite); err != nil {
 		return syscall.EPERM
 	}
 	return nil

@@ -58,7 +58,7 @@ func putXattr(dest, v []byte) (uint32, fuse.Status) {
 func (f *rawFS) GetXAttr(_ <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	ino := posix.Ino(h.NodeId)
 	if typ, ok := aclType(name); ok {
-		r, err := f.v.GetACL(bg(), ino, typ)
+		r, err := f.v.GetACL(f.ctx, ino, typ)
 		if err != nil {
 			return 0, f.status("getxattr", err)
 		}
@@ -70,7 +70,7 @@ func (f *rawFS) GetXAttr(_ <-chan struct{}, h *fuse.InHeader, name string, dest 
 	if f.disabled(name) {
 		return 0, fuse.ENODATA
 	}
-	v, err := f.v.GetXattr(bg(), f.cred(h), ino, name)
+	v, err := f.v.GetXattr(f.ctx, f.cred(h), ino, name)
 	if err != nil {
 		return 0, f.status("getxattr", err)
 	}
@@ -79,13 +79,13 @@ func (f *rawFS) GetXAttr(_ <-chan struct{}, h *fuse.InHeader, name string, dest 
 
 func (f *rawFS) ListXAttr(_ <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
 	ino := posix.Ino(h.NodeId)
-	names, err := f.v.ListXattr(bg(), f.cred(h), ino)
+	names, err := f.v.ListXattr(f.ctx, f.cred(h), ino)
 	if err != nil {
 		return 0, f.status("listxattr", err)
 	}
 	var b strings.Builder
 	for _, x := range aclXattrs {
-		r, err := f.v.GetACL(bg(), ino, x.typ)
+		r, err := f.v.GetACL(f.ctx, ino, x.typ)
 		if err != nil {
 			return 0, f.status("listxattr", err)
 		}
@@ -115,7 +115,7 @@ func (f *rawFS) SetXAttr(_ <-chan struct{}, in *fuse.SetXAttrIn, name string, da
 		if err := r.UnmarshalXattr(data); err != nil {
 			return fuse.EINVAL
 		}
-		return f.status("setxattr", f.v.SetACL(bg(), cred, ino, typ, r))
+		return f.status("setxattr", f.v.SetACL(f.ctx, cred, ino, typ, r))
 	}
 	if f.disabled(name) {
 		return fuse.Status(syscall.EOPNOTSUPP)
@@ -123,7 +123,7 @@ func (f *rawFS) SetXAttr(_ <-chan struct{}, in *fuse.SetXAttrIn, name string, da
 	if in.Flags&^(vfs.XattrCreate|vfs.XattrReplace) != 0 {
 		return fuse.EINVAL
 	}
-	return f.status("setxattr", f.v.SetXattr(bg(), cred, ino, name, data, in.Flags))
+	return f.status("setxattr", f.v.SetXattr(f.ctx, cred, ino, name, data, in.Flags))
 }
 
 func (f *rawFS) RemoveXAttr(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
@@ -133,17 +133,17 @@ func (f *rawFS) RemoveXAttr(_ <-chan struct{}, h *fuse.InHeader, name string) fu
 	ino := posix.Ino(h.NodeId)
 	cred := f.cred(h)
 	if typ, ok := aclType(name); ok {
-		r, err := f.v.GetACL(bg(), ino, typ)
+		r, err := f.v.GetACL(f.ctx, ino, typ)
 		if err != nil {
 			return f.status("removexattr", err)
 		}
 		if r == nil {
 			return fuse.ENODATA
 		}
-		return f.status("removexattr", f.v.SetACL(bg(), cred, ino, typ, nil))
+		return f.status("removexattr", f.v.SetACL(f.ctx, cred, ino, typ, nil))
 	}
 	if f.disabled(name) {
 		return fuse.ENODATA
 	}
-	return f.status("removexattr", f.v.RemoveXattr(bg(), cred, ino, name))
+	return f.status("removexattr", f.v.RemoveXattr(f.ctx, cred, ino, name))
 }

@@ -1,0 +1,90 @@
+package fusefs_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cairn/internal/fusefs"
+	"cairn/internal/meta"
+)
+
+// Two mounts of one volume, by two clients, with attributes cached for
+// a minute: what one writes and closes, the other reads whole at its
+// next open (close-to-open), not cut at the size it had cached.
+func TestCloseToOpen(t *testing.T) {
+	requireFuse(t)
+	v1, dir := newVolumeDir(t)
+	v2 := openVolume(t, dir)
+	opts := fusefs.Options{AttrTimeout: time.Minute, EntryTimeout: time.Minute}
+	a, b := mount(t, v1, opts), mount(t, v2, opts)
+	pa, pb := filepath.Join(a, "f"), filepath.Join(b, "f")
+	if err := os.WriteFile(pa, []byte("short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for round, content := range []string{"a longer content", "tiny", "the last and longest content of all"} {
+		// b caches the attributes (a stat needs no open) ...
+		if _, err := os.Stat(pb); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pa, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// ... and its next open must not go by them.
+		got, err := os.ReadFile(pb)
+		if err != nil || string(got) != content {
+			t.Fatalf("round %d: b read %q after a wrote %q: %v", round, got, content, err)
+		}
+		if fi, err := os.Stat(pb); err != nil || fi.Size() != int64(len(content)) {
+			t.Fatalf("round %d: b's stat after the open: %v %v", round, fi.Size(), err)
+		}
+	}
+}
+
+// A file written on a mount, in many writes, is one write record in the
+// change feed, made at close by the mount's session.
+func TestMountWriteIsOneFeedRecord(t *testing.T) {
+	v := newVolume(t)
+	mnt := mount(t, v, fusefs.Options{})
+	head, err := v.Meta().FeedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(mnt, "log.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := f.Write([]byte{byte('a' + i%26)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, _ := v.Meta().ReadFeed(ctx, head, 1000)
+	for _, r := range recs {
+		if r.Op == meta.OpWrite {
+			t.Fatalf("a write record before close: %+v", r)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var writes []meta.Record
+	for len(writes) == 0 && time.Now().Before(deadline) {
+		recs, err = v.Meta().ReadFeed(ctx, head, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writes = writes[:0]
+		for _, r := range recs {
+			if r.Op == meta.OpWrite {
+				writes = append(writes, r)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(writes) != 1 || writes[0].Length != 50 || writes[0].Origin.Agent != "fuse" || writes[0].Origin.Session != v.Meta().SessionID() {
+		t.Fatalf("write records after close: %+v", writes)
+	}
+}
