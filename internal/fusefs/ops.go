@@ -12,7 +12,6 @@ import (
 
 // Namespace operations: lookup, attributes, create and remove names.
 
-
 func (f *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	if st := nameOK(name); !st.Ok() {
 		return st
