@@ -292,3 +292,17 @@ func (f *rawFS) setLk(cancel <-chan struct{}, in *fuse.LkIn, block bool) fuse.St
 	}
 	return f.status("setlk", err)
 }
+
+// Lseek serves SEEK_DATA and SEEK_HOLE (the kernel answers the other
+// whences itself).
+func (f *rawFS) Lseek(_ <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
+	if in.Whence != vfs.SeekData && in.Whence != vfs.SeekHole {
+		return fuse.EINVAL
+	}
+	off, err := f.v.Seek(f.ctx, vfs.Handle(in.Fh), int64(in.Offset), int(in.Whence))
+	if err != nil {
+		return f.status("lseek", err)
+	}
+	out.Offset = uint64(off)
+	return fuse.OK
+}

@@ -178,6 +178,23 @@ func (fs *FS) Flush(ctx context.Context, fh Handle) error {
 	return h.in.flush(ctx)
 }
 
+// Seek answers lseek(2)'s SEEK_DATA and SEEK_HOLE (whence SeekData,
+// SeekHole) for an open file, after committing its pending writes.
+func (fs *FS) Seek(ctx context.Context, fh Handle, off int64, whence int) (int64, error) {
+	h, err := fs.handle(fh)
+	if err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, syscall.ENXIO
+	}
+	if err := h.in.flush(ctx); err != nil {
+		return 0, err
+	}
+	res, err := fs.meta.Seek(ctx, h.ino, uint64(off), whence)
+	return int64(res), err
+}
+
 // Fsync commits the file's pending writes and waits for them to be durable.
 func (fs *FS) Fsync(ctx context.Context, fh Handle) error { return fs.Flush(ctx, fh) }
 

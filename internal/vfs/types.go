@@ -147,6 +147,10 @@ const (
 	FallocKeepSize  = meta.FallocKeepSize
 	FallocPunchHole = meta.FallocPunchHole
 	FallocZeroRange = meta.FallocZeroRange
+
+	// SeekData and SeekHole are Seek's whence values (lseek's).
+	SeekData = meta.SeekData
+	SeekHole = meta.SeekHole
 )
 
 // Flock applies a BSD flock for owner, the open file description (see
