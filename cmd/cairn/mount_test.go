@@ -443,3 +443,21 @@ func TestMountScript(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// `cairn bench fs` runs every operation on any directory and leaves
+// nothing behind.
+func TestBenchFS(t *testing.T) {
+	dir := t.TempDir()
+	rep, err := runBenchFS(dir, benchFSOptions{files: 40, threads: 2, smallN: 4, smallSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range fsOps {
+		if rep.OpsPerS[op] <= 0 {
+			t.Errorf("%s not measured: %+v", op, rep.OpsPerS)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
