@@ -20,6 +20,9 @@ type fileHandle struct {
 	ino      posix.Ino
 	flags    uint32
 	capsGone atomic.Bool // security.capability removed since the first write
+	// privs: setuid/setgid bits that the first write removes (vfs clears
+	// them); the kernel's cached mode is then dropped.
+	privs atomic.Bool
 }
 
 func (h *fileHandle) writable() bool { return h.flags&syscall.O_ACCMODE != syscall.O_RDONLY }
@@ -35,9 +38,13 @@ func (f *rawFS) fileWritable(fh uint64) bool {
 	return h != nil && h.writable()
 }
 
-func (f *rawFS) addFile(fh vfs.Handle, ino posix.Ino, flags uint32) {
+func (f *rawFS) addFile(fh vfs.Handle, ino posix.Ino, flags uint32, c posix.Cred, a *posix.Attr) {
+	h := &fileHandle{ino: ino, flags: flags}
+	if _, kill := posix.KillSuidOnWrite(c, a); kill && h.writable() {
+		h.privs.Store(true)
+	}
 	f.mu.Lock()
-	f.files[uint64(fh)] = &fileHandle{ino: ino, flags: flags}
+	f.files[uint64(fh)] = h
 	f.mu.Unlock()
 }
 
@@ -56,7 +63,8 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 		}
 	}
 	ino := posix.Ino(in.NodeId)
-	fh, _, err := f.v.Open(f.ctx, f.cred(&in.InHeader), ino, int(in.Flags))
+	c := f.cred(&in.InHeader)
+	fh, a, err := f.v.Open(f.ctx, c, ino, int(in.Flags))
 	if err != nil {
 		return f.status("open", err)
 	}
@@ -67,7 +75,7 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 		// it to keep them).
 		f.srv.InodeNotify(in.NodeId, -1, 0)
 	}
-	f.addFile(fh, ino, in.Flags)
+	f.addFile(fh, ino, in.Flags, c, &a)
 	out.Fh = uint64(fh)
 	out.OpenFlags = openFlags(in.Flags)
 	return fuse.OK
@@ -77,11 +85,12 @@ func (f *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *f
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	fh, e, err := f.v.Create(f.ctx, f.createCred(&in.InHeader, in.Umask), posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
+	c := f.createCred(&in.InHeader, in.Umask)
+	fh, e, err := f.v.Create(f.ctx, c, posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
 	if err != nil {
 		return f.status("create", err)
 	}
-	f.addFile(fh, e.Ino, in.Flags)
+	f.addFile(fh, e.Ino, in.Flags, c, &e.Attr)
 	f.fillEntry(&out.EntryOut, e)
 	out.Fh = uint64(fh)
 	out.OpenFlags = openFlags(in.Flags)
@@ -111,6 +120,9 @@ func (f *rawFS) Write(_ <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32,
 	n, err := f.v.Write(f.ctx, vfs.Handle(in.Fh), data, int64(in.Offset))
 	if err != nil {
 		return uint32(n), f.status("write", err)
+	}
+	if h := f.file(in.Fh); h != nil && h.privs.Swap(false) && f.srv != nil {
+		f.srv.InodeNotify(in.NodeId, -1, 0)
 	}
 	return uint32(n), fuse.OK
 }

@@ -193,6 +193,12 @@ func probe(root string, u user, a answers) {
 	// Writing a setuid file clears its setuid bit (and setgid, group-exec).
 	if fd, err := unix.Open(p("pub/suid"), unix.O_WRONLY, 0); err == nil {
 		_, err = unix.Write(fd, []byte("x"))
+		// What the writer sees at once, asking only for the mode (so
+		// that no other invalidated attribute makes the kernel ask).
+		var stx unix.Statx_t
+		if serr := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MODE, &stx); serr == nil {
+			a[u.name+" suid mode after write"] = fmt.Sprintf("%o", stx.Mode)
+		}
 		unix.Close(fd)
 		rec("write suid", err)
 	} else {

@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"syscall"
 
 	"cairn/internal/meta"
@@ -18,6 +19,10 @@ type handle struct {
 	flags int
 	cred  posix.Cred
 	wrote bool
+	// killPrivs: the file was setuid (or setgid and group-executable) at
+	// open and cred is not root, so the first write clears those bits
+	// at once, as Linux does (commits clear them too).
+	killPrivs atomic.Bool
 }
 
 func (h *handle) readable() bool { return h.flags&syscall.O_ACCMODE != syscall.O_WRONLY }
@@ -35,6 +40,9 @@ func (fs *FS) Open(ctx context.Context, cred posix.Cred, ino posix.Ino, flags in
 
 func (fs *FS) openAfterCheck(ctx context.Context, cred posix.Cred, ino posix.Ino, a posix.Attr, flags int) (Handle, posix.Attr, error) {
 	fh, h := fs.newHandle(ino, flags, cred)
+	if _, kill := posix.KillSuidOnWrite(cred, &a); kill && h.writable() {
+		h.killPrivs.Store(true)
+	}
 	// Close-to-open: forget cached slice lists so that data committed by
 	// other clients before this open is seen.
 	h.in.reopen(a.Length)
@@ -166,7 +174,28 @@ func (fs *FS) Write(ctx context.Context, fh Handle, p []byte, off int64) (int, e
 		return 0, syscall.EINVAL
 	}
 	h.wrote = true
+	if h.killPrivs.Swap(false) {
+		if err := fs.killPrivs(ctx, h); err != nil {
+			return 0, err
+		}
+	}
 	return h.in.write(ctx, h.cred, p, uint64(off), h.flags&syscall.O_APPEND != 0)
+}
+
+// killPrivs clears the setuid and setgid bits a write by h's caller
+// removes, before the write, so that an fstat right after it shows them
+// gone.
+func (fs *FS) killPrivs(ctx context.Context, h *handle) error {
+	a, err := fs.meta.GetAttr(ctx, h.ino)
+	if err != nil {
+		return err
+	}
+	mode, kill := posix.KillSuidOnWrite(h.cred, &a)
+	if !kill {
+		return nil
+	}
+	_, err = fs.meta.SetAttr(ctx, posix.Root, h.ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: mode})
+	return err
 }
 
 // Flush commits the file's pending writes (close(2) of one descriptor).
