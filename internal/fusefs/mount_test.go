@@ -53,6 +53,12 @@ func newVolume(t *testing.T) *vfs.FS {
 func newVolumeDir(t *testing.T) (*vfs.FS, string) {
 	t.Helper()
 	dir := t.TempDir()
+	return newVolumeAt(t, dir), dir
+}
+
+// newVolumeAt formats a fresh volume in dir.
+func newVolumeAt(t *testing.T, dir string) *vfs.FS {
+	t.Helper()
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,7 @@ func newVolumeDir(t *testing.T) (*vfs.FS, string) {
 		t.Fatal(err)
 	}
 	store.Close()
-	return openVolume(t, dir), dir
+	return openVolume(t, dir)
 }
 
 // openVolume opens the volume newVolume made in dir, as one more client.
