@@ -3,13 +3,21 @@ package fusefs_test
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
+	"cairn/internal/chunk"
 	"cairn/internal/fusefs"
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object/file"
+	"cairn/internal/object/objecttest"
 	"cairn/internal/vfs"
 )
 
@@ -73,4 +81,79 @@ func TestFullDisk(t *testing.T) {
 	if err != nil || !rep.Consistent() || rep.Missing+rep.Corrupt > 0 {
 		t.Fatalf("fsck after a full disk: %+v %v", rep, err)
 	}
+}
+
+// An object store that fails is EIO to the caller and a log line, never
+// a hung mount; once it recovers the same mount works again.
+func TestObjectStoreErrors(t *testing.T) {
+	requireFuse(t)
+	_, dir := newVolumeDir(t)
+	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := meta.Open(ctx, store, meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.NewSession(ctx, meta.SessionInfo{Process: "fault test"})
+	obj, err := file.New(filepath.Join(dir, "data"), file.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := objecttest.NewFaulty(obj)
+	c := chunk.New(faulty, chunk.Options{BlockSize: 1 << 20, CacheSize: -1})
+	v := vfs.New(m, c, vfs.Options{})
+	t.Cleanup(func() { v.Close(); c.Close(); m.CloseSession(ctx); m.Close(); store.Close() })
+	var logged syncBuffer
+	mnt := mount(t, v, fusefs.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+
+	data := bytes.Repeat([]byte("0123456789abcdef"), 256<<10/16) // 256 KiB: blocks, not inline
+	if err := os.WriteFile(filepath.Join(mnt, "f"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	faulty.Add(objecttest.Rule{Op: objecttest.OpGet})
+	faulty.Add(objecttest.Rule{Op: objecttest.OpPut})
+	// O_DIRECT: past the kernel's page cache, to the store.
+	fd, err := syscall.Open(filepath.Join(mnt, "f"), syscall.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	_, rerr := syscall.Pread(fd, buf, 0)
+	syscall.Close(fd)
+	if !errors.Is(rerr, syscall.EIO) {
+		t.Fatalf("a read with the store failing: %v, want EIO", rerr)
+	}
+	werr := os.WriteFile(filepath.Join(mnt, "g"), data, 0o644)
+	if !errors.Is(werr, syscall.EIO) {
+		t.Fatalf("a write with the store failing: %v, want EIO", werr)
+	}
+	if !strings.Contains(logged.String(), "injected fault") {
+		t.Fatalf("no log line names the store's error:\n%s", logged.String())
+	}
+	faulty.Clear()
+	if b, err := os.ReadFile(filepath.Join(mnt, "f")); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("after the store recovered: %d bytes, %v", len(b), err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "g"), data, 0o644); err != nil {
+		t.Fatalf("a write after the store recovered: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -90,6 +90,11 @@ func (f *rawFS) status(op string, err error) fuse.Status {
 	}
 	var e syscall.Errno
 	if errors.As(err, &e) {
+		if e == syscall.EIO {
+			// Always a failure below (the engine, the store, corrupt
+			// data): the caller sees only EIO, the log says why.
+			f.log.Error("fuse request failed", "op", op, "err", err)
+		}
 		return fuse.Status(e)
 	}
 	if errors.Is(err, context.Canceled) {
