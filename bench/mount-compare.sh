@@ -46,9 +46,9 @@ format_fs() {
   local name=$1 dir=$2
   rm -rf "$dir"; mkdir -p "$dir"
   case $name in
-    cairn) "$CAIRN" format "sqlite3://$dir/meta.db" bm --bucket "$dir/blocks" >/dev/null ;;
-    cairn-noacl) "$CAIRN" format "sqlite3://$dir/meta.db" bm --bucket "$dir/blocks" --enable-acl=false >/dev/null ;;
-    juicefs) "$JUICEFS" format "sqlite3://$dir/meta.db" bm --storage file --bucket "$dir/blocks/" >/dev/null 2>&1 ;;
+    cairn) "$CAIRN" format "sqlite3://$dir/meta.db" bench --bucket "$dir/blocks" >/dev/null ;;
+    cairn-noacl) "$CAIRN" format "sqlite3://$dir/meta.db" bench --bucket "$dir/blocks" --enable-acl=false >/dev/null ;;
+    juicefs) "$JUICEFS" format "sqlite3://$dir/meta.db" bench --storage file --bucket "$dir/blocks/" >/dev/null 2>&1 ;;
   esac
 }
 
