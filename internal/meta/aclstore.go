@@ -200,6 +200,9 @@ func (m *FS) SetACL(ctx context.Context, cred posix.Cred, ino posix.Ino, typ ACL
 type aclTx struct {
 	kv.Tx
 	created []createdACL
+	// dying collects the inodes this transaction frees (see
+	// openTable.dying); mutate clears their marks when it ends.
+	dying *[]posix.Ino
 }
 
 type createdACL struct {

@@ -146,8 +146,10 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 		origin.Session = m.SessionID()
 	}
 	var created []createdACL
+	var dying []posix.Ino
+	defer func() { m.opens.doneDying(dying) }()
 	err := m.store.Update(ctx, func(tx kv.Tx) error {
-		at := &aclTx{Tx: tx}
+		at := &aclTx{Tx: tx, dying: &dying}
 		rec := Record{Origin: origin}
 		if err := fn(at, &rec); err != nil {
 			return err

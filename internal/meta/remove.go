@@ -135,7 +135,7 @@ func (m *FS) dropLink(tx kv.Tx, ino posix.Ino, a *posix.Attr, now int64) error {
 	if a.Nlink > 0 {
 		return putAttr(tx, ino, a)
 	}
-	if a.Type == posix.TypeFile && m.isOpen(ino) {
+	if a.Type == posix.TypeFile && m.keepOpen(tx, ino) {
 		// Keep the inode (and its data) for the open handles; the session
 		// record lets another client clean up if this one dies.
 		if err := putAttr(tx, ino, a); err != nil {

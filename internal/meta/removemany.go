@@ -132,7 +132,7 @@ func (m *FS) unlinkApply(tx kv.Tx, parent posix.Ino, name string, v victim, now 
 	if err := tx.Delete(dentryKey(parent, name)); err != nil {
 		return rec, err
 	}
-	if a.Nlink > 1 || (a.Type == posix.TypeFile && m.isOpen(v.ino)) {
+	if a.Nlink > 1 || (a.Type == posix.TypeFile && m.keepOpen(tx, v.ino)) {
 		// Other names, or open handles, keep the inode.
 		if err := m.dropLink(tx, v.ino, a, now); err != nil {
 			return rec, err
@@ -198,8 +198,10 @@ func (m *FS) mutateMany(ctx context.Context, fn func(tx kv.Tx, add func(Record))
 		origin.Session = m.SessionID()
 	}
 	var created []createdACL
+	var dying []posix.Ino
+	defer func() { m.opens.doneDying(dying) }()
 	err := m.store.Update(ctx, func(tx kv.Tx) error {
-		at := &aclTx{Tx: tx}
+		at := &aclTx{Tx: tx, dying: &dying}
 		var recs []Record
 		if err := fn(at, func(r Record) {
 			r.Origin = origin

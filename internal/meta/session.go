@@ -45,6 +45,67 @@ type openTable struct {
 	// were open here (set inside the unlinking transaction, so possibly
 	// by one that then failed): only their last Release needs a write.
 	unlinked map[posix.Ino]bool
+	// dying counts the transactions in flight that free an inode no
+	// handle here had open; an open of it waits for them to end, so that
+	// it reads what they committed rather than returning an inode they
+	// then free.
+	dying map[posix.Ino]int
+	cond  *sync.Cond // broadcast when a dying count drops
+}
+
+// keepOpen decides, inside an unlinking transaction, whether a regular
+// file that lost its last link stays for handles open here; if not, the
+// inode is marked dying until the transaction ends (tx must be a mutate
+// transaction to be marked; others are not coordinated with opens).
+func (m *FS) keepOpen(tx kv.Tx, ino posix.Ino) bool {
+	t := &m.opens
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.count[ino] > 0 {
+		return true
+	}
+	if at, ok := tx.(*aclTx); ok && at.dying != nil {
+		if t.dying == nil {
+			t.dying = make(map[posix.Ino]int)
+		}
+		t.dying[ino]++
+		*at.dying = append(*at.dying, ino)
+	}
+	return false
+}
+
+// doneDying clears the marks of a finished transaction.
+func (t *openTable) doneDying(inos []posix.Ino) {
+	if len(inos) == 0 {
+		return
+	}
+	t.mu.Lock()
+	for _, ino := range inos {
+		if t.dying[ino]--; t.dying[ino] <= 0 {
+			delete(t.dying, ino)
+		}
+	}
+	if t.cond != nil {
+		t.cond.Broadcast()
+	}
+	t.mu.Unlock()
+}
+
+// register counts one more open handle of ino, after any transaction in
+// flight that frees it has ended.
+func (t *openTable) register(ino posix.Ino) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.dying[ino] > 0 {
+		if t.cond == nil {
+			t.cond = sync.NewCond(&t.mu)
+		}
+		t.cond.Wait()
+	}
+	if t.count == nil {
+		t.count = make(map[posix.Ino]int)
+	}
+	t.count[ino]++
 }
 
 // NewSession registers this client and starts its heartbeat (every
@@ -239,12 +300,6 @@ func (m *FS) freeSustained(ctx context.Context, sid uint64, ino posix.Ino) error
 	})
 }
 
-// isOpen reports whether this client holds ino open.
-func (m *FS) isOpen(ino posix.Ino) bool {
-	m.opens.mu.Lock()
-	defer m.opens.mu.Unlock()
-	return m.opens.count[ino] > 0
-}
 
 // Open flags understood by OpenCheck (the O_ACCMODE values and O_TRUNC,
 // O_APPEND as in fcntl.h).
@@ -260,6 +315,13 @@ const (
 // open handle with this client, so that unlinking the last name keeps the
 // data until Release. It returns the attributes.
 func (m *FS) OpenInode(ctx context.Context, cred posix.Cred, ino posix.Ino, flags int) (posix.Attr, error) {
+	// The handle counts as open before the inode is read, and only once
+	// no transaction freeing it is in flight: an unlink deciding after
+	// that keeps the inode for this handle, and one that decided before
+	// has committed or failed by the time it is read. (Counted after the
+	// read, an unlink between the two would free an inode this open then
+	// returns.)
+	m.opens.register(ino)
 	var a posix.Attr
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		var err error
@@ -269,14 +331,10 @@ func (m *FS) OpenInode(ctx context.Context, cred posix.Cred, ino posix.Ino, flag
 		return m.checkOpen(tx, cred, &a, flags)
 	})
 	if err != nil {
-		return a, err
+		// Take the count back, freeing the inode if an unlink kept it
+		// for this open meanwhile.
+		return a, errors.Join(err, m.Release(context.WithoutCancel(ctx), ino))
 	}
-	m.opens.mu.Lock()
-	if m.opens.count == nil {
-		m.opens.count = make(map[posix.Ino]int)
-	}
-	m.opens.count[ino]++
-	m.opens.mu.Unlock()
 	return a, nil
 }
 
@@ -284,14 +342,7 @@ func (m *FS) OpenInode(ctx context.Context, cred posix.Cred, ino posix.Ino, flag
 // created: the creator may open it whatever its mode, as with open(2)
 // O_CREAT. It is also how an open whose permission check was done by Walk
 // (WalkRequest.Want) is registered.
-func (m *FS) OpenCreated(ino posix.Ino) {
-	m.opens.mu.Lock()
-	if m.opens.count == nil {
-		m.opens.count = make(map[posix.Ino]int)
-	}
-	m.opens.count[ino]++
-	m.opens.mu.Unlock()
-}
+func (m *FS) OpenCreated(ino posix.Ino) { m.opens.register(ino) }
 
 func (m *FS) checkOpen(tx kv.Tx, cred posix.Cred, a *posix.Attr, flags int) error {
 	var want uint16
@@ -330,11 +381,19 @@ func (m *FS) Release(ctx context.Context, ino posix.Ino) error {
 		delete(m.opens.count, ino)
 		unlinked = m.opens.unlinked[ino]
 		delete(m.opens.unlinked, ino)
+		if unlinked {
+			// Freed below: an open meanwhile waits for that.
+			if m.opens.dying == nil {
+				m.opens.dying = make(map[posix.Ino]int)
+			}
+			m.opens.dying[ino]++
+		}
 	}
 	m.opens.mu.Unlock()
 	if !last || !unlinked {
 		return nil
 	}
+	defer m.opens.doneDying([]posix.Ino{ino})
 	sid := m.SessionID()
 	return m.store.Update(ctx, func(tx kv.Tx) error {
 		if _, err := tx.Get(unlinkedKey(ino)); errors.Is(err, kv.ErrNotFound) {
