@@ -300,7 +300,6 @@ func (m *FS) freeSustained(ctx context.Context, sid uint64, ino posix.Ino) error
 	})
 }
 
-
 // Open flags understood by OpenCheck (the O_ACCMODE values and O_TRUNC,
 // O_APPEND as in fcntl.h).
 const (
