@@ -2,6 +2,9 @@ package fusefs_test
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"sync/atomic"
 	"errors"
 	"log/slog"
 	"os"
@@ -16,8 +19,10 @@ import (
 	"cairn/internal/fusefs"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object"
 	"cairn/internal/object/file"
 	"cairn/internal/object/objecttest"
+	"cairn/internal/posix"
 	"cairn/internal/vfs"
 )
 
@@ -87,6 +92,66 @@ func TestFullDisk(t *testing.T) {
 // a hung mount; once it recovers the same mount works again.
 func TestObjectStoreErrors(t *testing.T) {
 	requireFuse(t)
+	v, faulty, _ := faultyVolume(t)
+	var logged syncBuffer
+	mnt := mount(t, v, fusefs.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	objectStoreErrors(t, mnt, faulty, &logged)
+}
+
+// A file opened again unchanged is read from the kernel's page cache;
+// changed by another client, it is read anew.
+func TestKeepCache(t *testing.T) {
+	requireFuse(t)
+	v, _, gets := faultyVolume(t)
+	mnt := mount(t, v, fusefs.Options{})
+	p := filepath.Join(mnt, "f")
+	data := bytes.Repeat([]byte("x"), 1<<20)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the first read may fill the page cache
+		if _, err := os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := gets.Load()
+	if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("reread: %d bytes, %v", len(b), err)
+	}
+	if n := gets.Load() - before; n != 0 {
+		t.Errorf("an unchanged file was read from the store again at its next open (%d gets)", n)
+	}
+	// Another client changes it (same length): the next open must not
+	// keep the pages.
+	fh, _, err := v.Open(ctx, posix.Root, fileIno(t, p), syscall.O_WRONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write(ctx, fh, []byte("yyyy"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Release(ctx, fh); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil || string(b[:5]) != "yyyyx" {
+		t.Fatalf("after another client's write: %q %v", b[:5], err)
+	}
+}
+
+func fileIno(t *testing.T, p string) posix.Ino {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return posix.Ino(st.Ino)
+}
+
+// faultyVolume is a fresh volume whose object store can be broken, with
+// no block cache (every read the kernel sends reaches the store).
+func faultyVolume(t *testing.T) (*vfs.FS, *objecttest.Faulty, *atomic.Int64) {
+	t.Helper()
 	_, dir := newVolumeDir(t)
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
@@ -101,12 +166,26 @@ func TestObjectStoreErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	faulty := objecttest.NewFaulty(obj)
+	counted := &countingStore{Store: obj}
+	faulty := objecttest.NewFaulty(counted)
 	c := chunk.New(faulty, chunk.Options{BlockSize: 1 << 20, CacheSize: -1})
 	v := vfs.New(m, c, vfs.Options{})
 	t.Cleanup(func() { v.Close(); c.Close(); m.CloseSession(ctx); m.Close(); store.Close() })
-	var logged syncBuffer
-	mnt := mount(t, v, fusefs.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	return v, faulty, &counted.gets
+}
+
+// countingStore counts Gets.
+type countingStore struct {
+	object.Store
+	gets atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key, off, length)
+}
+
+func objectStoreErrors(t *testing.T, mnt string, faulty *objecttest.Faulty, logged *syncBuffer) {
 
 	data := bytes.Repeat([]byte("0123456789abcdef"), 256<<10/16) // 256 KiB: blocks, not inline
 	if err := os.WriteFile(filepath.Join(mnt, "f"), data, 0o644); err != nil {

@@ -70,14 +70,17 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 	}
 	if f.attrTTL > 0 && f.srv != nil {
 		// Close-to-open: another mount or an S3 request may have changed
-		// the file since the kernel cached its attributes; drop them (the
-		// kernel drops cached pages at open itself, since cairn never asks
-		// it to keep them).
+		// the file since the kernel cached its attributes; drop them.
 		f.srv.InodeNotify(in.NodeId, -1, 0)
 	}
 	f.addFile(fh, ino, in.Flags, c, &a)
 	out.Fh = uint64(fh)
 	out.OpenFlags = openFlags(in.Flags)
+	// The kernel drops the file's cached pages at open unless told to keep
+	// them: keep them when the file is as it was at the previous open.
+	if in.Flags&syscall.O_DIRECT == 0 && f.keep.open(ino, &a) {
+		out.OpenFlags |= fuse.FOPEN_KEEP_CACHE
+	}
 	return fuse.OK
 }
 

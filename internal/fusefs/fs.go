@@ -33,6 +33,7 @@ type rawFS struct {
 	srv *fuse.Server
 
 	attrTTL, entryTTL, negTTL time.Duration
+	keep                      *keepCache
 	// protectedHardlinks is the host's fs.protected_hardlinks, which cairn
 	// applies when it checks permissions itself.
 	protectedHardlinks bool
@@ -52,6 +53,7 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 	f := &rawFS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
+		keep:    newKeepCache(),
 		ctx:     vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()}),
 		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
