@@ -3,15 +3,15 @@ package fusefs_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"sync/atomic"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
