@@ -182,6 +182,22 @@ func (s *Store) View(ctx context.Context, id uint64, l uint32, off uint32, n int
 	for done < n {
 		at := int(off) + done
 		i := at / s.blockSize
+		from := at - i*s.blockSize
+		if cnt := min(s.blockLen(l, i)-from, n-done); cnt < fileReadMax && s.files != nil {
+			// A small read of a block not in the cache (a random read):
+			// from the block's file, checked, rather than the whole block
+			// into the cache for a few KiB of it.
+			key := Key(id, i, s.blockLen(l, i))
+			if !s.cache.has(key) {
+				if used, err := s.readFromFile(ctx, key, s.blockLen(l, i), from, cnt, fn); used {
+					if err != nil {
+						return done, err
+					}
+					done += cnt
+					continue
+				}
+			}
+		}
 		// Start the read-ahead before waiting for this block, so that the
 		// first blocks of a sequential read are fetched side by side.
 		s.prefetch(id, l, i)
@@ -189,7 +205,6 @@ func (s *Store) View(ctx context.Context, id uint64, l uint32, off uint32, n int
 		if err != nil {
 			return done, err
 		}
-		from := at - i*s.blockSize
 		b := it.data[from:min(len(it.data), from+n-done)]
 		err = fn(b)
 		s.cache.release(it)
@@ -199,6 +214,33 @@ func (s *Store) View(ctx context.Context, id uint64, l uint32, off uint32, n int
 		done += len(b)
 	}
 	return done, nil
+}
+
+// fileReadMax bounds the reads View serves from a block's file rather
+// than from the block cache: below it, a read of a block the cache does
+// not hold reads those bytes alone (after the file's checksum is
+// checked, once while its pages stay cached), instead of the whole block.
+const fileReadMax = 128 << 10
+
+// readFromFile passes cnt bytes from from of the block stored under key
+// (size data bytes) to fn, read from its file once its checksum matches.
+// used=false means nothing was passed and the caller must read the block
+// the usual way (which also reports a missing or corrupt block).
+func (s *Store) readFromFile(ctx context.Context, key string, size, from, cnt int, fn func([]byte) error) (used bool, err error) {
+	f, err := s.files.OpenFile(ctx, key)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	if !verifyFile(f, size, s.checked) {
+		return false, nil
+	}
+	buf := make([]byte, cnt)
+	k, err := f.ReadAt(buf, int64(from))
+	if k < cnt {
+		return false, nil
+	}
+	return true, fn(buf)
 }
 
 // sendMin is the fewest bytes of a block that WriteTo sends straight from

@@ -562,3 +562,43 @@ func TestListBlocks(t *testing.T) {
 		t.Fatalf("removed block still there: %v", err)
 	}
 }
+
+// Small reads of blocks the cache does not hold come from the block's
+// file, after its checksum is checked: right bytes, and a corrupt file is
+// an error, never its bytes.
+func TestSmallReadsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	obj, err := file.New(dir, file.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 512 << 10
+	data := make([]byte, 2*bs)
+	rand.New(rand.NewSource(5)).Read(data)
+	s := chunk.New(obj, chunk.Options{BlockSize: bs, CacheSize: -1})
+	defer s.Close()
+	l := writeSlice(t, s, 21, data, 64<<10)
+	r := rand.New(rand.NewSource(6))
+	for range 200 {
+		off := r.Intn(len(data) - 4096)
+		p := make([]byte, 1+r.Intn(8192))
+		n, err := s.ReadAt(ctx, 21, l, p, uint32(off))
+		if want := min(len(p), len(data)-off); err != nil || n != want || !bytes.Equal(p[:n], data[off:off+n]) {
+			t.Fatalf("read %d at %d: %d bytes, %v", len(p), off, n, err)
+		}
+	}
+	// Corrupt the second block in place (its pages stay resident).
+	p := filepath.Join(dir, filepath.FromSlash(chunk.Key(21, 1, bs)))
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{^data[bs+100]}, 100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	buf := make([]byte, 4096)
+	if _, err := s.ReadAt(ctx, 21, l, buf, uint32(bs+2000)); !errors.Is(err, chunk.ErrCorrupt) {
+		t.Fatalf("a small read of a corrupt block: %v, want ErrCorrupt", err)
+	}
+}
