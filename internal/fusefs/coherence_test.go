@@ -1,10 +1,13 @@
 package fusefs_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"cairn/internal/fusefs"
 	"cairn/internal/meta"
@@ -86,5 +89,60 @@ func TestMountWriteIsOneFeedRecord(t *testing.T) {
 	}
 	if len(writes) != 1 || writes[0].Length != 50 || writes[0].Origin.Agent != "fuse" || writes[0].Origin.Session != v.Meta().SessionID() {
 		t.Fatalf("write records after close: %+v", writes)
+	}
+}
+
+// flock and fcntl locks hold between two mounts of one volume (two
+// clients): the metadata engine keeps them.
+func TestLocksAcrossMounts(t *testing.T) {
+	requireFuse(t)
+	v1, dir := newVolumeDir(t)
+	v2 := openVolume(t, dir)
+	a, b := mount(t, v1, fusefs.Options{}), mount(t, v2, fusefs.Options{})
+	if err := os.WriteFile(filepath.Join(a, "lock"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fa, err := os.OpenFile(filepath.Join(a, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := os.OpenFile(filepath.Join(b, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+
+	if err := unix.Flock(int(fa.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(fb.Fd()), unix.LOCK_EX|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Fatalf("flock on the second mount while the first holds it: %v", err)
+	}
+	unix.Flock(int(fa.Fd()), unix.LOCK_UN)
+	if err := unix.Flock(int(fb.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatalf("flock after the first mount let go: %v", err)
+	}
+	unix.Flock(int(fb.Fd()), unix.LOCK_UN)
+
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 10}
+	if err := unix.FcntlFlock(fa.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	other := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 5, Len: 10}
+	if err := unix.FcntlFlock(fb.Fd(), unix.F_SETLK, &other); !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+		t.Fatalf("an overlapping fcntl lock on the second mount: %v", err)
+	}
+	probe := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 1}
+	if err := unix.FcntlFlock(fb.Fd(), unix.F_GETLK, &probe); err != nil || probe.Type != unix.F_WRLCK || probe.Start != 0 || probe.Len != 10 {
+		t.Fatalf("F_GETLK on the second mount: %+v %v", probe, err)
+	}
+	free := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 10, Len: 5}
+	if err := unix.FcntlFlock(fb.Fd(), unix.F_SETLK, &free); err != nil {
+		t.Fatalf("a lock beyond the first mount's range: %v", err)
+	}
+	fa.Close() // close drops the process's fcntl locks
+	if err := unix.FcntlFlock(fb.Fd(), unix.F_SETLK, &other); err != nil {
+		t.Fatalf("after the first mount's file closed: %v", err)
 	}
 }
