@@ -206,6 +206,7 @@ type mountCmdOptions struct {
 	directIO  bool
 	durable   durability
 	options   []string
+	pprof     string
 }
 
 func newMountCmd() *cobra.Command {
@@ -258,6 +259,7 @@ mount(8) and /etc/fstab pass them (see cairn install-mount-helper).`,
 	fl.Var(&o.cacheSize, "cache-size", "memory block cache size")
 	fl.BoolVar(&o.directIO, "direct-io", true, "write blocks of a file block store with O_DIRECT (false: through the page cache)")
 	fl.Var(&o.durable, "durability", durabilityUsage)
+	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/) on this address, for example 127.0.0.1:6060; never expose it")
 	return cmd
 }
 
@@ -308,6 +310,14 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 		return err
 	}
 	defer removePid()
+	if o.pprof != "" {
+		_, stop, err := startProfiling(o.pprof, log)
+		if err != nil {
+			srv.Unmount()
+			return err
+		}
+		defer stop()
+	}
 	log.Info("cairn mounted", "mountpoint", mp, "volume", v.meta.Format().Name, "meta", redactURL(metaURL), "version", version,
 		"kernel_checks", !fo.UserspaceChecks && fo.Squash.Root == nil && fo.Squash.All == nil, "read_only", fo.ReadOnly)
 	serveUntilUnmounted(ctx, srv, log)
