@@ -232,12 +232,14 @@ func (s *Store) readFromFile(ctx context.Context, key string, size, from, cnt in
 		return false, nil
 	}
 	defer f.Close()
+	buf := make([]byte, cnt)
+	if readChecked(f, size, s.checked, buf, int64(from)) {
+		return true, fn(buf)
+	}
 	if !verifyFile(f, size, s.checked) {
 		return false, nil
 	}
-	buf := make([]byte, cnt)
-	k, err := f.ReadAt(buf, int64(from))
-	if k < cnt {
+	if k, _ := f.ReadAt(buf, int64(from)); k < cnt {
 		return false, nil
 	}
 	return true, fn(buf)

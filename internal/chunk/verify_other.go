@@ -11,3 +11,7 @@ func verifyFile(f *os.File, size int, known *checkedFiles) bool { return false }
 func evict(f *os.File) {}
 
 func remember(f *os.File, known *checkedFiles) {}
+
+func readChecked(f *os.File, size int, known *checkedFiles, buf []byte, off int64) bool {
+	return false
+}
