@@ -92,21 +92,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
 }
 
-func (o *serveOptions) logger() (*slog.Logger, error) {
-	level, err := o.level()
-	if err != nil {
-		return nil, err
-	}
-	w, err := o.output()
-	if err != nil {
-		return nil, err
-	}
-	ho := &slog.HandlerOptions{Level: level}
-	if o.logJSON {
-		return slog.New(slog.NewJSONHandler(w, ho)), nil
-	}
-	return slog.New(slog.NewTextHandler(w, ho)), nil
-}
+func (o *serveOptions) logger() (*slog.Logger, error) { return newLogger(&o.runOptions, o.logJSON) }
 
 // rootFromEnv returns root credentials given in the environment, if any.
 func rootFromEnv() (*iam.Credentials, error) {

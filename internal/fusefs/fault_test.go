@@ -17,10 +17,7 @@ import (
 
 	"cairn/internal/chunk"
 	"cairn/internal/fusefs"
-	"cairn/internal/meta"
-	"cairn/internal/meta/kv/sqlkv"
 	"cairn/internal/object"
-	"cairn/internal/object/file"
 	"cairn/internal/object/objecttest"
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
@@ -153,24 +150,13 @@ func fileIno(t *testing.T, p string) posix.Ino {
 func faultyVolume(t *testing.T) (*vfs.FS, *objecttest.Faulty, *atomic.Int64) {
 	t.Helper()
 	_, dir := newVolumeDir(t)
-	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := meta.Open(ctx, store, meta.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.NewSession(ctx, meta.SessionInfo{Process: "fault test"})
-	obj, err := file.New(filepath.Join(dir, "data"), file.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := &countingStore{Store: obj}
-	faulty := objecttest.NewFaulty(counted)
-	c := chunk.New(faulty, chunk.Options{BlockSize: 1 << 20, CacheSize: -1})
-	v := vfs.New(m, c, vfs.Options{})
-	t.Cleanup(func() { v.Close(); c.Close(); m.CloseSession(ctx); m.Close(); store.Close() })
+	var counted *countingStore
+	var faulty *objecttest.Faulty
+	v := openVolumeWith(t, dir, func(obj object.Store) object.Store {
+		counted = &countingStore{Store: obj}
+		faulty = objecttest.NewFaulty(counted)
+		return faulty
+	}, chunk.Options{BlockSize: 1 << 20, CacheSize: -1})
 	return v, faulty, &counted.gets
 }
 

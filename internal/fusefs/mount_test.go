@@ -17,6 +17,7 @@ import (
 	"cairn/internal/fusefs"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv/sqlkv"
+	"cairn/internal/object"
 	"cairn/internal/object/file"
 	"cairn/internal/vfs"
 )
@@ -73,6 +74,13 @@ func newVolumeAt(t *testing.T, dir string) *vfs.FS {
 // openVolume opens the volume newVolume made in dir, as one more client.
 func openVolume(t *testing.T, dir string) *vfs.FS {
 	t.Helper()
+	return openVolumeWith(t, dir, nil, chunk.Options{BlockSize: 1 << 20})
+}
+
+// openVolumeWith is openVolume with the object store wrapped by wrap (nil:
+// as it is) and the given chunk options.
+func openVolumeWith(t *testing.T, dir string, wrap func(object.Store) object.Store, co chunk.Options) *vfs.FS {
+	t.Helper()
 	store, err := sqlkv.Open(ctx, "sqlite3://"+filepath.Join(dir, "meta.db"), sqlkv.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +96,11 @@ func openVolume(t *testing.T, dir string) *vfs.FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := chunk.New(obj, chunk.Options{BlockSize: 1 << 20})
+	var st object.Store = obj
+	if wrap != nil {
+		st = wrap(obj)
+	}
+	c := chunk.New(st, co)
 	v := vfs.New(m, c, vfs.Options{})
 	t.Cleanup(func() {
 		v.Close()
