@@ -209,7 +209,7 @@ func accessKeyOf(r *http.Request) string {
 // authorize checks action for the caller.
 func (c *call) authorize(action string) error {
 	r := &policy.Request{Action: action, Resource: policy.ServiceARN}
-	if err := c.a.opt.Identities.Authorize(c.ctx, c.p, r, nil); err != nil {
+	if _, err := c.a.opt.Identities.Authorize(c.ctx, c.p, r, nil); err != nil {
 		return fail(http.StatusForbidden, "AccessDenied", "Access Denied.")
 	}
 	return nil

@@ -51,7 +51,7 @@ func allowed(t *testing.T, ids *Identities, accessKey, action, resource string) 
 	if err != nil {
 		t.Fatalf("Lookup(%s): %v", accessKey, err)
 	}
-	err = ids.Authorize(bg, p, &policy.Request{Action: action, Resource: resource}, nil)
+	_, err = ids.Authorize(bg, p, &policy.Request{Action: action, Resource: resource}, nil)
 	if err != nil && !errors.Is(err, ErrAccessDenied) {
 		t.Fatal(err)
 	}
@@ -338,16 +338,23 @@ func TestBucketPolicyCombination(t *testing.T) {
 		bp, err := ids.BucketPolicy(bg, "b")
 		must(t, err)
 		p, _, _ := ids.Lookup(bg, "alice")
+		var grant Grant
 		try := func(action string) bool {
-			return ids.Authorize(bg, p, &policy.Request{Action: action, Resource: policy.ObjectARN("b", "k")}, bp) == nil
+			var err error
+			grant, err = ids.Authorize(bg, p, &policy.Request{Action: action, Resource: policy.ObjectARN("b", "k")}, bp)
+			return err == nil
 		}
 		// PutObject: the bucket allows, alice's readonly does not.
 		// GetObject: alice's policy allows, the bucket's says nothing.
 		if got := try("s3:PutObject"); got == both {
 			t.Errorf("both=%v: PutObject allowed=%v", both, got)
+		} else if got && !grant.Bucket {
+			t.Errorf("PutObject allowed by the bucket policy, grant %+v", grant)
 		}
 		if got := try("s3:GetObject"); got == both {
 			t.Errorf("both=%v: GetObject allowed=%v", both, got)
+		} else if got && grant.Bucket {
+			t.Errorf("GetObject allowed by alice's policy alone, grant %+v", grant)
 		}
 		if none, _ := ids.BucketPolicy(bg, "other"); none != nil {
 			t.Fatal("a policy for a bucket without one")

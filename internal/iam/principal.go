@@ -75,10 +75,12 @@ var (
 // others, AWS's rules within one account: an explicit deny in any policy
 // wins; otherwise an allow in the identity's policies or in the bucket
 // policy suffices; a service account's or session's own policy must
-// allow the request as well. Errors are ErrAccessDenied. It fills r's principal and identity keys.
-func (i *Identities) Authorize(ctx context.Context, p *Principal, r *policy.Request, bucket *policy.Policy) error {
+// allow the request as well. Errors are ErrAccessDenied. It fills r's
+// principal and identity keys. The Grant tells which policies allowed
+// the request.
+func (i *Identities) Authorize(ctx context.Context, p *Principal, r *policy.Request, bucket *policy.Policy) (Grant, error) {
 	if p != nil && p.Kind == KindRoot {
-		return nil
+		return Grant{}, nil
 	}
 	kind := "Anonymous"
 	if p != nil {
@@ -113,29 +115,38 @@ func principalType(p *Principal) string {
 	return "User"
 }
 
-// decide applies the evaluation rules to p's policies and the bucket's.
-func decide(p *Principal, r *policy.Request, bucket *policy.Policy, both bool) error {
+// Grant tells which policies allowed a request.
+type Grant struct {
+	// Bucket: the bucket's policy allows it (whatever the identity's
+	// own policies say). The gateway then runs the request as the
+	// bucket's owner.
+	Bucket bool
+}
+
+// decide applies the evaluation rules to p's policies and the bucket's,
+// each evaluated once.
+func decide(p *Principal, r *policy.Request, bucket *policy.Policy, both bool) (Grant, error) {
 	var own policy.Decision
 	if p != nil {
 		own = policy.Evaluate(r, p.policies...)
 	}
 	fromBucket := policy.Evaluate(r, bucket)
 	if own == policy.Denied || fromBucket == policy.Denied {
-		return ErrAccessDenied
+		return Grant{}, ErrAccessDenied
 	}
 	if own != policy.Allowed && fromBucket != policy.Allowed {
-		return ErrAccessDenied
+		return Grant{}, ErrAccessDenied
 	}
 	if both && p != nil && bucket != nil && (own != policy.Allowed || fromBucket != policy.Allowed) {
-		return ErrAccessDenied
+		return Grant{}, ErrAccessDenied
 	}
 	// A service account's or session's own policy bounds everything it
 	// does, whichever policy allowed it (stricter than AWS, where a
 	// bucket policy naming the session itself may grant beyond it).
 	if p != nil && p.narrow != nil && p.narrow.Evaluate(r) != policy.Allowed {
-		return ErrAccessDenied
+		return Grant{}, ErrAccessDenied
 	}
-	return nil
+	return Grant{Bucket: fromBucket == policy.Allowed}, nil
 }
 
 func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -45,6 +45,9 @@ type ReadDirOptions struct {
 // page deep in a huge directory costs the same as the first one.
 func (m *FS) ReadDir(ctx context.Context, cred posix.Cred, ino posix.Ino, opt ReadDirOptions) ([]DirEntry, error) {
 	var out []DirEntry
+	if opt.Limit > 0 {
+		out = make([]DirEntry, 0, min(opt.Limit, 1024))
+	}
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		out = out[:0]
 		a, err := getAttr(tx, ino)
@@ -115,6 +118,7 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 			next[i], first[out[i].Ino-lo] = first[out[i].Ino-lo], int32(i)
 		}
 		var derr error
+		var arena []byte       // the kept xattrs, copied into one allocation
 		budget := 8 * len(out) // records visited before giving up on the scan
 		visited, last := 0, posix.Ino(0)
 		// Borrowed records: attributes are decoded at once, the one xattr
@@ -140,7 +144,11 @@ func loadChildren(tx kv.Tx, out []DirEntry, x string) error {
 					out[i].Attr, gotAttr[i] = a, true
 				}
 			case x != "" && k[9] == subXattr && string(k[10:]) == x:
-				val := append([]byte(nil), v...)
+				if cap(arena)-len(arena) < len(v) {
+					arena = make([]byte, 0, max(len(v), 64<<10))
+				}
+				arena = append(arena, v...)
+				val := arena[len(arena)-len(v) : len(arena) : len(arena)]
 				for ; i >= 0; i = next[i] {
 					out[i].Xattr = val
 				}

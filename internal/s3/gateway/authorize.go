@@ -78,15 +78,14 @@ func (q *request) decide(action, resource string) (byBucket bool, err error) {
 		}
 	}
 	r := &policy.Request{Action: action, Resource: resource, Resolve: q.conditionKey}
-	err = q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
+	grant, err := q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
 	if errors.Is(err, iam.ErrAccessDenied) {
 		return false, s3err.New(s3err.AccessDenied)
 	}
 	if err != nil {
 		return false, err
 	}
-	// Authorize filled r's principal and identity keys.
-	return bp != nil && bp.Evaluate(r) == policy.Allowed, nil
+	return grant.Bucket, nil
 }
 
 // bucketOf is the bucket an S3 ARN names ("" for none).

@@ -33,8 +33,9 @@ type Identity interface {
 	// error (iam.ErrUnknownKey, iam.ErrExpired, iam.ErrDisabled).
 	Lookup(ctx context.Context, accessKey string) (*iam.Principal, string, error)
 	// Authorize decides request r of p (nil: anonymous) under the
-	// bucket's policy (nil: none): nil, or iam.ErrAccessDenied.
-	Authorize(ctx context.Context, p *iam.Principal, r *policy.Request, bucket *policy.Policy) error
+	// bucket's policy (nil: none): which policies allowed it, or
+	// iam.ErrAccessDenied.
+	Authorize(ctx context.Context, p *iam.Principal, r *policy.Request, bucket *policy.Policy) (iam.Grant, error)
 	// Failed and Succeeded count authentications for the lockout.
 	Failed(accessKey, source string)
 	Succeeded(accessKey string)

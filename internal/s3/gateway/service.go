@@ -130,7 +130,7 @@ func (g *Gateway) metricsAllowed(r *http.Request) error {
 			return s3err.Newf(s3err.AccessDenied, "Metrics need a bearer token (mc admin prometheus generate) or a signed request; --metrics-public serves them to anyone.")
 		}
 	}
-	if err := g.opt.Identity.Authorize(r.Context(), p, &policy.Request{Action: "admin:Prometheus", Resource: policy.ServiceARN}, nil); err != nil {
+	if _, err := g.opt.Identity.Authorize(r.Context(), p, &policy.Request{Action: "admin:Prometheus", Resource: policy.ServiceARN}, nil); err != nil {
 		return s3err.New(s3err.AccessDenied)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -300,6 +301,9 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 		if err != nil {
 			return false, err
 		}
+		// Room for the page's objects at once: growing by doubling
+		// copied each (large) ObjectInfo up to three times.
+		l.res.Objects = slices.Grow(l.res.Objects, max(0, min(len(ents), l.max-l.count)))
 		for _, e := range ents {
 			if !strings.HasPrefix(e.Name, namePrefix) {
 				ents = nil
