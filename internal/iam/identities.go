@@ -126,6 +126,9 @@ func Open(ctx context.Context, store kv.Store, key MasterKey, root Credentials, 
 		return nil, err
 	}
 	i.reset(gen)
+	if err := i.loadLockouts(ctx); err != nil {
+		return nil, err
+	}
 	if opt.PollInterval > 0 {
 		go i.poll()
 	} else {
@@ -209,6 +212,11 @@ func (i *Identities) poll() {
 		i.mu.Unlock()
 		if stale {
 			i.reset(gen)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := i.loadLockouts(ctx); err != nil {
+				i.log.Warn("iam: cannot read the shared lockouts", "err", err)
+			}
+			cancel()
 		}
 	}
 }
@@ -252,10 +260,25 @@ func (i *Identities) Lookup(ctx context.Context, accessKey string) (*Principal, 
 }
 
 // Failed records a failed authentication with accessKey from source; the
-// key is locked out once it has failed LockoutThreshold times in a row.
+// key is locked out once it has failed LockoutThreshold times in a row,
+// here and, through the store, on every gateway of the volume.
 func (i *Identities) Failed(accessKey, source string) {
-	if i.opt.LockoutThreshold < 0 || accessKey == "" {
+	rec, share := i.countFailure(accessKey, source)
+	if !share {
 		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := i.shareLockout(ctx, rec); err != nil {
+		i.log.Warn("iam: cannot share a lockout with the other gateways", "access_key", accessKey, "err", err)
+	}
+}
+
+// countFailure counts one failure of accessKey and tells whether it
+// locked the key out in a way to share with the other gateways.
+func (i *Identities) countFailure(accessKey, source string) (lockRecord, bool) {
+	if i.opt.LockoutThreshold < 0 || accessKey == "" {
+		return lockRecord{}, false
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -271,11 +294,75 @@ func (i *Identities) Failed(accessKey, source string) {
 		i.failures[accessKey] = f
 	}
 	f.count++
-	if f.count >= i.opt.LockoutThreshold {
-		f.until = i.opt.Now().Add(i.opt.LockoutDuration)
-		f.count = 0
-		i.log.Warn("iam: access key locked out after failed authentications", "access_key", accessKey, "source", source, "until", f.until)
+	if f.count < i.opt.LockoutThreshold {
+		return lockRecord{}, false
 	}
+	f.until = i.opt.Now().Add(i.opt.LockoutDuration)
+	f.count = 0
+	i.log.Warn("iam: access key locked out after failed authentications", "access_key", accessKey, "source", source, "until", f.until)
+	// Only keys that exist are shared: a flood of made-up keys writes
+	// nothing to the store.
+	c, cached := i.cache[accessKey]
+	known := (cached && c.err == nil) || accessKey == i.root.AccessKey
+	return lockRecord{AccessKey: accessKey, Until: f.until, Source: source}, i.store != nil && known
+}
+
+// shareLockout stores a lockout (dropping those that ended) and moves the
+// change counter, so that every gateway polling it refuses the key too.
+func (i *Identities) shareLockout(ctx context.Context, rec lockRecord) error {
+	now := i.opt.Now()
+	return i.update(ctx, func(tx kv.Tx) error {
+		var ended [][]byte
+		if err := scanRecords(tx, famLock, func(r lockRecord) {
+			if !now.Before(r.Until) && r.AccessKey != rec.AccessKey {
+				ended = append(ended, ikey(famLock, r.AccessKey))
+			}
+		}); err != nil {
+			return err
+		}
+		for _, k := range ended {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx, ikey(famLock, rec.AccessKey), rec)
+	})
+}
+
+// loadLockouts adopts the lockouts other gateways stored that have not
+// ended.
+func (i *Identities) loadLockouts(ctx context.Context) error {
+	if i.store == nil || i.opt.LockoutThreshold < 0 {
+		return nil
+	}
+	var recs []lockRecord
+	err := i.store.View(ctx, func(tx kv.Tx) error {
+		recs = recs[:0]
+		return scanRecords(tx, famLock, func(r lockRecord) { recs = append(recs, r) })
+	})
+	if err != nil {
+		return err
+	}
+	now := i.opt.Now()
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, r := range recs {
+		if !now.Before(r.Until) {
+			continue
+		}
+		if i.failures == nil {
+			i.failures = map[string]*failures{}
+		}
+		f := i.failures[r.AccessKey]
+		if f == nil {
+			f = &failures{}
+			i.failures[r.AccessKey] = f
+		}
+		if r.Until.After(f.until) {
+			f.until, f.count = r.Until, 0
+		}
+	}
+	return nil
 }
 
 // Succeeded clears accessKey's failed authentications.

@@ -273,6 +273,60 @@ func TestLockout(t *testing.T) {
 	}
 }
 
+// A lockout on one gateway holds on every gateway of the volume, one
+// opened later included; made-up keys are not written to the store.
+func TestLockoutShared(t *testing.T) {
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	store := memkv.New()
+	opt := Options{PollInterval: 20 * time.Millisecond, LockoutThreshold: 3, LockoutDuration: time.Minute}
+	a := newIDs(t, store, c, opt)
+	b := newIDs(t, store, c, opt)
+	must(t, a.CreateUser(bg, "alice", "alice-secret", UserOptions{}))
+	for _, ak := range []string{"alice", "made-up"} {
+		a.Lookup(bg, ak) // as an authentication does before it fails
+		for range 3 {
+			a.Failed(ak, "10.0.0.9")
+		}
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, _, err := b.Lookup(bg, "alice")
+		if errors.Is(err, ErrLockedOut) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b still accepts alice a second after a locked her out: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, _, err := b.Lookup(bg, "made-up"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("made-up key on b: %v", err)
+	}
+	n := 0
+	store.View(bg, func(tx kv.Tx) error {
+		return scanRecords(tx, famLock, func(r lockRecord) {
+			n++
+			if r.AccessKey != "alice" || r.Source != "10.0.0.9" {
+				t.Errorf("lock record %+v", r)
+			}
+		})
+	})
+	if n != 1 {
+		t.Fatalf("%d lock records, want alice's alone", n)
+	}
+	late := newIDs(t, store, c, opt)
+	if _, _, err := late.Lookup(bg, "alice"); !errors.Is(err, ErrLockedOut) {
+		t.Fatalf("a gateway opened during the lockout accepts alice: %v", err)
+	}
+	c.advance(61 * time.Second)
+	for _, ids := range []*Identities{a, b, late} {
+		if _, _, err := ids.Lookup(bg, "alice"); err != nil {
+			t.Fatalf("still locked out after the lockout ended: %v", err)
+		}
+	}
+}
+
 // Two processes on one volume: a change made through one is enforced by
 // the other within a second.
 func TestChangesSeenByOthers(t *testing.T) {

@@ -16,6 +16,7 @@ const (
 	famGroup  = 'g'
 	famPolicy = 'p'
 	famCount  = 'c'
+	famLock   = 'l'
 )
 
 func ikey(fam byte, name string) []byte {
@@ -35,6 +36,14 @@ const (
 	Enabled  Status = "enabled"
 	Disabled Status = "disabled"
 )
+
+// lockRecord is a lockout as stored, so that every gateway on the
+// volume refuses the key until it ends.
+type lockRecord struct {
+	AccessKey string    `json:"access_key"`
+	Until     time.Time `json:"until"`
+	Source    string    `json:"source,omitempty"` // of the last failure
+}
 
 // userRecord is a user as stored.
 type userRecord struct {
