@@ -12,6 +12,7 @@ import (
 	"cairn/internal/iam/policy"
 	"cairn/internal/posix"
 	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
 )
 
 // authorizeOp is the request's authorize step: the operation's action on
@@ -149,8 +150,39 @@ func (q *request) conditionKey(k string) []string {
 	case "s3:object-lock-mode", "s3:object-lock-retain-until-date", "s3:object-lock-legal-hold":
 		return one(q.r.Header.Get("x-amz-" + k[3:]))
 	}
+	if name, ok := strings.CutPrefix(k, "s3:existingobjecttag/"); ok && q.key != "" {
+		// The object's tags, read (as root: this is the authorization)
+		// only when a policy asks for them.
+		tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, posix.Root, q.bucket, q.key)
+		if err != nil {
+			return nil
+		}
+		return tagValue(tags, name)
+	}
+	if name, ok := strings.CutPrefix(k, "s3:requestobjecttag/"); ok {
+		tags, _ := headerTags(q.r.Header)
+		return tagValue(tags, name)
+	}
+	if k == "s3:requestobjecttagkeys" {
+		tags, _ := headerTags(q.r.Header)
+		var keys []string
+		for _, t := range tags {
+			keys = append(keys, t.Key)
+		}
+		return keys
+	}
 	if h, ok := strings.CutPrefix(k, "s3:x-amz-"); ok && !strings.ContainsRune(h, '/') {
 		return one(q.r.Header.Get("x-amz-" + h))
+	}
+	return nil
+}
+
+// tagValue is the value of tag name, as condition values.
+func tagValue(tags []s3fs.Tag, name string) []string {
+	for _, t := range tags {
+		if t.Key == name {
+			return []string{t.Value}
+		}
 	}
 	return nil
 }

@@ -32,6 +32,13 @@ type Backend interface {
 	AbortMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string) error
 	ListParts(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, marker, max int) (s3fs.ListPartsResult, error)
 	ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListUploadsOptions) (s3fs.ListUploadsResult, error)
+
+	GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) ([]s3fs.Tag, error)
+	PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string, tags []s3fs.Tag) error
+	DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) error
+	GetBucketTagging(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.Tag, error)
+	PutBucketTagging(ctx context.Context, cred posix.Cred, bucket string, tags []s3fs.Tag) error
+	DeleteBucketTagging(ctx context.Context, cred posix.Cred, bucket string) error
 }
 
 var _ Backend = (*s3fs.FS)(nil)

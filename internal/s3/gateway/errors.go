@@ -66,6 +66,10 @@ func toS3(err error) (*s3err.Error, bool) {
 		return s3err.Newf(s3err.InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."), true
 	case errors.Is(err, s3fs.ErrInvalidCopyRange):
 		return s3err.Newf(s3err.InvalidArgument, "The x-amz-copy-source-range value is not valid for the size of the source object."), true
+	case errors.Is(err, s3fs.ErrInvalidTag):
+		return s3err.Newf(s3err.InvalidTag, err.Error()), true
+	case errors.Is(err, s3fs.ErrNoSuchTagSet):
+		code = s3err.NoSuchTagSet
 	case errors.Is(err, syscall.ENOENT):
 		code = s3err.NoSuchKey
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):

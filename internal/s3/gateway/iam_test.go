@@ -508,6 +508,38 @@ func TestIAMConditionKeys(t *testing.T) {
 	}
 }
 
+// Tag condition keys: an object's own tags (read only when a policy asks)
+// and the tags a PUT brings.
+func TestIAMTagConditions(t *testing.T) {
+	h := newIAMHarness(t)
+	h.policy(t, "tags", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["s3:PutObject","s3:GetObject","s3:PutObjectTagging"],"Resource":"arn:aws:s3:::tgc/*"},
+	  {"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::tgc/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/class":"secret"}}},
+	  {"Effect":"Deny","Action":"s3:PutObject","Resource":"arn:aws:s3:::tgc/*","Condition":{"StringEquals":{"s3:RequestObjectTag/class":"forbidden"}}}]}`)
+	bob := h.user(t, "bob", "tags")
+	if _, err := h.root.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("tgc")}); err != nil {
+		t.Fatal(err)
+	}
+	tagged := func(key, tags string) error {
+		_, err := bob.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("tgc"), Key: aws.String(key), Body: strings.NewReader("x"), Tagging: aws.String(tags)})
+		return err
+	}
+	// The bucket is root's: its directory takes anyone's files.
+	if _, err := h.vfs.SetAttr(bg, posix.Root, bucketIno(t, h, "tgc"), meta.SetAttrRequest{Valid: meta.SetMode, Mode: 0o777}); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "put class=open", tagged("open", "class=open"))
+	ok(t, "put class=secret", tagged("secret", "class=secret"))
+	denied(t, "put class=forbidden", tagged("forbidden", "class=forbidden"))
+	ok(t, "get open", get(bob, "tgc", "open"))
+	denied(t, "get secret", get(bob, "tgc", "secret"))
+	// Retagging changes the answer.
+	_, err := bob.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: aws.String("tgc"), Key: aws.String("secret"),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("class"), Value: aws.String("open")}}}})
+	ok(t, "retag", err)
+	ok(t, "get retagged", get(bob, "tgc", "secret"))
+}
+
 // ListObjectVersions on buckets without versioning: one "null" version
 // per object, latest, in ListObjects' order, paged by key marker; the
 // version-based cleanup of S3 tools then works.

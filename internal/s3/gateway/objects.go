@@ -55,6 +55,11 @@ func (q *request) putOptions() (s3fs.PutOptions, error) {
 			opt.Headers[n] = v
 		}
 	}
+	tags, err := headerTags(h)
+	if err != nil {
+		return opt, err
+	}
+	opt.Tags = tags
 	for _, alg := range checksumAlgs {
 		if v := h.Get("X-Amz-Checksum-" + alg); v != "" {
 			opt.Expect.Set(alg, v)
@@ -223,6 +228,7 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 		ct = "binary/octet-stream"
 	}
 	h.Set("Content-Type", ct)
+	setTagCount(h, oi.TagCount)
 	for k, v := range oi.Headers {
 		h.Set(k, v)
 	}
@@ -445,12 +451,16 @@ func (q *request) copyObject() error {
 	if dir != "" && dir != "COPY" && dir != "REPLACE" {
 		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
 	}
+	tdir := strings.ToUpper(q.r.Header.Get("X-Amz-Tagging-Directive"))
+	if tdir != "" && tdir != "COPY" && tdir != "REPLACE" {
+		return s3err.Newf(s3err.InvalidArgument, "Unknown tagging directive.")
+	}
 	put, err := q.putOptions()
 	if err != nil {
 		return err
 	}
 	put.Size = -1
-	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred}
+	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", ReplaceTags: tdir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred}
 	oi, err := q.g.opt.Backend.CopyObject(q.ctx, q.cred, sb, sk, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
 		err = s3fs.ErrPreconditionFailed // copy conditions fail with 412

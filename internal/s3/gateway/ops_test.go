@@ -1521,7 +1521,6 @@ func TestNotImplemented(t *testing.T) {
 	k := aws.String("k")
 	calls := map[string]func() error{
 		"GetBucketCors":    func() error { _, err := h.s3.GetBucketCors(bg, &s3.GetBucketCorsInput{Bucket: b}); return err },
-		"GetBucketTagging": func() error { _, err := h.s3.GetBucketTagging(bg, &s3.GetBucketTaggingInput{Bucket: b}); return err },
 		"DeleteBucketCors": func() error { _, err := h.s3.DeleteBucketCors(bg, &s3.DeleteBucketCorsInput{Bucket: b}); return err },
 		"GetBucketAcl":     func() error { _, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: b}); return err },
 		"PutBucketVersioning": func() error {
@@ -1531,18 +1530,6 @@ func TestNotImplemented(t *testing.T) {
 		},
 		"GetBucketLifecycleConfiguration": func() error {
 			_, err := h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
-			return err
-		},
-		"GetObjectTagging": func() error {
-			_, err := h.s3.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: b, Key: k})
-			return err
-		},
-		"PutObjectTagging": func() error {
-			_, err := h.s3.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: b, Key: k, Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
-			return err
-		},
-		"DeleteObjectTagging": func() error {
-			_, err := h.s3.DeleteObjectTagging(bg, &s3.DeleteObjectTaggingInput{Bucket: b, Key: k})
 			return err
 		},
 		"GetObjectAcl": func() error { _, err := h.s3.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: b, Key: k}); return err },
@@ -1556,7 +1543,7 @@ func TestNotImplemented(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// The object and bucket are untouched: DeleteObjectTagging did not delete, PutObjectAcl did not write.
+	// The object and bucket are untouched: PutObjectAcl did not write.
 	if got := h.keys(t, "bkt"); strings.Join(got, ",") != "k" {
 		t.Fatalf("keys: %v", got)
 	}

@@ -718,13 +718,13 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Fatalf("bad keys left objects: %d", len(lo.Contents))
 	}
 	// Not implemented sub-resources.
-	_, err = h.s3.GetBucketTagging(bg, &s3.GetBucketTaggingInput{Bucket: aws.String("bkt")})
+	_, err = h.s3.GetBucketCors(bg, &s3.GetBucketCorsInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
-		t.Fatalf("GetBucketTagging: %v", err)
+		t.Fatalf("GetBucketCors: %v", err)
 	}
-	_, err = h.s3.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: aws.String("bkt"), Key: aws.String("k"), Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+	_, err = h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("bkt"), Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})
 	if code(err) != "NotImplemented" {
-		t.Fatalf("PutObjectTagging: %v", err)
+		t.Fatalf("PutObjectAcl: %v", err)
 	}
 	// Malformed XML.
 	_, err = h.s3.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: aws.String("bkt"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{}}})

@@ -65,6 +65,9 @@ const (
 	ServiceUnavailable                Code = "ServiceUnavailable"
 	InvalidChunkSizeError             Code = "InvalidChunkSizeError"
 	KeyConflict                       Code = "XCairnKeyConflict"
+	InvalidTag                        Code = "InvalidTag"
+	NoSuchTagSet                      Code = "NoSuchTagSet"
+	NoSuchVersion                     Code = "NoSuchVersion"
 )
 
 var table = map[Code]codeInfo{
@@ -114,6 +117,9 @@ var table = map[Code]codeInfo{
 	ServiceUnavailable:                {503, "The service is unavailable. Please retry."},
 	InvalidChunkSizeError:             {403, "Only the last chunk is allowed to have a size less than 8192 bytes."},
 	KeyConflict:                       {409, "The key cannot be stored: a path segment is both an object and a prefix of another key."},
+	InvalidTag:                        {400, "The tag provided was not a valid tag."},
+	NoSuchTagSet:                      {404, "The TagSet does not exist."},
+	NoSuchVersion:                     {404, "The specified version does not exist."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).

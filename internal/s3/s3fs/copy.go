@@ -54,9 +54,12 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: sm.ETag, ContentType: sm.ContentType, UserMeta: sm.UserMeta, Headers: sm.Headers,
-		Checksums: sm.Checksums, Parts: sm.Parts, PartSizes: sm.PartSizes}
+		Checksums: sm.Checksums, Parts: sm.Parts, PartSizes: sm.PartSizes, Tags: sm.Tags}
 	if opt.ReplaceMetadata {
 		m.ContentType, m.UserMeta, m.Headers = opt.Put.ContentType, opt.Put.UserMeta, opt.Put.Headers
+	}
+	if opt.ReplaceTags {
+		m.Tags = opt.Put.Tags
 	}
 	if err := f.finishTemp(ctx, &tmp, m); err != nil {
 		f.dropTemp(ctx, cred, tmp)

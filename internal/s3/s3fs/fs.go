@@ -88,6 +88,7 @@ type objMeta struct {
 	Size        uint64            `json:"sz"`
 	Mtime       int64             `json:"mt"`
 	DirMarker   bool              `json:"dir,omitempty"`
+	Tags        []Tag             `json:"tags,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

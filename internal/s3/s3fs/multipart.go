@@ -38,6 +38,7 @@ type uploadInfo struct {
 	CT        string            `json:"ct,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
 	Headers   map[string]string `json:"hdr,omitempty"`
+	Tags      []Tag             `json:"tags,omitempty"`
 	Algorithm string            `json:"alg,omitempty"`
 	// CType is the checksum type of the whole object: "COMPOSITE" (the
 	// checksum of the parts' checksums, "-N") or "FULL_OBJECT".
@@ -105,7 +106,7 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 		return "", err
 	}
 	info := uploadInfo{Key: key, Initiated: f.now().UnixNano(), Owner: cred.UID, CT: opt.ContentType,
-		Meta: opt.UserMeta, Headers: opt.Headers}
+		Meta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags}
 	if len(opt.Compute) > 0 {
 		info.Algorithm = strings.ToUpper(opt.Compute[0])
 		info.CType = DefaultChecksumType(info.Algorithm)
@@ -327,7 +328,7 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	m.ContentType, m.UserMeta, m.Headers = info.CT, info.Meta, info.Headers
+	m.ContentType, m.UserMeta, m.Headers, m.Tags = info.CT, info.Meta, info.Headers, info.Tags
 	if info.Algorithm != "" {
 		if m.Checksums, err = wholeChecksum(info, stored, chosen); err != nil {
 			f.dropTemp(ctx, cred, tmp)

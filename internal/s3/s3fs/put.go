@@ -89,7 +89,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
-		UserMeta: opt.UserMeta, Headers: opt.Headers, Checksums: h.result(), Size: uint64(n)}
+		UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, Checksums: h.result(), Size: uint64(n)}
 	mode := opt.Mode
 	if mode == 0 {
 		mode = f.fileMode
@@ -248,7 +248,7 @@ func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt
 	var m *objMeta
 	if err == nil {
 		m = &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
-			UserMeta: opt.UserMeta, Headers: opt.Headers, Checksums: h.result()}
+			UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, Checksums: h.result()}
 		err = f.finishTemp(ctx, &t, m)
 	}
 	if err != nil {
@@ -360,7 +360,7 @@ func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, DirMarker: true, Mtime: a.Mtime}
+	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, DirMarker: true, Mtime: a.Mtime}
 	if err := f.storeMeta(ctx, ino, m); err != nil {
 		return ObjectInfo{}, err
 	}

@@ -69,6 +69,7 @@ type ObjectInfo struct {
 	OwnerUID     uint32
 	OwnerGID     uint32
 	StorageClass string
+	TagCount     int // x-amz-tagging-count
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
@@ -79,6 +80,9 @@ type PutOptions struct {
 	ContentType string
 	UserMeta    map[string]string
 	Headers     map[string]string
+	// Tags are the object's tags (x-amz-tagging), checked by the caller
+	// with ValidateTags.
+	Tags []Tag
 	// ContentMD5 is the raw 16-byte digest the client sent, if any.
 	ContentMD5 []byte
 	// Expect holds checksums the client sent (base64): verified against
@@ -147,6 +151,9 @@ type CopyOptions struct {
 	// ReplaceMetadata takes ContentType/UserMeta/Headers from Put instead of
 	// the source (x-amz-metadata-directive: REPLACE).
 	ReplaceMetadata bool
+	// ReplaceTags takes the tags from Put instead of the source
+	// (x-amz-tagging-directive: REPLACE).
+	ReplaceTags bool
 	Put             PutOptions
 	// Source conditions (x-amz-copy-source-if-*).
 	Source GetOptions

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
+)
+
+// tagging is the body of Put/GetObjectTagging and Put/GetBucketTagging.
+type tagging struct {
+	XMLName xml.Name `xml:"Tagging"`
+	NS      string   `xml:"xmlns,attr,omitempty"`
+	TagSet  tagSet   `xml:"TagSet"`
+}
+
+type tagSet struct {
+	Tags []tagElem `xml:"Tag"`
+}
+
+type tagElem struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+// maxTaggingXML bounds a tagging body: 50 tags of 128 + 256 characters
+// of up to 4 bytes each, with the markup.
+const maxTaggingXML = 96 << 10
+
+func tagsOut(tags []s3fs.Tag) tagging {
+	t := tagging{NS: s3NS, TagSet: tagSet{Tags: make([]tagElem, 0, len(tags))}}
+	for _, tg := range tags {
+		t.TagSet.Tags = append(t.TagSet.Tags, tagElem(tg))
+	}
+	return t
+}
+
+// readTags decodes a tagging body and checks it against AWS's rules with
+// at most max tags.
+func (q *request) readTags(max int) ([]s3fs.Tag, error) {
+	var t tagging
+	if err := q.readXML(maxTaggingXML, &t); err != nil {
+		return nil, err
+	}
+	tags := make([]s3fs.Tag, 0, len(t.TagSet.Tags))
+	for _, e := range t.TagSet.Tags {
+		tags = append(tags, s3fs.Tag(e))
+	}
+	return tags, s3fs.ValidateTags(tags, max)
+}
+
+// headerTags reads x-amz-tagging: tags as a URL query ("k1=v1&k2=v2").
+func headerTags(h http.Header) ([]s3fs.Tag, error) {
+	s := h.Get("X-Amz-Tagging")
+	if s == "" {
+		return nil, nil
+	}
+	vals, err := url.ParseQuery(s)
+	if err != nil {
+		return nil, s3err.Newf(s3err.InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+	}
+	tags := make([]s3fs.Tag, 0, len(vals))
+	for k, vs := range vals {
+		if len(vs) > 1 {
+			return nil, s3err.Newf(s3err.InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+		}
+		tags = append(tags, s3fs.Tag{Key: k, Value: vs[0]})
+	}
+	return tags, s3fs.ValidateTags(tags, s3fs.MaxObjectTags)
+}
+
+// noVersion refuses a versionId other than "null": every object has
+// that version alone until versioning exists.
+func (q *request) noVersion() error {
+	if v := q.r.URL.Query().Get("versionId"); v != "" && v != "null" {
+		return s3err.Newf(s3err.NoSuchVersion, "The specified version does not exist.")
+	}
+	return nil
+}
+
+func (q *request) getObjectTagging() error {
+	if err := q.noVersion(); err != nil {
+		return err
+	}
+	tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, q.cred, q.bucket, q.key)
+	if err != nil {
+		return err
+	}
+	return q.writeXML(http.StatusOK, tagsOut(tags))
+}
+
+func (q *request) putObjectTagging() error {
+	if err := q.noVersion(); err != nil {
+		return err
+	}
+	tags, err := q.readTags(s3fs.MaxObjectTags)
+	if err != nil {
+		return err
+	}
+	if err := q.g.opt.Backend.PutObjectTagging(q.ctx, q.cred, q.bucket, q.key, tags); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (q *request) deleteObjectTagging() error {
+	if err := q.noVersion(); err != nil {
+		return err
+	}
+	if err := q.g.opt.Backend.DeleteObjectTagging(q.ctx, q.cred, q.bucket, q.key); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (q *request) getBucketTagging() error {
+	tags, err := q.g.opt.Backend.GetBucketTagging(q.ctx, q.cred, q.bucket)
+	if errors.Is(err, s3fs.ErrNoSuchTagSet) {
+		return s3err.Newf(s3err.NoSuchTagSet, "The TagSet does not exist.").With("BucketName", q.bucket)
+	}
+	if err != nil {
+		return err
+	}
+	return q.writeXML(http.StatusOK, tagsOut(tags))
+}
+
+func (q *request) putBucketTagging() error {
+	tags, err := q.readTags(s3fs.MaxBucketTags)
+	if err != nil {
+		return err
+	}
+	if err := q.g.opt.Backend.PutBucketTagging(q.ctx, q.cred, q.bucket, tags); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (q *request) deleteBucketTagging() error {
+	if err := q.g.opt.Backend.DeleteBucketTagging(q.ctx, q.cred, q.bucket); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// setTagCount sets x-amz-tagging-count on GET and HEAD of a tagged
+// object.
+func setTagCount(h http.Header, n int) {
+	if n > 0 {
+		h.Set("X-Amz-Tagging-Count", strconv.Itoa(n))
+	}
+}
