@@ -154,7 +154,7 @@ type CopyOptions struct {
 	// ReplaceTags takes the tags from Put instead of the source
 	// (x-amz-tagging-directive: REPLACE).
 	ReplaceTags bool
-	Put             PutOptions
+	Put         PutOptions
 	// Source conditions (x-amz-copy-source-if-*).
 	Source GetOptions
 	// Range copies part of the source (UploadPartCopy).
