@@ -456,14 +456,24 @@ func (q *request) writeXML(status int, v any) error {
 	return nil
 }
 
-// readXML decodes a request body of at most limit bytes into v.
-func (q *request) readXML(limit int64, v any) error {
+// readBody reads a request body of at most limit bytes (an XML
+// document: a longer one is MalformedXML).
+func (q *request) readBody(limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(q.r.Body, limit+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return s3err.Newf(s3err.MalformedXML, "The XML body is too large.")
+		return nil, s3err.Newf(s3err.MalformedXML, "The XML body is too large.")
+	}
+	return b, nil
+}
+
+// readXML decodes a request body of at most limit bytes into v.
+func (q *request) readXML(limit int64, v any) error {
+	b, err := q.readBody(limit)
+	if err != nil {
+		return err
 	}
 	if err := xml.Unmarshal(b, v); err != nil {
 		return s3err.New(s3err.MalformedXML)

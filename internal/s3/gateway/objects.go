@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,10 @@ var checksumAlgs = []string{s3fs.AlgCRC32, s3fs.AlgCRC32C, s3fs.AlgCRC64NVME, s3
 // standardHeaders are stored with an object and returned by GET/HEAD.
 var standardHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
 
+// maxUserMeta is AWS's bound on an object's user metadata: the names
+// (without x-amz-meta-) and values of its x-amz-meta-* headers, in bytes.
+const maxUserMeta = 2 << 10
+
 // putOptions reads the headers of a PUT, UploadPart or
 // CreateMultipartUpload.
 func (q *request) putOptions() (s3fs.PutOptions, error) {
@@ -35,13 +40,18 @@ func (q *request) putOptions() (s3fs.PutOptions, error) {
 		}
 		opt.ContentMD5 = b
 	}
+	metaSize := 0
 	for name, vals := range h {
 		if m, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-"); ok && m != "" {
 			if opt.UserMeta == nil {
 				opt.UserMeta = map[string]string{}
 			}
 			opt.UserMeta[m] = strings.Join(vals, ",")
+			metaSize += len(m) + len(opt.UserMeta[m])
 		}
+	}
+	if metaSize > maxUserMeta {
+		return opt, s3err.New(s3err.MetadataTooLarge)
 	}
 	for _, n := range standardHeaders {
 		v := h.Get(n)
@@ -168,7 +178,7 @@ func parseRange(s string) *s3fs.Range {
 		if err != nil || n < 0 {
 			return nil
 		}
-		return &s3fs.Range{Start: -n}
+		return &s3fs.Range{Start: -n, Suffix: true}
 	}
 	start, err := strconv.ParseInt(a, 10, 64)
 	if err != nil || start < 0 {
@@ -260,7 +270,7 @@ func (q *request) getObject() error {
 	}
 	obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
-		q.w.WriteHeader(http.StatusNotModified)
+		q.notModified(err)
 		return nil
 	}
 	if err != nil {
@@ -336,7 +346,7 @@ func (q *request) headObject() error {
 	}
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
-		q.w.WriteHeader(http.StatusNotModified)
+		q.notModified(err)
 		return nil
 	}
 	if err != nil {
@@ -348,6 +358,18 @@ func (q *request) headObject() error {
 	return nil
 }
 
+// notModified answers 304 with the headers RFC 9110 keeps on it: the
+// ETag and Last-Modified of the object.
+func (q *request) notModified(err error) {
+	var nm *s3fs.NotModifiedError
+	if errors.As(err, &nm) {
+		h := q.w.Header()
+		h.Set("ETag", nm.ETag)
+		h.Set("Last-Modified", nm.ModTime.UTC().Format(http.TimeFormat))
+	}
+	q.w.WriteHeader(http.StatusNotModified)
+}
+
 func (q *request) deleteObject() error {
 	if err := q.g.opt.Backend.DeleteObject(q.ctx, q.cred, q.bucket, q.key); err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
 		return err
@@ -357,9 +379,22 @@ func (q *request) deleteObject() error {
 }
 
 func (q *request) deleteObjects() error {
-	var req deleteRequest
-	if err := q.readXML(2<<20, &req); err != nil {
+	// The body's Content-MD5 or x-amz-checksum-* is checked before any
+	// key goes: a damaged list must delete nothing.
+	digests, err := q.putOptions()
+	if err != nil {
 		return err
+	}
+	body, err := q.readBody(2 << 20)
+	if err != nil {
+		return err
+	}
+	if err := s3fs.VerifyBody(body, digests); err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := xml.Unmarshal(body, &req); err != nil {
+		return s3err.New(s3err.MalformedXML)
 	}
 	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
 		return s3err.New(s3err.MalformedXML)

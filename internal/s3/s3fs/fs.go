@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
@@ -173,8 +174,8 @@ func splitKey(key string) (segs []string, dir bool, err error) {
 	if len(key) > 1024 {
 		return nil, false, ErrKeyTooLong
 	}
-	if strings.IndexByte(key, 0) >= 0 {
-		return nil, false, ErrInvalidKey
+	if strings.IndexByte(key, 0) >= 0 || !utf8.ValidString(key) {
+		return nil, false, fmt.Errorf("%w: keys are UTF-8 without NUL", ErrInvalidKey)
 	}
 	if strings.HasSuffix(key, "/") {
 		dir = true

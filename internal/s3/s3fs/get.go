@@ -223,9 +223,9 @@ func objectRange(oi ObjectInfo, m *objMeta, opt GetOptions) (off, length int64, 
 // ErrInvalidRange when it is not satisfiable.
 func ResolveRange(r Range, size int64) (off, length int64, err error) {
 	switch {
-	case r.Start < 0: // suffix: the last -Start bytes
+	case r.Suffix || r.Start < 0: // suffix: the last -Start bytes
 		n := -r.Start
-		if size == 0 {
+		if size == 0 || n == 0 {
 			return 0, 0, ErrInvalidRange
 		}
 		if n > size {
@@ -256,13 +256,23 @@ func checkConditions(oi ObjectInfo, opt GetOptions) error {
 	}
 	if opt.IfNoneMatch != "" {
 		if etagMatches(opt.IfNoneMatch, etag) {
-			return ErrNotModified
+			return &NotModifiedError{ETag: oi.ETag, ModTime: oi.ModTime}
 		}
 	} else if !opt.IfModifiedSince.IsZero() && !mtime.After(opt.IfModifiedSince) {
-		return ErrNotModified
+		return &NotModifiedError{ETag: oi.ETag, ModTime: oi.ModTime}
 	}
 	return nil
 }
+
+// NotModifiedError is ErrNotModified with what a 304 response still
+// carries: the object's ETag and modification time.
+type NotModifiedError struct {
+	ETag    string // quoted
+	ModTime time.Time
+}
+
+func (e *NotModifiedError) Error() string        { return ErrNotModified.Error() }
+func (e *NotModifiedError) Is(target error) bool { return target == ErrNotModified }
 
 // etagMatches compares a header list of ETags (or *) with etag.
 func etagMatches(header, etag string) bool {

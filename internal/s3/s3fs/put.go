@@ -270,6 +270,18 @@ func (f *FS) finishTemp(ctx context.Context, t *tempFile, m *objMeta) error {
 }
 
 // checkBody verifies length, Content-MD5 and checksums of a written body.
+// VerifyBody checks a request body read whole (the XML of DeleteObjects)
+// against the digests its request carries (opt.ContentMD5, opt.Expect,
+// opt.Trailer), as a PUT's body is checked: ErrBadDigest or
+// ErrChecksumMismatch.
+func VerifyBody(b []byte, opt PutOptions) error {
+	h := newHasher(opt.Expect, opt.Compute, int64(len(b)))
+	defer h.close()
+	h.Write(b)
+	opt.Size = int64(len(b))
+	return checkBody(h, int64(len(b)), opt)
+}
+
 func checkBody(h *hasher, n int64, opt PutOptions) error {
 	if opt.Size >= 0 && n != opt.Size {
 		return ErrIncompleteBody

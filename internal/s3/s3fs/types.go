@@ -108,6 +108,8 @@ type PutOptions struct {
 type Range struct {
 	Start, End int64 // inclusive; Start < 0 means a suffix of -Start bytes
 	Open       bool  // "bytes=N-": to the end
+	// Suffix marks "bytes=-N" even when N is 0 (never satisfiable).
+	Suffix bool
 }
 
 // GetOptions condition and shape a GetObject/HeadObject.

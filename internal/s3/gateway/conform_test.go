@@ -1,0 +1,99 @@
+package gateway_test
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"cairn/internal/s3/sigv4"
+)
+
+// raw sends a signed request with the given body and headers.
+func (h *harness) raw(t *testing.T, method, path string, body []byte, hdr map[string]string) *http.Response {
+	t.Helper()
+	r, err := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	sigv4.SignHeader(r, testAK, testSecret, "us-east-1", sigv4.UnsignedPayload, time.Now())
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// What the conformance suite found in operations that exist: 304s carry
+// the ETag, bytes=-0 is unsatisfiable, keys are UTF-8, user metadata is
+// bounded, and a DeleteObjects list whose digest is wrong deletes nothing.
+func TestConformanceDetails(t *testing.T) {
+	h := newHarness(t)
+	h.mb(t, "conf")
+	out := h.put(t, "conf", "k", "hello")
+
+	// 304 with ETag and Last-Modified, on GET and HEAD.
+	for _, m := range []string{"GET", "HEAD"} {
+		resp := h.raw(t, m, "/conf/k", nil, map[string]string{"If-None-Match": aws.ToString(out.ETag)})
+		if resp.StatusCode != 304 || resp.Header.Get("ETag") != aws.ToString(out.ETag) || resp.Header.Get("Last-Modified") == "" {
+			t.Errorf("%s If-None-Match: %d ETag %q Last-Modified %q", m, resp.StatusCode, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"))
+		}
+	}
+
+	// bytes=-0 asks for no byte: 416.
+	if resp := h.raw(t, "GET", "/conf/k", nil, map[string]string{"Range": "bytes=-0"}); resp.StatusCode != 416 {
+		t.Errorf("bytes=-0: %d", resp.StatusCode)
+	}
+	if resp := h.raw(t, "GET", "/conf/k", nil, map[string]string{"Range": "bytes=-2"}); resp.StatusCode != 206 {
+		t.Errorf("bytes=-2: %d", resp.StatusCode)
+	}
+
+	// A key that is not UTF-8 is refused and stores nothing.
+	if resp := h.raw(t, "PUT", "/conf/bad%FFkey", []byte("x"), nil); resp.StatusCode != 400 {
+		t.Errorf("non-UTF-8 key: %d", resp.StatusCode)
+	}
+
+	// User metadata: 2 KiB of names and values at most.
+	meta := func(n int) map[string]string { return map[string]string{"a": strings.Repeat("v", n)} }
+	if _, err := h.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("conf"), Key: aws.String("m1"), Body: strings.NewReader("x"), Metadata: meta(2047)}); err != nil {
+		t.Errorf("2 KiB of metadata: %v", err)
+	}
+	if _, err := h.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("conf"), Key: aws.String("m2"), Body: strings.NewReader("x"), Metadata: meta(2048)}); code(err) != "MetadataTooLarge" {
+		t.Errorf("2 KiB + 1 of metadata: %v", err)
+	}
+
+	// DeleteObjects with a wrong Content-MD5 deletes nothing.
+	list := []byte(`<Delete><Object><Key>k</Key></Object></Delete>`)
+	wrong := md5.Sum([]byte("something else"))
+	resp := h.raw(t, "POST", "/conf?delete", list, map[string]string{"Content-MD5": base64.StdEncoding.EncodeToString(wrong[:])})
+	if resp.StatusCode != 400 {
+		t.Errorf("DeleteObjects with a wrong Content-MD5: %d", resp.StatusCode)
+	}
+	resp = h.raw(t, "POST", "/conf?delete", list, map[string]string{"X-Amz-Checksum-Crc32": "AAAAAA=="})
+	if resp.StatusCode != 400 {
+		t.Errorf("DeleteObjects with a wrong CRC32: %d", resp.StatusCode)
+	}
+	if body, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("conf"), Key: aws.String("k")}); err != nil || body != "hello" {
+		t.Fatalf("the key went with a wrong digest: %q %v", body, err)
+	}
+	right := md5.Sum(list)
+	resp = h.raw(t, "POST", "/conf?delete", list, map[string]string{"Content-MD5": base64.StdEncoding.EncodeToString(right[:])})
+	if resp.StatusCode != 200 {
+		t.Errorf("DeleteObjects with the right Content-MD5: %d", resp.StatusCode)
+	}
+	if _, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("conf"), Key: aws.String("k")}); code(err) != "NoSuchKey" {
+		t.Fatalf("the key is still there: %v", err)
+	}
+}
