@@ -403,6 +403,9 @@ func startHousekeeping(ctx context.Context, v *volume, b *s3fs.FS, log *slog.Log
 			} else if n > 0 {
 				log.Info("removed temporary files of dead clients", "files", n)
 			}
+			if _, err := b.ReclaimCompletedUploads(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("dropping the answers of completed uploads failed", "err", err)
+			}
 			select {
 			case <-ctx.Done():
 				return

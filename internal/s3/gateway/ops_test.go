@@ -1237,8 +1237,14 @@ func TestMultipartMore(t *testing.T) {
 	if len(lu.Uploads) != 1 || *lu.Uploads[0].Key != "other/x" {
 		t.Fatalf("uploads after completion: %+v", lu.Uploads)
 	}
-	if _, err := complete(cp(1, etags[1])); code(err) != "NoSuchUpload" {
-		t.Fatalf("second completion: %v", err)
+	// A repeated completion (an SDK's retry after a lost answer) gets
+	// the first answer.
+	if again, err := complete(cp(1, etags[1]), cp(2, etags[2]), cp(4, *cpy.CopyPartResult.ETag)); err != nil || aws.ToString(again.ETag) != aws.ToString(done.ETag) {
+		t.Fatalf("second completion: %v %v, first %v", again, err, aws.ToString(done.ETag))
+	}
+	if _, err := h.s3.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String(key), UploadId: id,
+		PartNumber: aws.Int32(5), Body: strings.NewReader("late")}); code(err) != "NoSuchUpload" {
+		t.Fatalf("a part of a completed upload: %v", err)
 	}
 	// Abort: the upload is gone for every operation.
 	if _, err := h.s3.AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("other/x"), UploadId: other.UploadId}); err != nil {

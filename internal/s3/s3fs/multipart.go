@@ -43,7 +43,25 @@ type uploadInfo struct {
 	// CType is the checksum type of the whole object: "COMPOSITE" (the
 	// checksum of the parts' checksums, "-N") or "FULL_OBJECT".
 	CType string `json:"ctype,omitempty"`
+	// Done is set once the upload completed: its parts are gone, and a
+	// repeated CompleteMultipartUpload (an SDK retrying after a lost
+	// response) answers as the first did until ReclaimCompletedUploads
+	// drops the record, keepCompleted later.
+	Done *completedUpload `json:"done,omitempty"`
 }
+
+// completedUpload is what a completed upload answered.
+type completedUpload struct {
+	ETag      string    `json:"etag"` // quoted
+	Size      int64     `json:"sz"`
+	Mtime     int64     `json:"mt"`
+	Checksums Checksums `json:"ck,omitempty"`
+	At        int64     `json:"at"` // completion time, Unix ns
+}
+
+// keepCompleted is how long a completed upload's answer is kept for
+// repeated CompleteMultipartUpload requests.
+const keepCompleted = time.Hour
 
 func partName(n int) string { return fmt.Sprintf("%05d", n) }
 
@@ -124,8 +142,18 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 	return id, nil
 }
 
-// upload resolves an upload directory and checks it belongs to key.
+// upload resolves an upload in progress and checks it belongs to key.
 func (f *FS) upload(ctx context.Context, cred posix.Cred, bucket, key, id string) (posix.Ino, uploadInfo, error) {
+	ino, info, err := f.uploadRecord(ctx, cred, bucket, key, id)
+	if err == nil && info.Done != nil {
+		return 0, info, ErrNoSuchUpload
+	}
+	return ino, info, err
+}
+
+// uploadRecord resolves an upload directory, in progress or completed,
+// and checks it belongs to key.
+func (f *FS) uploadRecord(ctx context.Context, cred posix.Cred, bucket, key, id string) (posix.Ino, uploadInfo, error) {
 	var info uploadInfo
 	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
 		return 0, info, err
@@ -270,9 +298,15 @@ func (f *FS) partsOf(ctx context.Context, cred posix.Cred, dir posix.Ino) ([]Par
 func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, parts []CompletePart, opt PutOptions) (ObjectInfo, error) {
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
-	dir, info, err := f.upload(ctx, cred, bucket, key, uploadID)
+	dir, info, err := f.uploadRecord(ctx, cred, bucket, key, uploadID)
 	if err != nil {
 		return ObjectInfo{}, err
+	}
+	if d := info.Done; d != nil {
+		// Completed already: the same answer again.
+		oi := ObjectInfo{Bucket: bucket, Key: key, ETag: d.ETag, Size: d.Size, ModTime: time.Unix(0, d.Mtime).UTC(),
+			Checksums: d.Checksums, StorageClass: "STANDARD"}
+		return oi, nil
 	}
 	if len(parts) == 0 {
 		return ObjectInfo{}, ErrInvalidPart
@@ -343,8 +377,59 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	if err != nil {
 		return oi, err
 	}
-	f.removeUpload(ctx, cred, bucket, uploadID, dir)
+	info.Done = &completedUpload{ETag: oi.ETag, Size: oi.Size, Mtime: oi.ModTime.UnixNano(), Checksums: oi.Checksums, At: f.now().UnixNano()}
+	if err := f.completeUpload(ctx, dir, info); err != nil {
+		// The object is in place; only a retry's answer is lost.
+		f.log.Warn("keeping a completed upload's answer failed", "bucket", bucket, "upload", uploadID, "err", err)
+		f.removeUpload(ctx, cred, bucket, uploadID, dir)
+	}
 	return oi, nil
+}
+
+// completeUpload records a completed upload's answer on its directory,
+// then removes its parts.
+func (f *FS) completeUpload(ctx context.Context, dir posix.Ino, info uploadInfo) error {
+	ctx = context.WithoutCancel(ctx)
+	js, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	if err := f.v.SetInternalXattr(ctx, dir, uploadXattr, js); err != nil {
+		return err
+	}
+	return f.emptyUploadDir(ctx, dir)
+}
+
+// ReclaimCompletedUploads drops the answers of uploads completed more
+// than keepCompleted ago, and returns how many it dropped.
+func (f *FS) ReclaimCompletedUploads(ctx context.Context) (int, error) {
+	_, upRoot, err := f.systemDirs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	buckets, err := f.v.ReadDir(ctx, posix.Root, upRoot, vfs.ReadDirOptions{SkipPerm: true})
+	if err != nil {
+		return 0, err
+	}
+	cutoff := f.now().Add(-keepCompleted).UnixNano()
+	n := 0
+	for _, b := range buckets {
+		ents, err := f.v.ReadDir(ctx, posix.Root, b.Ino, vfs.ReadDirOptions{SkipPerm: true})
+		if err != nil {
+			continue // the bucket went meanwhile
+		}
+		for _, e := range ents {
+			raw, err := f.v.GetInternalXattr(ctx, e.Ino, uploadXattr)
+			var info uploadInfo
+			if err != nil || json.Unmarshal(raw, &info) != nil || info.Done == nil || info.Done.At > cutoff {
+				continue
+			}
+			if err := f.v.Rmdir(ctx, posix.Root, b.Ino, e.Name); err == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // joinParts references the chosen parts, in order, from a new temp file
@@ -409,6 +494,22 @@ func (f *FS) AbortMultipartUpload(ctx context.Context, cred posix.Cred, bucket, 
 
 func (f *FS) removeUpload(ctx context.Context, cred posix.Cred, bucket, id string, dir posix.Ino) error {
 	ctx = context.WithoutCancel(ctx)
+	if err := f.emptyUploadDir(ctx, dir); err != nil {
+		return err
+	}
+	up, err := f.bucketUploads(ctx, bucket, false)
+	if err != nil {
+		return err
+	}
+	err = f.v.Rmdir(ctx, posix.Root, up, id)
+	if errors.Is(err, syscall.ENOENT) {
+		return ErrNoSuchUpload
+	}
+	return err
+}
+
+// emptyUploadDir removes an upload's parts.
+func (f *FS) emptyUploadDir(ctx context.Context, dir posix.Ino) error {
 	for {
 		ents, err := f.v.ReadDir(ctx, posix.Root, dir, vfs.ReadDirOptions{Limit: 1000})
 		if err != nil {
@@ -420,18 +521,9 @@ func (f *FS) removeUpload(ctx context.Context, cred posix.Cred, bucket, id strin
 			}
 		}
 		if len(ents) < 1000 {
-			break
+			return nil
 		}
 	}
-	up, err := f.bucketUploads(ctx, bucket, false)
-	if err != nil {
-		return err
-	}
-	err = f.v.Rmdir(ctx, posix.Root, up, id)
-	if errors.Is(err, syscall.ENOENT) {
-		return ErrNoSuchUpload
-	}
-	return err
 }
 
 // dropBucketUploads removes every staged upload of a deleted bucket.
@@ -504,7 +596,7 @@ func (f *FS) ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket s
 	for _, e := range ents {
 		b, err := f.v.GetInternalXattr(ctx, e.Ino, uploadXattr)
 		var info uploadInfo
-		if err != nil || json.Unmarshal(b, &info) != nil || !strings.HasPrefix(info.Key, opt.Prefix) {
+		if err != nil || json.Unmarshal(b, &info) != nil || info.Done != nil || !strings.HasPrefix(info.Key, opt.Prefix) {
 			continue
 		}
 		all = append(all, Upload{Bucket: bucket, Key: info.Key, UploadID: e.Name,

@@ -581,3 +581,59 @@ func TestConfiguredModes(t *testing.T) {
 		}
 	}
 }
+
+// A repeated CompleteMultipartUpload (an SDK retrying after a lost
+// response) answers as the first did; the completed upload is gone from
+// every other call, and its answer is dropped keepCompleted later.
+func TestCompleteMultipartUploadRepeated(t *testing.T) {
+	_, v := newFS(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	f := s3fs.New(v, s3fs.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.CreateMultipartUpload(ctx, root, "bkt", "k", s3fs.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.UploadPart(ctx, root, "bkt", "k", id, 1, strings.NewReader("data"), s3fs.PutOptions{Size: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []s3fs.CompletePart{{Number: 1, ETag: p.ETag}}
+	first, err := f.CompleteMultipartUpload(ctx, root, "bkt", "k", id, parts, s3fs.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.CompleteMultipartUpload(ctx, root, "bkt", "k", id, parts, s3fs.PutOptions{})
+	if err != nil || again.ETag != first.ETag || again.Size != first.Size {
+		t.Fatalf("repeated complete: %+v %v, first %+v", again, err, first)
+	}
+	if _, err := f.UploadPart(ctx, root, "bkt", "k", id, 2, strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrNoSuchUpload) {
+		t.Fatalf("part of a completed upload: %v", err)
+	}
+	if _, err := f.ListParts(ctx, root, "bkt", "k", id, 0, 0); !errors.Is(err, s3fs.ErrNoSuchUpload) {
+		t.Fatalf("parts of a completed upload: %v", err)
+	}
+	ups, err := f.ListMultipartUploads(ctx, root, "bkt", s3fs.ListUploadsOptions{})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("completed upload listed: %+v %v", ups, err)
+	}
+	if _, err := f.CompleteMultipartUpload(ctx, root, "bkt", "other", id, parts, s3fs.PutOptions{}); !errors.Is(err, s3fs.ErrNoSuchUpload) {
+		t.Fatalf("complete of another key: %v", err)
+	}
+	if n, err := f.ReclaimCompletedUploads(ctx); err != nil || n != 0 {
+		t.Fatalf("reclaimed a fresh answer: %d %v", n, err)
+	}
+	now = now.Add(2 * time.Hour)
+	if n, err := f.ReclaimCompletedUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("reclaim: %d %v", n, err)
+	}
+	if _, err := f.CompleteMultipartUpload(ctx, root, "bkt", "k", id, parts, s3fs.PutOptions{}); !errors.Is(err, s3fs.ErrNoSuchUpload) {
+		t.Fatalf("complete after the answer was dropped: %v", err)
+	}
+	if got, err := get(t, f, "bkt", "k", s3fs.GetOptions{}); err != nil || got != "data" {
+		t.Fatalf("object: %q %v", got, err)
+	}
+}
