@@ -270,7 +270,7 @@ func verifyPresigned(r *http.Request, q url.Values, lookup Lookup, now time.Time
 	if err != nil || exp < 0 {
 		return nil, s3err.Newf(s3err.AuthorizationQueryParametersError, "X-Amz-Expires should be a number.")
 	}
-	if time.Duration(exp)*time.Second > MaxPresignExpiry {
+	if exp > int64(MaxPresignExpiry/time.Second) { // compared in seconds: a huge value must not overflow a Duration
 		return nil, s3err.Newf(s3err.AuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds.")
 	}
 	if t.Sub(now) > MaxSkew {

@@ -126,9 +126,11 @@ func TestAWSPresignedExample(t *testing.T) {
 	if err != nil || !strings.Contains(got, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404") {
 		t.Fatalf("Presign = %s, %v", got, err)
 	}
-	long := strings.Replace(u, "X-Amz-Expires=86400", "X-Amz-Expires=604801", 1)
-	if _, err := Verify(httptest.NewRequest("GET", long, nil), lookup, awsTime, Options{}); code(err) != s3err.AuthorizationQueryParametersError {
-		t.Fatalf("expiry over 7 days: %v", err)
+	for _, exp := range []string{"604801", "9223372036854775807", "-1"} {
+		long := strings.Replace(u, "X-Amz-Expires=86400", "X-Amz-Expires="+exp, 1)
+		if _, err := Verify(httptest.NewRequest("GET", long, nil), lookup, awsTime, Options{}); code(err) != s3err.AuthorizationQueryParametersError {
+			t.Fatalf("expiry %s: %v", exp, err)
+		}
 	}
 }
 
