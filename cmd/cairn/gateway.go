@@ -295,6 +295,10 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	cors, err := corsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log, FileMode: fileMode, DirMode: dirMode})
 	hk := startHousekeeping(ctx, v, backend, log)
 	defer hk()
@@ -314,6 +318,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		MaxHeaderBytes:  int(o.maxHeader),
 		ClientRate:      clientRate,
 		KeyRate:         keyRate,
+		CORS:            cors,
 		Ready: func(ctx context.Context) error {
 			_, err := v.meta.GetAttr(ctx, 1)
 			return err
@@ -502,4 +507,49 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// corsFromEnv reads the server's default CORS rule, for buckets without
+// rules of their own, from CAIRN_CORS_ORIGINS (comma-separated; unset:
+// none), CAIRN_CORS_METHODS, CAIRN_CORS_ALLOW_HEADERS,
+// CAIRN_CORS_EXPOSE_HEADERS and CAIRN_CORS_MAX_AGE (seconds).
+func corsFromEnv(getenv func(string) string) ([]s3fs.CORSRule, error) {
+	origins := splitList(getenv("CAIRN_CORS_ORIGINS"))
+	if len(origins) == 0 {
+		return nil, nil
+	}
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	r := s3fs.CORSRule{
+		AllowedOrigins: origins,
+		AllowedMethods: splitList(strings.ToUpper(or(getenv("CAIRN_CORS_METHODS"), "GET,PUT,POST,DELETE,HEAD"))),
+		AllowedHeaders: splitList(or(getenv("CAIRN_CORS_ALLOW_HEADERS"), "*")),
+		ExposeHeaders:  splitList(or(getenv("CAIRN_CORS_EXPOSE_HEADERS"), "ETag,x-amz-request-id,x-amz-version-id")),
+	}
+	if s := getenv("CAIRN_CORS_MAX_AGE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("CAIRN_CORS_MAX_AGE=%q: want a number of seconds", s)
+		}
+		r.MaxAgeSeconds = n
+	}
+	rules := []s3fs.CORSRule{r}
+	if err := s3fs.ValidateCORS(rules); err != nil {
+		return nil, fmt.Errorf("CAIRN_CORS_*: %w", err)
+	}
+	return rules, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

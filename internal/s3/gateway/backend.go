@@ -39,6 +39,13 @@ type Backend interface {
 	GetBucketTagging(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.Tag, error)
 	PutBucketTagging(ctx context.Context, cred posix.Cred, bucket string, tags []s3fs.Tag) error
 	DeleteBucketTagging(ctx context.Context, cred posix.Cred, bucket string) error
+
+	GetBucketCors(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.CORSRule, error)
+	PutBucketCors(ctx context.Context, cred posix.Cred, bucket string, rules []s3fs.CORSRule) error
+	DeleteBucketCors(ctx context.Context, cred posix.Cred, bucket string) error
+	// BucketCORS is the rules that decide a browser's request, read
+	// without a caller (preflight requests carry no credentials).
+	BucketCORS(ctx context.Context, bucket string) ([]s3fs.CORSRule, error)
 }
 
 var _ Backend = (*s3fs.FS)(nil)

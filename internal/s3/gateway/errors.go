@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 
 	"cairn/internal/s3/s3err"
@@ -68,6 +69,10 @@ func toS3(err error) (*s3err.Error, bool) {
 		return s3err.Newf(s3err.InvalidArgument, "The x-amz-copy-source-range value is not valid for the size of the source object."), true
 	case errors.Is(err, s3fs.ErrInvalidTag):
 		return s3err.Newf(s3err.InvalidTag, err.Error()), true
+	case errors.Is(err, s3fs.ErrInvalidCORS):
+		return s3err.Newf(s3err.InvalidRequest, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidCORS.Error()+": ")), true
+	case errors.Is(err, s3fs.ErrNoSuchCORS):
+		code = s3err.NoSuchCORSConfiguration
 	case errors.Is(err, s3fs.ErrNoSuchTagSet):
 		code = s3err.NoSuchTagSet
 	case errors.Is(err, syscall.ENOENT):

@@ -40,6 +40,8 @@ func FuzzRequest(f *testing.F) {
 		{0, "PUT", "/bkt/k", "", "X-Amz-Tagging:a=1&b=%zz&a", "x"},
 		{0, "PUT", "/bkt", "tagging", "", "<Tagging><TagSet><Tag><Key></Key></Tag></TagSet></Tagging>"},
 		{0, "GET", "/bkt/k", "tagging&versionId=x", "", ""},
+		{0, "PUT", "/bkt", "cors", "", "<CORSConfiguration><CORSRule><AllowedOrigin>*a*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>-1</MaxAgeSeconds></CORSRule></CORSConfiguration>"},
+		{2, "OPTIONS", "/bkt/k", "", "Origin:x\nAccess-Control-Request-Method:GET\nAccess-Control-Request-Headers:a,,b", ""},
 		{0, "POST", "/bkt/k", "uploadId=zzz", "", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>"},
 		{0, "GET", "/bkt", "list-type=2&max-keys=-1&continuation-token=%%%", "", ""},
 		{0, "GET", "/bkt", "list-type=2&delimiter=/&encoding-type=url&start-after=k&fetch-owner=true", "", ""},

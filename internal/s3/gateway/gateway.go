@@ -23,6 +23,7 @@ import (
 	"cairn/internal/iam/policy"
 	"cairn/internal/posix"
 	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
 	"cairn/internal/s3/sigv4"
 )
 
@@ -77,6 +78,10 @@ type Options struct {
 	// ClientRate and KeyRate limit the requests of one client address
 	// and of one access key (zero: none); over it, SlowDown (503).
 	ClientRate, KeyRate RateLimit
+	// CORS are the rules for browsers' requests on buckets that have no
+	// CORS configuration of their own (none: such requests get no CORS
+	// headers).
+	CORS []s3fs.CORSRule
 	// Ready reports whether the volume answers, for the readiness probe.
 	Ready func(ctx context.Context) error
 	// Now is the clock (tests); nil means time.Now.
@@ -306,6 +311,13 @@ func (q *request) serve() {
 		q.fail(s3err.Newf(s3err.NotImplemented, fmt.Sprintf("%s is not implemented by cairn yet.", op.name)))
 		return
 	}
+	if op.public {
+		if err := op.fn(q); err != nil {
+			q.fail(err)
+		}
+		return
+	}
+	q.corsHeaders()
 	service := "s3"
 	if op.name == "AssumeRole" {
 		service = "sts"

@@ -42,6 +42,10 @@ type operation struct {
 	// fn serves the request; nil answers NotImplemented without
 	// authenticating.
 	fn func(*request) error
+	// public operations are served without authentication or
+	// authorization (CORS preflight requests, which browsers send
+	// without credentials).
+	public bool
 }
 
 // operations is the S3 API as cairn routes it. For a method and level,
@@ -65,7 +69,7 @@ var operations = []operation{
 	{name: "GetBucketAcl", method: http.MethodGet, level: bucketLevel, query: q("acl"), action: "s3:GetBucketAcl"},
 	{name: "GetBucketPolicy", method: http.MethodGet, level: bucketLevel, query: q("policy"), action: "s3:GetBucketPolicy", fn: (*request).getBucketPolicy},
 	{name: "GetBucketPolicyStatus", method: http.MethodGet, level: bucketLevel, query: q("policyStatus"), action: "s3:GetBucketPolicyStatus", fn: (*request).getBucketPolicyStatus},
-	{name: "GetBucketCors", method: http.MethodGet, level: bucketLevel, query: q("cors"), action: "s3:GetBucketCORS"},
+	{name: "GetBucketCors", method: http.MethodGet, level: bucketLevel, query: q("cors"), action: "s3:GetBucketCORS", fn: (*request).getBucketCors},
 	{name: "GetBucketLifecycleConfiguration", method: http.MethodGet, level: bucketLevel, query: q("lifecycle"), action: "s3:GetLifecycleConfiguration"},
 	{name: "GetBucketTagging", method: http.MethodGet, level: bucketLevel, query: q("tagging"), action: "s3:GetBucketTagging", fn: (*request).getBucketTagging},
 	{name: "GetBucketWebsite", method: http.MethodGet, level: bucketLevel, query: q("website"), action: "s3:GetBucketWebsite"},
@@ -91,7 +95,7 @@ var operations = []operation{
 	{name: "PutBucketVersioning", method: http.MethodPut, level: bucketLevel, query: q("versioning"), action: "s3:PutBucketVersioning"},
 	{name: "PutBucketAcl", method: http.MethodPut, level: bucketLevel, query: q("acl"), action: "s3:PutBucketAcl"},
 	{name: "PutBucketPolicy", method: http.MethodPut, level: bucketLevel, query: q("policy"), action: "s3:PutBucketPolicy", fn: (*request).putBucketPolicy},
-	{name: "PutBucketCors", method: http.MethodPut, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS"},
+	{name: "PutBucketCors", method: http.MethodPut, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS", fn: (*request).putBucketCors},
 	{name: "PutBucketLifecycleConfiguration", method: http.MethodPut, level: bucketLevel, query: q("lifecycle"), action: "s3:PutLifecycleConfiguration"},
 	{name: "PutBucketTagging", method: http.MethodPut, level: bucketLevel, query: q("tagging"), action: "s3:PutBucketTagging", fn: (*request).putBucketTagging},
 	{name: "PutBucketWebsite", method: http.MethodPut, level: bucketLevel, query: q("website"), action: "s3:PutBucketWebsite"},
@@ -110,7 +114,7 @@ var operations = []operation{
 	{name: "PutBucketAnalyticsConfiguration", method: http.MethodPut, level: bucketLevel, query: q("analytics"), action: "s3:PutAnalyticsConfiguration"},
 	{name: "CreateBucket", method: http.MethodPut, level: bucketLevel, action: "s3:CreateBucket", fn: (*request).createBucket},
 	{name: "DeleteBucketPolicy", method: http.MethodDelete, level: bucketLevel, query: q("policy"), action: "s3:DeleteBucketPolicy", fn: (*request).deleteBucketPolicy},
-	{name: "DeleteBucketCors", method: http.MethodDelete, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS"},
+	{name: "DeleteBucketCors", method: http.MethodDelete, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS", fn: (*request).deleteBucketCors},
 	{name: "DeleteBucketLifecycle", method: http.MethodDelete, level: bucketLevel, query: q("lifecycle"), action: "s3:PutLifecycleConfiguration"},
 	{name: "DeleteBucketTagging", method: http.MethodDelete, level: bucketLevel, query: q("tagging"), action: "s3:PutBucketTagging", fn: (*request).deleteBucketTagging},
 	{name: "DeleteBucketWebsite", method: http.MethodDelete, level: bucketLevel, query: q("website"), action: "s3:DeleteBucketWebsite"},
@@ -126,6 +130,8 @@ var operations = []operation{
 	// DeleteObjects authorizes s3:DeleteObject for each key, as AWS does.
 	{name: "DeleteObjects", method: http.MethodPost, level: bucketLevel, query: q("delete"), fn: (*request).deleteObjects},
 	{name: "PostObject", method: http.MethodPost, level: bucketLevel, action: "s3:PutObject"},
+	// CORS preflight, decided by the bucket's rules alone.
+	{name: "PreflightBucket", method: http.MethodOptions, level: bucketLevel, fn: (*request).preflight, public: true},
 
 	// Object level.
 	{name: "ListParts", method: http.MethodGet, level: objectLevel, query: q("uploadId"), action: "s3:ListMultipartUploadParts", fn: (*request).listParts},
@@ -154,6 +160,7 @@ var operations = []operation{
 	{name: "CompleteMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploadId"), action: "s3:PutObject", fn: (*request).completeMultipartUpload},
 	{name: "RestoreObject", method: http.MethodPost, level: objectLevel, query: q("restore"), action: "s3:RestoreObject"},
 	{name: "SelectObjectContent", method: http.MethodPost, level: objectLevel, query: q("select"), action: "s3:GetObject"},
+	{name: "PreflightObject", method: http.MethodOptions, level: objectLevel, fn: (*request).preflight, public: true},
 }
 
 func q(params ...string) []string { return params }

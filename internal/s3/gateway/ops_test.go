@@ -1526,9 +1526,7 @@ func TestNotImplemented(t *testing.T) {
 	b := aws.String("bkt")
 	k := aws.String("k")
 	calls := map[string]func() error{
-		"GetBucketCors":    func() error { _, err := h.s3.GetBucketCors(bg, &s3.GetBucketCorsInput{Bucket: b}); return err },
-		"DeleteBucketCors": func() error { _, err := h.s3.DeleteBucketCors(bg, &s3.DeleteBucketCorsInput{Bucket: b}); return err },
-		"GetBucketAcl":     func() error { _, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: b}); return err },
+		"GetBucketAcl": func() error { _, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: b}); return err },
 		"PutBucketVersioning": func() error {
 			_, err := h.s3.PutBucketVersioning(bg, &s3.PutBucketVersioningInput{Bucket: b,
 				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})

@@ -718,9 +718,9 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Fatalf("bad keys left objects: %d", len(lo.Contents))
 	}
 	// Not implemented sub-resources.
-	_, err = h.s3.GetBucketCors(bg, &s3.GetBucketCorsInput{Bucket: aws.String("bkt")})
+	_, err = h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
-		t.Fatalf("GetBucketCors: %v", err)
+		t.Fatalf("GetBucketLifecycleConfiguration: %v", err)
 	}
 	_, err = h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("bkt"), Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})
 	if code(err) != "NotImplemented" {

@@ -68,6 +68,8 @@ const (
 	InvalidTag                        Code = "InvalidTag"
 	NoSuchTagSet                      Code = "NoSuchTagSet"
 	NoSuchVersion                     Code = "NoSuchVersion"
+	AccessForbidden                   Code = "AccessForbidden"
+	NoSuchCORSConfiguration           Code = "NoSuchCORSConfiguration"
 )
 
 var table = map[Code]codeInfo{
@@ -120,6 +122,8 @@ var table = map[Code]codeInfo{
 	InvalidTag:                        {400, "The tag provided was not a valid tag."},
 	NoSuchTagSet:                      {404, "The TagSet does not exist."},
 	NoSuchVersion:                     {404, "The specified version does not exist."},
+	AccessForbidden:                   {403, "CORSResponse: This CORS request is not allowed."},
+	NoSuchCORSConfiguration:           {404, "The CORS configuration does not exist."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).

@@ -2,11 +2,9 @@ package s3fs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 	"unicode"
 	"unicode/utf8"
 
@@ -117,22 +115,15 @@ const bucketTagsXattr = "cairn.s3.tags"
 
 // GetBucketTagging returns a bucket's tags, or ErrNoSuchTagSet.
 func (f *FS) GetBucketTagging(ctx context.Context, cred posix.Cred, bucket string) ([]Tag, error) {
-	b, err := f.bucketIno(ctx, cred, bucket)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := f.v.GetInternalXattr(ctx, b.Ino, bucketTagsXattr)
-	if errors.Is(err, syscall.ENODATA) {
-		return nil, ErrNoSuchTagSet
-	}
-	if err != nil {
+	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
 		return nil, err
 	}
 	var tags []Tag
-	if err := json.Unmarshal(raw, &tags); err != nil {
-		return nil, fmt.Errorf("s3fs: the tags of bucket %s are corrupt: %w", bucket, err)
+	err := f.bucketConfig(ctx, bucket, bucketTagsXattr, &tags)
+	if errors.Is(err, errNoConfig) {
+		return nil, ErrNoSuchTagSet
 	}
-	return tags, nil
+	return tags, err
 }
 
 // PutBucketTagging replaces a bucket's tags; none removes them. Only the
@@ -141,25 +132,10 @@ func (f *FS) PutBucketTagging(ctx context.Context, cred posix.Cred, bucket strin
 	if err := ValidateTags(tags, MaxBucketTags); err != nil {
 		return err
 	}
-	b, err := f.bucketIno(ctx, cred, bucket)
-	if err != nil {
-		return err
-	}
-	if cred.UID != 0 && cred.UID != b.Attr.UID {
-		return syscall.EPERM
-	}
 	if len(tags) == 0 {
-		err := f.v.RemoveInternalXattr(ctx, b.Ino, bucketTagsXattr)
-		if errors.Is(err, syscall.ENODATA) {
-			err = nil
-		}
-		return err
+		return f.setBucketConfig(ctx, cred, bucket, bucketTagsXattr, nil)
 	}
-	raw, err := json.Marshal(tags)
-	if err != nil {
-		return err
-	}
-	return f.v.SetInternalXattr(ctx, b.Ino, bucketTagsXattr, raw)
+	return f.setBucketConfig(ctx, cred, bucket, bucketTagsXattr, tags)
 }
 
 // DeleteBucketTagging removes a bucket's tags.
