@@ -1526,7 +1526,6 @@ func TestNotImplemented(t *testing.T) {
 	b := aws.String("bkt")
 	k := aws.String("k")
 	calls := map[string]func() error{
-		"GetBucketAcl": func() error { _, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: b}); return err },
 		"PutBucketVersioning": func() error {
 			_, err := h.s3.PutBucketVersioning(bg, &s3.PutBucketVersioningInput{Bucket: b,
 				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
@@ -1536,9 +1535,8 @@ func TestNotImplemented(t *testing.T) {
 			_, err := h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
 			return err
 		},
-		"GetObjectAcl": func() error { _, err := h.s3.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: b, Key: k}); return err },
-		"PutObjectAcl": func() error {
-			_, err := h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: b, Key: k, ACL: types.ObjectCannedACLPublicRead})
+		"GetObjectRetention": func() error {
+			_, err := h.s3.GetObjectRetention(bg, &s3.GetObjectRetentionInput{Bucket: b, Key: k})
 			return err
 		},
 	}
@@ -1547,7 +1545,7 @@ func TestNotImplemented(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// The object and bucket are untouched: PutObjectAcl did not write.
+	// The object and bucket are untouched.
 	if got := h.keys(t, "bkt"); strings.Join(got, ",") != "k" {
 		t.Fatalf("keys: %v", got)
 	}

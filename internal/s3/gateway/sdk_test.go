@@ -722,9 +722,10 @@ func TestAuthAndErrors(t *testing.T) {
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
 		t.Fatalf("GetBucketLifecycleConfiguration: %v", err)
 	}
-	_, err = h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("bkt"), Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})
+	_, err = h.s3.PutObjectLegalHold(bg, &s3.PutObjectLegalHoldInput{Bucket: aws.String("bkt"), Key: aws.String("k"),
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}})
 	if code(err) != "NotImplemented" {
-		t.Fatalf("PutObjectAcl: %v", err)
+		t.Fatalf("PutObjectLegalHold: %v", err)
 	}
 	// Malformed XML.
 	_, err = h.s3.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: aws.String("bkt"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{}}})

@@ -70,6 +70,7 @@ const (
 	NoSuchVersion                     Code = "NoSuchVersion"
 	AccessForbidden                   Code = "AccessForbidden"
 	NoSuchCORSConfiguration           Code = "NoSuchCORSConfiguration"
+	AccessControlListNotSupported     Code = "AccessControlListNotSupported"
 )
 
 var table = map[Code]codeInfo{
@@ -124,6 +125,7 @@ var table = map[Code]codeInfo{
 	NoSuchVersion:                     {404, "The specified version does not exist."},
 	AccessForbidden:                   {403, "CORSResponse: This CORS request is not allowed."},
 	NoSuchCORSConfiguration:           {404, "The CORS configuration does not exist."},
+	AccessControlListNotSupported:     {400, "The bucket does not allow ACLs."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).
