@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -501,6 +502,17 @@ type limitedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+}
+
+// ReadFrom keeps the connection's own ReadFrom reachable: net/http sends
+// a file given to a response's ReadFrom with sendfile(2) only when the
+// connection has one (*net.TCPConn does; an embedded net.Conn hides it,
+// and every GET of a block file was copied through user space).
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 func (c *limitedConn) Close() error {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"testing"
+)
+
+func TestCORSFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if r, err := corsFromEnv(env(nil)); err != nil || r != nil {
+		t.Fatalf("unset: %v %v", r, err)
+	}
+	r, err := corsFromEnv(env(map[string]string{"CAIRN_CORS_ORIGINS": "https://a.example, https://*.b.example", "CAIRN_CORS_METHODS": "get,put", "CAIRN_CORS_MAX_AGE": "300"}))
+	if err != nil || len(r) != 1 || len(r[0].AllowedOrigins) != 2 || r[0].AllowedMethods[1] != "PUT" || r[0].MaxAgeSeconds != 300 || r[0].AllowedHeaders[0] != "*" {
+		t.Fatalf("rule: %+v %v", r, err)
+	}
+	for _, bad := range []map[string]string{
+		{"CAIRN_CORS_ORIGINS": "*", "CAIRN_CORS_METHODS": "PATCH"},
+		{"CAIRN_CORS_ORIGINS": "*", "CAIRN_CORS_MAX_AGE": "soon"},
+		{"CAIRN_CORS_ORIGINS": "**"},
+	} {
+		if _, err := corsFromEnv(env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// The connection limit keeps the TCP connection's ReadFrom, through which
+// net/http sends block files with sendfile(2), and passes the bytes on.
+func TestLimitedConnReadFrom(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := limitListener(ln, 2)
+	defer lim.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		if string(b) != "block bytes" {
+			t.Errorf("received %q", b)
+		}
+	}()
+	c, err := lim.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, ok := c.(io.ReaderFrom)
+	if !ok {
+		t.Fatal("the limited connection hides ReadFrom: no sendfile for GETs")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "blk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("block bytes")
+	f.Seek(0, io.SeekStart)
+	if n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: 11}); err != nil || n != 11 {
+		t.Fatalf("ReadFrom: %d %v", n, err)
+	}
+	c.Close()
+	<-done
+}
