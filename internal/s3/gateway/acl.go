@@ -67,6 +67,9 @@ var errACLsDisabled = s3err.Newf(s3err.AccessControlListNotSupported, "The bucke
 // checkOwnerOnlyACL accepts an ACL write that grants only what the owner
 // (whose canonical ID is ownerID) has anyway.
 func (q *request) checkOwnerOnlyACL(ownerID string, object bool) error {
+	if err := q.refusePublicACL(); err != nil {
+		return err
+	}
 	h := q.r.Header
 	for name := range h {
 		if strings.HasPrefix(strings.ToLower(name), "x-amz-grant-") {

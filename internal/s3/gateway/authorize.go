@@ -86,6 +86,13 @@ func (q *request) decide(action, resource string) (byBucket bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if grant.Bucket && p == nil {
+		// Only a bucket policy grants anything to anonymous callers;
+		// a public access block may take that back.
+		if err := q.restrictPublic(); err != nil {
+			return false, err
+		}
+	}
 	return grant.Bucket, nil
 }
 

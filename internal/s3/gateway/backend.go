@@ -46,6 +46,12 @@ type Backend interface {
 	// BucketCORS is the rules that decide a browser's request, read
 	// without a caller (preflight requests carry no credentials).
 	BucketCORS(ctx context.Context, bucket string) ([]s3fs.CORSRule, error)
+
+	GetPublicAccessBlock(ctx context.Context, cred posix.Cred, bucket string) (s3fs.PublicAccessBlock, error)
+	PutPublicAccessBlock(ctx context.Context, cred posix.Cred, bucket string, b s3fs.PublicAccessBlock) error
+	DeletePublicAccessBlock(ctx context.Context, cred posix.Cred, bucket string) error
+	// BucketPublicAccessBlock is the configuration that decides a request.
+	BucketPublicAccessBlock(ctx context.Context, bucket string) (s3fs.PublicAccessBlock, error)
 }
 
 var _ Backend = (*s3fs.FS)(nil)

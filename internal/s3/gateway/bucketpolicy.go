@@ -42,6 +42,15 @@ func (q *request) putBucketPolicy() error {
 	if len(doc) > policy.MaxSize {
 		return s3err.Newf(s3err.MalformedPolicy, "Policies must be no more than 20 KB.")
 	}
+	if p, perr := policy.ParseBucketPolicy(doc, q.bucket); perr == nil && iam.IsPublic(p) {
+		b, err := q.publicBlock()
+		if err != nil {
+			return err
+		}
+		if b.BlockPublicPolicy {
+			return s3err.Newf(s3err.AccessDenied, "The bucket's public access block refuses public bucket policies.")
+		}
+	}
 	err = q.g.opt.Identity.PutBucketPolicy(q.ctx, q.bucket, doc)
 	var pe *policy.Error
 	if errors.As(err, &pe) {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -666,5 +667,75 @@ func TestListBucketsVisible(t *testing.T) {
 	}
 	if got := names(h.root); got != "private-b,shared-b" {
 		t.Errorf("root sees %s", got)
+	}
+}
+
+// Public access blocks: kept per bucket; BlockPublicPolicy refuses public
+// bucket policies, RestrictPublicBuckets takes back what a public policy
+// grants anonymous callers, BlockPublicAcls refuses public canned ACLs.
+func TestPublicAccessBlock(t *testing.T) {
+	h := newIAMHarness(t)
+	b := aws.String("pab")
+	if _, err := h.root.CreateBucket(bg, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "put", put(h.root, "pab", "k", "v"))
+	if _, err := h.root.GetPublicAccessBlock(bg, &s3.GetPublicAccessBlockInput{Bucket: b}); code(err) != "NoSuchPublicAccessBlockConfiguration" {
+		t.Fatalf("no configuration yet: %v", err)
+	}
+	public := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pab/*"}]}`
+	if _, err := h.root.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(public)}); err != nil {
+		t.Fatal(err)
+	}
+	anon := func() error {
+		resp, err := http.Get(h.url + "/pab/k")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := anon(); err != nil {
+		t.Fatalf("anonymous read under a public policy: %v", err)
+	}
+	setBlock := func(c types.PublicAccessBlockConfiguration) {
+		t.Helper()
+		if _, err := h.root.PutPublicAccessBlock(bg, &s3.PutPublicAccessBlockInput{Bucket: b, PublicAccessBlockConfiguration: &c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setBlock(types.PublicAccessBlockConfiguration{RestrictPublicBuckets: aws.Bool(true)})
+	if err := anon(); err == nil {
+		t.Fatal("anonymous read allowed with RestrictPublicBuckets")
+	}
+	ok(t, "the owner still reads", get(h.root, "pab", "k"))
+	got, err := h.root.GetPublicAccessBlock(bg, &s3.GetPublicAccessBlockInput{Bucket: b})
+	if err != nil || !aws.ToBool(got.PublicAccessBlockConfiguration.RestrictPublicBuckets) || aws.ToBool(got.PublicAccessBlockConfiguration.BlockPublicPolicy) {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+
+	setBlock(types.PublicAccessBlockConfiguration{BlockPublicPolicy: aws.Bool(true), BlockPublicAcls: aws.Bool(true)})
+	_, err = h.root.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(public)})
+	denied(t, "a public policy under BlockPublicPolicy", err)
+	h.user(t, "carol")
+	named := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::pab/*"}]}`
+	if _, err := h.root.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(named)}); err != nil {
+		t.Fatalf("a policy naming a user under BlockPublicPolicy: %v", err)
+	}
+	_, err = h.root.PutObject(bg, &s3.PutObjectInput{Bucket: b, Key: aws.String("pub"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
+	denied(t, "a public-read object under BlockPublicAcls", err)
+	_, err = h.root.PutObject(bg, &s3.PutObjectInput{Bucket: b, Key: aws.String("priv"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPrivate})
+	ok(t, "a private object under BlockPublicAcls", err)
+	_, err = h.root.PutBucketAcl(bg, &s3.PutBucketAclInput{Bucket: b, ACL: types.BucketCannedACLPublicRead})
+	denied(t, "a public-read bucket ACL under BlockPublicAcls", err)
+
+	if _, err := h.root.DeletePublicAccessBlock(bg, &s3.DeletePublicAccessBlockInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.root.GetPublicAccessBlock(bg, &s3.GetPublicAccessBlockInput{Bucket: b}); code(err) != "NoSuchPublicAccessBlockConfiguration" {
+		t.Fatalf("after delete: %v", err)
 	}
 }

@@ -32,6 +32,9 @@ const maxUserMeta = 2 << 10
 // CreateMultipartUpload.
 func (q *request) putOptions() (s3fs.PutOptions, error) {
 	h := q.r.Header
+	if err := q.refusePublicACL(); err != nil {
+		return s3fs.PutOptions{}, err
+	}
 	opt := s3fs.PutOptions{Size: q.length, ContentType: h.Get("Content-Type"), IfMatch: h.Get("If-Match"), IfNoneMatch: h.Get("If-None-Match")}
 	if s := h.Get("Content-Md5"); s != "" {
 		b, err := base64.StdEncoding.DecodeString(s)

@@ -18,114 +18,116 @@ type codeInfo struct {
 
 // Error codes cairn returns. The table follows the AWS S3 API reference.
 const (
-	AccessDenied                      Code = "AccessDenied"
-	AuthorizationHeaderMalformed      Code = "AuthorizationHeaderMalformed"
-	AuthorizationQueryParametersError Code = "AuthorizationQueryParametersError"
-	BadDigest                         Code = "BadDigest"
-	BucketAlreadyExists               Code = "BucketAlreadyExists"
-	BucketAlreadyOwnedByYou           Code = "BucketAlreadyOwnedByYou"
-	BucketNotEmpty                    Code = "BucketNotEmpty"
-	EntityTooLarge                    Code = "EntityTooLarge"
-	EntityTooSmall                    Code = "EntityTooSmall"
-	ExpiredToken                      Code = "ExpiredToken"
-	IncompleteBody                    Code = "IncompleteBody"
-	InternalError                     Code = "InternalError"
-	InvalidAccessKeyID                Code = "InvalidAccessKeyId"
-	InvalidArgument                   Code = "InvalidArgument"
-	InvalidBucketName                 Code = "InvalidBucketName"
-	InvalidToken                      Code = "InvalidToken"
-	InvalidURI                        Code = "InvalidURI"
-	RequestTimeout                    Code = "RequestTimeout"
-	MalformedPolicy                   Code = "MalformedPolicy"
-	NoSuchBucketPolicy                Code = "NoSuchBucketPolicy"
-	InvalidDigest                     Code = "InvalidDigest"
-	InvalidPart                       Code = "InvalidPart"
-	InvalidPartOrder                  Code = "InvalidPartOrder"
-	InvalidRange                      Code = "InvalidRange"
-	InvalidRequest                    Code = "InvalidRequest"
-	InvalidObjectName                 Code = "InvalidObjectName" // not an AWS code; used only in messages
-	KeyTooLongError                   Code = "KeyTooLongError"
-	MalformedXML                      Code = "MalformedXML"
-	MetadataTooLarge                  Code = "MetadataTooLarge"
-	MethodNotAllowed                  Code = "MethodNotAllowed"
-	MissingContentLength              Code = "MissingContentLength"
-	MissingSecurityHeader             Code = "MissingSecurityHeader"
-	NoSuchBucket                      Code = "NoSuchBucket"
-	NoSuchKey                         Code = "NoSuchKey"
-	NoSuchUpload                      Code = "NoSuchUpload"
-	NotImplemented                    Code = "NotImplemented"
-	NotModified                       Code = "NotModified"
-	PreconditionFailed                Code = "PreconditionFailed"
-	RequestTimeTooSkewed              Code = "RequestTimeTooSkewed"
-	SignatureDoesNotMatch             Code = "SignatureDoesNotMatch"
-	XAmzContentSHA256Mismatch         Code = "XAmzContentSHA256Mismatch"
-	BadRequest                        Code = "BadRequest"
-	RequestHeaderSectionTooLarge      Code = "RequestHeaderSectionTooLarge"
-	SlowDown                          Code = "SlowDown"
-	ServiceUnavailable                Code = "ServiceUnavailable"
-	InvalidChunkSizeError             Code = "InvalidChunkSizeError"
-	KeyConflict                       Code = "XCairnKeyConflict"
-	InvalidTag                        Code = "InvalidTag"
-	NoSuchTagSet                      Code = "NoSuchTagSet"
-	NoSuchVersion                     Code = "NoSuchVersion"
-	AccessForbidden                   Code = "AccessForbidden"
-	NoSuchCORSConfiguration           Code = "NoSuchCORSConfiguration"
-	AccessControlListNotSupported     Code = "AccessControlListNotSupported"
+	AccessDenied                         Code = "AccessDenied"
+	AuthorizationHeaderMalformed         Code = "AuthorizationHeaderMalformed"
+	AuthorizationQueryParametersError    Code = "AuthorizationQueryParametersError"
+	BadDigest                            Code = "BadDigest"
+	BucketAlreadyExists                  Code = "BucketAlreadyExists"
+	BucketAlreadyOwnedByYou              Code = "BucketAlreadyOwnedByYou"
+	BucketNotEmpty                       Code = "BucketNotEmpty"
+	EntityTooLarge                       Code = "EntityTooLarge"
+	EntityTooSmall                       Code = "EntityTooSmall"
+	ExpiredToken                         Code = "ExpiredToken"
+	IncompleteBody                       Code = "IncompleteBody"
+	InternalError                        Code = "InternalError"
+	InvalidAccessKeyID                   Code = "InvalidAccessKeyId"
+	InvalidArgument                      Code = "InvalidArgument"
+	InvalidBucketName                    Code = "InvalidBucketName"
+	InvalidToken                         Code = "InvalidToken"
+	InvalidURI                           Code = "InvalidURI"
+	RequestTimeout                       Code = "RequestTimeout"
+	MalformedPolicy                      Code = "MalformedPolicy"
+	NoSuchBucketPolicy                   Code = "NoSuchBucketPolicy"
+	InvalidDigest                        Code = "InvalidDigest"
+	InvalidPart                          Code = "InvalidPart"
+	InvalidPartOrder                     Code = "InvalidPartOrder"
+	InvalidRange                         Code = "InvalidRange"
+	InvalidRequest                       Code = "InvalidRequest"
+	InvalidObjectName                    Code = "InvalidObjectName" // not an AWS code; used only in messages
+	KeyTooLongError                      Code = "KeyTooLongError"
+	MalformedXML                         Code = "MalformedXML"
+	MetadataTooLarge                     Code = "MetadataTooLarge"
+	MethodNotAllowed                     Code = "MethodNotAllowed"
+	MissingContentLength                 Code = "MissingContentLength"
+	MissingSecurityHeader                Code = "MissingSecurityHeader"
+	NoSuchBucket                         Code = "NoSuchBucket"
+	NoSuchKey                            Code = "NoSuchKey"
+	NoSuchUpload                         Code = "NoSuchUpload"
+	NotImplemented                       Code = "NotImplemented"
+	NotModified                          Code = "NotModified"
+	PreconditionFailed                   Code = "PreconditionFailed"
+	RequestTimeTooSkewed                 Code = "RequestTimeTooSkewed"
+	SignatureDoesNotMatch                Code = "SignatureDoesNotMatch"
+	XAmzContentSHA256Mismatch            Code = "XAmzContentSHA256Mismatch"
+	BadRequest                           Code = "BadRequest"
+	RequestHeaderSectionTooLarge         Code = "RequestHeaderSectionTooLarge"
+	SlowDown                             Code = "SlowDown"
+	ServiceUnavailable                   Code = "ServiceUnavailable"
+	InvalidChunkSizeError                Code = "InvalidChunkSizeError"
+	KeyConflict                          Code = "XCairnKeyConflict"
+	InvalidTag                           Code = "InvalidTag"
+	NoSuchTagSet                         Code = "NoSuchTagSet"
+	NoSuchVersion                        Code = "NoSuchVersion"
+	AccessForbidden                      Code = "AccessForbidden"
+	NoSuchCORSConfiguration              Code = "NoSuchCORSConfiguration"
+	AccessControlListNotSupported        Code = "AccessControlListNotSupported"
+	NoSuchPublicAccessBlockConfiguration Code = "NoSuchPublicAccessBlockConfiguration"
 )
 
 var table = map[Code]codeInfo{
-	AccessDenied:                      {403, "Access Denied."},
-	AuthorizationHeaderMalformed:      {400, "The authorization header is malformed."},
-	AuthorizationQueryParametersError: {400, "Error parsing the X-Amz-Credential parameter."},
-	BadDigest:                         {400, "The Content-MD5 you specified did not match what we received."},
-	BucketAlreadyExists:               {409, "The requested bucket name is not available."},
-	BucketAlreadyOwnedByYou:           {409, "Your previous request to create the named bucket succeeded and you already own it."},
-	BucketNotEmpty:                    {409, "The bucket you tried to delete is not empty."},
-	EntityTooLarge:                    {400, "Your proposed upload exceeds the maximum allowed object size."},
-	EntityTooSmall:                    {400, "Your proposed upload is smaller than the minimum allowed object size."},
-	ExpiredToken:                      {400, "The provided token has expired."},
-	IncompleteBody:                    {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
-	InternalError:                     {500, "We encountered an internal error. Please try again."},
-	InvalidAccessKeyID:                {403, "The AWS access key ID you provided does not exist in our records."},
-	InvalidArgument:                   {400, "Invalid Argument."},
-	InvalidBucketName:                 {400, "The specified bucket is not valid."},
-	InvalidToken:                      {400, "The provided token is malformed or otherwise invalid."},
-	InvalidURI:                        {400, "Couldn't parse the specified URI."},
-	RequestTimeout:                    {400, "Your socket connection to the server was not read from or written to within the timeout period."},
-	MalformedPolicy:                   {400, "Policy has invalid resource."},
-	NoSuchBucketPolicy:                {404, "The bucket policy does not exist."},
-	InvalidDigest:                     {400, "The Content-MD5 you specified is not valid."},
-	InvalidPart:                       {400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
-	InvalidPartOrder:                  {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
-	InvalidRange:                      {416, "The requested range is not satisfiable."},
-	InvalidRequest:                    {400, "Invalid Request."},
-	KeyTooLongError:                   {400, "Your key is too long."},
-	MalformedXML:                      {400, "The XML you provided was not well-formed or did not validate against our published schema."},
-	MetadataTooLarge:                  {400, "Your metadata headers exceed the maximum allowed metadata size."},
-	MethodNotAllowed:                  {405, "The specified method is not allowed against this resource."},
-	MissingContentLength:              {411, "You must provide the Content-Length HTTP header."},
-	MissingSecurityHeader:             {400, "Your request is missing a required header."},
-	NoSuchBucket:                      {404, "The specified bucket does not exist."},
-	NoSuchKey:                         {404, "The specified key does not exist."},
-	NoSuchUpload:                      {404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."},
-	NotImplemented:                    {501, "A header or query you provided implies functionality that is not implemented."},
-	NotModified:                       {304, "Not Modified."},
-	PreconditionFailed:                {412, "At least one of the preconditions you specified did not hold."},
-	RequestTimeTooSkewed:              {403, "The difference between the request time and the server's time is too large."},
-	SignatureDoesNotMatch:             {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
-	XAmzContentSHA256Mismatch:         {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
-	BadRequest:                        {400, "Bad Request."},
-	RequestHeaderSectionTooLarge:      {400, "Your request header section exceeds the maximum allowed size."},
-	SlowDown:                          {503, "Please reduce your request rate."},
-	ServiceUnavailable:                {503, "The service is unavailable. Please retry."},
-	InvalidChunkSizeError:             {403, "Only the last chunk is allowed to have a size less than 8192 bytes."},
-	KeyConflict:                       {409, "The key cannot be stored: a path segment is both an object and a prefix of another key."},
-	InvalidTag:                        {400, "The tag provided was not a valid tag."},
-	NoSuchTagSet:                      {404, "The TagSet does not exist."},
-	NoSuchVersion:                     {404, "The specified version does not exist."},
-	AccessForbidden:                   {403, "CORSResponse: This CORS request is not allowed."},
-	NoSuchCORSConfiguration:           {404, "The CORS configuration does not exist."},
-	AccessControlListNotSupported:     {400, "The bucket does not allow ACLs."},
+	AccessDenied:                         {403, "Access Denied."},
+	AuthorizationHeaderMalformed:         {400, "The authorization header is malformed."},
+	AuthorizationQueryParametersError:    {400, "Error parsing the X-Amz-Credential parameter."},
+	BadDigest:                            {400, "The Content-MD5 you specified did not match what we received."},
+	BucketAlreadyExists:                  {409, "The requested bucket name is not available."},
+	BucketAlreadyOwnedByYou:              {409, "Your previous request to create the named bucket succeeded and you already own it."},
+	BucketNotEmpty:                       {409, "The bucket you tried to delete is not empty."},
+	EntityTooLarge:                       {400, "Your proposed upload exceeds the maximum allowed object size."},
+	EntityTooSmall:                       {400, "Your proposed upload is smaller than the minimum allowed object size."},
+	ExpiredToken:                         {400, "The provided token has expired."},
+	IncompleteBody:                       {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	InternalError:                        {500, "We encountered an internal error. Please try again."},
+	InvalidAccessKeyID:                   {403, "The AWS access key ID you provided does not exist in our records."},
+	InvalidArgument:                      {400, "Invalid Argument."},
+	InvalidBucketName:                    {400, "The specified bucket is not valid."},
+	InvalidToken:                         {400, "The provided token is malformed or otherwise invalid."},
+	InvalidURI:                           {400, "Couldn't parse the specified URI."},
+	RequestTimeout:                       {400, "Your socket connection to the server was not read from or written to within the timeout period."},
+	MalformedPolicy:                      {400, "Policy has invalid resource."},
+	NoSuchBucketPolicy:                   {404, "The bucket policy does not exist."},
+	InvalidDigest:                        {400, "The Content-MD5 you specified is not valid."},
+	InvalidPart:                          {400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
+	InvalidPartOrder:                     {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
+	InvalidRange:                         {416, "The requested range is not satisfiable."},
+	InvalidRequest:                       {400, "Invalid Request."},
+	KeyTooLongError:                      {400, "Your key is too long."},
+	MalformedXML:                         {400, "The XML you provided was not well-formed or did not validate against our published schema."},
+	MetadataTooLarge:                     {400, "Your metadata headers exceed the maximum allowed metadata size."},
+	MethodNotAllowed:                     {405, "The specified method is not allowed against this resource."},
+	MissingContentLength:                 {411, "You must provide the Content-Length HTTP header."},
+	MissingSecurityHeader:                {400, "Your request is missing a required header."},
+	NoSuchBucket:                         {404, "The specified bucket does not exist."},
+	NoSuchKey:                            {404, "The specified key does not exist."},
+	NoSuchUpload:                         {404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."},
+	NotImplemented:                       {501, "A header or query you provided implies functionality that is not implemented."},
+	NotModified:                          {304, "Not Modified."},
+	PreconditionFailed:                   {412, "At least one of the preconditions you specified did not hold."},
+	RequestTimeTooSkewed:                 {403, "The difference between the request time and the server's time is too large."},
+	SignatureDoesNotMatch:                {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	XAmzContentSHA256Mismatch:            {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	BadRequest:                           {400, "Bad Request."},
+	RequestHeaderSectionTooLarge:         {400, "Your request header section exceeds the maximum allowed size."},
+	SlowDown:                             {503, "Please reduce your request rate."},
+	ServiceUnavailable:                   {503, "The service is unavailable. Please retry."},
+	InvalidChunkSizeError:                {403, "Only the last chunk is allowed to have a size less than 8192 bytes."},
+	KeyConflict:                          {409, "The key cannot be stored: a path segment is both an object and a prefix of another key."},
+	InvalidTag:                           {400, "The tag provided was not a valid tag."},
+	NoSuchTagSet:                         {404, "The TagSet does not exist."},
+	NoSuchVersion:                        {404, "The specified version does not exist."},
+	AccessForbidden:                      {403, "CORSResponse: This CORS request is not allowed."},
+	NoSuchCORSConfiguration:              {404, "The CORS configuration does not exist."},
+	AccessControlListNotSupported:        {400, "The bucket does not allow ACLs."},
+	NoSuchPublicAccessBlockConfiguration: {404, "The public access block configuration was not found."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).
