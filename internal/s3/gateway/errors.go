@@ -68,7 +68,7 @@ func toS3(err error) (*s3err.Error, bool) {
 	case errors.Is(err, s3fs.ErrInvalidCopyRange):
 		return s3err.Newf(s3err.InvalidArgument, "The x-amz-copy-source-range value is not valid for the size of the source object."), true
 	case errors.Is(err, s3fs.ErrInvalidTag):
-		return s3err.Newf(s3err.InvalidTag, err.Error()), true
+		return s3err.Newf(s3err.InvalidTag, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidTag.Error()+": ")), true
 	case errors.Is(err, s3fs.ErrInvalidCORS):
 		return s3err.Newf(s3err.InvalidRequest, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidCORS.Error()+": ")), true
 	case errors.Is(err, s3fs.ErrNoSuchCORS):

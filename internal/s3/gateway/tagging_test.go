@@ -129,6 +129,10 @@ func TestObjectTagging(t *testing.T) {
 	if got := h.objectTags(t, "tagb", "a"); len(got) != 0 {
 		t.Fatalf("a refused tagging changed the tags: %v", got)
 	}
+	_, err = h.s3.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: aws.String("tagb"), Key: aws.String("a"), Tagging: &types.Tagging{TagSet: tagSet("aws:x", "1")}})
+	if msg := err.Error(); !strings.Contains(msg, `the tag key "aws:x" is in the reserved aws: namespace`) || strings.Contains(msg, "s3fs") {
+		t.Errorf("InvalidTag message: %s", msg)
+	}
 	max := []types.Tag{{Key: aws.String(strings.Repeat("k", 128)), Value: aws.String(strings.Repeat("é", 256))}}
 	for name, ts := range map[string][]types.Tag{"ten": ten, "longest": max} {
 		if _, err := h.s3.PutObjectTagging(bg, &s3.PutObjectTaggingInput{Bucket: aws.String("tagb"), Key: aws.String("a"), Tagging: &types.Tagging{TagSet: ts}}); err != nil {
