@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"cairn/internal/s3/s3fs"
 	"cairn/internal/s3/sigv4"
 )
 
@@ -145,5 +146,64 @@ func TestACLsOwnerEnforced(t *testing.T) {
 	// minio-go reads the ACL as mc stat does.
 	if info, err := h.mc.GetObjectACL(bg, "aclb", "k"); err != nil || len(info.Grant) != 1 {
 		t.Errorf("minio-go GetObjectACL: %+v %v", info, err)
+	}
+}
+
+// GetObjectAttributes: the attributes asked for, parts paged by marker.
+func TestGetObjectAttributes(t *testing.T) {
+	h := newHarness(t)
+	h.mb(t, "attrs")
+	all := []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts,
+		types.ObjectAttributesStorageClass, types.ObjectAttributesObjectSize}
+	put, err := h.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("attrs"), Key: aws.String("one"), Body: strings.NewReader("foo"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("one"), ObjectAttributes: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt64(a.ObjectSize) != 3 || "\""+aws.ToString(a.ETag)+"\"" != aws.ToString(put.ETag) || a.StorageClass != types.StorageClassStandard ||
+		a.ObjectParts != nil || a.Checksum == nil || aws.ToString(a.Checksum.ChecksumSHA256) != aws.ToString(put.ChecksumSHA256) {
+		t.Fatalf("attributes of a plain object: %+v", a)
+	}
+	only, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("one"),
+		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize}})
+	if err != nil || only.ETag != nil || aws.ToInt64(only.ObjectSize) != 3 {
+		t.Fatalf("size alone: %+v %v", only, err)
+	}
+
+	// A multipart object of four parts, paged two at a time after part 1.
+	up, err := h.s3.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	sizes := []int{s3fs.MinPartSize, s3fs.MinPartSize, s3fs.MinPartSize, 100}
+	for i, n := range sizes {
+		p, err := h.s3.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("attrs"), Key: aws.String("mp"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(make([]byte, n))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: p.ETag})
+	}
+	if _, err := h.s3.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("mp"),
+		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("mp"), ObjectAttributes: all,
+		MaxParts: aws.Int32(2), PartNumberMarker: aws.String("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := m.ObjectParts
+	if op == nil || aws.ToInt32(op.TotalPartsCount) != 4 || !aws.ToBool(op.IsTruncated) || len(op.Parts) != 2 ||
+		aws.ToInt32(op.Parts[0].PartNumber) != 2 || aws.ToInt64(op.Parts[1].Size) != int64(s3fs.MinPartSize) || aws.ToString(op.NextPartNumberMarker) != "3" {
+		t.Fatalf("parts: %+v", op)
+	}
+	if _, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("missing"), ObjectAttributes: all}); code(err) != "NoSuchKey" {
+		t.Fatalf("missing key: %v", err)
 	}
 }

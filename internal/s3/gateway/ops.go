@@ -140,7 +140,7 @@ var operations = []operation{
 	{name: "GetObjectRetention", method: http.MethodGet, level: objectLevel, query: q("retention"), action: "s3:GetObjectRetention"},
 	{name: "GetObjectLegalHold", method: http.MethodGet, level: objectLevel, query: q("legal-hold"), action: "s3:GetObjectLegalHold"},
 	{name: "GetObjectTorrent", method: http.MethodGet, level: objectLevel, query: q("torrent"), action: "s3:GetObjectTorrent"},
-	{name: "GetObjectAttributes", method: http.MethodGet, level: objectLevel, query: q("attributes"), action: "s3:GetObjectAttributes", versionAction: "s3:GetObjectVersionAttributes"},
+	{name: "GetObjectAttributes", method: http.MethodGet, level: objectLevel, query: q("attributes"), action: "s3:GetObjectAttributes", versionAction: "s3:GetObjectVersionAttributes", fn: (*request).getObjectAttributes},
 	{name: "GetObject", method: http.MethodGet, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).getObject},
 	{name: "HeadObject", method: http.MethodHead, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).headObject},
 	{name: "PutObjectAcl", method: http.MethodPut, level: objectLevel, query: q("acl"), action: "s3:PutObjectAcl", versionAction: "s3:PutObjectVersionAcl", fn: (*request).putObjectAcl},

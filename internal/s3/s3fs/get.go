@@ -86,7 +86,7 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 	if m != nil {
 		oi.ETag = quoteETag(m.ETag)
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
-		oi.Checksums, oi.PartsCount, oi.TagCount = m.Checksums, m.Parts, len(m.Tags)
+		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes = m.Checksums, m.Parts, len(m.Tags), m.PartSizes
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)

@@ -70,6 +70,9 @@ type ObjectInfo struct {
 	OwnerGID     uint32
 	StorageClass string
 	TagCount     int // x-amz-tagging-count
+	// PartSizes are the sizes of a multipart object's parts, in order
+	// (GetObjectAttributes).
+	PartSizes []int64
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
