@@ -41,8 +41,13 @@ type objectPartsElem struct {
 }
 
 type partAttrElem struct {
-	PartNumber int   `xml:"PartNumber"`
-	Size       int64 `xml:"Size"`
+	CRC32      string `xml:"ChecksumCRC32,omitempty"`
+	CRC32C     string `xml:"ChecksumCRC32C,omitempty"`
+	CRC64NVME  string `xml:"ChecksumCRC64NVME,omitempty"`
+	SHA1       string `xml:"ChecksumSHA1,omitempty"`
+	SHA256     string `xml:"ChecksumSHA256,omitempty"`
+	PartNumber int    `xml:"PartNumber"`
+	Size       int64  `xml:"Size"`
 }
 
 var objectAttributes = []string{"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
@@ -108,7 +113,12 @@ func (q *request) getObjectAttributes() error {
 				op.IsTruncated = true
 				break
 			}
-			op.Parts = append(op.Parts, partAttrElem{PartNumber: n, Size: size})
+			pe := partAttrElem{PartNumber: n, Size: size}
+			if i < len(oi.PartChecksums) {
+				c := oi.PartChecksums[i]
+				pe.CRC32, pe.CRC32C, pe.CRC64NVME, pe.SHA1, pe.SHA256 = c.CRC32, c.CRC32C, c.CRC64NVME, c.SHA1, c.SHA256
+			}
+			op.Parts = append(op.Parts, pe)
 			op.NextPartNumberMarker = n
 		}
 		res.ObjectParts = op

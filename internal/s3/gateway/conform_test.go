@@ -203,6 +203,40 @@ func TestGetObjectAttributes(t *testing.T) {
 		aws.ToInt32(op.Parts[0].PartNumber) != 2 || aws.ToInt64(op.Parts[1].Size) != int64(s3fs.MinPartSize) || aws.ToString(op.NextPartNumberMarker) != "3" {
 		t.Fatalf("parts: %+v", op)
 	}
+	if op.Parts[0].ChecksumSHA256 != nil {
+		t.Fatalf("a part checksum for an upload without an algorithm: %+v", op.Parts[0])
+	}
+
+	// An upload with an algorithm: each part's own checksum is listed.
+	up2, err := h.s3.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("ck"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts2 []types.CompletedPart
+	var sums []string
+	for i, n := range []int{s3fs.MinPartSize, 10} {
+		p, err := h.s3.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("attrs"), Key: aws.String("ck"), UploadId: up2.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(bytes.Repeat([]byte{byte('a' + i)}, n)), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, aws.ToString(p.ChecksumSHA256))
+		parts2 = append(parts2, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256})
+	}
+	done, err := h.s3.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("attrs"), Key: aws.String("ck"),
+		UploadId: up2.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("ck"), ObjectAttributes: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(c.Checksum.ChecksumSHA256) != aws.ToString(done.ChecksumSHA256) || len(c.ObjectParts.Parts) != 2 ||
+		aws.ToString(c.ObjectParts.Parts[0].ChecksumSHA256) != sums[0] || aws.ToString(c.ObjectParts.Parts[1].ChecksumSHA256) != sums[1] || sums[0] == "" {
+		t.Fatalf("checksums: %+v %+v, parts %v, whole %v", c.Checksum, c.ObjectParts.Parts, sums, aws.ToString(done.ChecksumSHA256))
+	}
 	if _, err := h.s3.GetObjectAttributes(bg, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("missing"), ObjectAttributes: all}); code(err) != "NoSuchKey" {
 		t.Fatalf("missing key: %v", err)
 	}

@@ -54,7 +54,7 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: sm.ETag, ContentType: sm.ContentType, UserMeta: sm.UserMeta, Headers: sm.Headers,
-		Checksums: sm.Checksums, Parts: sm.Parts, PartSizes: sm.PartSizes, Tags: sm.Tags}
+		Checksums: sm.Checksums, Parts: sm.Parts, PartSizes: sm.PartSizes, PartChecksums: sm.PartChecksums, Tags: sm.Tags}
 	if opt.ReplaceMetadata {
 		m.ContentType, m.UserMeta, m.Headers = opt.Put.ContentType, opt.Put.UserMeta, opt.Put.Headers
 	}

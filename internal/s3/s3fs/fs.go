@@ -86,10 +86,13 @@ type objMeta struct {
 	Checksums   Checksums         `json:"ck,omitempty"`
 	Parts       int               `json:"parts,omitempty"`
 	PartSizes   []int64           `json:"psz,omitempty"`
-	Size        uint64            `json:"sz"`
-	Mtime       int64             `json:"mt"`
-	DirMarker   bool              `json:"dir,omitempty"`
-	Tags        []Tag             `json:"tags,omitempty"`
+	// PartChecksums are the parts' own checksums, for an upload made
+	// with a checksum algorithm (GetObjectAttributes lists them).
+	PartChecksums []Checksums `json:"pck,omitempty"`
+	Size          uint64      `json:"sz"`
+	Mtime         int64       `json:"mt"`
+	DirMarker     bool        `json:"dir,omitempty"`
+	Tags          []Tag       `json:"tags,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

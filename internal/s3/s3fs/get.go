@@ -49,7 +49,7 @@ func (f *FS) objectMetaFrom(ctx context.Context, e vfs.Entry, b []byte) (*objMet
 	} else {
 		// The content changed under the stored metadata: keep the
 		// descriptive fields, drop what described the old bytes.
-		m.Checksums, m.Parts, m.PartSizes = Checksums{}, 0, nil
+		m.Checksums, m.Parts, m.PartSizes, m.PartChecksums = Checksums{}, 0, nil, nil
 	}
 	m.ETag, m.Size, m.Mtime = etag, e.Attr.Length, e.Attr.Mtime
 	if err := f.storeMeta(ctx, e.Ino, m); err != nil {
@@ -86,7 +86,7 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 	if m != nil {
 		oi.ETag = quoteETag(m.ETag)
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
-		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes = m.Checksums, m.Parts, len(m.Tags), m.PartSizes
+		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes, oi.PartChecksums = m.Checksums, m.Parts, len(m.Tags), m.PartSizes, m.PartChecksums
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)

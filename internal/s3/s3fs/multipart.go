@@ -364,6 +364,9 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	}
 	m.ContentType, m.UserMeta, m.Headers, m.Tags = info.CT, info.Meta, info.Headers, info.Tags
 	if info.Algorithm != "" {
+		for _, j := range chosen {
+			m.PartChecksums = append(m.PartChecksums, stored[j].Checksums)
+		}
 		if m.Checksums, err = wholeChecksum(info, stored, chosen); err != nil {
 			f.dropTemp(ctx, cred, tmp)
 			return ObjectInfo{}, err

@@ -73,6 +73,9 @@ type ObjectInfo struct {
 	// PartSizes are the sizes of a multipart object's parts, in order
 	// (GetObjectAttributes).
 	PartSizes []int64
+	// PartChecksums are the parts' checksums, when the upload had an
+	// algorithm (else nil).
+	PartChecksums []Checksums
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
