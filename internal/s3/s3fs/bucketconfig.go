@@ -25,7 +25,13 @@ func (f *FS) bucketConfig(ctx context.Context, bucket, name string, v any) error
 	if err != nil {
 		return err
 	}
-	raw, err := f.v.GetInternalXattr(ctx, b.Ino, name)
+	return f.configAt(ctx, b.Ino, bucket, name, v)
+}
+
+// configAt is bucketConfig for the bucket directory ino, already
+// resolved.
+func (f *FS) configAt(ctx context.Context, ino posix.Ino, bucket, name string, v any) error {
+	raw, err := f.v.GetInternalXattr(ctx, ino, name)
 	if errors.Is(err, syscall.ENODATA) {
 		return errNoConfig
 	}

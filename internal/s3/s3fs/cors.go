@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"cairn/internal/posix"
@@ -43,7 +44,7 @@ func ValidateCORS(rules []CORSRule) error {
 			return fmt.Errorf("%w: rule %d needs an AllowedOrigin and an AllowedMethod", ErrInvalidCORS, i+1)
 		}
 		for _, m := range r.AllowedMethods {
-			if !contains(corsMethods, m) {
+			if !slices.Contains(corsMethods, m) {
 				return fmt.Errorf("%w: Found unsupported HTTP method in CORS config. Unsupported method is %s", ErrInvalidCORS, m)
 			}
 		}
@@ -64,21 +65,12 @@ func ValidateCORS(rules []CORSRule) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // MatchCORS returns the first rule that allows a request from origin with
 // method and (for a preflight) the request headers headers, or nil.
 func MatchCORS(rules []CORSRule, origin, method string, headers []string) *CORSRule {
 	for i := range rules {
 		r := &rules[i]
-		if !contains(r.AllowedMethods, method) {
+		if !slices.Contains(r.AllowedMethods, method) {
 			continue
 		}
 		originOK := false
@@ -127,10 +119,16 @@ const corsXattr = "cairn.s3.cors"
 
 // GetBucketCors returns a bucket's CORS rules, or ErrNoSuchCORS.
 func (f *FS) GetBucketCors(ctx context.Context, cred posix.Cred, bucket string) ([]CORSRule, error) {
-	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
 		return nil, err
 	}
-	return f.BucketCORS(ctx, bucket)
+	var rules []CORSRule
+	err = f.configAt(ctx, b.Ino, bucket, corsXattr, &rules)
+	if errors.Is(err, errNoConfig) {
+		return nil, ErrNoSuchCORS
+	}
+	return rules, err
 }
 
 // BucketCORS returns a bucket's CORS rules for deciding a request (no

@@ -23,10 +23,16 @@ const publicBlockXattr = "cairn.s3.pab"
 // GetPublicAccessBlock returns a bucket's configuration, or
 // ErrNoSuchPublicAccessBlock.
 func (f *FS) GetPublicAccessBlock(ctx context.Context, cred posix.Cred, bucket string) (PublicAccessBlock, error) {
-	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
 		return PublicAccessBlock{}, err
 	}
-	return f.BucketPublicAccessBlock(ctx, bucket)
+	var pab PublicAccessBlock
+	err = f.configAt(ctx, b.Ino, bucket, publicBlockXattr, &pab)
+	if errors.Is(err, errNoConfig) {
+		return pab, ErrNoSuchPublicAccessBlock
+	}
+	return pab, err
 }
 
 // BucketPublicAccessBlock is GetPublicAccessBlock for deciding a request

@@ -115,11 +115,12 @@ const bucketTagsXattr = "cairn.s3.tags"
 
 // GetBucketTagging returns a bucket's tags, or ErrNoSuchTagSet.
 func (f *FS) GetBucketTagging(ctx context.Context, cred posix.Cred, bucket string) ([]Tag, error) {
-	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
 		return nil, err
 	}
 	var tags []Tag
-	err := f.bucketConfig(ctx, bucket, bucketTagsXattr, &tags)
+	err = f.configAt(ctx, b.Ino, bucket, bucketTagsXattr, &tags)
 	if errors.Is(err, errNoConfig) {
 		return nil, ErrNoSuchTagSet
 	}
