@@ -8,7 +8,8 @@
 # python3-munch, python3-gevent, python3-isodate, python3-yaml,
 # python3-httplib2, python3-lxml, python3-tz.
 #
-# Usage: S3TESTS=/path/to/s3-tests bench/s3-tests.sh ['pytest -m expression']
+# Usage: S3TESTS=/path/to/s3-tests [S3TESTS_OUT=report.txt] [S3TESTS_K='pytest -k expression'] \
+#          bench/s3-tests.sh ['pytest -m expression']
 #   e.g. bench/s3-tests.sh 'bucket_policy and not fails_on_aws'
 #   (default: every test of test_s3.py and test_headers.py but those AWS
 #   itself fails, marked fails_on_aws)
@@ -16,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -d ${S3TESTS:-}/s3tests ]] || { echo "set S3TESTS to a checkout of ceph/s3-tests"; exit 1; }
 MARK=${1:-not fails_on_aws}
+OUT=${S3TESTS_OUT:-}
 WORK=$(mktemp -d /tmp/cairn-s3-tests.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 go build -o "$WORK/cairn" ./cmd/cairn
@@ -39,8 +41,9 @@ user() { printf '[%s]\ndisplay_name = %s\nuser_id = %s\nemail = %s@example.com\n
   printf '[iam alt root]\naccess_key = s3troot\nsecret_key = s3troot-secret\nuser_id = root\nemail = root@example.com\n'
 } >"$WORK/s3tests.conf"
 cd "$S3TESTS"
-S3TEST_CONF="$WORK/s3tests.conf" /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "$MARK" \
-  s3tests/functional/test_s3.py s3tests/functional/test_headers.py 2>&1 | tee "$WORK/out.txt" | tail -1
+S3TEST_CONF="$WORK/s3tests.conf" /usr/bin/python3 -m pytest -q -p no:cacheprovider -rf -m "$MARK" ${S3TESTS_K:+-k "$S3TESTS_K"} \
+  s3tests/functional/test_s3.py s3tests/functional/test_headers.py 2>&1 | tee "$WORK/out.txt" | tail -1 || true
+[[ -z $OUT ]] || cp "$WORK/out.txt" "$OUT"
 echo "-- failures by the error they met:"
 { grep -E "^E +botocore.exceptions.ClientError: An error occurred" "$WORK/out.txt" || true; } |
   sed -E 's/.*An error occurred \(([A-Za-z]+)\) when calling the ([A-Za-z]+) operation.*/\1 \2/' | sort | uniq -c | sort -rn | head -15

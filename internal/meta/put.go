@@ -45,6 +45,8 @@ type PutFileRequest struct {
 	// transactions first, whose page cache every commit empties.
 	Dirs        []string
 	FirstAsRoot bool
+	// Keep, when set, keeps a replaced file under another name (Keep).
+	Keep *Keep
 }
 
 // WalkError is PutFile's failure to walk its Dirs: Dirs[Found] is missing
@@ -177,8 +179,14 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 			if err := m.checkVictim(tx, cred, &pa, &oa); err != nil {
 				return err
 			}
-			if err := m.dropLink(tx, old, &oa, now); err != nil {
+			kept, err := m.keepReplaced(tx, req.Keep, old, &oa, now, p)
+			if err != nil {
 				return err
+			}
+			if !kept {
+				if err := m.dropLink(tx, old, &oa, now); err != nil {
+					return err
+				}
 			}
 		case !errors.Is(err, kv.ErrNotFound):
 			return err
@@ -234,4 +242,82 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		return nil
 	})
 	return out, err
+}
+
+// Keep asks a rename or PutFile that replaces a regular file to keep the
+// replaced inode, linked as Dir/Name(...), instead of dropping its link —
+// in the same transaction, so no reader ever sees it in neither place and
+// no byte is copied. The S3 layer keeps the noncurrent versions of an
+// object this way. Dir must exist and differ from the operation's
+// parent directories; no permission check applies to it (it
+// is the caller's internal directory). Name receives the replaced inode's
+// attributes and its extended attribute named Xattr (nil when absent) and
+// returns the name to keep it under, or "" to drop it as usual. An
+// existing entry of that name fails the transaction with EEXIST, unless it
+// already names the replaced inode.
+type Keep struct {
+	Dir   posix.Ino
+	Xattr string
+	Name  func(a posix.Attr, xattr []byte) string
+}
+
+// keepReplaced links the replaced inode ino (attributes a, taken from tx)
+// into k.Dir when k names it; it reports whether it did, in which case the
+// caller must not drop the replaced link.
+func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, now int64, parents ...posix.Ino) (bool, error) {
+	if k == nil || a.Type != posix.TypeFile {
+		return false, nil
+	}
+	for _, p := range parents {
+		if p == k.Dir {
+			return false, syscall.EINVAL // the caller's parent attributes would be stale
+		}
+	}
+	var xv []byte
+	if k.Xattr != "" {
+		b, err := tx.Get(xattrKey(ino, k.Xattr))
+		switch {
+		case err == nil:
+			xv = b
+		case !errors.Is(err, kv.ErrNotFound):
+			return false, err
+		}
+	}
+	name := k.Name(*a, xv)
+	if name == "" {
+		return false, nil
+	}
+	if err := checkName(name); err != nil {
+		return false, err
+	}
+	da, err := getAttr(tx, k.Dir)
+	if err != nil {
+		return false, err
+	}
+	if da.Type != posix.TypeDir {
+		return false, syscall.ENOTDIR
+	}
+	b, err := tx.Get(dentryKey(k.Dir, name))
+	switch {
+	case err == nil:
+		if _, other, derr := decodeDentry(b); derr != nil || other != ino {
+			return false, syscall.EEXIST
+		}
+		// Already kept there (a retried step): the replaced link goes.
+		return false, nil
+	case !errors.Is(err, kv.ErrNotFound):
+		return false, err
+	}
+	if err := tx.Put(dentryKey(k.Dir, name), encodeDentry(posix.TypeFile, ino)); err != nil {
+		return false, err
+	}
+	a.Ctime = now
+	if a.Nlink == 1 {
+		a.Parent = k.Dir
+	}
+	if err := putAttr(tx, ino, a); err != nil {
+		return false, err
+	}
+	da.Mtime, da.Ctime = now, now
+	return true, putAttr(tx, k.Dir, &da)
 }

@@ -32,6 +32,12 @@ type renameSide struct {
 // inode does nothing. A directory cannot move into its own subtree
 // (EINVAL).
 func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32) error {
+	return m.RenameKeep(ctx, cred, parent, name, newParent, newName, flags, nil)
+}
+
+// RenameKeep is Rename that, when it replaces a regular file and keep is
+// not nil, keeps the replaced file as keep says (see Keep).
+func (m *FS) RenameKeep(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32, keep *Keep) error {
 	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
 		return syscall.EINVAL
 	}
@@ -64,7 +70,7 @@ func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		if flags&RenameExchange != 0 {
 			err = m.exchange(tx, src, dst, now)
 		} else {
-			err = m.moveEntry(tx, src, dst, now)
+			err = m.moveEntry(tx, src, dst, now, keep)
 		}
 		if err != nil {
 			return err
@@ -182,10 +188,16 @@ func isAncestor(tx kv.Tx, dir, ino posix.Ino) error {
 }
 
 // moveEntry moves src to dst, replacing what dst named.
-func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64) error {
+func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64, keep *Keep) error {
 	if dst.ino != 0 {
-		if err := m.dropLink(tx, dst.ino, &dst.a, now); err != nil {
+		kept, err := m.keepReplaced(tx, keep, dst.ino, &dst.a, now, src.parent, dst.parent)
+		if err != nil {
 			return err
+		}
+		if !kept {
+			if err := m.dropLink(tx, dst.ino, &dst.a, now); err != nil {
+				return err
+			}
 		}
 		if dst.typ == posix.TypeDir {
 			dst.pa.Nlink--

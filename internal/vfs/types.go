@@ -91,7 +91,14 @@ type PutFileOptions struct {
 	// is missing.
 	Dirs        []string
 	FirstAsRoot bool
+	// Keep, when set, keeps a replaced file under another name in the
+	// same transaction (meta.Keep).
+	Keep *Keep
 }
+
+// Keep tells a replacing PutFile or RenameKeep where to keep the replaced
+// file (meta.Keep).
+type Keep = meta.Keep
 
 // PutFile stores data as one slice and creates the complete file as name
 // in parent in one metadata transaction, atomically replacing a regular
@@ -103,7 +110,7 @@ func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		return meta.Entry{}, syscall.EFBIG
 	}
 	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime,
-		Dirs: opt.Dirs, FirstAsRoot: opt.FirstAsRoot}
+		Dirs: opt.Dirs, FirstAsRoot: opt.FirstAsRoot, Keep: opt.Keep}
 	var id uint64
 	var size uint32
 	if len(data) > 0 && len(data) <= fs.inline {

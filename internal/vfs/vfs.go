@@ -232,6 +232,11 @@ func (fs *FS) Chmod(ctx context.Context, cred posix.Cred, ino posix.Ino, mode ui
 	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: mode})
 }
 
+// Chown changes a file's owner and group.
+func (fs *FS) Chown(ctx context.Context, cred posix.Cred, ino posix.Ino, uid, gid uint32) (posix.Attr, error) {
+	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetUID | meta.SetGID, UID: uid, GID: gid})
+}
+
 // SetAttr changes attributes (chmod, chown, truncate, utimens). A size
 // change first commits pending writes of the file.
 func (fs *FS) SetAttr(ctx context.Context, cred posix.Cred, ino posix.Ino, req meta.SetAttrRequest) (posix.Attr, error) {
@@ -309,6 +314,12 @@ func (fs *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 // Rename renames with renameat2 flags (meta.RenameNoReplace, RenameExchange).
 func (fs *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32) error {
 	return fs.meta.Rename(ctx, cred, parent, name, newParent, newName, flags)
+}
+
+// RenameKeep is Rename that keeps a replaced regular file as keep says
+// (meta.RenameKeep).
+func (fs *FS) RenameKeep(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32, keep *Keep) error {
+	return fs.meta.RenameKeep(ctx, cred, parent, name, newParent, newName, flags, keep)
 }
 
 // ReadDir lists a directory (see meta.ReadDir).

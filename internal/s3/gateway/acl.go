@@ -115,10 +115,7 @@ func (q *request) putBucketAcl() error {
 }
 
 func (q *request) getObjectAcl() error {
-	if err := q.noVersion(); err != nil {
-		return err
-	}
-	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{})
+	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
 		return err
 	}
@@ -126,10 +123,7 @@ func (q *request) getObjectAcl() error {
 }
 
 func (q *request) putObjectAcl() error {
-	if err := q.noVersion(); err != nil {
-		return err
-	}
-	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{})
+	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
 		return err
 	}

@@ -53,9 +53,6 @@ type partAttrElem struct {
 var objectAttributes = []string{"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
 
 func (q *request) getObjectAttributes() error {
-	if err := q.noVersion(); err != nil {
-		return err
-	}
 	want := map[string]bool{}
 	for _, v := range q.r.Header.Values("X-Amz-Object-Attributes") {
 		for _, a := range strings.Split(v, ",") {
@@ -85,10 +82,11 @@ func (q *request) getObjectAttributes() error {
 		}
 		marker = n
 	}
-	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{})
+	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
 		return err
 	}
+	q.setVersionHeader(oi.VersionID)
 	res := getObjectAttributesResponse{NS: s3NS}
 	if want["ETag"] {
 		res.ETag = s3fs.TrimETag(oi.ETag)

@@ -160,7 +160,7 @@ func (q *request) conditionKey(k string) []string {
 	if name, ok := strings.CutPrefix(k, "s3:existingobjecttag/"); ok && q.key != "" {
 		// The object's tags, read (as root: this is the authorization)
 		// only when a policy asks for them.
-		tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, posix.Root, q.bucket, q.key)
+		tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, posix.Root, q.bucket, q.key, q.versionID())
 		if err != nil {
 			return nil
 		}

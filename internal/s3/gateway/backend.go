@@ -21,9 +21,13 @@ type Backend interface {
 	GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (*s3fs.Object, error)
 	HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (s3fs.ObjectInfo, error)
 	DeleteObject(ctx context.Context, cred posix.Cred, bucket, key string) error
+	DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, key, versionID string) (s3fs.DeleteResult, error)
 	DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error
 	CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt s3fs.CopyOptions) (s3fs.ObjectInfo, error)
 	ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListOptions) (s3fs.ListResult, error)
+	ListObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListVersionsOptions) (s3fs.ListVersionsResult, error)
+	Versioning(ctx context.Context, bucket string) (string, error)
+	PutBucketVersioning(ctx context.Context, cred posix.Cred, bucket, status string) error
 
 	CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.PutOptions) (string, error)
 	UploadPart(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, part int, body io.Reader, opt s3fs.PutOptions) (s3fs.Part, error)
@@ -33,9 +37,9 @@ type Backend interface {
 	ListParts(ctx context.Context, cred posix.Cred, bucket, key, uploadID string, marker, max int) (s3fs.ListPartsResult, error)
 	ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListUploadsOptions) (s3fs.ListUploadsResult, error)
 
-	GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) ([]s3fs.Tag, error)
-	PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string, tags []s3fs.Tag) error
-	DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) error
+	GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, versionID string) ([]s3fs.Tag, error)
+	PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, versionID string, tags []s3fs.Tag) error
+	DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, versionID string) error
 	GetBucketTagging(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.Tag, error)
 	PutBucketTagging(ctx context.Context, cred posix.Cred, bucket string, tags []s3fs.Tag) error
 	DeleteBucketTagging(ctx context.Context, cred posix.Cred, bucket string) error

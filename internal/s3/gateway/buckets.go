@@ -49,6 +49,13 @@ func (q *request) createBucket() error {
 	err := q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
 	if errors.Is(err, s3fs.ErrBucketExists) {
 		if uid, _, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
+			// As AWS: in us-east-1, re-creating one's own bucket succeeds
+			// and changes nothing; in every other region it is an error.
+			if q.g.opt.Region == "us-east-1" {
+				q.w.Header().Set("Location", "/"+q.bucket)
+				q.w.WriteHeader(http.StatusOK)
+				return nil
+			}
 			return s3err.New(s3err.BucketAlreadyOwnedByYou)
 		}
 		return s3err.New(s3err.BucketAlreadyExists)
@@ -97,13 +104,40 @@ func (q *request) getBucketLocation() error {
 	return q.writeXML(http.StatusOK, locationConstraint{NS: s3NS, Value: loc})
 }
 
-// getBucketVersioning answers that versioning was never enabled, which is
-// true of every cairn bucket today.
+// getBucketVersioning answers the bucket's versioning state (no Status
+// when versioning was never enabled).
 func (q *request) getBucketVersioning() error {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
 		return err
 	}
-	return q.writeXML(http.StatusOK, versioningConfiguration{NS: s3NS})
+	status, err := q.g.opt.Backend.Versioning(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	return q.writeXML(http.StatusOK, versioningConfiguration{NS: s3NS, Status: status})
+}
+
+// putBucketVersioning enables or suspends versioning. MFA delete is not
+// supported (cairn has no MFA devices): asking for it is an error.
+func (q *request) putBucketVersioning() error {
+	var c versioningConfiguration
+	if err := q.readXML(64<<10, &c); err != nil {
+		return err
+	}
+	if c.MfaDelete == "Enabled" {
+		return s3err.Newf(s3err.NotImplemented, "MFA delete is not supported.")
+	}
+	if c.MfaDelete != "" && c.MfaDelete != "Disabled" {
+		return s3err.New(s3err.MalformedXML)
+	}
+	if c.Status != s3fs.VersioningEnabled && c.Status != s3fs.VersioningSuspended {
+		return s3err.New(s3err.MalformedXML)
+	}
+	if err := q.g.opt.Backend.PutBucketVersioning(q.ctx, q.cred, q.bucket, c.Status); err != nil {
+		return err
+	}
+	q.w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // listParams are the parameters shared by ListObjects v1 and v2.

@@ -22,7 +22,16 @@ func toS3(err error) (*s3err.Error, bool) {
 	}
 	known := true
 	var code s3err.Code
+	var dm *s3fs.DeleteMarkerError
 	switch {
+	case errors.As(err, &dm) && dm.Method:
+		code = s3err.MethodNotAllowed
+	case errors.Is(err, s3fs.ErrNoSuchVersion):
+		code = s3err.NoSuchVersion
+	case errors.Is(err, s3fs.ErrInvalidVersion):
+		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified"), true
+	case errors.Is(err, s3fs.ErrInvalidArgument):
+		return s3err.Newf(s3err.InvalidArgument, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidArgument.Error()+": ")), true
 	case errors.Is(err, s3fs.ErrNoSuchBucket):
 		code = s3err.NoSuchBucket
 	case errors.Is(err, s3fs.ErrBucketExists):

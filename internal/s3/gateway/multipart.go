@@ -78,7 +78,7 @@ func (q *request) uploadPartCopy() error {
 	if err != nil {
 		return err
 	}
-	opt := s3fs.CopyOptions{Source: q.copyConditions(), SourceCred: srcCred}
+	opt := s3fs.CopyOptions{Source: q.copyConditions(), SourceCred: srcCred, SourceVersionID: q.copySourceVersion()}
 	if s := q.r.Header.Get("X-Amz-Copy-Source-Range"); s != "" {
 		rg := parseRange(s)
 		if rg == nil || rg.Start < 0 || rg.Open {
@@ -117,6 +117,7 @@ func (q *request) completeMultipartUpload() error {
 	res := completeMultipartUploadResult{NS: s3NS, Location: "/" + q.bucket + "/" + q.key, Bucket: q.bucket, Key: q.key, ETag: oi.ETag,
 		ChecksumCRC32: oi.Checksums.CRC32, ChecksumCRC32C: oi.Checksums.CRC32C, ChecksumCRC64NVME: oi.Checksums.CRC64NVME,
 		ChecksumSHA1: oi.Checksums.SHA1, ChecksumSHA256: oi.Checksums.SHA256, ChecksumType: oi.Checksums.Type}
+	q.setNewVersionHeader(oi.VersionID)
 	return q.writeXML(http.StatusOK, res)
 }
 

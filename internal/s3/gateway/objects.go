@@ -149,8 +149,41 @@ func (q *request) putObject() error {
 	h := q.w.Header()
 	h.Set("ETag", oi.ETag)
 	setChecksumHeaders(h, oi.Checksums)
+	q.setNewVersionHeader(oi.VersionID)
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// versionID is the request's versionId parameter.
+func (q *request) versionID() string { return q.r.URL.Query().Get("versionId") }
+
+// setVersionHeader sets x-amz-version-id for a version id ("" means no
+// versioning: no header).
+func (q *request) setVersionHeader(vid string) {
+	if vid != "" {
+		q.w.Header().Set("x-amz-version-id", vid)
+	}
+}
+
+// deleteMarkerHeaders adds the headers of a request that met a delete
+// marker, when err says it did.
+func (q *request) deleteMarkerHeaders(err error) {
+	var dm *s3fs.DeleteMarkerError
+	switch {
+	case errors.As(err, &dm):
+		q.w.Header().Set("x-amz-delete-marker", "true")
+		q.setVersionHeader(dm.VersionID)
+	case errors.Is(err, s3fs.ErrNoSuchKey):
+		q.w.Header().Set("x-amz-delete-marker", "false")
+	}
+}
+
+// setNewVersionHeader is setVersionHeader for a version a request
+// created: S3 names only real versions there, not "null".
+func (q *request) setNewVersionHeader(vid string) {
+	if vid != s3fs.NullVersion {
+		q.setVersionHeader(vid)
+	}
 }
 
 func setChecksumHeaders(h http.Header, c s3fs.Checksums) {
@@ -224,9 +257,7 @@ func (q *request) getOptions() (s3fs.GetOptions, error) {
 		}
 		opt.PartNumber = n
 	}
-	if v := q.r.URL.Query().Get("versionId"); v != "" && v != "null" {
-		return opt, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
-	}
+	opt.VersionID = q.versionID()
 	return opt, nil
 }
 
@@ -242,6 +273,7 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 	}
 	h.Set("Content-Type", ct)
 	setTagCount(h, oi.TagCount)
+	q.setVersionHeader(oi.VersionID)
 	for k, v := range oi.Headers {
 		h.Set(k, v)
 	}
@@ -277,6 +309,7 @@ func (q *request) getObject() error {
 		return nil
 	}
 	if err != nil {
+		q.deleteMarkerHeaders(err)
 		return err
 	}
 	defer obj.Body.Close()
@@ -338,6 +371,7 @@ func (q *request) headObject() error {
 		// HEAD with a range answers like GET without the body.
 		obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
 		if err != nil {
+			q.deleteMarkerHeaders(err)
 			return err
 		}
 		obj.Body.Close()
@@ -353,6 +387,7 @@ func (q *request) headObject() error {
 		return nil
 	}
 	if err != nil {
+		q.deleteMarkerHeaders(err)
 		return err
 	}
 	q.objectHeaders(oi, true)
@@ -374,9 +409,14 @@ func (q *request) notModified(err error) {
 }
 
 func (q *request) deleteObject() error {
-	if err := q.g.opt.Backend.DeleteObject(q.ctx, q.cred, q.bucket, q.key); err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
+	res, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, q.key, q.versionID())
+	if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
 		return err
 	}
+	if res.DeleteMarker {
+		q.w.Header().Set("x-amz-delete-marker", "true")
+	}
+	q.setVersionHeader(res.VersionID)
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -406,47 +446,87 @@ func (q *request) deleteObjects() error {
 		return err
 	}
 	res := deleteResult{NS: s3NS}
-	// Each key is authorized on its own (s3:DeleteObject), as AWS does:
-	// the keys refused get AccessDenied and the others go.
+	versioned := false
+	for _, o := range req.Objects {
+		versioned = versioned || o.VersionID != ""
+	}
+	if !versioned {
+		status, err := q.g.opt.Backend.Versioning(q.ctx, q.bucket)
+		if err != nil {
+			return err
+		}
+		versioned = status != ""
+	}
+	// Each key is authorized on its own (s3:DeleteObject, or
+	// s3:DeleteObjectVersion for a version), as AWS does: the keys refused
+	// get AccessDenied and the others go.
 	denied := make([]error, len(req.Objects))
 	keys := make([]string, 0, len(req.Objects))
 	for i, o := range req.Objects {
-		if denied[i] = q.authorize("s3:DeleteObject", policy.ObjectARN(q.bucket, o.Key)); denied[i] == nil {
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		if denied[i] = q.authorize(action, policy.ObjectARN(q.bucket, o.Key)); denied[i] == nil {
 			keys = append(keys, o.Key)
 		}
 	}
 	if q.principal == nil && len(keys) == 0 {
 		return s3err.New(s3err.AccessDenied) // an anonymous caller no bucket policy lets delete
 	}
-	errs := q.g.opt.Backend.DeleteObjects(q.ctx, q.cred, q.bucket, keys)
+	var errs []error
+	var done []s3fs.DeleteResult
+	if versioned {
+		// With versions, each key is its own delete (a marker to add or a
+		// version to remove).
+		for i, o := range req.Objects {
+			if denied[i] != nil {
+				continue
+			}
+			r, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, o.Key, o.VersionID)
+			errs, done = append(errs, err), append(done, r)
+		}
+	} else {
+		errs = q.g.opt.Backend.DeleteObjects(q.ctx, q.cred, q.bucket, keys)
+		done = make([]s3fs.DeleteResult, len(errs))
+	}
 	next := 0
 	for i, o := range req.Objects {
 		err := denied[i]
+		var d s3fs.DeleteResult
 		if err == nil {
-			err, next = errs[next], next+1
+			err, d, next = errs[next], done[next], next+1
 		}
 		if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) && !errors.Is(err, s3fs.ErrInvalidKey) {
 			e, _ := toS3(err)
-			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, Code: string(e.Code), Message: e.Message})
+			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: string(e.Code), Message: e.Message})
 			continue
 		}
 		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedElem{Key: o.Key})
+			de := deletedElem{Key: o.Key, VersionID: o.VersionID, DeleteMarker: d.DeleteMarker}
+			if d.DeleteMarker && o.VersionID == "" {
+				de.DeleteMarkerVersionID = d.VersionID
+			}
+			res.Deleted = append(res.Deleted, de)
 		}
 	}
 	return q.writeXML(http.StatusOK, res)
+}
+
+// copySourceVersion is the versionId of x-amz-copy-source, if any.
+func (q *request) copySourceVersion() string {
+	_, query, _ := strings.Cut(q.r.Header.Get("X-Amz-Copy-Source"), "?")
+	v, _ := url.ParseQuery(query)
+	return v.Get("versionId")
 }
 
 // copySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]",
 // URL-encoded.
 func (q *request) copySource() (string, string, *posix.Cred, error) {
 	src := q.r.Header.Get("X-Amz-Copy-Source")
-	path, query, _ := strings.Cut(src, "?")
-	if query != "" {
-		v, _ := url.ParseQuery(query)
-		if id := v.Get("versionId"); id != "" && id != "null" {
-			return "", "", nil, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
-		}
+	path, _, _ := strings.Cut(src, "?")
+	if id := q.copySourceVersion(); id != "" && !s3fs.ValidVersionID(id) {
+		return "", "", nil, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 	}
 	p, err := url.PathUnescape(path)
 	if err != nil {
@@ -459,7 +539,11 @@ func (q *request) copySource() (string, string, *posix.Cred, error) {
 	// Reading the source is the caller's to be allowed, as writing the
 	// destination was (the authorize step); what the source bucket's
 	// policy grants is read as that bucket's owner.
-	byBucket, err := q.decide("s3:GetObject", policy.ObjectARN(b, k))
+	action := "s3:GetObject"
+	if q.copySourceVersion() != "" {
+		action = "s3:GetObjectVersion"
+	}
+	byBucket, err := q.decide(action, policy.ObjectARN(b, k))
 	if err != nil || !byBucket {
 		return b, k, nil, err
 	}
@@ -498,7 +582,8 @@ func (q *request) copyObject() error {
 		return err
 	}
 	put.Size = -1
-	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", ReplaceTags: tdir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred}
+	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", ReplaceTags: tdir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred,
+		SourceVersionID: q.copySourceVersion()}
 	oi, err := q.g.opt.Backend.CopyObject(q.ctx, q.cred, sb, sk, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
 		err = s3fs.ErrPreconditionFailed // copy conditions fail with 412
@@ -506,5 +591,9 @@ func (q *request) copyObject() error {
 	if err != nil {
 		return err
 	}
+	if v := opt.SourceVersionID; v != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", v)
+	}
+	q.setNewVersionHeader(oi.VersionID)
 	return q.writeXML(http.StatusOK, copyObjectResult{NS: s3NS, LastModified: isoTime(oi.ModTime), ETag: oi.ETag})
 }

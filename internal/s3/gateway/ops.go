@@ -92,7 +92,7 @@ var operations = []operation{
 
 	// Bucket level, HEAD, PUT, DELETE, POST.
 	{name: "HeadBucket", method: http.MethodHead, level: bucketLevel, action: "s3:ListBucket", fn: (*request).headBucket},
-	{name: "PutBucketVersioning", method: http.MethodPut, level: bucketLevel, query: q("versioning"), action: "s3:PutBucketVersioning"},
+	{name: "PutBucketVersioning", method: http.MethodPut, level: bucketLevel, query: q("versioning"), action: "s3:PutBucketVersioning", fn: (*request).putBucketVersioning},
 	{name: "PutBucketAcl", method: http.MethodPut, level: bucketLevel, query: q("acl"), action: "s3:PutBucketAcl", fn: (*request).putBucketAcl},
 	{name: "PutBucketPolicy", method: http.MethodPut, level: bucketLevel, query: q("policy"), action: "s3:PutBucketPolicy", fn: (*request).putBucketPolicy},
 	{name: "PutBucketCors", method: http.MethodPut, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS", fn: (*request).putBucketCors},

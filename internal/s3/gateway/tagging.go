@@ -73,48 +73,36 @@ func headerTags(h http.Header) ([]s3fs.Tag, error) {
 	return tags, s3fs.ValidateTags(tags, s3fs.MaxObjectTags)
 }
 
-// noVersion refuses a versionId other than "null": every object has
-// that version alone until versioning exists.
-func (q *request) noVersion() error {
-	if v := q.r.URL.Query().Get("versionId"); v != "" && v != "null" {
-		return s3err.Newf(s3err.NoSuchVersion, "The specified version does not exist.")
-	}
-	return nil
-}
-
 func (q *request) getObjectTagging() error {
-	if err := q.noVersion(); err != nil {
-		return err
-	}
-	tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, q.cred, q.bucket, q.key)
+	vid := q.versionID()
+	tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid)
 	if err != nil {
 		return err
 	}
+	q.setVersionHeader(vid)
 	return q.writeXML(http.StatusOK, tagsOut(tags))
 }
 
 func (q *request) putObjectTagging() error {
-	if err := q.noVersion(); err != nil {
-		return err
-	}
 	tags, err := q.readTags(s3fs.MaxObjectTags)
 	if err != nil {
 		return err
 	}
-	if err := q.g.opt.Backend.PutObjectTagging(q.ctx, q.cred, q.bucket, q.key, tags); err != nil {
+	vid := q.versionID()
+	if err := q.g.opt.Backend.PutObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid, tags); err != nil {
 		return err
 	}
+	q.setVersionHeader(vid)
 	q.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (q *request) deleteObjectTagging() error {
-	if err := q.noVersion(); err != nil {
+	vid := q.versionID()
+	if err := q.g.opt.Backend.DeleteObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid); err != nil {
 		return err
 	}
-	if err := q.g.opt.Backend.DeleteObjectTagging(q.ctx, q.cred, q.bucket, q.key); err != nil {
-		return err
-	}
+	q.setVersionHeader(vid)
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

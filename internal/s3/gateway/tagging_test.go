@@ -146,7 +146,7 @@ func TestObjectTagging(t *testing.T) {
 	if _, err := h.s3.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: aws.String("tagb"), Key: aws.String("missing")}); code(err) != "NoSuchKey" {
 		t.Fatalf("tags of a missing key: %v", err)
 	}
-	if _, err := h.s3.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: aws.String("tagb"), Key: aws.String("a"), VersionId: aws.String("v123")}); code(err) != "NoSuchVersion" {
+	if _, err := h.s3.GetObjectTagging(bg, &s3.GetObjectTaggingInput{Bucket: aws.String("tagb"), Key: aws.String("a"), VersionId: aws.String("0123456789abcdef01234567")}); code(err) != "NoSuchVersion" {
 		t.Fatalf("tags of an unknown version: %v", err)
 	}
 

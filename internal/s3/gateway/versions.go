@@ -5,40 +5,53 @@ import (
 	"net/http"
 
 	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
 )
 
-// Versioning is never enabled on a cairn bucket yet, so every object has
-// exactly one version, "null", the latest; ListObjectVersions lists them
-// with ListObjects' order, prefixes and delimiters. S3 tools clean up with
+// ListObjectVersions lists every version of every key, newest first
+// within a key, with delete markers; on a bucket that never had
+// versioning, each object's one version, "null". S3 tools clean up with
 // it (boto3's object_versions.delete(), mc rm --versions, rclone
 // --s3-versions) even on buckets that never had versioning.
 
 type listVersionsResult struct {
-	XMLName             xml.Name      `xml:"ListVersionsResult"`
-	NS                  string        `xml:"xmlns,attr"`
-	Name                string        `xml:"Name"`
-	Prefix              string        `xml:"Prefix"`
-	KeyMarker           string        `xml:"KeyMarker"`
-	VersionIDMarker     string        `xml:"VersionIdMarker"`
-	NextKeyMarker       string        `xml:"NextKeyMarker,omitempty"`
-	NextVersionIDMarker string        `xml:"NextVersionIdMarker,omitempty"`
-	MaxKeys             int           `xml:"MaxKeys"`
-	Delimiter           string        `xml:"Delimiter,omitempty"`
-	EncodingType        string        `xml:"EncodingType,omitempty"`
-	IsTruncated         bool          `xml:"IsTruncated"`
-	Versions            []versionElem `xml:"Version"`
-	CommonPrefixes      []prefixElem  `xml:"CommonPrefixes"`
+	XMLName             xml.Name `xml:"ListVersionsResult"`
+	NS                  string   `xml:"xmlns,attr"`
+	Name                string   `xml:"Name"`
+	Prefix              string   `xml:"Prefix"`
+	KeyMarker           string   `xml:"KeyMarker"`
+	VersionIDMarker     string   `xml:"VersionIdMarker"`
+	NextKeyMarker       string   `xml:"NextKeyMarker,omitempty"`
+	NextVersionIDMarker string   `xml:"NextVersionIdMarker,omitempty"`
+	MaxKeys             int      `xml:"MaxKeys"`
+	Delimiter           string   `xml:"Delimiter,omitempty"`
+	EncodingType        string   `xml:"EncodingType,omitempty"`
+	IsTruncated         bool     `xml:"IsTruncated"`
+	// Entries are versionElem and deleteMarkerElem values in listing
+	// order (key, then newest first), as S3 interleaves them.
+	Entries        []any        `xml:",any"`
+	CommonPrefixes []prefixElem `xml:"CommonPrefixes"`
+}
+
+type deleteMarkerElem struct {
+	XMLName      xml.Name `xml:"DeleteMarker"`
+	Key          string   `xml:"Key"`
+	VersionID    string   `xml:"VersionId"`
+	IsLatest     bool     `xml:"IsLatest"`
+	LastModified string   `xml:"LastModified"`
+	Owner        owner    `xml:"Owner"`
 }
 
 type versionElem struct {
-	Key          string `xml:"Key"`
-	VersionID    string `xml:"VersionId"`
-	IsLatest     bool   `xml:"IsLatest"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag"`
-	Size         int64  `xml:"Size"`
-	StorageClass string `xml:"StorageClass"`
-	Owner        owner  `xml:"Owner"`
+	XMLName      xml.Name `xml:"Version"`
+	Key          string   `xml:"Key"`
+	VersionID    string   `xml:"VersionId"`
+	IsLatest     bool     `xml:"IsLatest"`
+	LastModified string   `xml:"LastModified"`
+	ETag         string   `xml:"ETag"`
+	Size         int64    `xml:"Size"`
+	StorageClass string   `xml:"StorageClass"`
+	Owner        owner    `xml:"Owner"`
 }
 
 func (q *request) listObjectVersions() error {
@@ -51,34 +64,41 @@ func (q *request) listObjectVersions() error {
 	switch {
 	case idMarker != "" && keyMarker == "":
 		return s3err.Newf(s3err.InvalidArgument, "A version-id marker cannot be specified without a key marker.")
-	case idMarker != "" && idMarker != "null":
+	case idMarker != "" && !s3fs.ValidVersionID(idMarker):
 		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 	}
-	// An object's only version is "null": after (key-marker, null), or
-	// after key-marker alone, the listing resumes after that key.
-	lr, err := q.list(p, keyMarker, true)
+	res := listVersionsResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
+		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
+	if p.maxKeys == 0 {
+		if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+			return err
+		}
+		return q.writeXML(http.StatusOK, res)
+	}
+	lr, err := q.g.opt.Backend.ListObjectVersions(q.ctx, q.cred, q.bucket, s3fs.ListVersionsOptions{Prefix: p.prefix, Delimiter: p.delim,
+		KeyMarker: keyMarker, VersionIDMarker: idMarker, MaxKeys: p.maxKeys})
 	if err != nil {
 		return err
 	}
-	res := listVersionsResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
-		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding, IsTruncated: lr.IsTruncated,
-		Versions: []versionElem{}, CommonPrefixes: []prefixElem{}}
-	for _, o := range lr.Objects {
-		res.Versions = append(res.Versions, versionElem{Key: p.enc(o.Key), VersionID: "null", IsLatest: true, LastModified: isoTime(o.ModTime),
+	res.IsTruncated = lr.IsTruncated
+	for _, o := range lr.Versions {
+		vid := o.VersionID
+		if vid == "" {
+			vid = s3fs.NullVersion
+		}
+		if o.IsDeleteMarker {
+			res.Entries = append(res.Entries, deleteMarkerElem{Key: p.enc(o.Key), VersionID: vid, IsLatest: o.IsLatest,
+				LastModified: isoTime(o.ModTime), Owner: uidOwner(o.OwnerUID)})
+			continue
+		}
+		res.Entries = append(res.Entries, versionElem{Key: p.enc(o.Key), VersionID: vid, IsLatest: o.IsLatest, LastModified: isoTime(o.ModTime),
 			ETag: o.ETag, Size: o.Size, StorageClass: "STANDARD", Owner: uidOwner(o.OwnerUID)})
 	}
 	for _, cp := range lr.CommonPrefixes {
 		res.CommonPrefixes = append(res.CommonPrefixes, prefixElem{Prefix: p.enc(cp)})
 	}
 	if lr.IsTruncated {
-		next := lr.NextMarker
-		if next == "" && len(lr.Objects) > 0 {
-			next = lr.Objects[len(lr.Objects)-1].Key
-		}
-		res.NextKeyMarker = p.enc(next)
-		if len(lr.Objects) > 0 && lr.Objects[len(lr.Objects)-1].Key == next {
-			res.NextVersionIDMarker = "null"
-		}
+		res.NextKeyMarker, res.NextVersionIDMarker = p.enc(lr.NextKeyMarker), lr.NextVersionIDMarker
 	}
 	return q.writeXML(http.StatusOK, res)
 }

@@ -3,6 +3,7 @@ package s3fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) e
 	c := cred
 	c.Umask = 0 // the configured mode, exactly
 	_, err := f.v.Mkdir(ctx, c, posix.RootIno, bucket, f.dirMode)
+	f.versions.forget(bucket)
 	if errors.Is(err, syscall.EEXIST) {
 		return ErrBucketExists
 	}
@@ -80,15 +82,37 @@ func (f *FS) HeadBucket(ctx context.Context, cred posix.Cred, bucket string) (Bu
 func (f *FS) DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) error {
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
-	if _, err := f.bucketIno(ctx, cred, bucket); err != nil {
+	b, err := f.bucketIno(ctx, cred, bucket)
+	if err != nil {
 		return err
 	}
-	err := f.v.Rmdir(ctx, cred, posix.RootIno, bucket)
+	// Noncurrent versions and delete markers count: a bucket with any is
+	// not empty (as in S3).
+	vroot, err := f.bucketVersions(ctx, b.Ino, false)
+	if err != nil {
+		return err
+	}
+	if vroot != 0 {
+		empty, err := f.versionsEmpty(ctx, vroot)
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return ErrBucketNotEmpty
+		}
+	}
+	err = f.v.Rmdir(ctx, cred, posix.RootIno, bucket)
 	if errors.Is(err, syscall.ENOTEMPTY) {
 		return ErrBucketNotEmpty
 	}
 	if err != nil {
 		return err
+	}
+	f.versions.forget(bucket)
+	if vroot != 0 {
+		if base, err := f.versionsBase(ctx); err == nil {
+			_ = f.v.Rmdir(ctx, posix.Root, base, fmt.Sprint(uint64(b.Ino)))
+		}
 	}
 	f.dropBucketUploads(ctx, bucket)
 	return nil

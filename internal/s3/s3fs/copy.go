@@ -15,7 +15,7 @@ import (
 func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt CopyOptions) (ObjectInfo, error) {
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
-	sr, sm, err := f.lookupObject(ctx, opt.sourceCred(cred), srcBucket, srcKey, 0, false)
+	sr, sm, err := f.lookupVersion(ctx, opt.sourceCred(cred), srcBucket, srcKey, opt.SourceVersionID, 0, false)
 	se := sr.Entry
 	if err != nil {
 		return ObjectInfo{}, err
@@ -27,7 +27,7 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 	if err := checkCopyConditions(soi, opt.Source); err != nil {
 		return ObjectInfo{}, err
 	}
-	if srcBucket == dstBucket && srcKey == dstKey && !opt.ReplaceMetadata {
+	if srcBucket == dstBucket && srcKey == dstKey && !opt.ReplaceMetadata && opt.SourceVersionID == "" {
 		return ObjectInfo{}, ErrInvalidCopySource
 	}
 	segs, dir, err := splitKey(dstKey)

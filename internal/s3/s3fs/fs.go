@@ -50,6 +50,9 @@ type FS struct {
 	sysOnce sync.Mutex
 	tmpIno  posix.Ino // .cairn/tmp
 	upIno   posix.Ino // .cairn/uploads
+	verIno  posix.Ino // .cairn/versions
+
+	versions versionCache // buckets' versioning states
 
 	// gen counts this FS's writes (bumped before and after each), for
 	// listing read-ahead; ahead holds the pages computed ahead.
@@ -93,6 +96,11 @@ type objMeta struct {
 	Mtime         int64       `json:"mt"`
 	DirMarker     bool        `json:"dir,omitempty"`
 	Tags          []Tag       `json:"tags,omitempty"`
+	// VersionID is the object's version id: "" for objects written
+	// without versioning, "null" under suspended versioning.
+	VersionID string `json:"vid,omitempty"`
+	// DeleteMarker marks a delete marker (kept with noncurrent versions).
+	DeleteMarker bool `json:"dm,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

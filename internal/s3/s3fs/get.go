@@ -1,6 +1,7 @@
 package s3fs
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -87,6 +88,7 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 		oi.ETag = quoteETag(m.ETag)
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
 		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes, oi.PartChecksums = m.Checksums, m.Parts, len(m.Tags), m.PartSizes, m.PartChecksums
+		oi.VersionID, oi.IsDeleteMarker = m.VersionID, m.DeleteMarker
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)
@@ -157,10 +159,97 @@ func (f *FS) lookupObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	return r, m, err
 }
 
+// lookupVersion is lookupObject for version vid of the key ("": the
+// current one). A version that is not the current one is read from the
+// key's holder; a delete marker is a *DeleteMarkerError (also when, with
+// no version asked for, a delete marker is the key's latest version).
+func (f *FS) lookupVersion(ctx context.Context, cred posix.Cred, bucket, key, vid string, want uint16, data bool) (vfs.WalkResult, *objMeta, error) {
+	r, m, err := f.lookupObject(ctx, cred, bucket, key, want, data)
+	if vid == "" {
+		if errors.Is(err, ErrNoSuchKey) {
+			if status, _ := f.Versioning(ctx, bucket); status != "" {
+				if ent, ok := f.latestKept(ctx, bucket, key); ok {
+					if lm := f.decodeMeta(ent.Ino, ent.Xattr); lm != nil && lm.DeleteMarker {
+						return r, nil, &DeleteMarkerError{VersionID: lm.VersionID}
+					}
+				}
+			}
+		}
+		return r, m, err
+	}
+	if !ValidVersionID(vid) {
+		return r, nil, ErrInvalidVersion
+	}
+	if err == nil && (m.VersionID == vid || isNull(m.VersionID) && vid == NullVersion) {
+		return r, m, nil
+	}
+	if err != nil && !errors.Is(err, ErrNoSuchKey) {
+		return r, nil, err
+	}
+	segs, dir, err := splitKey(key)
+	if err != nil || dir {
+		return r, nil, ErrNoSuchVersion
+	}
+	b, err := f.bucketIno(ctx, posix.Root, bucket)
+	if err != nil {
+		return r, nil, err
+	}
+	holder, err := f.holderDir(ctx, b.Ino, segs, false)
+	if err != nil || holder == 0 {
+		return r, nil, cmp.Or(err, ErrNoSuchVersion)
+	}
+	ent, found, err := f.findVersion(ctx, holder, vid)
+	if err != nil || !found {
+		return r, nil, cmp.Or(err, ErrNoSuchVersion)
+	}
+	if vm := f.decodeMeta(ent.Ino, ent.Xattr); vm != nil && vm.DeleteMarker {
+		return r, nil, &DeleteMarkerError{VersionID: vid, Method: true}
+	}
+	if want != 0 {
+		if err := f.v.Access(ctx, cred, ent.Ino, want); err != nil {
+			return r, nil, err
+		}
+	}
+	r, err = f.v.Walk(ctx, posix.Root, holder, vfs.WalkRequest{Names: []string{ent.Name}, Xattr: metaXattr, Chunk0: data})
+	if err != nil {
+		return r, nil, cmp.Or(ignoreENOENT(err), ErrNoSuchVersion)
+	}
+	m, err = f.objectMetaFrom(ctx, r.Entry, r.Xattr)
+	return r, m, err
+}
+
+func ignoreENOENT(err error) error {
+	if errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// latestKept returns the newest entry of the key's holder.
+func (f *FS) latestKept(ctx context.Context, bucket, key string) (vfs.DirEntry, bool) {
+	segs, dir, err := splitKey(key)
+	if err != nil || dir {
+		return vfs.DirEntry{}, false
+	}
+	b, err := f.bucketIno(ctx, posix.Root, bucket)
+	if err != nil {
+		return vfs.DirEntry{}, false
+	}
+	holder, err := f.holderDir(ctx, b.Ino, segs, false)
+	if err != nil || holder == 0 {
+		return vfs.DirEntry{}, false
+	}
+	ents, err := f.holderEntries(ctx, holder, "", 1)
+	if err != nil || len(ents) == 0 {
+		return vfs.DirEntry{}, false
+	}
+	return ents[0], true
+}
+
 // HeadObject returns an object's metadata after checking conditions.
 // cred needs read permission on the file.
 func (f *FS) HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (ObjectInfo, error) {
-	r, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayRead, false)
+	r, m, err := f.lookupVersion(ctx, cred, bucket, key, opt.VersionID, posix.MayRead, false)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -171,7 +260,7 @@ func (f *FS) HeadObject(ctx context.Context, cred posix.Cred, bucket, key string
 // GetObject opens an object for reading (a range of it with opt.Range or
 // opt.PartNumber). The caller must Close Body.
 func (f *FS) GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt GetOptions) (*Object, error) {
-	r, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayRead, true)
+	r, m, err := f.lookupVersion(ctx, cred, bucket, key, opt.VersionID, posix.MayRead, true)
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, op
 		if namePrefix == "" {
 			// The marker object of the prefix directory itself sorts first.
 			if m, _ := f.loadMeta(ctx, base); m != nil && m.DirMarker {
-				l.object(dirPart, e.Attr, quoteETag(m.ETag))
+				l.object(dirPart, e.Attr, quoteETag(m.ETag), "")
 			}
 		}
 	}
@@ -243,7 +243,7 @@ func (l *lister) add() error {
 
 // object lists key, a file or directory marker with attributes a and the
 // quoted ETag etag.
-func (l *lister) object(key string, a posix.Attr, etag string) error {
+func (l *lister) object(key string, a posix.Attr, etag, vid string) error {
 	if key <= l.after || !strings.HasPrefix(key, l.prefix) {
 		return nil
 	}
@@ -259,7 +259,7 @@ func (l *lister) object(key string, a posix.Attr, etag string) error {
 		l.res.Objects = make([]ObjectInfo, 0, min(l.max, 128)) // most listings are short
 	}
 	oi := baseInfo(l.bucket, key, a)
-	oi.ETag = etag
+	oi.ETag, oi.VersionID = etag, vid
 	l.res.Objects = append(l.res.Objects, oi)
 	l.res.NextMarker = key
 	return nil
@@ -392,12 +392,12 @@ func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
 			if err != nil {
 				return err
 			}
-			lm.etag = quoteETag(m.ETag)
+			lm.etag, lm.vid = quoteETag(m.ETag), m.VersionID
 		} else {
 			lm.etag = quoteETag(standInETag(e.Ino, e.Attr))
 		}
 	}
-	return l.object(key, e.Attr, lm.etag)
+	return l.object(key, e.Attr, lm.etag, lm.vid)
 }
 
 func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
@@ -415,7 +415,7 @@ func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
 		}
 	}
 	if m, err := l.f.loadMeta(l.ctx, d.Ino); err == nil && m != nil && m.DirMarker {
-		if err := l.object(key, d.Attr, quoteETag(m.ETag)); err != nil {
+		if err := l.object(key, d.Attr, quoteETag(m.ETag), ""); err != nil {
 			return err
 		}
 	}

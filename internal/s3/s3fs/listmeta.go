@@ -19,6 +19,7 @@ type listMeta struct {
 	size  uint64
 	mtime int64
 	dir   bool
+	vid   string // version id ("" for none)
 }
 
 // listMeta returns the listing fields of the metadata b of ino; ok is
@@ -35,7 +36,7 @@ func (f *FS) listMeta(ino posix.Ino, b []byte) (listMeta, bool) {
 	if m == nil {
 		return listMeta{}, false
 	}
-	return listMeta{etag: quoteETag(m.ETag), size: m.Size, mtime: m.Mtime, dir: m.DirMarker}, true
+	return listMeta{etag: quoteETag(m.ETag), size: m.Size, mtime: m.Mtime, dir: m.DirMarker, vid: m.VersionID}, true
 }
 
 // listFields reads the listing fields of JSON object metadata without
@@ -91,6 +92,19 @@ func listFields(b []byte) (lm listMeta, ok bool) {
 				end++
 			}
 			lm.etag, haveETag = string(b[i:end+1]), true
+			i = end + 1
+		case "vid":
+			if b[i] != '"' {
+				return lm, false
+			}
+			end := i + 1
+			for b[end] != '"' {
+				if b[end] == '\\' || b[end] >= 0x80 {
+					return lm, false
+				}
+				end++
+			}
+			lm.vid = string(b[i+1 : end])
 			i = end + 1
 		case "sz":
 			v, n, good := parseUint(b[i:])

@@ -12,6 +12,7 @@ type listView struct {
 	Size  uint64  `json:"sz"`
 	Mtime int64   `json:"mt"`
 	Dir   bool    `json:"dir"`
+	VID   string  `json:"vid"`
 }
 
 func checkListFields(t *testing.T, b []byte) {
@@ -23,7 +24,7 @@ func checkListFields(t *testing.T, b []byte) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("listFields answered for %q, which encoding/json rejects: %v", b, err)
 	}
-	if v.ETag == nil || lm.etag != quoteETag(*v.ETag) || lm.size != v.Size || lm.mtime != v.Mtime || lm.dir != v.Dir {
+	if v.ETag == nil || lm.etag != quoteETag(*v.ETag) || lm.size != v.Size || lm.mtime != v.Mtime || lm.dir != v.Dir || lm.vid != v.VID {
 		t.Fatalf("listFields(%q) = %+v, encoding/json: %+v (etag %v)", b, lm, v, v.ETag)
 	}
 }
@@ -35,6 +36,8 @@ func listMetaSeeds() [][]byte {
 		{ETag: "abc-3", ContentType: "text/plain", UserMeta: map[string]string{"k": "v\"}"}, Headers: map[string]string{"Cache-Control": "no"},
 			Checksums: Checksums{CRC32: "AAAA", Type: "COMPOSITE"}, Parts: 3, PartSizes: []int64{5, 5, 1}, Size: 11, Mtime: -5},
 		{ETag: "d41d8cd98f00b204e9800998ecf8427e", DirMarker: true, Mtime: 1},
+		{ETag: "93b885adfe0da089cdf634904fd59f71", Size: 1, Mtime: 2, VersionID: "f9b5a1c2d3e4f5a600112233"},
+		{ETag: "93b885adfe0da089cdf634904fd59f71", VersionID: NullVersion, DeleteMarker: true},
 	} {
 		b, _ := json.Marshal(m)
 		seeds = append(seeds, b)
@@ -49,6 +52,8 @@ func listMetaSeeds() [][]byte {
 		[]byte(`{"sz":1}`),
 		[]byte(`{"etag":"a","etag":"b","x":[{"}":"]"},[]],"y":null}`),
 		[]byte(`{"etag":"a"`),
+		[]byte(`{"etag":"a","vid":"x\"y"}`),
+		[]byte(`{"etag":"a","vid":"v","vid":"w"}`),
 		[]byte(`[]`),
 	)
 }

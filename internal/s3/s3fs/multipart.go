@@ -57,6 +57,7 @@ type completedUpload struct {
 	Mtime     int64     `json:"mt"`
 	Checksums Checksums `json:"ck,omitempty"`
 	At        int64     `json:"at"` // completion time, Unix ns
+	VersionID string    `json:"vid,omitempty"`
 }
 
 // keepCompleted is how long a completed upload's answer is kept for
@@ -225,7 +226,7 @@ func (f *FS) UploadPartCopy(ctx context.Context, cred posix.Cred, bucket, key, u
 	if err != nil {
 		return Part{}, err
 	}
-	sr, sm, err := f.lookupObject(ctx, opt.sourceCred(cred), srcBucket, srcKey, 0, false)
+	sr, sm, err := f.lookupVersion(ctx, opt.sourceCred(cred), srcBucket, srcKey, opt.SourceVersionID, 0, false)
 	se := sr.Entry
 	if err != nil {
 		return Part{}, err
@@ -305,7 +306,7 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	if d := info.Done; d != nil {
 		// Completed already: the same answer again.
 		oi := ObjectInfo{Bucket: bucket, Key: key, ETag: d.ETag, Size: d.Size, ModTime: time.Unix(0, d.Mtime).UTC(),
-			Checksums: d.Checksums, StorageClass: "STANDARD"}
+			Checksums: d.Checksums, StorageClass: "STANDARD", VersionID: d.VersionID}
 		return oi, nil
 	}
 	if len(parts) == 0 {
@@ -380,7 +381,7 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	if err != nil {
 		return oi, err
 	}
-	info.Done = &completedUpload{ETag: oi.ETag, Size: oi.Size, Mtime: oi.ModTime.UnixNano(), Checksums: oi.Checksums, At: f.now().UnixNano()}
+	info.Done = &completedUpload{ETag: oi.ETag, Size: oi.Size, Mtime: oi.ModTime.UnixNano(), Checksums: oi.Checksums, At: f.now().UnixNano(), VersionID: oi.VersionID}
 	if err := f.completeUpload(ctx, dir, info); err != nil {
 		// The object is in place; only a retry's answer is lost.
 		f.log.Warn("keeping a completed upload's answer failed", "bucket", bucket, "upload", uploadID, "err", err)

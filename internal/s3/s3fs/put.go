@@ -88,6 +88,10 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	if err := checkBody(h, int64(n), opt); err != nil {
 		return ObjectInfo{}, err
 	}
+	status, err := f.Versioning(ctx, bucket)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
 	m := &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
 		UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, Checksums: h.result(), Size: uint64(n)}
 	mode := opt.Mode
@@ -99,6 +103,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	// The metadata describes the file state it was computed for (size and
 	// mtime), so the mtime is chosen here and given to the transaction.
 	m.Mtime = f.now().UnixNano()
+	f.stampVersion(m, status)
 	enc, err := json.Marshal(m)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -107,19 +112,55 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	popt := vfs.PutFileOptions{Mode: mode, Xattrs: map[string][]byte{metaXattr: enc},
 		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime,
 		Dirs: append([]string{bucket}, segs[:len(segs)-1]...), FirstAsRoot: true}
-	e, err := f.v.PutFile(ctx, c, posix.RootIno, name, data, popt)
-	if we := (*vfs.WalkError)(nil); errors.As(err, &we) {
-		// The first object under a new prefix (or no such bucket).
-		b, berr := f.bucketIno(ctx, cred, bucket)
-		if berr != nil {
-			return ObjectInfo{}, berr
+	var bucketDir, parent posix.Ino
+	put := func() (vfs.Entry, error) {
+		if parent != 0 {
+			return f.v.PutFile(ctx, c, parent, name, data, popt)
 		}
-		parent, perr := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
-		if perr != nil {
-			return ObjectInfo{}, perr
+		e, err := f.v.PutFile(ctx, c, posix.RootIno, name, data, popt)
+		if we := (*vfs.WalkError)(nil); errors.As(err, &we) {
+			// The first object under a new prefix (or no such bucket).
+			b, berr := f.bucketIno(ctx, cred, bucket)
+			if berr != nil {
+				return e, berr
+			}
+			bucketDir = b.Ino
+			p, perr := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
+			if perr != nil {
+				return e, perr
+			}
+			parent = p
+			popt.Dirs, popt.FirstAsRoot = nil, false
+			e, err = f.v.PutFile(ctx, c, parent, name, data, popt)
 		}
-		popt.Dirs, popt.FirstAsRoot = nil, false
-		e, err = f.v.PutFile(ctx, c, parent, name, data, popt)
+		return e, err
+	}
+	var e vfs.Entry
+	if status == "" || popt.NoReplace {
+		e, err = put()
+	} else {
+		// A new key costs nothing more than without versioning; one that
+		// has a current version keeps it as a noncurrent one.
+		popt.NoReplace = true
+		e, err = put()
+		if errors.Is(err, syscall.EEXIST) {
+			if bucketDir == 0 {
+				b, berr := f.bucketIno(ctx, cred, bucket)
+				if berr != nil {
+					return ObjectInfo{}, berr
+				}
+				bucketDir = b.Ino
+			}
+			holder, herr := f.holderDir(ctx, bucketDir, segs, true)
+			if herr != nil {
+				return ObjectInfo{}, herr
+			}
+			popt.NoReplace, popt.Keep = false, keepVersion(holder, status)
+			e, err = put()
+			if err == nil {
+				f.afterVersionedPut(ctx, bucketDir, segs, status)
+			}
+		}
 	}
 	switch {
 	case errors.Is(err, syscall.EEXIST) && opt.IfNoneMatch == "*":
@@ -132,13 +173,41 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	return f.info(bucket, key, e.Attr, m), nil
 }
 
-// publish renames a finished temporary file into place.
+// publish renames a finished temporary file into place. In a bucket with
+// versioning, m gets its version id first, and a replaced current version
+// is kept as a noncurrent one.
 func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, parent posix.Ino, name, bucket, key string, noReplace bool) (ObjectInfo, error) {
+	status, err := f.Versioning(ctx, bucket)
+	if err == nil && status != "" {
+		f.stampVersion(m, status)
+		err = f.storeMeta(ctx, tmp.ino, m)
+	}
 	flags := uint32(0)
-	if noReplace {
+	if noReplace || status != "" {
 		flags = vfs.RenameNoReplace
 	}
-	err := f.v.Rename(ctx, cred, tmp.dir, tmp.name, parent, name, flags)
+	if err == nil {
+		err = f.v.Rename(ctx, cred, tmp.dir, tmp.name, parent, name, flags)
+	}
+	var bucketDir posix.Ino
+	var segs []string
+	if errors.Is(err, syscall.EEXIST) && !noReplace && status != "" {
+		var holder posix.Ino
+		segs, _, err = splitKey(key)
+		if err == nil {
+			var b vfs.Entry
+			if b, err = f.bucketIno(ctx, cred, bucket); err == nil {
+				bucketDir = b.Ino
+				holder, err = f.holderDir(ctx, bucketDir, segs, true)
+			}
+		}
+		if err == nil {
+			err = f.v.RenameKeep(ctx, cred, tmp.dir, tmp.name, parent, name, 0, keepVersion(holder, status))
+		}
+		if err == nil {
+			f.afterVersionedPut(ctx, bucketDir, segs, status)
+		}
+	}
 	if err != nil {
 		f.dropTemp(ctx, cred, tmp)
 		switch {

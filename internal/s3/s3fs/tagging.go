@@ -76,10 +76,11 @@ func tagText(s string) bool {
 	return true
 }
 
-// GetObjectTagging returns an object's tags. cred needs read permission
+// GetObjectTagging returns the tags of an object's version vid ("":
+// the current one). cred needs read permission
 // on the object.
-func (f *FS) GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) ([]Tag, error) {
-	_, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayRead, false)
+func (f *FS) GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, vid string) ([]Tag, error) {
+	_, m, err := f.lookupVersion(ctx, cred, bucket, key, vid, posix.MayRead, false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +89,13 @@ func (f *FS) GetObjectTagging(ctx context.Context, cred posix.Cred, bucket, key 
 
 // PutObjectTagging replaces an object's tags (none: removes them). cred
 // needs write permission on the object, as for setting its user xattrs.
-func (f *FS) PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string, tags []Tag) error {
+func (f *FS) PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, vid string, tags []Tag) error {
 	if err := ValidateTags(tags, MaxObjectTags); err != nil {
 		return err
 	}
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
-	r, m, err := f.lookupObject(ctx, cred, bucket, key, posix.MayWrite, false)
+	r, m, err := f.lookupVersion(ctx, cred, bucket, key, vid, posix.MayWrite, false)
 	if err != nil {
 		return err
 	}
@@ -106,8 +107,8 @@ func (f *FS) PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key 
 }
 
 // DeleteObjectTagging removes an object's tags.
-func (f *FS) DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key string) error {
-	return f.PutObjectTagging(ctx, cred, bucket, key, nil)
+func (f *FS) DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, vid string) error {
+	return f.PutObjectTagging(ctx, cred, bucket, key, vid, nil)
 }
 
 // bucketTagsXattr holds a bucket's tags (JSON []Tag) on its directory.

@@ -33,6 +33,7 @@ var (
 	ErrMetadataTooLarge   = errors.New("s3fs: metadata headers exceed 2 KiB")
 	ErrInvalidCopySource  = errors.New("s3fs: copy source is the destination without changes")
 	ErrInvalidCopyRange   = errors.New("s3fs: copy source range outside the source object")
+	ErrInvalidArgument    = errors.New("s3fs: invalid argument")
 )
 
 // BucketInfo describes a bucket.
@@ -76,6 +77,13 @@ type ObjectInfo struct {
 	// PartChecksums are the parts' checksums, when the upload had an
 	// algorithm (else nil).
 	PartChecksums []Checksums
+	// VersionID is the version's id: "" for an object written without
+	// versioning (the null version), "null" for one written while
+	// versioning was suspended.
+	VersionID string
+	// IsLatest and IsDeleteMarker describe versions in
+	// ListObjectVersions.
+	IsLatest, IsDeleteMarker bool
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
@@ -120,6 +128,8 @@ type Range struct {
 
 // GetOptions condition and shape a GetObject/HeadObject.
 type GetOptions struct {
+	// VersionID, when set, selects a version other than the current one.
+	VersionID         string
 	Range             *Range
 	PartNumber        int
 	IfMatch           string
@@ -156,6 +166,9 @@ type ListResult struct {
 
 // CopyOptions describe a CopyObject.
 type CopyOptions struct {
+	// SourceVersionID selects a version of the source other than the
+	// current one.
+	SourceVersionID string
 	// ReplaceMetadata takes ContentType/UserMeta/Headers from Put instead of
 	// the source (x-amz-metadata-directive: REPLACE).
 	ReplaceMetadata bool
