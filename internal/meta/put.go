@@ -47,6 +47,9 @@ type PutFileRequest struct {
 	FirstAsRoot bool
 	// Keep, when set, keeps a replaced file under another name (Keep).
 	Keep *Keep
+	// Flags are the new file's inode flags (posix.FlagImmutable: a
+	// locked object version is immutable from its creation on).
+	Flags uint8
 }
 
 // WalkError is PutFile's failure to walk its Dirs: Dirs[Found] is missing
@@ -176,11 +179,12 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 			if err := m.access(tx, cred, &oa, posix.MayWrite); err != nil {
 				return err
 			}
-			if err := m.checkVictim(tx, cred, &pa, &oa); err != nil {
-				return err
-			}
 			kept, err := m.keepReplaced(tx, req.Keep, old, &oa, now, p)
 			if err != nil {
+				return err
+			}
+			// A kept file is not removed: only the sticky rules apply.
+			if err := m.checkVictimFlags(tx, cred, &pa, &oa, !kept); err != nil {
 				return err
 			}
 			if !kept {
@@ -198,7 +202,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err != nil {
 			return err
 		}
-		a.Parent, a.Length = p, req.Length
+		a.Parent, a.Length, a.Flags = p, req.Length, req.Flags
 		if req.Mtime != 0 {
 			a.Atime, a.Mtime, a.Ctime = req.Mtime, req.Mtime, req.Mtime
 		}
@@ -285,6 +289,9 @@ func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, now i
 	}
 	name := k.Name(*a, xv)
 	if name == "" {
+		if a.Flags&(posix.FlagImmutable|posix.FlagAppend) != 0 {
+			return false, syscall.EPERM // dropping it would remove it
+		}
 		return false, nil
 	}
 	if err := checkName(name); err != nil {

@@ -103,7 +103,12 @@ func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 // checkVictim applies the rules for removing or replacing an entry of dir:
 // immutable or append-only flags, and the sticky bit.
 func (m *FS) checkVictim(tx kv.Tx, cred posix.Cred, dir, victim *posix.Attr) error {
-	if dir.Flags&posix.FlagAppend != 0 || victim.Flags&(posix.FlagImmutable|posix.FlagAppend) != 0 {
+	return m.checkVictimFlags(tx, cred, dir, victim, true)
+}
+
+// checkVictimFlags is checkVictim with the flag rules only when flags.
+func (m *FS) checkVictimFlags(tx kv.Tx, cred posix.Cred, dir, victim *posix.Attr, flags bool) error {
+	if flags && (dir.Flags&posix.FlagAppend != 0 || victim.Flags&(posix.FlagImmutable|posix.FlagAppend) != 0) {
 		return syscall.EPERM
 	}
 	return posix.CheckSticky(cred, dir, victim)

@@ -13,6 +13,10 @@ const (
 	RenameNoReplace uint32 = 1 << 0
 	RenameExchange  uint32 = 1 << 1
 	RenameWhiteout  uint32 = 1 << 2
+	// RenameTrusted is no renameat2 flag: the caller (the S3 layer moving
+	// its own files, never a FUSE request) renames files that are
+	// immutable or append-only, which rename(2) refuses (EPERM).
+	RenameTrusted uint32 = 1 << 8
 )
 
 // renameSide is one end of a rename: a directory entry and what it names.
@@ -38,7 +42,7 @@ func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 // RenameKeep is Rename that, when it replaces a regular file and keep is
 // not nil, keeps the replaced file as keep says (see Keep).
 func (m *FS) RenameKeep(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32, keep *Keep) error {
-	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+	if flags&^(RenameNoReplace|RenameExchange|RenameTrusted) != 0 || flags&(RenameNoReplace|RenameExchange) == RenameNoReplace|RenameExchange {
 		return syscall.EINVAL
 	}
 	for _, n := range []string{name, newName} {
@@ -60,7 +64,7 @@ func (m *FS) RenameKeep(ctx context.Context, cred posix.Cred, parent posix.Ino, 
 		if err != nil {
 			return err
 		}
-		if err := m.checkRename(tx, cred, src, dst, flags); err != nil {
+		if err := m.checkRename(tx, cred, src, dst, flags, keep); err != nil {
 			if err == errRenameNoop {
 				return nil
 			}
@@ -115,7 +119,7 @@ func (m *FS) loadRename(tx kv.Tx, cred posix.Cred, parent posix.Ino, name string
 	return src, dst, err
 }
 
-func (m *FS) checkRename(tx kv.Tx, cred posix.Cred, src, dst *renameSide, flags uint32) error {
+func (m *FS) checkRename(tx kv.Tx, cred posix.Cred, src, dst *renameSide, flags uint32, keep *Keep) error {
 	exchange := flags&RenameExchange != 0
 	if dst.ino == 0 && exchange {
 		return syscall.ENOENT
@@ -134,11 +138,15 @@ func (m *FS) checkRename(tx kv.Tx, cred posix.Cred, src, dst *renameSide, flags 
 			return syscall.EISDIR
 		}
 	}
-	if err := m.checkVictim(tx, cred, src.pa, &src.a); err != nil {
+	// A trusted rename moves immutable files; a replaced file that Keep
+	// keeps is not removed: for them, only the sticky rules apply.
+	trusted := flags&RenameTrusted != 0
+	if err := m.checkVictimFlags(tx, cred, src.pa, &src.a, !trusted); err != nil {
 		return err
 	}
 	if dst.ino != 0 {
-		if err := m.checkVictim(tx, cred, dst.pa, &dst.a); err != nil {
+		kept := keep != nil && dst.typ == posix.TypeFile
+		if err := m.checkVictimFlags(tx, cred, dst.pa, &dst.a, !trusted && !kept); err != nil {
 			return err
 		}
 	}

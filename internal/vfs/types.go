@@ -37,6 +37,7 @@ const (
 
 	RenameNoReplace = meta.RenameNoReplace
 	RenameExchange  = meta.RenameExchange
+	RenameTrusted   = meta.RenameTrusted // not from FUSE: see meta.RenameTrusted
 
 	XattrCreate  = meta.XattrCreate
 	XattrReplace = meta.XattrReplace
@@ -94,6 +95,8 @@ type PutFileOptions struct {
 	// Keep, when set, keeps a replaced file under another name in the
 	// same transaction (meta.Keep).
 	Keep *Keep
+	// Flags are the new file's inode flags (posix.FlagImmutable, ...).
+	Flags uint8
 }
 
 // Keep tells a replacing PutFile or RenameKeep where to keep the replaced
@@ -110,7 +113,7 @@ func (fs *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		return meta.Entry{}, syscall.EFBIG
 	}
 	req := meta.PutFileRequest{Mode: opt.Mode, Umask: cred.Umask, Length: uint64(len(data)), Xattrs: opt.Xattrs, NoReplace: opt.NoReplace, Mtime: opt.Mtime,
-		Dirs: opt.Dirs, FirstAsRoot: opt.FirstAsRoot, Keep: opt.Keep}
+		Dirs: opt.Dirs, FirstAsRoot: opt.FirstAsRoot, Keep: opt.Keep, Flags: opt.Flags}
 	var id uint64
 	var size uint32
 	if len(data) > 0 && len(data) <= fs.inline {

@@ -232,6 +232,11 @@ func (fs *FS) Chmod(ctx context.Context, cred posix.Cred, ino posix.Ino, mode ui
 	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetMode, Mode: mode})
 }
 
+// SetFlags sets a file's inode flags (chattr; the caller must be root).
+func (fs *FS) SetFlags(ctx context.Context, cred posix.Cred, ino posix.Ino, flags uint8) (posix.Attr, error) {
+	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetFlags, Flags: flags})
+}
+
 // Chown changes a file's owner and group.
 func (fs *FS) Chown(ctx context.Context, cred posix.Cred, ino posix.Ino, uid, gid uint32) (posix.Attr, error) {
 	return fs.SetAttr(ctx, cred, ino, meta.SetAttrRequest{Valid: meta.SetUID | meta.SetGID, UID: uid, GID: gid})

@@ -21,12 +21,19 @@ type Backend interface {
 	GetObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (*s3fs.Object, error)
 	HeadObject(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.GetOptions) (s3fs.ObjectInfo, error)
 	DeleteObject(ctx context.Context, cred posix.Cred, bucket, key string) error
-	DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, key, versionID string) (s3fs.DeleteResult, error)
+	DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, key, versionID string, bypassGovernance bool) (s3fs.DeleteResult, error)
 	DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, keys []string) []error
 	CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey, dstBucket, dstKey string, opt s3fs.CopyOptions) (s3fs.ObjectInfo, error)
 	ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListOptions) (s3fs.ListResult, error)
 	ListObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListVersionsOptions) (s3fs.ListVersionsResult, error)
 	Versioning(ctx context.Context, bucket string) (string, error)
+	ObjectLockConfiguration(ctx context.Context, bucket string) (s3fs.ObjectLockConfig, error)
+	PutObjectLockConfiguration(ctx context.Context, cred posix.Cred, bucket string, c s3fs.ObjectLockConfig) error
+	EnableObjectLock(ctx context.Context, cred posix.Cred, bucket string) error
+	GetObjectRetention(ctx context.Context, cred posix.Cred, bucket, key, versionID string) (s3fs.Retention, error)
+	PutObjectRetention(ctx context.Context, cred posix.Cred, bucket, key, versionID string, r s3fs.Retention, bypassGovernance bool) error
+	GetObjectLegalHold(ctx context.Context, cred posix.Cred, bucket, key, versionID string) (bool, error)
+	PutObjectLegalHold(ctx context.Context, cred posix.Cred, bucket, key, versionID string, on bool) error
 	PutBucketVersioning(ctx context.Context, cred posix.Cred, bucket, status string) error
 
 	CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket, key string, opt s3fs.PutOptions) (string, error)

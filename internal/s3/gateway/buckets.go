@@ -46,7 +46,11 @@ func (q *request) createBucket() error {
 			return err
 		}
 	}
+	lock := strings.EqualFold(q.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true")
 	err := q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
+	if err == nil && lock {
+		err = q.g.opt.Backend.EnableObjectLock(q.ctx, q.cred, q.bucket)
+	}
 	if errors.Is(err, s3fs.ErrBucketExists) {
 		if uid, _, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
 			// As AWS: in us-east-1, re-creating one's own bucket succeeds

@@ -26,6 +26,18 @@ func toS3(err error) (*s3err.Error, bool) {
 	switch {
 	case errors.As(err, &dm) && dm.Method:
 		code = s3err.MethodNotAllowed
+	case errors.Is(err, s3fs.ErrObjectLocked):
+		return s3err.Newf(s3err.AccessDenied, "Access Denied because object protected by object lock."), true
+	case errors.Is(err, s3fs.ErrNoObjectLock):
+		return s3err.Newf(s3err.InvalidRequest, "Bucket is missing Object Lock Configuration"), true
+	case errors.Is(err, s3fs.ErrNoObjectLockConfig):
+		code = s3err.ObjectLockConfigurationNotFound
+	case errors.Is(err, s3fs.ErrNoLockOnObject):
+		code = s3err.NoSuchObjectLockConfiguration
+	case errors.Is(err, s3fs.ErrInvalidBucketState):
+		return s3err.Newf(s3err.InvalidBucketState, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidBucketState.Error()+": ")), true
+	case errors.Is(err, s3fs.ErrInvalidRetention):
+		return s3err.Newf(s3err.InvalidRetentionPeriod, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidRetention.Error()+": ")), true
 	case errors.Is(err, s3fs.ErrNoSuchVersion):
 		code = s3err.NoSuchVersion
 	case errors.Is(err, s3fs.ErrInvalidVersion):

@@ -73,6 +73,9 @@ func (q *request) putOptions() (s3fs.PutOptions, error) {
 		return opt, err
 	}
 	opt.Tags = tags
+	if err := lockHeaders(h, &opt); err != nil {
+		return opt, err
+	}
 	for _, alg := range checksumAlgs {
 		if v := h.Get("X-Amz-Checksum-" + alg); v != "" {
 			opt.Expect.Set(alg, v)
@@ -143,6 +146,9 @@ func (q *request) putObject() error {
 		return err
 	}
 	oi, err := q.g.opt.Backend.PutObject(q.ctx, q.cred, q.bucket, q.key, q.r.Body, opt)
+	if err == nil {
+		q.lockResponseHeaders(oi)
+	}
 	if err != nil {
 		return err
 	}
@@ -274,6 +280,7 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 	h.Set("Content-Type", ct)
 	setTagCount(h, oi.TagCount)
 	q.setVersionHeader(oi.VersionID)
+	q.lockResponseHeaders(oi)
 	for k, v := range oi.Headers {
 		h.Set(k, v)
 	}
@@ -409,7 +416,7 @@ func (q *request) notModified(err error) {
 }
 
 func (q *request) deleteObject() error {
-	res, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, q.key, q.versionID())
+	res, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, q.key, q.versionID(), q.bypassGovernance())
 	if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
 		return err
 	}
@@ -479,11 +486,12 @@ func (q *request) deleteObjects() error {
 	if versioned {
 		// With versions, each key is its own delete (a marker to add or a
 		// version to remove).
+		bypass := q.bypassGovernance()
 		for i, o := range req.Objects {
 			if denied[i] != nil {
 				continue
 			}
-			r, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, o.Key, o.VersionID)
+			r, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, o.Key, o.VersionID, bypass)
 			errs, done = append(errs, err), append(done, r)
 		}
 	} else {

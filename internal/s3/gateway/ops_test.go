@@ -1529,16 +1529,16 @@ func TestNotImplemented(t *testing.T) {
 	b := aws.String("bkt")
 	k := aws.String("k")
 	calls := map[string]func() error{
-		"GetObjectLockConfiguration": func() error {
-			_, err := h.s3.GetObjectLockConfiguration(bg, &s3.GetObjectLockConfigurationInput{Bucket: b})
+		"GetBucketWebsite": func() error {
+			_, err := h.s3.GetBucketWebsite(bg, &s3.GetBucketWebsiteInput{Bucket: b})
 			return err
 		},
 		"GetBucketLifecycleConfiguration": func() error {
 			_, err := h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
 			return err
 		},
-		"GetObjectRetention": func() error {
-			_, err := h.s3.GetObjectRetention(bg, &s3.GetObjectRetentionInput{Bucket: b, Key: k})
+		"GetBucketReplication": func() error {
+			_, err := h.s3.GetBucketReplication(bg, &s3.GetBucketReplicationInput{Bucket: b})
 			return err
 		},
 	}

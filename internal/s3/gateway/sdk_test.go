@@ -722,10 +722,9 @@ func TestAuthAndErrors(t *testing.T) {
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
 		t.Fatalf("GetBucketLifecycleConfiguration: %v", err)
 	}
-	_, err = h.s3.PutObjectLegalHold(bg, &s3.PutObjectLegalHoldInput{Bucket: aws.String("bkt"), Key: aws.String("k"),
-		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}})
+	_, err = h.s3.GetBucketEncryption(bg, &s3.GetBucketEncryptionInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" {
-		t.Fatalf("PutObjectLegalHold: %v", err)
+		t.Fatalf("GetBucketEncryption: %v", err)
 	}
 	// Malformed XML.
 	_, err = h.s3.DeleteObjects(bg, &s3.DeleteObjectsInput{Bucket: aws.String("bkt"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{}}})

@@ -72,6 +72,10 @@ const (
 	NoSuchCORSConfiguration              Code = "NoSuchCORSConfiguration"
 	AccessControlListNotSupported        Code = "AccessControlListNotSupported"
 	NoSuchPublicAccessBlockConfiguration Code = "NoSuchPublicAccessBlockConfiguration"
+	ObjectLockConfigurationNotFound      Code = "ObjectLockConfigurationNotFoundError"
+	NoSuchObjectLockConfiguration        Code = "NoSuchObjectLockConfiguration"
+	InvalidBucketState                   Code = "InvalidBucketState"
+	InvalidRetentionPeriod               Code = "InvalidRetentionPeriod"
 )
 
 var table = map[Code]codeInfo{
@@ -128,6 +132,10 @@ var table = map[Code]codeInfo{
 	NoSuchCORSConfiguration:              {404, "The CORS configuration does not exist."},
 	AccessControlListNotSupported:        {400, "The bucket does not allow ACLs."},
 	NoSuchPublicAccessBlockConfiguration: {404, "The public access block configuration was not found."},
+	ObjectLockConfigurationNotFound:      {404, "Object Lock configuration does not exist for this bucket."},
+	NoSuchObjectLockConfiguration:        {404, "The specified object does not have an ObjectLock configuration."},
+	InvalidBucketState:                   {409, "The request is not valid with the current state of the bucket."},
+	InvalidRetentionPeriod:               {400, "The retention period is not valid."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).

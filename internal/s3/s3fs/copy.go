@@ -65,7 +65,7 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
 	}
-	return f.publish(ctx, cred, tmp, m, parent, name, dstBucket, dstKey, opt.Put.IfNoneMatch == "*")
+	return f.publish(ctx, cred, tmp, m, parent, name, dstBucket, dstKey, opt.Put.IfNoneMatch == "*", opt.Put)
 }
 
 // checkCopyConditions applies x-amz-copy-source-if-*: a failed condition

@@ -101,6 +101,12 @@ type objMeta struct {
 	VersionID string `json:"vid,omitempty"`
 	// DeleteMarker marks a delete marker (kept with noncurrent versions).
 	DeleteMarker bool `json:"dm,omitempty"`
+	// Object lock: retention mode and end (ns), legal hold (HoldSet: it
+	// was ever set, so that GetObjectLegalHold answers OFF).
+	LockMode  string `json:"lm,omitempty"`
+	LockUntil int64  `json:"lu,omitempty"`
+	LegalHold bool   `json:"lh,omitempty"`
+	HoldSet   bool   `json:"lhs,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

@@ -89,6 +89,15 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
 		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes, oi.PartChecksums = m.Checksums, m.Parts, len(m.Tags), m.PartSizes, m.PartChecksums
 		oi.VersionID, oi.IsDeleteMarker = m.VersionID, m.DeleteMarker
+		if m.LockMode != "" {
+			oi.LockMode, oi.LockUntil = m.LockMode, time.Unix(0, m.LockUntil).UTC()
+		}
+		switch {
+		case m.LegalHold:
+			oi.LegalHold = "ON"
+		case m.HoldSet:
+			oi.LegalHold = "OFF"
+		}
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)

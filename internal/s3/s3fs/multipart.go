@@ -48,6 +48,19 @@ type uploadInfo struct {
 	// response) answers as the first did until ReclaimCompletedUploads
 	// drops the record, keepCompleted later.
 	Done *completedUpload `json:"done,omitempty"`
+	// Object lock asked for at creation.
+	LockMode  string `json:"lm,omitempty"`
+	LockUntil int64  `json:"lu,omitempty"`
+	LegalHold string `json:"lh,omitempty"`
+}
+
+// lockOptions are the object lock headers the upload was created with.
+func (u uploadInfo) lockOptions() PutOptions {
+	o := PutOptions{LockMode: u.LockMode, LegalHold: u.LegalHold}
+	if u.LockUntil != 0 {
+		o.LockUntil = time.Unix(0, u.LockUntil)
+	}
+	return o
 }
 
 // completedUpload is what a completed upload answered.
@@ -111,6 +124,13 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 	if err := f.mayCreate(ctx, cred, bucket, segs); err != nil {
 		return "", err
 	}
+	if opt.LockMode != "" || opt.LegalHold != "" {
+		if c, err := f.bucketLock(ctx, bucket); err != nil {
+			return "", err
+		} else if !c.Enabled {
+			return "", ErrNoObjectLock
+		}
+	}
 	up, err := f.bucketUploads(ctx, bucket, true)
 	if err != nil {
 		return "", err
@@ -125,7 +145,10 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 		return "", err
 	}
 	info := uploadInfo{Key: key, Initiated: f.now().UnixNano(), Owner: cred.UID, CT: opt.ContentType,
-		Meta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags}
+		Meta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, LockMode: opt.LockMode, LegalHold: opt.LegalHold}
+	if !opt.LockUntil.IsZero() {
+		info.LockUntil = opt.LockUntil.UnixNano()
+	}
 	if len(opt.Compute) > 0 {
 		info.Algorithm = strings.ToUpper(opt.Compute[0])
 		info.CType = DefaultChecksumType(info.Algorithm)
@@ -377,7 +400,7 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
 	}
-	oi, err := f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*")
+	oi, err := f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*", info.lockOptions())
 	if err != nil {
 		return oi, err
 	}

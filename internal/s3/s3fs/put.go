@@ -58,7 +58,7 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	return f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*")
+	return f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*", opt)
 }
 
 // smallPut is the largest object stored by putSmall.
@@ -104,13 +104,21 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	// mtime), so the mtime is chosen here and given to the transaction.
 	m.Mtime = f.now().UnixNano()
 	f.stampVersion(m, status)
+	var iflags uint8
+	if status != "" {
+		if iflags, err = f.applyLock(ctx, bucket, m, opt); err != nil {
+			return ObjectInfo{}, err
+		}
+	} else if opt.LockMode != "" || opt.LegalHold != "" {
+		return ObjectInfo{}, ErrNoObjectLock
+	}
 	enc, err := json.Marshal(m)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
 	name := segs[len(segs)-1]
 	popt := vfs.PutFileOptions{Mode: mode, Xattrs: map[string][]byte{metaXattr: enc},
-		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime,
+		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime, Flags: iflags,
 		Dirs: append([]string{bucket}, segs[:len(segs)-1]...), FirstAsRoot: true}
 	var bucketDir, parent posix.Ino
 	put := func() (vfs.Entry, error) {
@@ -176,15 +184,30 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 // publish renames a finished temporary file into place. In a bucket with
 // versioning, m gets its version id first, and a replaced current version
 // is kept as a noncurrent one.
-func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, parent posix.Ino, name, bucket, key string, noReplace bool) (ObjectInfo, error) {
+func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, parent posix.Ino, name, bucket, key string, noReplace bool, lock PutOptions) (ObjectInfo, error) {
 	status, err := f.Versioning(ctx, bucket)
+	var iflags uint8
 	if err == nil && status != "" {
 		f.stampVersion(m, status)
-		err = f.storeMeta(ctx, tmp.ino, m)
+		if iflags, err = f.applyLock(ctx, bucket, m, lock); err == nil {
+			err = f.storeMeta(ctx, tmp.ino, m)
+		}
+	} else if err == nil && (lock.LockMode != "" || lock.LegalHold != "") {
+		err = ErrNoObjectLock
 	}
 	flags := uint32(0)
 	if noReplace || status != "" {
 		flags = vfs.RenameNoReplace
+	}
+	if err == nil && iflags != 0 {
+		// A locked version is immutable before anyone can reach it; its
+		// mode is final first (publish's chmod below would be refused).
+		if want := f.fileMode; want&0o022 != 0 {
+			_, _ = f.v.Chmod(ctx, cred, tmp.ino, want)
+		}
+		if tmp.attr, err = f.v.SetFlags(ctx, posix.Root, tmp.ino, iflags); err == nil {
+			flags |= vfs.RenameTrusted
+		}
 	}
 	if err == nil {
 		err = f.v.Rename(ctx, cred, tmp.dir, tmp.name, parent, name, flags)
@@ -202,13 +225,16 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 			}
 		}
 		if err == nil {
-			err = f.v.RenameKeep(ctx, cred, tmp.dir, tmp.name, parent, name, 0, keepVersion(holder, status))
+			err = f.v.RenameKeep(ctx, cred, tmp.dir, tmp.name, parent, name, flags&vfs.RenameTrusted, keepVersion(holder, status))
 		}
 		if err == nil {
 			f.afterVersionedPut(ctx, bucketDir, segs, status)
 		}
 	}
 	if err != nil {
+		if iflags != 0 {
+			_ = f.unlock(ctx, tmp.ino, tmp.attr)
+		}
 		f.dropTemp(ctx, cred, tmp)
 		switch {
 		case errors.Is(err, syscall.EEXIST) && noReplace:
@@ -221,7 +247,7 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 	// Staged files are created without group and other write (others
 	// can reach the shared staging directory); a configured mode that has
 	// them is set once the object is in place.
-	if want := f.fileMode; want&0o022 != 0 {
+	if want := f.fileMode; want&0o022 != 0 && iflags == 0 {
 		if e, err := f.v.Lookup(ctx, cred, parent, name); err == nil {
 			if a, err := f.v.Chmod(ctx, cred, e.Ino, want); err == nil {
 				tmp.attr = a

@@ -84,6 +84,11 @@ type ObjectInfo struct {
 	// IsLatest and IsDeleteMarker describe versions in
 	// ListObjectVersions.
 	IsLatest, IsDeleteMarker bool
+	// Object lock: retention mode and end, legal hold ("ON", "OFF" or ""
+	// when never set).
+	LockMode  string
+	LockUntil time.Time
+	LegalHold string
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
@@ -115,6 +120,11 @@ type PutOptions struct {
 	IfMatch     string
 	IfNoneMatch string
 	Mode        uint32 // file mode for new objects, default 0644
+	// Object lock of the new version (x-amz-object-lock-*), checked by
+	// the caller with CheckLockHeaders.
+	LockMode  string
+	LockUntil time.Time
+	LegalHold string // "ON", "OFF" or ""
 }
 
 // Range is a byte range of an object, resolved against its size by

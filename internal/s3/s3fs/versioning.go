@@ -84,6 +84,7 @@ type versionCache struct {
 
 type versionState struct {
 	status string
+	lock   ObjectLockConfig
 	at     time.Time
 }
 
@@ -97,7 +98,7 @@ func (c *versionCache) get(bucket string) (string, bool) {
 	return s.status, true
 }
 
-func (c *versionCache) put(bucket, status string) {
+func (c *versionCache) put(bucket, status string, lock ObjectLockConfig) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -106,7 +107,15 @@ func (c *versionCache) put(bucket, status string) {
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[bucket] = versionState{status: status, at: time.Now()}
+	c.m[bucket] = versionState{status: status, lock: lock, at: time.Now()}
+}
+
+// lock returns the cached object lock configuration of bucket.
+func (c *versionCache) lock(bucket string) (ObjectLockConfig, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[bucket]
+	return s.lock, ok
 }
 
 func (c *versionCache) forget(bucket string) {
@@ -125,12 +134,21 @@ func (f *FS) Versioning(ctx context.Context, bucket string) (string, error) {
 	if s, ok := f.versions.get(bucket); ok {
 		return s, nil
 	}
-	var c versioningConfig
-	err := f.bucketConfig(ctx, bucket, versioningXattr, &c)
-	if err != nil && !errors.Is(err, errNoConfig) {
+	b, err := f.bucketIno(ctx, posix.Root, bucket)
+	if err != nil {
 		return "", err
 	}
-	f.versions.put(bucket, c.Status)
+	var c versioningConfig
+	if err := f.configAt(ctx, b.Ino, bucket, versioningXattr, &c); err != nil && !errors.Is(err, errNoConfig) {
+		return "", err
+	}
+	var lock ObjectLockConfig
+	if c.Status != "" {
+		if err := f.configAt(ctx, b.Ino, bucket, objectLockXattr, &lock); err != nil && !errors.Is(err, errNoConfig) {
+			return "", err
+		}
+	}
+	f.versions.put(bucket, c.Status, lock)
 	return c.Status, nil
 }
 
@@ -140,10 +158,17 @@ func (f *FS) PutBucketVersioning(ctx context.Context, cred posix.Cred, bucket, s
 	if status != VersioningEnabled && status != VersioningSuspended {
 		return fmt.Errorf("%w: versioning status %q", ErrInvalidArgument, status)
 	}
+	if status == VersioningSuspended {
+		if c, err := f.bucketLock(ctx, bucket); err != nil {
+			return err
+		} else if c.Enabled {
+			return fmt.Errorf("%w: versioning cannot be suspended on a bucket with object lock", ErrInvalidBucketState)
+		}
+	}
 	if err := f.setBucketConfig(ctx, cred, bucket, versioningXattr, versioningConfig{Status: status}); err != nil {
 		return err
 	}
-	f.versions.put(bucket, status)
+	f.versions.forget(bucket)
 	return nil
 }
 
@@ -481,8 +506,10 @@ type DeleteResult struct {
 // the same with a null delete marker that replaces the null version.
 // With a version id: that version goes for good, and when it was the
 // latest, the newest remaining one (unless a delete marker) becomes the
-// current version at the key's path.
-func (f *FS) DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, key, vid string) (DeleteResult, error) {
+// current version at the key's path. A version under retention or legal
+// hold stays (ErrObjectLocked), except a GOVERNANCE retention with bypass
+// (the caller holds s3:BypassGovernanceRetention).
+func (f *FS) DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, key, vid string, bypass bool) (DeleteResult, error) {
 	if vid == "" {
 		status, err := f.Versioning(ctx, bucket)
 		if err != nil {
@@ -521,7 +548,7 @@ func (f *FS) DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, k
 		}
 		return f.addDeleteMarker(ctx, cred, bucket, b.Ino, segs, status)
 	}
-	return f.deleteVersion(ctx, cred, bucket, b.Ino, segs, vid)
+	return f.deleteVersion(ctx, cred, bucket, b.Ino, segs, vid, bypass)
 }
 
 // current returns the key's current version (a file at its path): its
@@ -592,7 +619,7 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 		if status == VersioningSuspended && isNull(cm.VersionID) {
 			err = f.v.Unlink(ctx, cred, parent, name)
 		} else {
-			err = f.v.Rename(ctx, posix.Root, parent, name, holder, holderName(cm.VersionID, cm.Mtime), vfs.RenameNoReplace)
+			err = f.v.Rename(ctx, posix.Root, parent, name, holder, holderName(cm.VersionID, cm.Mtime), vfs.RenameNoReplace|vfs.RenameTrusted)
 		}
 		if err != nil && !errors.Is(err, syscall.ENOENT) {
 			return DeleteResult{}, err
@@ -602,12 +629,12 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 	return res, nil
 }
 
-func (f *FS) deleteVersion(ctx context.Context, cred posix.Cred, bucket string, b posix.Ino, segs []string, vid string) (DeleteResult, error) {
+func (f *FS) deleteVersion(ctx context.Context, cred posix.Cred, bucket string, b posix.Ino, segs []string, vid string, bypass bool) (DeleteResult, error) {
 	// A concurrent delete may move the version between the key's path and
 	// its holder (promoting it) while this one looks: a version found gone
 	// from where it was is looked for again.
 	for attempt := 0; ; attempt++ {
-		res, moved, err := f.deleteVersionOnce(ctx, cred, bucket, b, segs, vid)
+		res, moved, err := f.deleteVersionOnce(ctx, cred, bucket, b, segs, vid, bypass)
 		if errors.Is(err, syscall.ENOENT) {
 			moved, err = true, nil // something it read went meanwhile
 		}
@@ -620,8 +647,8 @@ func (f *FS) deleteVersion(ctx context.Context, cred posix.Cred, bucket string, 
 	}
 }
 
-func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket string, b posix.Ino, segs []string, vid string) (DeleteResult, bool, error) {
-	_, chain, cm, ok, err := f.current(ctx, cred, bucket, segs)
+func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket string, b posix.Ino, segs []string, vid string, bypass bool) (DeleteResult, bool, error) {
+	cur, chain, cm, ok, err := f.current(ctx, cred, bucket, segs)
 	if err != nil {
 		return DeleteResult{}, false, err
 	}
@@ -631,6 +658,12 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 	}
 	if ok && (cm.VersionID == vid || isNull(cm.VersionID) && vid == NullVersion) {
 		parent, name := chain[len(chain)-1], segs[len(segs)-1]
+		if err := cm.mayDelete(f.now(), bypass); err != nil {
+			return DeleteResult{}, false, err
+		}
+		if err := f.unlock(ctx, cur.Ino, cur.Attr); err != nil {
+			return DeleteResult{}, false, err
+		}
 		err := f.v.Unlink(ctx, cred, parent, name)
 		if errors.Is(err, syscall.ENOENT) {
 			return DeleteResult{}, true, nil
@@ -659,6 +692,12 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 		if err := f.v.Access(ctx, cred, e.Ino, posix.MayWrite); err != nil {
 			return DeleteResult{}, false, err
 		}
+	}
+	if err := m.mayDelete(f.now(), bypass); err != nil {
+		return DeleteResult{}, false, err
+	}
+	if err := f.unlock(ctx, e.Ino, e.Attr); err != nil {
+		return DeleteResult{}, false, err
 	}
 	err = f.v.Unlink(ctx, posix.Root, holder, e.Name)
 	if errors.Is(err, syscall.ENOENT) {
@@ -697,7 +736,7 @@ func (f *FS) promote(ctx context.Context, cred posix.Cred, b, holder posix.Ino, 
 		f.log.Warn("restoring the previous version failed", "err", err)
 		return false
 	}
-	err = f.v.Rename(ctx, posix.Root, holder, ents[0].Name, parent, segs[len(segs)-1], vfs.RenameNoReplace)
+	err = f.v.Rename(ctx, posix.Root, holder, ents[0].Name, parent, segs[len(segs)-1], vfs.RenameNoReplace|vfs.RenameTrusted)
 	if err != nil && !errors.Is(err, syscall.EEXIST) {
 		f.log.Warn("restoring the previous version failed", "err", err)
 		return false
