@@ -35,7 +35,7 @@ CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KE
 	pf.StringVar(&o.accessKey, "access-key", "", "access key to sign with")
 	pf.StringVar(&o.secretKey, "secret-key", "", "its secret")
 	pf.BoolVar(&o.json, "json", false, "print JSON (for scripts) instead of tables")
-	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o))
+	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o), adminLifecycleCmd(o))
 	return cmd
 }
 
@@ -297,4 +297,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func adminLifecycleCmd(o *adminOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "lifecycle", Short: "Buckets' lifecycle rules"}
+	cmd.AddCommand(&cobra.Command{Use: "run BUCKET", Short: "Apply a bucket's lifecycle rules now", Args: cobra.ExactArgs(1),
+		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+			st, err := c.RunLifecycle(cmd.Context(), a[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			return st, func(w io.Writer) {
+				for _, k := range []string{"scanned", "expired", "noncurrentExpired", "deleteMarkersRemoved", "uploadsAborted", "errors"} {
+					fmt.Fprintf(w, "%s\t%d\n", k, st[k])
+				}
+			}, nil
+		})})
+	return cmd
 }

@@ -58,6 +58,8 @@ type serveOptions struct {
 	keyRate       string
 	mount         string   // server only: mount the volume here too
 	mountOpts     []string // -o style options of that mount
+	lcInterval    time.Duration
+	lcDay         time.Duration
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
@@ -91,6 +93,8 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	fl.StringVar(&o.clientRate, "rate-limit-client", "", `requests one client address may make, such as "5000 per minute" (MyFSIO's form; empty: no limit)`)
 	fl.StringVar(&o.keyRate, "rate-limit-key", "", `requests one access key may make, such as "1000 per second" (empty: no limit)`)
 	fl.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (/debug/pprof/, with mutex and block profiling on) on this address, for example 127.0.0.1:6060; never expose it")
+	fl.DurationVar(&o.lcInterval, "lifecycle-interval", time.Hour, "how often buckets' lifecycle rules are applied (by one gateway of the volume at a time; 0: never)")
+	fl.DurationVar(&o.lcDay, "lifecycle-day", 24*time.Hour, "the length of a lifecycle rule's day (shorter only to try rules out)")
 }
 
 func (o *serveOptions) logger() (*slog.Logger, error) { return newLogger(&o.runOptions, o.logJSON) }
@@ -300,11 +304,18 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if err != nil {
 		return err
 	}
-	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log, FileMode: fileMode, DirMode: dirMode})
+	backend := s3fs.New(v.vfs, s3fs.Options{Logger: log, FileMode: fileMode, DirMode: dirMode, LifecycleDay: o.lcDay})
 	hk := startHousekeeping(ctx, v, backend, log)
 	defer hk()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerLifecycleMetrics(reg, backend)
+	if o.lcInterval > 0 {
+		lcCtx, stopLC := context.WithCancel(ctx)
+		var lc sync.WaitGroup
+		lc.Go(func() { backend.RunLifecycle(lcCtx, o.lcInterval, nil) })
+		defer func() { stopLC(); lc.Wait() }()
+	}
 	gopt := gateway.Options{
 		Backend:  backend,
 		Identity: ids,
@@ -329,8 +340,12 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		gopt.AccessLog = log
 	}
 	srv := &http.Server{
-		Addr:              o.address,
-		Handler:           withAdmin(gateway.New(gopt), adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log})),
+		Addr: o.address,
+		Handler: withAdmin(gateway.New(gopt), adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log,
+			RunLifecycle: func(ctx context.Context, bucket string) (map[string]int64, error) {
+				st, err := backend.ApplyLifecycle(ctx, bucket)
+				return lifecycleCounts(st), err
+			}})),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    int(o.maxHeader) + 64<<10, // the gateway answers oversized headers, in XML
@@ -564,4 +579,41 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// lifecycleCounts names what a lifecycle run did.
+func lifecycleCounts(st s3fs.LifecycleStats) map[string]int64 {
+	return map[string]int64{"scanned": st.Scanned, "expired": st.Expired, "noncurrentExpired": st.NoncurrentExpired,
+		"deleteMarkersRemoved": st.MarkersRemoved, "uploadsAborted": st.UploadsAborted, "errors": st.Errors}
+}
+
+// registerLifecycleMetrics exposes the lifecycle counters of b.
+func registerLifecycleMetrics(reg prometheus.Registerer, b *s3fs.FS) {
+	for name, help := range map[string]string{
+		"scanned":              "objects, versions and uploads lifecycle rules looked at",
+		"expired":              "current object versions expired by lifecycle rules",
+		"noncurrentExpired":    "noncurrent versions removed by lifecycle rules",
+		"deleteMarkersRemoved": "expired delete markers removed by lifecycle rules",
+		"uploadsAborted":       "incomplete multipart uploads aborted by lifecycle rules",
+		"errors":               "lifecycle actions that failed (locked versions among them)",
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "cairn", Subsystem: "lifecycle", Name: snake(name) + "_total", Help: help,
+		}, func() float64 { return float64(lifecycleCounts(b.LifecycleTotals())[name]) }))
+	}
+}
+
+// snake turns a camelCase name into snake_case.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -29,6 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// RunLifecycle applies a bucket's lifecycle rules now and returns
+	// what it did (cairn admin lifecycle run); nil: not served.
+	RunLifecycle func(ctx context.Context, bucket string) (map[string]int64, error)
 }
 
 // API serves the admin API. It is an http.Handler for paths under Prefix.
@@ -97,6 +100,7 @@ var routes = []route{
 	{http.MethodDelete, "delete-service-account", "admin:RemoveServiceAccount", (*call).ownServiceAccount, (*call).deleteServiceAccount},
 	{http.MethodGet, "list-service-accounts", "admin:ListServiceAccounts", (*call).ownServiceAccount, (*call).listServiceAccounts},
 	{http.MethodGet, "info-service-account", "admin:ListServiceAccounts", (*call).ownServiceAccount, (*call).infoServiceAccount},
+	{http.MethodPost, "cairn/lifecycle-run", "admin:LifecycleRun", nil, (*call).runLifecycle},
 }
 
 // apiError is an admin API error: madmin reads its JSON.

@@ -261,3 +261,11 @@ func (c *Client) AddAccessKey(ctx context.Context, user string) (string, string,
 func (c *Client) RemoveAccessKey(ctx context.Context, user, key string) error {
 	return c.call(ctx, http.MethodDelete, "cairn/remove-access-key", qv("accessKey", user, "key", key), nil, false, nil)
 }
+
+// RunLifecycle applies bucket's lifecycle rules now and returns the
+// counts of what it did (cairn's own call).
+func (c *Client) RunLifecycle(ctx context.Context, bucket string) (map[string]int64, error) {
+	var out map[string]int64
+	err := c.call(ctx, http.MethodPost, "cairn/lifecycle-run", qv("bucket", bucket), nil, false, &out)
+	return out, err
+}

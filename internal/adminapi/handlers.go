@@ -539,3 +539,15 @@ func (c *call) addAccessKey() (any, error) {
 func (c *call) removeAccessKey() (any, error) {
 	return nil, c.a.opt.Identities.RemoveAccessKey(c.ctx, c.query("accessKey"), c.query("key"))
 }
+
+// runLifecycle applies a bucket's lifecycle rules now.
+func (c *call) runLifecycle() (any, error) {
+	if c.a.opt.RunLifecycle == nil {
+		return nil, fail(http.StatusNotImplemented, "XMinioAdminNotImplemented", "this server does not run lifecycle rules")
+	}
+	b := c.query("bucket")
+	if b == "" {
+		return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "name a bucket")
+	}
+	return c.a.opt.RunLifecycle(c.ctx, b)
+}

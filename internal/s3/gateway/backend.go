@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"time"
 
 	"cairn/internal/posix"
 	"cairn/internal/s3/s3fs"
@@ -27,6 +28,12 @@ type Backend interface {
 	ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListOptions) (s3fs.ListResult, error)
 	ListObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt s3fs.ListVersionsOptions) (s3fs.ListVersionsResult, error)
 	Versioning(ctx context.Context, bucket string) (string, error)
+	GetBucketLifecycle(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.LifecycleRule, error)
+	PutBucketLifecycle(ctx context.Context, cred posix.Cred, bucket string, rules []s3fs.LifecycleRule) error
+	DeleteBucketLifecycle(ctx context.Context, cred posix.Cred, bucket string) error
+	// ExpirationOf is when the bucket's lifecycle expires an object, and
+	// by which rule (zero time: never).
+	ExpirationOf(ctx context.Context, bucket string, oi s3fs.ObjectInfo) (time.Time, string)
 	ObjectLockConfiguration(ctx context.Context, bucket string) (s3fs.ObjectLockConfig, error)
 	PutObjectLockConfiguration(ctx context.Context, cred posix.Cred, bucket string, c s3fs.ObjectLockConfig) error
 	EnableObjectLock(ctx context.Context, cred posix.Cred, bucket string) error

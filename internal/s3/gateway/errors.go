@@ -38,6 +38,8 @@ func toS3(err error) (*s3err.Error, bool) {
 		return s3err.Newf(s3err.InvalidBucketState, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidBucketState.Error()+": ")), true
 	case errors.Is(err, s3fs.ErrInvalidRetention):
 		return s3err.Newf(s3err.InvalidRetentionPeriod, strings.TrimPrefix(err.Error(), s3fs.ErrInvalidRetention.Error()+": ")), true
+	case errors.Is(err, s3fs.ErrNoSuchLifecycle):
+		code = s3err.NoSuchLifecycleConfiguration
 	case errors.Is(err, s3fs.ErrNoSuchVersion):
 		code = s3err.NoSuchVersion
 	case errors.Is(err, s3fs.ErrInvalidVersion):

@@ -148,6 +148,7 @@ func (q *request) putObject() error {
 	oi, err := q.g.opt.Backend.PutObject(q.ctx, q.cred, q.bucket, q.key, q.r.Body, opt)
 	if err == nil {
 		q.lockResponseHeaders(oi)
+		q.expirationHeader(oi)
 	}
 	if err != nil {
 		return err
@@ -281,6 +282,7 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 	setTagCount(h, oi.TagCount)
 	q.setVersionHeader(oi.VersionID)
 	q.lockResponseHeaders(oi)
+	q.expirationHeader(oi)
 	for k, v := range oi.Headers {
 		h.Set(k, v)
 	}

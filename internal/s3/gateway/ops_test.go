@@ -1533,8 +1533,8 @@ func TestNotImplemented(t *testing.T) {
 			_, err := h.s3.GetBucketWebsite(bg, &s3.GetBucketWebsiteInput{Bucket: b})
 			return err
 		},
-		"GetBucketLifecycleConfiguration": func() error {
-			_, err := h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
+		"GetBucketEncryption": func() error {
+			_, err := h.s3.GetBucketEncryption(bg, &s3.GetBucketEncryptionInput{Bucket: b})
 			return err
 		},
 		"GetBucketReplication": func() error {
@@ -1555,8 +1555,8 @@ func TestNotImplemented(t *testing.T) {
 		t.Fatalf("object changed: %q", body)
 	}
 	// Raw: the error body names the operation; POST of a form is not implemented either.
-	resp, body := h.do(t, true, http.MethodGet, "/bkt?lifecycle", nil, "")
-	if e := errorBody(t, resp, body, 501, "NotImplemented"); !strings.Contains(e.Message, "GetBucketLifecycleConfiguration") {
+	resp, body := h.do(t, true, http.MethodGet, "/bkt?website", nil, "")
+	if e := errorBody(t, resp, body, 501, "NotImplemented"); !strings.Contains(e.Message, "GetBucketWebsite") {
 		t.Fatalf("message %q", e.Message)
 	}
 	resp, body = h.do(t, true, http.MethodPost, "/bkt", nil, "")

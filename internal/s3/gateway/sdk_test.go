@@ -718,9 +718,9 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Fatalf("bad keys left objects: %d", len(lo.Contents))
 	}
 	// Not implemented sub-resources.
-	_, err = h.s3.GetBucketLifecycleConfiguration(bg, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("bkt")})
+	_, err = h.s3.GetBucketNotificationConfiguration(bg, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" || httpStatus(err) != 501 {
-		t.Fatalf("GetBucketLifecycleConfiguration: %v", err)
+		t.Fatalf("GetBucketNotificationConfiguration: %v", err)
 	}
 	_, err = h.s3.GetBucketEncryption(bg, &s3.GetBucketEncryptionInput{Bucket: aws.String("bkt")})
 	if code(err) != "NotImplemented" {

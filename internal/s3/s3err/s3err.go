@@ -76,6 +76,7 @@ const (
 	NoSuchObjectLockConfiguration        Code = "NoSuchObjectLockConfiguration"
 	InvalidBucketState                   Code = "InvalidBucketState"
 	InvalidRetentionPeriod               Code = "InvalidRetentionPeriod"
+	NoSuchLifecycleConfiguration         Code = "NoSuchLifecycleConfiguration"
 )
 
 var table = map[Code]codeInfo{
@@ -136,6 +137,7 @@ var table = map[Code]codeInfo{
 	NoSuchObjectLockConfiguration:        {404, "The specified object does not have an ObjectLock configuration."},
 	InvalidBucketState:                   {409, "The request is not valid with the current state of the bucket."},
 	InvalidRetentionPeriod:               {400, "The retention period is not valid."},
+	NoSuchLifecycleConfiguration:         {404, "The lifecycle configuration does not exist."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).

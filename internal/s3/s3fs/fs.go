@@ -35,6 +35,9 @@ type Options struct {
 	Logger            *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LifecycleDay is the length of a lifecycle rule's day (default 24
+	// hours; tests shorten it).
+	LifecycleDay time.Duration
 }
 
 // FS maps the S3 object model onto a vfs.FS: buckets are directories under
@@ -46,6 +49,7 @@ type FS struct {
 	now func() time.Time
 
 	fileMode, dirMode uint32
+	lifecycleDay      time.Duration
 
 	sysOnce sync.Mutex
 	tmpIno  posix.Ino // .cairn/tmp
@@ -53,6 +57,7 @@ type FS struct {
 	verIno  posix.Ino // .cairn/versions
 
 	versions versionCache // buckets' versioning states
+	lcTotals lifecycleTotals
 
 	// gen counts this FS's writes (bumped before and after each), for
 	// listing read-ahead; ahead holds the pages computed ahead.
@@ -75,7 +80,11 @@ func New(v *vfs.FS, opts Options) *FS {
 	if opts.DirMode == 0 {
 		opts.DirMode = 0o755
 	}
-	return &FS{v: v, log: opts.Logger, now: opts.Now, fileMode: opts.FileMode & 0o7777, dirMode: opts.DirMode & 0o7777}
+	if opts.LifecycleDay <= 0 {
+		opts.LifecycleDay = 24 * time.Hour
+	}
+	return &FS{v: v, log: opts.Logger, now: opts.Now, fileMode: opts.FileMode & 0o7777, dirMode: opts.DirMode & 0o7777,
+		lifecycleDay: opts.LifecycleDay}
 }
 
 // objMeta is the stored S3 view of a file. Size and Mtime record the file

@@ -70,7 +70,8 @@ type ObjectInfo struct {
 	OwnerUID     uint32
 	OwnerGID     uint32
 	StorageClass string
-	TagCount     int // x-amz-tagging-count
+	TagCount     int   // x-amz-tagging-count
+	Tags         []Tag // the tags (GET and HEAD; not in listings)
 	// PartSizes are the sizes of a multipart object's parts, in order
 	// (GetObjectAttributes).
 	PartSizes []int64

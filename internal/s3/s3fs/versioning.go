@@ -71,10 +71,11 @@ func (e *DeleteMarkerError) Is(target error) bool { return !e.Method && target =
 // versioningXattr holds a bucket's versioning state.
 const versioningXattr = "cairn.s3.versioning"
 
-// versionCacheTTL is how long a gateway trusts the versioning state it
-// read: a change made through another gateway applies there within it
-// (AWS documents up to 15 minutes after a change). A change made through
-// this FS applies at once.
+// versionCacheTTL is how long a gateway trusts the versioning state,
+// object lock and lifecycle configuration it read of a bucket: a change
+// made through another gateway applies there within it (AWS documents up
+// to 15 minutes after a change). A change made through this FS applies at
+// once.
 const versionCacheTTL = 2 * time.Second
 
 type versionCache struct {
@@ -85,6 +86,7 @@ type versionCache struct {
 type versionState struct {
 	status string
 	lock   ObjectLockConfig
+	rules  []LifecycleRule
 	at     time.Time
 }
 
@@ -98,7 +100,7 @@ func (c *versionCache) get(bucket string) (string, bool) {
 	return s.status, true
 }
 
-func (c *versionCache) put(bucket, status string, lock ObjectLockConfig) {
+func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules []LifecycleRule) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -107,7 +109,14 @@ func (c *versionCache) put(bucket, status string, lock ObjectLockConfig) {
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[bucket] = versionState{status: status, lock: lock, at: time.Now()}
+	c.m[bucket] = versionState{status: status, lock: lock, rules: rules, at: time.Now()}
+}
+
+// rules returns the cached lifecycle rules of bucket.
+func (c *versionCache) rules(bucket string) []LifecycleRule {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[bucket].rules
 }
 
 // lock returns the cached object lock configuration of bucket.
@@ -148,7 +157,11 @@ func (f *FS) Versioning(ctx context.Context, bucket string) (string, error) {
 			return "", err
 		}
 	}
-	f.versions.put(bucket, c.Status, lock)
+	var rules []LifecycleRule
+	if err := f.configAt(ctx, b.Ino, bucket, lifecycleXattr, &rules); err != nil && !errors.Is(err, errNoConfig) {
+		return "", err
+	}
+	f.versions.put(bucket, c.Status, lock, rules)
 	return c.Status, nil
 }
 
