@@ -4,7 +4,8 @@
 # with the suite's main, alt and tenant users as three cairn users
 # (readwrite each; buckets private to their owners: --s3-dir-mode 0700
 # --s3-file-mode 0600) and the lockout off (the suite signs badly on
-# purpose). Needs Debian's python3 with python3-pytest, python3-boto3,
+# purpose), lifecycle days of 10 seconds applied every 2 seconds (the
+# suite's lc_debug_interval, as Ceph RGW runs it). Needs Debian's python3 with python3-pytest, python3-boto3,
 # python3-munch, python3-gevent, python3-isodate, python3-yaml,
 # python3-httplib2, python3-lxml, python3-tz.
 #
@@ -23,7 +24,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 go build -o "$WORK/cairn" ./cmd/cairn
 PORT=9340
 CAIRN_ROOT_USER=s3troot CAIRN_ROOT_PASSWORD=s3troot-secret "$WORK/cairn" server "$WORK/data" --address 127.0.0.1:$PORT \
-  --s3-dir-mode 0700 --s3-file-mode 0600 --lockout-attempts 0 >"$WORK/server.log" 2>&1 &
+  --s3-dir-mode 0700 --s3-file-mode 0600 --lockout-attempts 0 \
+  --lifecycle-day 10s --lifecycle-interval 2s >"$WORK/server.log" 2>&1 &
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:$PORT/minio/health/ready && break; sleep 0.1; done
 export CAIRN_ENDPOINT=http://127.0.0.1:$PORT CAIRN_ROOT_USER=s3troot CAIRN_ROOT_PASSWORD=s3troot-secret
 for u in testmain testalt testtenant; do

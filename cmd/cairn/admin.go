@@ -25,7 +25,7 @@ func newAdminCmd() *cobra.Command {
 	o := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage the users, groups, policies and service accounts of a running server",
+		Short: "Manage the users, groups, policies and service accounts of a running server, and run its lifecycle rules",
 		Long: `Manage identities through a server's admin API (the one MinIO's mc admin speaks).
 Credentials: --access-key/--secret-key (CAIRN_ACCESS_KEY, CAIRN_SECRET_KEY), else
 CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`,

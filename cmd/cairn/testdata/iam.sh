@@ -146,4 +146,23 @@ mc admin group rm root readers bob >/dev/null
 mc admin group rm root readers >/dev/null
 mc admin user remove root bob >/dev/null
 must_fail InvalidAccessKeyId as bob bob-secret-12 s3 ls s3://team
+step "versioning, object lock and lifecycle with the aws CLI and mc, applied by cairn admin"
+R() { as "$ROOT_USER" "$ROOT_PASSWORD" "$@"; }
+R s3api create-bucket --bucket lcb >/dev/null
+R s3api put-bucket-versioning --bucket lcb --versioning-configuration Status=Enabled
+echo one > v.txt; R s3 cp v.txt s3://lcb/old/a >/dev/null
+echo two > v.txt; R s3 cp v.txt s3://lcb/old/a >/dev/null
+R s3api list-object-versions --bucket lcb --query 'length(Versions)' | grep -c '^2$' >/dev/null
+mc ls --versions root/lcb/old/ | grep -c 'v2 PUT' >/dev/null
+R s3api put-bucket-lifecycle-configuration --bucket lcb --lifecycle-configuration \
+  '{"Rules":[{"ID":"past","Status":"Enabled","Filter":{"Prefix":"old/"},"Expiration":{"Date":"2020-01-01T00:00:00Z"}}]}'
+R s3api get-bucket-lifecycle-configuration --bucket lcb | grep -c '"past"' >/dev/null
+ca lifecycle run lcb --json | grep -c '"expired": 1' >/dev/null
+R s3api list-object-versions --bucket lcb --query 'length(DeleteMarkers)' | grep -c '^1$' >/dev/null
+must_fail "404" R s3api head-object --bucket lcb --key old/a
+R s3api create-bucket --bucket vault --object-lock-enabled-for-bucket >/dev/null
+R s3api put-object --bucket vault --key doc --body v.txt --object-lock-mode COMPLIANCE \
+  --object-lock-retain-until-date "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
+vid=$(R s3api list-object-versions --bucket vault --query 'Versions[0].VersionId' --output text)
+must_fail AccessDenied R s3api delete-object --bucket vault --key doc --version-id "$vid" --bypass-governance-retention
 echo "iam.sh: all steps passed"

@@ -328,7 +328,9 @@ func (f *FS) ExpirationOf(ctx context.Context, bucket string, oi ObjectInfo) (ti
 		if r.needsTags() && !r.matches(oi.Key, oi.Size, oi.Tags) {
 			continue
 		}
-		if t := r.expiry(oi.ModTime, f.lifecycleDay); !t.IsZero() && (best.IsZero() || t.Before(best)) {
+		// The announced date counts real days even when the worker's day
+		// is shortened (Options.LifecycleDay, for trying rules out).
+		if t := r.expiry(oi.ModTime, 24*time.Hour); !t.IsZero() && (best.IsZero() || t.Before(best)) {
 			best, id = t, r.ID
 		}
 	}
