@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -35,6 +36,7 @@ type benchS3Options struct {
 	delimiter   string
 	prefix      string
 	listAll     bool
+	versions    bool
 	xmlParser   string
 	keep        bool
 	jsonOut     bool
@@ -97,6 +99,7 @@ AWS_SECRET_ACCESS_KEY. Requests are signed with SigV4 (UNSIGNED-PAYLOAD).`,
 	fl.StringVar(&o.delimiter, "delimiter", "", "delimiter for LIST requests")
 	fl.StringVar(&o.prefix, "prefix", "", "key prefix (default: a fresh one per run)")
 	fl.BoolVar(&o.listAll, "list-all", false, "time one complete ListObjectsV2 listing of --prefix and exit")
+	fl.BoolVar(&o.versions, "versions", false, "with --list-all: time a ListObjectVersions walk instead (parsed with encoding/xml)")
 	fl.StringVar(&o.xmlParser, "xml", "scan", "how listings are parsed: scan (a scanner of its own) or std (encoding/xml, every field, as SDK clients do)")
 	fl.BoolVar(&o.keep, "keep", false, "keep the objects (skip DELETE even if listed)")
 	fl.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
@@ -326,8 +329,61 @@ func runPhase(ctx context.Context, name string, conc, count int, d time.Duration
 	return r
 }
 
+// versionsPage is what the bench takes from a ListVersionsResult.
+type versionsPage struct {
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIdMarker string
+	Versions            []struct{ Key, VersionId string } `xml:"Version"`
+	DeleteMarkers       []struct{ Key, VersionId string } `xml:"DeleteMarker"`
+	CommonPrefixes      []struct{ Prefix string }
+}
+
+// benchListVersions times one full ListObjectVersions walk of the prefix,
+// parsed with encoding/xml as SDK clients do.
+func benchListVersions(ctx context.Context, c *s3client, out io.Writer) error {
+	start := time.Now()
+	versions, prefixes, pages := 0, 0, 0
+	q := url.Values{"versions": {""}, "max-keys": {"1000"}, "prefix": {c.o.prefix}}
+	if c.o.delimiter != "" {
+		q.Set("delimiter", c.o.delimiter)
+	}
+	for {
+		resp, err := c.do(ctx, http.MethodGet, "", q, nil)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var p versionsPage
+		if err := xml.Unmarshal(b, &p); err != nil {
+			return fmt.Errorf("a ListVersionsResult: %w", err)
+		}
+		pages++
+		versions += len(p.Versions) + len(p.DeleteMarkers)
+		prefixes += len(p.CommonPrefixes)
+		if !p.IsTruncated {
+			break
+		}
+		q.Set("key-marker", p.NextKeyMarker)
+		q.Set("version-id-marker", p.NextVersionIdMarker)
+	}
+	d := time.Since(start)
+	if c.o.jsonOut {
+		return json.NewEncoder(out).Encode(map[string]any{"versions": versions, "common_prefixes": prefixes, "pages": pages, "seconds": d.Seconds()})
+	}
+	fmt.Fprintf(out, "listed %d versions and %d common prefixes in %d pages in %.2f s\n", versions, prefixes, pages, d.Seconds())
+	return nil
+}
+
 // benchListAll times one full ListObjectsV2 walk of the prefix.
 func benchListAll(ctx context.Context, c *s3client, out io.Writer) error {
+	if c.o.versions {
+		return benchListVersions(ctx, c, out)
+	}
 	start := time.Now()
 	keys, prefixes, pages := 0, 0, 0
 	token := ""
