@@ -318,6 +318,12 @@ func (q *request) serve() {
 		return
 	}
 	q.corsHeaders()
+	if op.formAuth {
+		if err := op.fn(q); err != nil {
+			q.fail(err)
+		}
+		return
+	}
 	service := "s3"
 	if op.name == "AssumeRole" {
 		service = "sts"

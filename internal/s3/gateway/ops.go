@@ -46,6 +46,9 @@ type operation struct {
 	// authorization (CORS preflight requests, which browsers send
 	// without credentials).
 	public bool
+	// formAuth operations authenticate and authorize in their handler,
+	// from a form in the body (PostObject).
+	formAuth bool
 }
 
 // operations is the S3 API as cairn routes it. For a method and level,
@@ -129,7 +132,9 @@ var operations = []operation{
 	{name: "DeleteBucket", method: http.MethodDelete, level: bucketLevel, action: "s3:DeleteBucket", fn: (*request).deleteBucket},
 	// DeleteObjects authorizes s3:DeleteObject for each key, as AWS does.
 	{name: "DeleteObjects", method: http.MethodPost, level: bucketLevel, query: q("delete"), fn: (*request).deleteObjects},
-	{name: "PostObject", method: http.MethodPost, level: bucketLevel, action: "s3:PutObject"},
+	// PostObject authenticates by its form (a signed policy) and
+	// authorizes s3:PutObject on the key the form names, in its handler.
+	{name: "PostObject", method: http.MethodPost, level: bucketLevel, action: "s3:PutObject", fn: (*request).postObject, formAuth: true},
 	// CORS preflight, decided by the bucket's rules alone.
 	{name: "PreflightBucket", method: http.MethodOptions, level: bucketLevel, fn: (*request).preflight, public: true},
 

@@ -77,6 +77,9 @@ const (
 	InvalidBucketState                   Code = "InvalidBucketState"
 	InvalidRetentionPeriod               Code = "InvalidRetentionPeriod"
 	NoSuchLifecycleConfiguration         Code = "NoSuchLifecycleConfiguration"
+	MalformedPOSTRequest                 Code = "MalformedPOSTRequest"
+	MaxPostPreDataLengthExceeded         Code = "MaxPostPreDataLengthExceededError"
+	InvalidPolicyDocument                Code = "InvalidPolicyDocument"
 )
 
 var table = map[Code]codeInfo{
@@ -138,6 +141,9 @@ var table = map[Code]codeInfo{
 	InvalidBucketState:                   {409, "The request is not valid with the current state of the bucket."},
 	InvalidRetentionPeriod:               {400, "The retention period is not valid."},
 	NoSuchLifecycleConfiguration:         {404, "The lifecycle configuration does not exist."},
+	MalformedPOSTRequest:                 {400, "The body of your POST request is not well-formed multipart/form-data."},
+	MaxPostPreDataLengthExceeded:         {400, "Your POST request fields preceding the upload file were too large."},
+	InvalidPolicyDocument:                {400, "The content of the form does not meet the conditions specified in the policy document."},
 }
 
 // Status returns the HTTP status of c (500 for an unknown code).
