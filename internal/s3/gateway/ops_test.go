@@ -1554,12 +1554,12 @@ func TestNotImplemented(t *testing.T) {
 	if body, _, _ := h.get(t, &s3.GetObjectInput{Bucket: b, Key: k}); body != "v" {
 		t.Fatalf("object changed: %q", body)
 	}
-	// Raw: the error body names the operation; POST of a form is not implemented either.
+	// Raw: the error body names the operation; POST of an object's restore is not implemented either.
 	resp, body := h.do(t, true, http.MethodGet, "/bkt?website", nil, "")
 	if e := errorBody(t, resp, body, 501, "NotImplemented"); !strings.Contains(e.Message, "GetBucketWebsite") {
 		t.Fatalf("message %q", e.Message)
 	}
-	resp, body = h.do(t, true, http.MethodPost, "/bkt", nil, "")
+	resp, body = h.do(t, true, http.MethodPost, "/bkt/k?restore", nil, "")
 	errorBody(t, resp, body, 501, "NotImplemented")
 	// Unknown methods.
 	resp, body = h.do(t, true, "PATCH", "/bkt/k", nil, "")
