@@ -16,11 +16,11 @@
 #        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh warp
 #        (WARP_SERVERS="cairn cairn-relaxed versitygw minio" adds cairn on
 #        --durability relaxed; WARP_CASES="put-4k delete-4k" runs only those)
-#        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh versions
+#        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh versions   (versions-list: the listing part alone)
 #        (cairn and MinIO: 4 KiB PUT and GET at c16 on a bucket without and
 #        with versioning; ListObjectVersions of 100,000 versions against
-#        ListObjectsV2 of the same 100,000 objects, both parsed with
-#        encoding/xml)
+#        ListObjectsV2 of the same 100,000 objects, parsed by encoding/xml
+#        and by cairn bench's scanner)
 #        WARP=/path/to/warp ROUNDS=3 bench/s3-compare.sh iam
 #        (4 KiB PUT and GET at c16 against one cairn server, as root and as a
 #        user with three attached policies and one group, in turn)
@@ -38,7 +38,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK=benchadmin SK=benchsecret123
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
 go build -o "$WORK/cairn" ./cmd/cairn
-if [[ $WHAT != iam && $WHAT != curve && $WHAT != list1m && $WHAT != versions ]]; then
+if [[ $WHAT != iam && $WHAT != curve && $WHAT != list1m && $WHAT != versions && $WHAT != versions-list ]]; then
   for tool in versitygw minio; do
     command -v $tool >/dev/null || { echo "missing $tool (see the header of this script)"; exit 1; }
   done
@@ -248,9 +248,11 @@ for op in ("put", "get"):
         m["user"] / m["root"], statistics.median(pairs)))
 PY
 fi
+if [[ $WHAT == versions || $WHAT == versions-list ]]; then
+  command -v minio >/dev/null || { echo "missing minio (see the header of this script)"; exit 1; }
+fi
 if [[ $WHAT == versions ]]; then
   [[ -x ${WARP:-} ]] || { echo "set WARP to the path of a warp v1.0.8 binary"; exit 1; }
-  command -v minio >/dev/null || { echo "missing minio (see the header of this script)"; exit 1; }
   DUR=${WARP_DURATION:-15s}
   : >"$WORK/ver.results"
   for ROUND in $(seq "${ROUNDS:-1}"); do
@@ -258,12 +260,12 @@ if [[ $WHAT == versions ]]; then
       for s in cairn minio; do
         for mode in plain versioned; do
           start $s
-          aws --endpoint-url "$URL" s3api create-bucket --bucket vb >/dev/null
-          [[ $mode == versioned ]] && aws --endpoint-url "$URL" s3api put-bucket-versioning --bucket vb --versioning-configuration Status=Enabled
+          aws --endpoint-url "$URL" s3api create-bucket --bucket verbench >/dev/null
+          [[ $mode == versioned ]] && aws --endpoint-url "$URL" s3api put-bucket-versioning --bucket verbench --versioning-configuration Status=Enabled
           out="$WORK/ver.$op.$s.$mode.$ROUND.out"
-          echo "== round $ROUND: $s, $mode bucket: warp $op --obj.size 4KiB --concurrent 16 --duration $DUR --bucket vb --noclear"
+          echo "== round $ROUND: $s, $mode bucket: warp $op --obj.size 4KiB --concurrent 16 --duration $DUR --bucket verbench --noclear"
           "$WARP" $op --obj.size 4KiB --concurrent 16 --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
-            --bucket vb --noclear --no-color --benchdata "$WORK/ver.$op.$s.$mode.$ROUND" >"$out" 2>&1 || echo "   warp failed: $(tail -2 "$out" | tr '\n' ' ')"
+            --bucket verbench --noclear --no-color --benchdata "$WORK/ver.$op.$s.$mode.$ROUND" >"$out" 2>&1 || echo "   warp failed: $(tail -2 "$out" | tr '\n' ' ')"
           echo "$op $s $mode $ROUND $(warp_figure "$out" $op)" >>"$WORK/ver.results"
           stop
         done
@@ -281,16 +283,20 @@ for op in ("put", "get"):
             op, s, med["plain"], med["versioned"], med["versioned"] / med["plain"],
             "/".join("%.0f" % x for x in v["plain"]), "/".join("%.0f" % x for x in v["versioned"])))
 PY
+fi
+if [[ $WHAT == versions || $WHAT == versions-list ]]; then
   echo "== ListObjectVersions of 100,000 versions vs ListObjectsV2 of 100,000 objects (versioned bucket, encoding/xml)"
   for s in cairn minio; do
     start $s
-    aws --endpoint-url "$URL" s3api create-bucket --bucket vl >/dev/null
-    aws --endpoint-url "$URL" s3api put-bucket-versioning --bucket vl --versioning-configuration Status=Enabled
-    bench --size 1 --concurrency 32 --count 100000 --phases put --prefix obj/ --bucket vl >/dev/null
+    aws --endpoint-url "$URL" s3api create-bucket --bucket verlist >/dev/null
+    aws --endpoint-url "$URL" s3api put-bucket-versioning --bucket verlist --versioning-configuration Status=Enabled
+    bench --size 1 --concurrency 32 --count 100000 --phases put --prefix obj/ --bucket verlist >/dev/null
     for r in 1 2 3; do
-      v2=$("$WORK/cairn" bench s3 --endpoint "$URL" --bucket vl --list-all --prefix obj/ --xml std --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%d %.3f" % (d["keys"], d["seconds"]))')
-      vv=$("$WORK/cairn" bench s3 --endpoint "$URL" --bucket vl --list-all --versions --prefix obj/ --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%d %.3f" % (d["versions"], d["seconds"]))')
-      echo "$s run $r: ListObjectsV2 ${v2% *} keys in ${v2#* } s; ListObjectVersions ${vv% *} versions in ${vv#* } s"
+      for parser in std scan; do
+        v2=$("$WORK/cairn" bench s3 --endpoint "$URL" --bucket verlist --list-all --prefix obj/ --xml $parser --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%d %.3f" % (d["keys"], d["seconds"]))')
+        vv=$("$WORK/cairn" bench s3 --endpoint "$URL" --bucket verlist --list-all --versions --prefix obj/ --xml $parser --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%d %.3f" % (d["versions"], d["seconds"]))')
+        echo "$s run $r, --xml $parser: ListObjectsV2 ${v2% *} keys in ${v2#* } s; ListObjectVersions ${vv% *} versions in ${vv#* } s"
+      done
     done
     stop
   done

@@ -457,9 +457,12 @@ func (q *request) bodyRead() int64 { return q.in }
 // writeXML answers status with v as XML.
 func (q *request) writeXML(status int, v any) error {
 	var out []byte
-	if l, ok := v.(listBucketResult); ok {
+	switch l := v.(type) {
+	case listBucketResult:
 		out = l.appendXML(make([]byte, 0, 256+len(l.Contents)*256+len(l.CommonPrefixes)*64))
-	} else {
+	case listVersionsResult:
+		out = l.appendXML(make([]byte, 0, 256+len(l.Entries)*320+len(l.CommonPrefixes)*64))
+	default:
 		var err error
 		if out, err = xml.Marshal(v); err != nil {
 			return err

@@ -66,6 +66,34 @@ func TestListXMLMatchesEncodingXML(t *testing.T) {
 	}
 }
 
+// TestVersionsXMLMatchesEncodingXML: the same for version listings.
+func TestVersionsXMLMatchesEncodingXML(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 5000; i++ {
+		l := randListing(r)
+		res := listVersionsResult{NS: s3NS, Name: l.Name, Prefix: l.Prefix, KeyMarker: randText(r), VersionIDMarker: randText(r),
+			NextKeyMarker: l.NextMarker, NextVersionIDMarker: l.StartAfter, MaxKeys: l.MaxKeys, Delimiter: l.Delimiter,
+			EncodingType: l.EncodingType, IsTruncated: l.IsTruncated, CommonPrefixes: l.CommonPrefixes}
+		for n := r.Intn(6); n > 0; n-- {
+			o := owner{ID: randText(r), DisplayName: randText(r)}
+			if r.Intn(3) == 0 {
+				res.Entries = append(res.Entries, deleteMarkerElem{Key: randText(r), VersionID: randText(r), IsLatest: r.Intn(2) == 0,
+					LastModified: "2026-12-06T20:00:00.000Z", Owner: o})
+			} else {
+				res.Entries = append(res.Entries, versionElem{Key: randText(r), VersionID: randText(r), IsLatest: r.Intn(2) == 0,
+					LastModified: "2026-12-06T20:00:00.000Z", ETag: `"` + randText(r) + `"`, Size: r.Int63() - r.Int63(), StorageClass: "STANDARD", Owner: o})
+			}
+		}
+		want, err := xml.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.appendXML(nil); !bytes.Equal(got, want) {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
 func FuzzListXML(f *testing.F) {
 	f.Add("key", "prefix", int64(5))
 	f.Add("a&b<c>\xff", "\x01\t", int64(-1))

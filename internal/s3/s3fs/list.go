@@ -76,6 +76,7 @@ const (
 type aheadEntry struct {
 	done    chan struct{}
 	res     ListResult
+	vres    ListVersionsResult // for a version listing
 	err     error
 	gen     uint64
 	head    uint64

@@ -44,6 +44,40 @@ func BenchmarkListPage(b *testing.B) {
 	}
 }
 
+// BenchmarkListVersionsPage lists 1,000-version pages of a versioned
+// bucket of 5,000 objects, against BenchmarkListPage's object pages.
+func BenchmarkListVersionsPage(b *testing.B) {
+	ctx := context.Background()
+	f := benchFS(b, false)
+	if err := f.PutBucketVersioning(ctx, root, "bkt", s3fs.VersioningEnabled); err != nil {
+		b.Fatal(err)
+	}
+	const n = 5000
+	for i := 0; i < n; i++ {
+		if _, err := f.PutObject(ctx, root, "bkt", fmt.Sprintf("p/%06d", i), strings.NewReader("x"), s3fs.PutOptions{Size: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, versions := range []bool{false, true} {
+		b.Run(fmt.Sprintf("versions=%v", versions), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				after := fmt.Sprintf("p/%06d", (i*7919)%(n-1000))
+				if versions {
+					res, err := f.ListObjectVersions(ctx, root, "bkt", s3fs.ListVersionsOptions{Prefix: "p/", KeyMarker: after, MaxKeys: 1000})
+					if err != nil || len(res.Versions) != 1000 {
+						b.Fatalf("%d versions, %v", len(res.Versions), err)
+					}
+					continue
+				}
+				res, err := f.ListObjects(ctx, root, "bkt", s3fs.ListOptions{Prefix: "p/", StartAfter: after, MaxKeys: 1000})
+				if err != nil || len(res.Objects) != 1000 {
+					b.Fatalf("%d objects, %v", len(res.Objects), err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkPutSmall stores 4 KiB objects on SQLite metadata and a file
 // object store, as `cairn server` does.
 func BenchmarkPutSmall(b *testing.B) {

@@ -3,6 +3,8 @@ package s3fs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -37,6 +39,57 @@ type ListVersionsResult struct {
 // versions are its current one (the latest) and then its holder's, which
 // are stored newest first.
 func (f *FS) ListObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt ListVersionsOptions) (ListVersionsResult, error) {
+	// The next page is computed while the client reads this one, as for
+	// ListObjects (see aheadCache).
+	key := versionsAheadKey(cred, bucket, opt)
+	if e := f.ahead.take(key); e != nil {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return ListVersionsResult{}, ctx.Err()
+		}
+		if e.err == nil && f.unchangedSince(ctx, e.gen, e.head) {
+			f.aheadHits.Add(1)
+			f.readAheadVersions(cred, bucket, opt, e.vres)
+			return e.vres, nil
+		}
+	}
+	res, err := f.listObjectVersions(ctx, cred, bucket, opt)
+	if err == nil {
+		f.readAheadVersions(cred, bucket, opt, res)
+	}
+	return res, err
+}
+
+func versionsAheadKey(cred posix.Cred, bucket string, opt ListVersionsOptions) string {
+	return fmt.Sprintf("v\x00%d/%d/%v\x00%s\x00%+v", cred.UID, cred.GID, cred.Groups, bucket, opt)
+}
+
+// readAheadVersions starts computing the version listing page after res.
+func (f *FS) readAheadVersions(cred posix.Cred, bucket string, opt ListVersionsOptions, res ListVersionsResult) {
+	if !res.IsTruncated {
+		return
+	}
+	next := opt
+	next.KeyMarker, next.VersionIDMarker = res.NextKeyMarker, res.NextVersionIDMarker
+	e := f.ahead.start(versionsAheadKey(cred, bucket, next))
+	if e == nil {
+		return
+	}
+	go func() {
+		defer f.ahead.finish()
+		defer close(e.done)
+		ctx, cancel := context.WithTimeout(context.Background(), aheadTTL)
+		defer cancel()
+		e.gen = f.gen.Load()
+		if e.head, e.err = f.v.Meta().FeedHead(ctx); e.err != nil {
+			return
+		}
+		e.vres, e.err = f.listObjectVersions(ctx, cred, bucket, next)
+	}()
+}
+
+func (f *FS) listObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt ListVersionsOptions) (ListVersionsResult, error) {
 	b, err := f.bucketIno(ctx, cred, bucket)
 	if err != nil {
 		return ListVersionsResult{}, err
@@ -53,6 +106,7 @@ func (f *FS) ListObjectVersions(ctx context.Context, cred posix.Cred, bucket str
 		return ListVersionsResult{}, err
 	}
 	vl := &versionLister{f: f, ctx: ctx, cred: cred, bucket: bucket, bucketIno: b.Ino, vroot: vroot, max: max, opt: opt}
+	vl.res.Versions = make([]ObjectInfo, 0, min(max, 128)) // grown once the first listing says how many
 	err = vl.run()
 	if errors.Is(err, errStop) {
 		err = nil
@@ -167,6 +221,7 @@ func (vl *versionLister) run() error {
 			}
 		}
 		items := mergeVersionItems(cur, hs)
+		vl.res.Versions = slices.Grow(vl.res.Versions, min(len(items), vl.max-vl.count))
 		for _, it := range items {
 			if bounded && it.key > bound {
 				break
@@ -183,6 +238,11 @@ func (vl *versionLister) run() error {
 		}
 		if !bounded {
 			return nil
+		}
+		if vl.count >= vl.max {
+			// The page is full and keys beyond bound exist: no need to
+			// list them to know it is truncated.
+			return vl.full(vl.lastKey(), vl.lastVID())
 		}
 		after = bound
 	}
