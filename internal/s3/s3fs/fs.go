@@ -2,7 +2,6 @@ package s3fs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -269,20 +268,16 @@ func (f *FS) decodeMeta(ino posix.Ino, b []byte) *objMeta {
 	if b == nil {
 		return nil
 	}
-	var m objMeta
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := decodeObjMeta(b)
+	if err != nil {
 		f.log.Warn("ignoring corrupt object metadata", "ino", ino, "err", err)
 		return nil
 	}
-	return &m
+	return m
 }
 
 func (f *FS) storeMeta(ctx context.Context, ino posix.Ino, m *objMeta) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return f.v.SetInternalXattr(ctx, ino, metaXattr, b)
+	return f.v.SetInternalXattr(ctx, ino, metaXattr, m.encode())
 }
 
 func quoteETag(s string) string { return `"` + s + `"` }

@@ -29,6 +29,10 @@ func (f *FS) listMeta(ino posix.Ino, b []byte) (listMeta, bool) {
 	if b == nil {
 		return listMeta{}, false
 	}
+	if b[0] == metaMagic {
+		// The binary form: its fixed prefix is all a listing reads.
+		return listPrefix(b)
+	}
 	if lm, ok := listFields(b); ok {
 		return lm, true
 	}

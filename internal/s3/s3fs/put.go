@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,10 +111,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	} else if opt.LockMode != "" || opt.LegalHold != "" {
 		return ObjectInfo{}, ErrNoObjectLock
 	}
-	enc, err := json.Marshal(m)
-	if err != nil {
-		return ObjectInfo{}, err
-	}
+	enc := m.encode()
 	name := segs[len(segs)-1]
 	popt := vfs.PutFileOptions{Mode: mode, Xattrs: map[string][]byte{metaXattr: enc},
 		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime, Flags: iflags,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -373,8 +372,7 @@ func (f *FS) holderDir(ctx context.Context, b posix.Ino, segs []string, create b
 func keepVersion(holder posix.Ino, status string) *vfs.Keep {
 	return &vfs.Keep{Dir: holder, Xattr: metaXattr, Name: func(a posix.Attr, x []byte) string {
 		vid, mt := "", a.Mtime
-		var m objMeta
-		if x != nil && json.Unmarshal(x, &m) == nil {
+		if m, err := decodeObjMeta(x); x != nil && err == nil {
 			vid = m.VersionID
 			if m.Mtime != 0 {
 				mt = m.Mtime
@@ -614,10 +612,7 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 			return DeleteResult{}, err
 		}
 	}
-	raw, err := json.Marshal(mk)
-	if err != nil {
-		return DeleteResult{}, err
-	}
+	raw := mk.encode()
 	e, err := f.v.PutFile(ctx, posix.Root, holder, holderName(mk.VersionID, now), nil, vfs.PutFileOptions{Mode: 0o600, Mtime: now,
 		Xattrs: map[string][]byte{metaXattr: raw}, NoReplace: true})
 	if err != nil {
