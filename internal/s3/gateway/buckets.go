@@ -24,13 +24,41 @@ func uidOwner(uid uint32) owner {
 	return owner{ID: id, DisplayName: id}
 }
 
+// listBuckets answers the buckets the caller may see, in name order; with
+// max-buckets, a page of them and a continuation token (AWS's
+// ListBuckets pagination), and prefix filters them.
 func (q *request) listBuckets() error {
+	v := q.r.URL.Query()
+	max := 0
+	if s := v.Get("max-buckets"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return s3err.Newf(s3err.InvalidArgument, "max-buckets must be an integer between 1 and 10000")
+		}
+		max = n
+	}
+	after := ""
+	if v.Has("continuation-token") {
+		b, err := base64.RawURLEncoding.DecodeString(v.Get("continuation-token"))
+		if err != nil || len(b) == 0 {
+			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	prefix := v.Get("prefix")
 	bs, err := q.g.opt.Backend.ListBuckets(q.ctx, q.cred)
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(), Buckets: []bucketElem{}}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(), Buckets: []bucketElem{}, Prefix: prefix}
 	for _, b := range bs {
+		if b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
+			continue
+		}
+		if max > 0 && len(res.Buckets) == max {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[max-1].Name))
+			break
+		}
 		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: isoTime(b.Created)})
 	}
 	return q.writeXML(http.StatusOK, res)

@@ -770,3 +770,33 @@ func TestOperability(t *testing.T) {
 		}
 	}
 }
+
+// TestListBucketsPaginated: max-buckets pages the bucket list with a
+// continuation token, and prefix filters it (ListBuckets' pagination).
+func TestListBucketsPaginated(t *testing.T) {
+	h := newHarness(t)
+	for _, b := range []string{"pg-a", "pg-b", "pg-c", "other"} {
+		h.mb(t, b)
+	}
+	var got []string
+	in := &s3.ListBucketsInput{MaxBuckets: aws.Int32(2), Prefix: aws.String("pg-")}
+	for pages := 0; ; pages++ {
+		out, err := h.s3.ListBuckets(bg, in)
+		if err != nil || pages > 5 || len(out.Buckets) > 2 {
+			t.Fatalf("page %d: %+v %v", pages, out, err)
+		}
+		for _, b := range out.Buckets {
+			got = append(got, *b.Name)
+		}
+		if out.ContinuationToken == nil {
+			break
+		}
+		in.ContinuationToken = out.ContinuationToken
+	}
+	if strings.Join(got, ",") != "pg-a,pg-b,pg-c" {
+		t.Fatalf("buckets %v", got)
+	}
+	if _, err := h.s3.ListBuckets(bg, &s3.ListBucketsInput{ContinuationToken: aws.String("!!")}); code(err) != "InvalidArgument" {
+		t.Fatalf("bad token: %v", err)
+	}
+}
