@@ -35,9 +35,9 @@ type LifecycleRule struct {
 	Prefix *string          `json:"prefix,omitempty"`
 	Filter *LifecycleFilter `json:"filter,omitempty"`
 
-	Expiration                     *LifecycleExpiration `json:"exp,omitempty"`
+	Expiration                     *LifecycleExpiration  `json:"exp,omitempty"`
 	NoncurrentVersionExpiration    *NoncurrentExpiration `json:"ncexp,omitempty"`
-	AbortIncompleteMultipartUpload *AbortIncomplete     `json:"abort,omitempty"`
+	AbortIncompleteMultipartUpload *AbortIncomplete      `json:"abort,omitempty"`
 }
 
 // LifecycleFilter selects the objects of a rule: a prefix, one tag, size
