@@ -175,7 +175,8 @@ func formExempt(name string) bool {
 	case "policy", "signature", "awsaccesskeyid", "x-amz-signature", "file", "x-amz-security-token":
 		return true
 	}
-	return strings.HasPrefix(name, "x-ignore-")
+	// A checksum of the file is checked against the file, not the policy.
+	return strings.HasPrefix(name, "x-ignore-") || strings.HasPrefix(name, "x-amz-checksum-")
 }
 
 // check applies the policy's conditions to the fields: each condition
@@ -341,7 +342,8 @@ func (q *request) postObject() error {
 	for name, v := range fields {
 		switch {
 		case name == "content-type", name == "cache-control", name == "content-disposition", name == "content-encoding",
-			name == "expires", strings.HasPrefix(name, "x-amz-meta-"), strings.HasPrefix(name, "x-amz-object-lock-"):
+			name == "expires", strings.HasPrefix(name, "x-amz-meta-"), strings.HasPrefix(name, "x-amz-object-lock-"),
+			strings.HasPrefix(name, "x-amz-checksum-"):
 			h.Set(name, v)
 		case name == "acl":
 			h.Set("X-Amz-Acl", v)

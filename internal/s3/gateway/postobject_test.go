@@ -119,6 +119,17 @@ func TestPostObject(t *testing.T) {
 		t.Fatalf("refused forms stored objects: %v", got)
 	}
 
+	// A checksum field is checked against the file (and needs no
+	// condition).
+	resp, body = postForm(t, u.String(), form("uploads/sum", [2]string{"x-amz-checksum-sha256", "wrong"}), "s", []byte("sum"))
+	if resp.StatusCode != 400 {
+		t.Fatalf("POST with a wrong checksum: %d %s", resp.StatusCode, body)
+	}
+	resp, body = postForm(t, u.String(), form("uploads/sum", [2]string{"x-amz-checksum-sha256", "CfX/7ygwmFMmXEqY0OVuG+UitrQC2Bk1lP0FEDBk/Go="}), "s", []byte("sum"))
+	if resp.StatusCode != 204 {
+		t.Fatalf("POST with its checksum: %d %s", resp.StatusCode, body)
+	}
+
 	// SigV2: signature = base64(HMAC-SHA1(secret, policy)); a 201 answers
 	// XML, a redirect 303.
 	pol := base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`{"expiration":%q,"conditions":[{"bucket":"forms"},["starts-with","$key","v2/"],{"success_action_status":"201"},["starts-with","$success_action_redirect",""]]}`,
