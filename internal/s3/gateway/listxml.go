@@ -27,41 +27,26 @@ func (r *listBucketResult) appendXML(b []byte) []byte {
 	b = appendElemOmit(b, "ContinuationToken", r.ContinuationToken)
 	b = appendElemOmit(b, "NextContinuationToken", r.NextContinuationToken)
 	if r.KeyCount != nil {
-		b = append(b, "<KeyCount>"...)
-		b = strconv.AppendInt(b, int64(*r.KeyCount), 10)
-		b = append(b, "</KeyCount>"...)
+		b = appendIntElem(b, "KeyCount", int64(*r.KeyCount))
 	}
-	b = append(b, "<MaxKeys>"...)
-	b = strconv.AppendInt(b, int64(r.MaxKeys), 10)
-	b = append(b, "</MaxKeys>"...)
+	b = appendIntElem(b, "MaxKeys", int64(r.MaxKeys))
 	b = appendElemOmit(b, "Delimiter", r.Delimiter)
 	b = appendElemOmit(b, "EncodingType", r.EncodingType)
-	b = append(b, "<IsTruncated>"...)
-	b = strconv.AppendBool(b, r.IsTruncated)
-	b = append(b, "</IsTruncated>"...)
+	b = appendBoolElem(b, "IsTruncated", r.IsTruncated)
 	for i := range r.Contents {
 		o := &r.Contents[i]
 		b = append(b, "<Contents>"...)
 		b = appendElem(b, "Key", o.Key)
 		b = appendElem(b, "LastModified", o.LastModified)
 		b = appendElem(b, "ETag", o.ETag)
-		b = append(b, "<Size>"...)
-		b = strconv.AppendInt(b, o.Size, 10)
-		b = append(b, "</Size>"...)
+		b = appendIntElem(b, "Size", o.Size)
 		b = appendElem(b, "StorageClass", o.StorageClass)
 		if o.Owner != nil {
-			b = append(b, "<Owner>"...)
-			b = appendElem(b, "ID", o.Owner.ID)
-			b = appendElem(b, "DisplayName", o.Owner.DisplayName)
-			b = append(b, "</Owner>"...)
+			b = appendOwner(b, *o.Owner)
 		}
 		b = append(b, "</Contents>"...)
 	}
-	for _, p := range r.CommonPrefixes {
-		b = append(b, "<CommonPrefixes>"...)
-		b = appendElem(b, "Prefix", p.Prefix)
-		b = append(b, "</CommonPrefixes>"...)
-	}
+	b = appendPrefixes(b, r.CommonPrefixes)
 	return append(b, "</ListBucketResult>"...)
 }
 
@@ -73,6 +58,27 @@ func appendElem(b []byte, name, v string) []byte {
 	b = append(b, "</"...)
 	b = append(b, name...)
 	return append(b, '>')
+}
+
+func appendIntElem(b []byte, name string, v int64) []byte {
+	b = append(append(append(b, '<'), name...), '>')
+	b = strconv.AppendInt(b, v, 10)
+	return append(append(append(b, "</"...), name...), '>')
+}
+
+func appendBoolElem(b []byte, name string, v bool) []byte {
+	b = append(append(append(b, '<'), name...), '>')
+	b = strconv.AppendBool(b, v)
+	return append(append(append(b, "</"...), name...), '>')
+}
+
+func appendPrefixes(b []byte, ps []prefixElem) []byte {
+	for _, p := range ps {
+		b = append(b, "<CommonPrefixes>"...)
+		b = appendElem(b, "Prefix", p.Prefix)
+		b = append(b, "</CommonPrefixes>"...)
+	}
+	return b
 }
 
 func appendElemOmit(b []byte, name, v string) []byte {
@@ -136,28 +142,20 @@ func (r *listVersionsResult) appendXML(b []byte) []byte {
 	b = appendElem(b, "VersionIdMarker", r.VersionIDMarker)
 	b = appendElemOmit(b, "NextKeyMarker", r.NextKeyMarker)
 	b = appendElemOmit(b, "NextVersionIdMarker", r.NextVersionIDMarker)
-	b = append(b, "<MaxKeys>"...)
-	b = strconv.AppendInt(b, int64(r.MaxKeys), 10)
-	b = append(b, "</MaxKeys>"...)
+	b = appendIntElem(b, "MaxKeys", int64(r.MaxKeys))
 	b = appendElemOmit(b, "Delimiter", r.Delimiter)
 	b = appendElemOmit(b, "EncodingType", r.EncodingType)
-	b = append(b, "<IsTruncated>"...)
-	b = strconv.AppendBool(b, r.IsTruncated)
-	b = append(b, "</IsTruncated>"...)
+	b = appendBoolElem(b, "IsTruncated", r.IsTruncated)
 	for _, e := range r.Entries {
 		switch v := e.(type) {
 		case versionElem:
 			b = append(b, "<Version>"...)
 			b = appendElem(b, "Key", v.Key)
 			b = appendElem(b, "VersionId", v.VersionID)
-			b = append(b, "<IsLatest>"...)
-			b = strconv.AppendBool(b, v.IsLatest)
-			b = append(b, "</IsLatest>"...)
+			b = appendBoolElem(b, "IsLatest", v.IsLatest)
 			b = appendElem(b, "LastModified", v.LastModified)
 			b = appendElem(b, "ETag", v.ETag)
-			b = append(b, "<Size>"...)
-			b = strconv.AppendInt(b, v.Size, 10)
-			b = append(b, "</Size>"...)
+			b = appendIntElem(b, "Size", v.Size)
 			b = appendElem(b, "StorageClass", v.StorageClass)
 			b = appendOwner(b, v.Owner)
 			b = append(b, "</Version>"...)
@@ -165,19 +163,13 @@ func (r *listVersionsResult) appendXML(b []byte) []byte {
 			b = append(b, "<DeleteMarker>"...)
 			b = appendElem(b, "Key", v.Key)
 			b = appendElem(b, "VersionId", v.VersionID)
-			b = append(b, "<IsLatest>"...)
-			b = strconv.AppendBool(b, v.IsLatest)
-			b = append(b, "</IsLatest>"...)
+			b = appendBoolElem(b, "IsLatest", v.IsLatest)
 			b = appendElem(b, "LastModified", v.LastModified)
 			b = appendOwner(b, v.Owner)
 			b = append(b, "</DeleteMarker>"...)
 		}
 	}
-	for _, p := range r.CommonPrefixes {
-		b = append(b, "<CommonPrefixes>"...)
-		b = appendElem(b, "Prefix", p.Prefix)
-		b = append(b, "</CommonPrefixes>"...)
-	}
+	b = appendPrefixes(b, r.CommonPrefixes)
 	return append(b, "</ListVersionsResult>"...)
 }
 

@@ -40,18 +40,12 @@ const maxListETagCompute = 8 << 20
 
 // ListObjects returns a page of bucket's keys (v1 and v2 both use it).
 func (f *FS) ListObjects(ctx context.Context, cred posix.Cred, bucket string, opt ListOptions) (ListResult, error) {
-	key := aheadKey(cred, bucket, opt)
-	if e := f.ahead.take(key); e != nil {
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return ListResult{}, ctx.Err()
+	if e, err := f.takeAhead(ctx, aheadKey(cred, bucket, opt)); err != nil || e != nil {
+		if err != nil {
+			return ListResult{}, err
 		}
-		if e.err == nil && f.unchangedSince(ctx, e.gen, e.head) {
-			f.aheadHits.Add(1)
-			f.readAhead(cred, bucket, opt, e.res)
-			return e.res, nil
-		}
+		f.readAhead(cred, bucket, opt, e.res)
+		return e.res, nil
 	}
 	res, err := f.listObjects(ctx, cred, bucket, opt)
 	if err == nil {
@@ -142,7 +136,35 @@ func (f *FS) readAhead(cred posix.Cred, bucket string, opt ListOptions, res List
 	}
 	next := opt
 	next.StartAfter = res.NextMarker
-	e := f.ahead.start(aheadKey(cred, bucket, next))
+	f.computeAhead(aheadKey(cred, bucket, next), func(ctx context.Context, e *aheadEntry) (err error) {
+		e.res, err = f.listObjects(ctx, cred, bucket, next)
+		return err
+	})
+}
+
+// takeAhead returns the page computed ahead for key when it may be served
+// (nothing changed since it was computed), else nil.
+func (f *FS) takeAhead(ctx context.Context, key string) (*aheadEntry, error) {
+	e := f.ahead.take(key)
+	if e == nil {
+		return nil, nil
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if e.err != nil || !f.unchangedSince(ctx, e.gen, e.head) {
+		return nil, nil
+	}
+	f.aheadHits.Add(1)
+	return e, nil
+}
+
+// computeAhead computes the page for key in the background with fill,
+// noting what it must be checked against when taken.
+func (f *FS) computeAhead(key string, fill func(ctx context.Context, e *aheadEntry) error) {
+	e := f.ahead.start(key)
 	if e == nil {
 		return
 	}
@@ -155,7 +177,7 @@ func (f *FS) readAhead(cred posix.Cred, bucket string, opt ListOptions, res List
 		if e.head, e.err = f.v.Meta().FeedHead(ctx); e.err != nil {
 			return
 		}
-		e.res, e.err = f.listObjects(ctx, cred, bucket, next)
+		e.err = fill(ctx, e)
 	}()
 }
 

@@ -41,18 +41,12 @@ type ListVersionsResult struct {
 func (f *FS) ListObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt ListVersionsOptions) (ListVersionsResult, error) {
 	// The next page is computed while the client reads this one, as for
 	// ListObjects (see aheadCache).
-	key := versionsAheadKey(cred, bucket, opt)
-	if e := f.ahead.take(key); e != nil {
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return ListVersionsResult{}, ctx.Err()
+	if e, err := f.takeAhead(ctx, versionsAheadKey(cred, bucket, opt)); err != nil || e != nil {
+		if err != nil {
+			return ListVersionsResult{}, err
 		}
-		if e.err == nil && f.unchangedSince(ctx, e.gen, e.head) {
-			f.aheadHits.Add(1)
-			f.readAheadVersions(cred, bucket, opt, e.vres)
-			return e.vres, nil
-		}
+		f.readAheadVersions(cred, bucket, opt, e.vres)
+		return e.vres, nil
 	}
 	res, err := f.listObjectVersions(ctx, cred, bucket, opt)
 	if err == nil {
@@ -72,21 +66,10 @@ func (f *FS) readAheadVersions(cred posix.Cred, bucket string, opt ListVersionsO
 	}
 	next := opt
 	next.KeyMarker, next.VersionIDMarker = res.NextKeyMarker, res.NextVersionIDMarker
-	e := f.ahead.start(versionsAheadKey(cred, bucket, next))
-	if e == nil {
-		return
-	}
-	go func() {
-		defer f.ahead.finish()
-		defer close(e.done)
-		ctx, cancel := context.WithTimeout(context.Background(), aheadTTL)
-		defer cancel()
-		e.gen = f.gen.Load()
-		if e.head, e.err = f.v.Meta().FeedHead(ctx); e.err != nil {
-			return
-		}
-		e.vres, e.err = f.listObjectVersions(ctx, cred, bucket, next)
-	}()
+	f.computeAhead(versionsAheadKey(cred, bucket, next), func(ctx context.Context, e *aheadEntry) (err error) {
+		e.vres, err = f.listObjectVersions(ctx, cred, bucket, next)
+		return err
+	})
 }
 
 func (f *FS) listObjectVersions(ctx context.Context, cred posix.Cred, bucket string, opt ListVersionsOptions) (ListVersionsResult, error) {
@@ -460,37 +443,27 @@ func (w *holderWalk) walk(dir posix.Ino, keyPrefix string) error {
 			key := keyPrefix + seg
 			if isPrefix {
 				key += "/"
-				if !strings.HasPrefix(key, prefix) && !strings.HasPrefix(prefix, key) {
-					if key > prefix {
-						return errPast
-					}
-					continue
-				}
-				if cp := w.vl.cutCP(key); cp != "" {
-					if cp > w.after {
-						if err := w.add(versionItem{key: cp, cp: true}); err != nil {
-							return err
-						}
-					}
-					continue
-				}
-				if key <= w.after && !strings.HasPrefix(w.after, key) {
-					continue
-				}
-				if err := w.walk(e.Ino, key); err != nil {
-					return err
-				}
-				continue
 			}
-			if !strings.HasPrefix(key, prefix) {
+			// Outside the listing's prefix (a directory above it is walked
+			// into): skipped, or the end of the walk once past it.
+			if !strings.HasPrefix(key, prefix) && !(isPrefix && strings.HasPrefix(prefix, key)) {
 				if key > prefix {
 					return errPast
 				}
 				continue
 			}
 			if cp := w.vl.cutCP(key); cp != "" {
+				// Every key below rolls up into one common prefix.
 				if cp > w.after {
 					if err := w.add(versionItem{key: cp, cp: true}); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if isPrefix {
+				if key > w.after || strings.HasPrefix(w.after, key) {
+					if err := w.walk(e.Ino, key); err != nil {
 						return err
 					}
 				}
