@@ -34,6 +34,7 @@ type serveOptions struct {
 	address       string
 	domain        string
 	region        string
+	ownership     string // object ownership of new buckets
 	masterKeyFile string
 	accessLog     bool
 	logJSON       bool
@@ -70,6 +71,7 @@ func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	}
 	fl.StringVar(&o.domain, "domain", "", "domain for virtual-host-style requests (BUCKET.DOMAIN); path style always works")
 	fl.StringVar(&o.region, "region", "us-east-1", "the gateway's region: reported to clients, and the only region a SigV4 credential scope may name")
+	fl.StringVar(&o.ownership, "object-ownership", "", "object ownership of new buckets that ask for none: BucketOwnerEnforced (S3 ACLs off, as AWS creates buckets), BucketOwnerPreferred or ObjectWriter; empty leaves them without a setting (ACLs on, objects owned by their writers)")
 	fl.StringVar(&o.masterKeyFile, "master-key-file", "", "file holding the key that seals credentials stored in the volume (created when missing)")
 	fl.BoolVar(&o.accessLog, "access-log", false, "log every request (structured, to stderr)")
 	fl.BoolVar(&o.logJSON, "log-json", false, "write logs as JSON")
@@ -300,6 +302,11 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	switch o.ownership {
+	case "", s3fs.OwnershipEnforced, s3fs.OwnershipPreferred, s3fs.OwnershipObjectWriter:
+	default:
+		return fmt.Errorf("--object-ownership %q: use BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter", o.ownership)
+	}
 	cors, err := corsFromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -322,8 +329,10 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		Domain:   o.domain,
 		Region:   o.region,
 		Version:  version,
-		Logger:   log,
-		Metrics:  gateway.NewMetrics(reg),
+
+		ObjectOwnership: o.ownership,
+		Logger:          log,
+		Metrics:         gateway.NewMetrics(reg),
 
 		MetricsPublic:   o.metricsPublic,
 		BodyIdleTimeout: o.bodyIdle,

@@ -71,6 +71,7 @@ type Identities struct {
 	cache    map[string]*cachedKey     // by access key
 	policies map[string]*policy.Policy // compiled, by name
 	buckets  map[string]*policy.Policy // bucket policies (nil: none), by bucket
+	names    map[uint32]string         // user names by uid (nil: not read yet)
 	failures map[string]*failures      // by access key
 
 	stop chan struct{}
@@ -187,6 +188,7 @@ func (i *Identities) reset(gen int64) {
 	i.cache = map[string]*cachedKey{}
 	i.policies = map[string]*policy.Policy{}
 	i.buckets = map[string]*policy.Policy{}
+	i.names = nil
 	i.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"time"
 
 	"cairn/internal/iam/policy"
@@ -64,6 +65,9 @@ const RootName = "root"
 var (
 	// ErrAccessDenied is a request the policies do not allow.
 	ErrAccessDenied = errors.New("iam: access denied")
+	// ErrNotAllowed is an implicit deny: no policy denies the request,
+	// none allows it (an S3 ACL still may). It is an ErrAccessDenied.
+	ErrNotAllowed = fmt.Errorf("%w: no policy allows it", ErrAccessDenied)
 	// ErrExpired is a key past its expiry.
 	ErrExpired = errors.New("iam: the credentials have expired")
 	// ErrDisabled is a key of a disabled user or service account.
@@ -134,16 +138,17 @@ func decide(p *Principal, r *policy.Request, bucket *policy.Policy, both bool) (
 	if own == policy.Denied || fromBucket == policy.Denied {
 		return Grant{}, ErrAccessDenied
 	}
-	if own != policy.Allowed && fromBucket != policy.Allowed {
+	// A service account's or session's own policy bounds everything it
+	// does, whichever policy (or ACL) allowed it (stricter than AWS,
+	// where a bucket policy naming the session itself may grant beyond
+	// it).
+	if p != nil && p.narrow != nil && p.narrow.Evaluate(r) != policy.Allowed {
 		return Grant{}, ErrAccessDenied
+	}
+	if own != policy.Allowed && fromBucket != policy.Allowed {
+		return Grant{}, ErrNotAllowed
 	}
 	if both && p != nil && bucket != nil && (own != policy.Allowed || fromBucket != policy.Allowed) {
-		return Grant{}, ErrAccessDenied
-	}
-	// A service account's or session's own policy bounds everything it
-	// does, whichever policy allowed it (stricter than AWS, where a
-	// bucket policy naming the session itself may grant beyond it).
-	if p != nil && p.narrow != nil && p.narrow.Evaluate(r) != policy.Allowed {
 		return Grant{}, ErrAccessDenied
 	}
 	return Grant{Bucket: fromBucket == policy.Allowed}, nil

@@ -251,3 +251,34 @@ func (i *Identities) view(ctx context.Context, fn func(tx kv.Tx) error) error {
 	}
 	return i.store.View(ctx, fn)
 }
+
+// UserName returns the name of the user whose uid is uid (the root user
+// for 0), from a map read once per change of the identities; ok is false
+// when no user has it.
+func (i *Identities) UserName(ctx context.Context, uid uint32) (name string, ok bool, err error) {
+	if uid == 0 {
+		return RootName, true, nil
+	}
+	i.mu.Lock()
+	names, gen := i.names, i.gen
+	i.mu.Unlock()
+	if names == nil {
+		names = map[uint32]string{}
+		if i.store != nil {
+			users, err := i.ListUsers(ctx)
+			if err != nil {
+				return "", false, err
+			}
+			for _, u := range users {
+				names[u.UID] = u.Name
+			}
+		}
+		i.mu.Lock()
+		if i.gen == gen {
+			i.names = names
+		}
+		i.mu.Unlock()
+	}
+	name, ok = names[uid]
+	return name, ok, nil
+}

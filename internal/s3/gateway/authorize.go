@@ -34,7 +34,7 @@ func (q *request) authorizeOp(op *operation) error {
 	default:
 		res = policy.ObjectARN(q.bucket, q.key)
 	}
-	return q.authorizeMain(action, res)
+	return q.authorizeMain(action, res, op.acl)
 }
 
 // authorize decides action on resource for the request's principal, with
@@ -48,25 +48,45 @@ func (q *request) authorize(action, resource string) error {
 // authorizeMain is authorize for the resource the request is about. What
 // a bucket policy allows is the bucket owner's grant, made with the
 // owner's file permissions: a request that its bucket's policy allows
-// (every anonymous request that is allowed at all) runs from then on as
-// the owner of the bucket, as objects written under a bucket policy
-// belong to the bucket's owner on AWS (BucketOwnerEnforced). Only the
-// owner (or root) may set a bucket's policy.
-func (q *request) authorizeMain(action, resource string) error {
+// runs from then on as the owner of the bucket, as objects written under
+// a bucket policy belong to the bucket's owner on AWS
+// (BucketOwnerEnforced). Only the owner (or root) may set a bucket's
+// policy. When no policy denies the request, an S3 ACL may grant it
+// (need: the ACL permission that would; see aclGrant).
+func (q *request) authorizeMain(action, resource string, need aclNeed) error {
 	byBucket, err := q.decide(action, resource)
-	if err != nil || !byBucket || q.anonOwner || q.bucket == "" {
+	if err != nil && !errors.As(err, new(notAllowed)) {
 		return err
 	}
-	uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
-	if err != nil {
-		return err
+	if err == nil && byBucket {
+		if q.granted || q.bucket == "" {
+			return nil
+		}
+		uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
+		if err != nil {
+			return err
+		}
+		q.cred, q.granted = posix.Cred{UID: uid, GID: gid}, true
+		return nil
 	}
-	q.cred, q.anonOwner = posix.Cred{UID: uid, GID: gid}, true
-	return nil
+	if !q.granted {
+		if cred := q.aclGrant(q.bucket, q.key, q.versionID(), need, err == nil); cred != nil {
+			q.cred, q.granted = *cred, true
+			return nil
+		}
+	}
+	return err
 }
 
+// notAllowed is the AccessDenied of a request no policy allows and none
+// denies: an S3 ACL may still grant it.
+type notAllowed struct{ e *s3err.Error }
+
+func (n notAllowed) Error() string { return n.e.Error() }
+func (n notAllowed) Unwrap() error { return n.e }
+
 // decide runs the policies; byBucket tells that the bucket's policy
-// allows the request.
+// allows the request. An implicit deny is a notAllowed.
 func (q *request) decide(action, resource string) (byBucket bool, err error) {
 	p := q.principal
 	if p != nil && p.Kind == iam.KindRoot {
@@ -80,6 +100,9 @@ func (q *request) decide(action, resource string) (byBucket bool, err error) {
 	}
 	r := &policy.Request{Action: action, Resource: resource, Resolve: q.conditionKey}
 	grant, err := q.g.opt.Identity.Authorize(q.ctx, p, r, bp)
+	if errors.Is(err, iam.ErrNotAllowed) {
+		return false, notAllowed{s3err.New(s3err.AccessDenied)}
+	}
 	if errors.Is(err, iam.ErrAccessDenied) {
 		return false, s3err.New(s3err.AccessDenied)
 	}

@@ -70,6 +70,15 @@ type Backend interface {
 	DeletePublicAccessBlock(ctx context.Context, cred posix.Cred, bucket string) error
 	// BucketPublicAccessBlock is the configuration that decides a request.
 	BucketPublicAccessBlock(ctx context.Context, bucket string) (s3fs.PublicAccessBlock, error)
+
+	// S3 ACLs: the bucket's state (cached), its ACL and ownership, an
+	// object version's ACL with its file's owner (read as root, to
+	// decide), and setting it.
+	BucketACL(ctx context.Context, bucket string) (s3fs.BucketACLState, error)
+	PutBucketACL(ctx context.Context, cred posix.Cred, bucket string, acl s3fs.ACL) error
+	PutOwnershipControls(ctx context.Context, cred posix.Cred, bucket, ownership string) error
+	ObjectACL(ctx context.Context, bucket, key, versionID string) (s3fs.ACL, posix.Cred, error)
+	PutObjectACL(ctx context.Context, cred posix.Cred, bucket, key, versionID string, acl s3fs.ACL) error
 }
 
 var _ Backend = (*s3fs.FS)(nil)

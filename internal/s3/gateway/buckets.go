@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,15 +15,6 @@ import (
 
 func (q *request) methodNotAllowed() error { return s3err.New(s3err.MethodNotAllowed) }
 
-func (q *request) owner() owner {
-	id := strconv.FormatUint(uint64(q.cred.UID), 10)
-	return owner{ID: id, DisplayName: q.accessKey}
-}
-
-func uidOwner(uid uint32) owner {
-	id := strconv.FormatUint(uint64(uid), 10)
-	return owner{ID: id, DisplayName: id}
-}
 
 // listBuckets answers the buckets the caller may see, in name order; with
 // max-buckets, a page of them and a continuation token (AWS's
@@ -50,7 +42,7 @@ func (q *request) listBuckets() error {
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(), Buckets: []bucketElem{}, Prefix: prefix}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(q.cred.UID), Buckets: []bucketElem{}, Prefix: prefix}
 	for _, b := range bs {
 		if b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
 			continue
@@ -75,9 +67,33 @@ func (q *request) createBucket() error {
 		}
 	}
 	lock := strings.EqualFold(q.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true")
-	err := q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
+	ownership := q.r.Header.Get("X-Amz-Object-Ownership")
+	switch ownership {
+	case "":
+		ownership = q.g.opt.ObjectOwnership
+	case s3fs.OwnershipEnforced, s3fs.OwnershipPreferred, s3fs.OwnershipObjectWriter:
+	default:
+		return s3err.Newf(s3err.InvalidArgument, "Invalid x-amz-object-ownership header: "+ownership)
+	}
+	acl, err := q.headerACL(q.cred.UID, func() (uint32, error) { return q.cred.UID, nil })
+	if err != nil {
+		return err
+	}
+	if acl != nil && ownership == s3fs.OwnershipEnforced {
+		if a, _ := s3fs.CannedACL("private", q.cred.UID, q.cred.UID); !slices.Equal(acl.Grants, a.Grants) {
+			return s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
+		}
+		acl = nil
+	}
+	err = q.g.opt.Backend.CreateBucket(q.ctx, q.cred, q.bucket)
 	if err == nil && lock {
 		err = q.g.opt.Backend.EnableObjectLock(q.ctx, q.cred, q.bucket)
+	}
+	if err == nil && ownership != "" {
+		err = q.g.opt.Backend.PutOwnershipControls(q.ctx, q.cred, q.bucket, ownership)
+	}
+	if err == nil && acl != nil {
+		err = q.g.opt.Backend.PutBucketACL(q.ctx, q.cred, q.bucket, *acl)
 	}
 	if errors.Is(err, s3fs.ErrBucketExists) {
 		if uid, _, oerr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); oerr == nil && uid == q.cred.UID {
@@ -219,7 +235,7 @@ func (q *request) fillListing(res *listBucketResult, p listParams, lr s3fs.ListR
 	for _, o := range lr.Objects {
 		e := objectElem{Key: p.enc(o.Key), LastModified: isoTime(o.ModTime), ETag: o.ETag, Size: o.Size, StorageClass: "STANDARD"}
 		if withOwner {
-			ow := uidOwner(o.OwnerUID)
+			ow := q.owner(o.OwnerUID)
 			e.Owner = &ow
 		}
 		res.Contents = append(res.Contents, e)

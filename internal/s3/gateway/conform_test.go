@@ -100,55 +100,6 @@ func TestConformanceDetails(t *testing.T) {
 	}
 }
 
-// S3 ACLs on BucketOwnerEnforced buckets: reads answer the owner's
-// FULL_CONTROL, writes that grant nothing more are accepted, others are
-// AccessControlListNotSupported.
-func TestACLsOwnerEnforced(t *testing.T) {
-	h := newHarness(t)
-	h.mb(t, "aclb")
-	h.put(t, "aclb", "k", "v")
-	ba, err := h.s3.GetBucketAcl(bg, &s3.GetBucketAclInput{Bucket: aws.String("aclb")})
-	if err != nil || len(ba.Grants) != 1 || ba.Grants[0].Permission != types.PermissionFullControl ||
-		aws.ToString(ba.Grants[0].Grantee.ID) != aws.ToString(ba.Owner.ID) || ba.Grants[0].Grantee.Type != types.TypeCanonicalUser {
-		t.Fatalf("bucket ACL: %+v %v", ba, err)
-	}
-	oa, err := h.s3.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: aws.String("aclb"), Key: aws.String("k")})
-	if err != nil || len(oa.Grants) != 1 || aws.ToString(oa.Owner.ID) != "0" {
-		t.Fatalf("object ACL: %+v %v", oa, err)
-	}
-	if _, err := h.s3.PutBucketAcl(bg, &s3.PutBucketAclInput{Bucket: aws.String("aclb"), ACL: types.BucketCannedACLPrivate}); err != nil {
-		t.Errorf("private: %v", err)
-	}
-	if _, err := h.s3.PutBucketAcl(bg, &s3.PutBucketAclInput{Bucket: aws.String("aclb"), AccessControlPolicy: &types.AccessControlPolicy{
-		Owner: ba.Owner, Grants: ba.Grants}}); err != nil {
-		t.Errorf("the owner's grant alone: %v", err)
-	}
-	if _, err := h.s3.PutBucketAcl(bg, &s3.PutBucketAclInput{Bucket: aws.String("aclb"), ACL: types.BucketCannedACLPublicRead}); code(err) != "AccessControlListNotSupported" {
-		t.Errorf("public-read: %v", err)
-	}
-	if _, err := h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("aclb"), Key: aws.String("k"), GrantRead: aws.String(`uri="http://acs.amazonaws.com/groups/global/AllUsers"`)}); code(err) != "AccessControlListNotSupported" {
-		t.Errorf("a grant to everyone: %v", err)
-	}
-	if _, err := h.s3.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("aclb"), Key: aws.String("k"), ACL: types.ObjectCannedACLBucketOwnerFullControl}); err != nil {
-		t.Errorf("bucket-owner-full-control: %v", err)
-	}
-	if _, err := h.s3.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: aws.String("aclb"), Key: aws.String("missing")}); code(err) != "NoSuchKey" {
-		t.Errorf("ACL of a missing key: %v", err)
-	}
-	oc, err := h.s3.GetBucketOwnershipControls(bg, &s3.GetBucketOwnershipControlsInput{Bucket: aws.String("aclb")})
-	if err != nil || oc.OwnershipControls.Rules[0].ObjectOwnership != types.ObjectOwnershipBucketOwnerEnforced {
-		t.Fatalf("ownership controls: %+v %v", oc, err)
-	}
-	if _, err := h.s3.PutBucketOwnershipControls(bg, &s3.PutBucketOwnershipControlsInput{Bucket: aws.String("aclb"), OwnershipControls: &types.OwnershipControls{
-		Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipObjectWriter}}}}); code(err) != "NotImplemented" {
-		t.Errorf("ObjectWriter: %v", err)
-	}
-	// minio-go reads the ACL as mc stat does.
-	if info, err := h.mc.GetObjectACL(bg, "aclb", "k"); err != nil || len(info.Grant) != 1 {
-		t.Errorf("minio-go GetObjectACL: %+v %v", info, err)
-	}
-}
-
 // GetObjectAttributes: the attributes asked for, parts paged by marker.
 func TestGetObjectAttributes(t *testing.T) {
 	h := newHarness(t)

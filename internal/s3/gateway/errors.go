@@ -98,6 +98,10 @@ func toS3(err error) (*s3err.Error, bool) {
 		code = s3err.NoSuchCORSConfiguration
 	case errors.Is(err, s3fs.ErrNoSuchTagSet):
 		code = s3err.NoSuchTagSet
+	case errors.Is(err, s3fs.ErrACLsDisabled):
+		code = s3err.AccessControlListNotSupported
+	case errors.Is(err, s3fs.ErrPublicACLWithEnforced):
+		code = s3err.InvalidBucketAclWithObjectOwnership
 	case errors.Is(err, syscall.ENOENT):
 		code = s3err.NoSuchKey
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):

@@ -48,6 +48,8 @@ type Identity interface {
 	PutBucketPolicy(ctx context.Context, bucket string, doc []byte) error
 	GetBucketPolicy(ctx context.Context, bucket string) ([]byte, error)
 	DeleteBucketPolicy(ctx context.Context, bucket string) error
+	// UserName is the name of the user with uid (ok false: none).
+	UserName(ctx context.Context, uid uint32) (name string, ok bool, err error)
 }
 
 // Options configure a Gateway.
@@ -57,9 +59,12 @@ type Options struct {
 	// Domain enables virtual-host-style requests: BUCKET.Domain.
 	Domain string
 	// Region is what GetBucketLocation answers (default us-east-1).
-	Region  string
-	Version string
-	Logger  *slog.Logger
+	Region string
+	// ObjectOwnership is the object ownership a new bucket gets when its
+	// CreateBucket names none ("": no setting, S3 ACLs honoured).
+	ObjectOwnership string
+	Version         string
+	Logger          *slog.Logger
 	// AccessLog receives one record per request; nil disables it.
 	AccessLog *slog.Logger
 	Metrics   *Metrics
@@ -135,11 +140,13 @@ type request struct {
 	cred      posix.Cred
 	sigVer    int  // 2 or 4 (s3:signatureversion)
 	presigned bool // query-string authentication (s3:authType)
-	anonOwner bool // an anonymous request running as its bucket's owner
-	body      *sigv4.Body
-	length    int64 // decoded body length (-1 unknown)
-	in        int64 // body bytes read
-	ctx       context.Context
+	// granted: the request runs with a credential a grant lent it (a
+	// bucket policy's or an S3 ACL's), not its principal's own.
+	granted bool
+	body    *sigv4.Body
+	length  int64 // decoded body length (-1 unknown)
+	in      int64 // body bytes read
+	ctx     context.Context
 }
 
 // ServeHTTP implements http.Handler.

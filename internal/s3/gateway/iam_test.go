@@ -53,6 +53,13 @@ func newIAMHarness(t *testing.T) *iamHarness {
 // startGateway serves the volume in store with a gateway of its own.
 func startGateway(t *testing.T, store kv.Store, obj *mem.Store) (string, *iam.Identities, *vfs.FS) {
 	t.Helper()
+	return startGatewayWith(t, store, obj, s3fs.Options{}, gateway.Options{})
+}
+
+// startGatewayWith is startGateway with object-model and gateway options
+// (the gateway's Backend and Identity are filled in).
+func startGatewayWith(t *testing.T, store kv.Store, obj *mem.Store, sopt s3fs.Options, gopt gateway.Options) (string, *iam.Identities, *vfs.FS) {
+	t.Helper()
 	m, err := meta.Open(bg, store, meta.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,8 @@ func startGateway(t *testing.T, store kv.Store, obj *mem.Store) (string, *iam.Id
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gateway.New(gateway.Options{Backend: s3fs.New(v, s3fs.Options{}), Identity: ids}))
+	gopt.Backend, gopt.Identity = s3fs.New(v, sopt), ids
+	srv := httptest.NewServer(gateway.New(gopt))
 	t.Cleanup(func() {
 		srv.Close()
 		ids.Close()

@@ -22,6 +22,9 @@ func (q *request) partNumber() (int, error) {
 
 func (q *request) createMultipartUpload() error {
 	opt, err := q.putOptions()
+	if err == nil {
+		opt.ACL, err = q.newObjectACL()
+	}
 	if err != nil {
 		return err
 	}
@@ -150,7 +153,7 @@ func (q *request) listParts() error {
 	if err != nil {
 		return err
 	}
-	ow := uidOwner(lr.Upload.OwnerUID)
+	ow := q.owner(lr.Upload.OwnerUID)
 	res := listPartsResult{NS: s3NS, Bucket: q.bucket, Key: q.key, UploadID: q.uploadID(), Initiator: ow, Owner: ow,
 		StorageClass: "STANDARD", PartNumberMarker: marker, NextPartNumberMarker: lr.NextPartNumberMarker,
 		MaxParts: max, IsTruncated: lr.IsTruncated, Parts: []partElem{}}
@@ -185,7 +188,7 @@ func (q *request) listMultipartUploads() error {
 		Delimiter: p.enc(opt.Delimiter), MaxUploads: opt.MaxUploads, IsTruncated: lr.IsTruncated, EncodingType: enc,
 		Uploads: []uploadElem{}, CommonPrefixes: []prefixElem{}}
 	for _, u := range lr.Uploads {
-		ow := uidOwner(u.OwnerUID)
+		ow := q.owner(u.OwnerUID)
 		res.Uploads = append(res.Uploads, uploadElem{Key: p.enc(u.Key), UploadID: u.UploadID, Initiator: ow, Owner: ow,
 			StorageClass: "STANDARD", Initiated: isoTime(u.Initiated)})
 	}

@@ -142,6 +142,9 @@ func (q *request) putObject() error {
 		return err
 	}
 	opt, err := q.putOptions()
+	if err == nil {
+		opt.ACL, err = q.newObjectACL()
+	}
 	if err != nil {
 		return err
 	}
@@ -469,16 +472,31 @@ func (q *request) deleteObjects() error {
 	// Each key is authorized on its own (s3:DeleteObject, or
 	// s3:DeleteObjectVersion for a version), as AWS does: the keys refused
 	// get AccessDenied and the others go.
+	// A bucket ACL granting WRITE allows the keys no policy does, and the
+	// batch then runs as the bucket's owner.
 	denied := make([]error, len(req.Objects))
 	keys := make([]string, 0, len(req.Objects))
+	var aclCred *posix.Cred
 	for i, o := range req.Objects {
 		action := "s3:DeleteObject"
 		if o.VersionID != "" {
 			action = "s3:DeleteObjectVersion"
 		}
-		if denied[i] = q.authorize(action, policy.ObjectARN(q.bucket, o.Key)); denied[i] == nil {
+		denied[i] = q.authorize(action, policy.ObjectARN(q.bucket, o.Key))
+		if denied[i] != nil && errors.As(denied[i], new(notAllowed)) && !q.granted {
+			if aclCred == nil {
+				aclCred = q.aclGrant(q.bucket, "", "", onBucket(s3fs.PermWrite), false)
+			}
+			if aclCred != nil {
+				denied[i] = nil
+			}
+		}
+		if denied[i] == nil {
 			keys = append(keys, o.Key)
 		}
+	}
+	if aclCred != nil {
+		q.cred, q.granted = *aclCred, true
 	}
 	if q.principal == nil && len(keys) == 0 {
 		return s3err.New(s3err.AccessDenied) // an anonymous caller no bucket policy lets delete
@@ -554,7 +572,14 @@ func (q *request) copySource() (string, string, *posix.Cred, error) {
 		action = "s3:GetObjectVersion"
 	}
 	byBucket, err := q.decide(action, policy.ObjectARN(b, k))
+	if err != nil && !errors.As(err, new(notAllowed)) {
+		return b, k, nil, err
+	}
 	if err != nil || !byBucket {
+		// The source object's ACL may grant the read.
+		if c := q.aclGrant(b, k, q.copySourceVersion(), onObject(s3fs.PermRead), err == nil); c != nil {
+			return b, k, c, nil
+		}
 		return b, k, nil, err
 	}
 	uid, gid, err := q.g.opt.Backend.BucketOwner(q.ctx, b)
@@ -588,6 +613,9 @@ func (q *request) copyObject() error {
 		return s3err.Newf(s3err.InvalidArgument, "Unknown tagging directive.")
 	}
 	put, err := q.putOptions()
+	if err == nil {
+		put.ACL, err = q.newObjectACL()
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"cairn/internal/s3/s3fs"
 )
 
 // level is what the path of a request names.
@@ -49,6 +51,9 @@ type operation struct {
 	// formAuth operations authenticate and authorize in their handler,
 	// from a form in the body (PostObject).
 	formAuth bool
+	// acl is the S3 ACL permission that grants the operation to whom no
+	// policy allows it (AWS's mapping of ACL permissions to actions).
+	acl aclNeed
 }
 
 // operations is the S3 API as cairn routes it. For a method and level,
@@ -67,9 +72,9 @@ var operations = []operation{
 	// Bucket level, GET.
 	{name: "GetBucketLocation", method: http.MethodGet, level: bucketLevel, query: q("location"), action: "s3:GetBucketLocation", fn: (*request).getBucketLocation},
 	{name: "GetBucketVersioning", method: http.MethodGet, level: bucketLevel, query: q("versioning"), action: "s3:GetBucketVersioning", fn: (*request).getBucketVersioning},
-	{name: "ListMultipartUploads", method: http.MethodGet, level: bucketLevel, query: q("uploads"), action: "s3:ListBucketMultipartUploads", fn: (*request).listMultipartUploads},
-	{name: "ListObjectVersions", method: http.MethodGet, level: bucketLevel, query: q("versions"), action: "s3:ListBucketVersions", fn: (*request).listObjectVersions},
-	{name: "GetBucketAcl", method: http.MethodGet, level: bucketLevel, query: q("acl"), action: "s3:GetBucketAcl", fn: (*request).getBucketAcl},
+	{name: "ListMultipartUploads", method: http.MethodGet, level: bucketLevel, query: q("uploads"), action: "s3:ListBucketMultipartUploads", acl: onBucket(s3fs.PermRead), fn: (*request).listMultipartUploads},
+	{name: "ListObjectVersions", method: http.MethodGet, level: bucketLevel, query: q("versions"), action: "s3:ListBucketVersions", acl: onBucket(s3fs.PermRead), fn: (*request).listObjectVersions},
+	{name: "GetBucketAcl", method: http.MethodGet, level: bucketLevel, query: q("acl"), action: "s3:GetBucketAcl", acl: onBucket(s3fs.PermReadACP), fn: (*request).getBucketAcl},
 	{name: "GetBucketPolicy", method: http.MethodGet, level: bucketLevel, query: q("policy"), action: "s3:GetBucketPolicy", fn: (*request).getBucketPolicy},
 	{name: "GetBucketPolicyStatus", method: http.MethodGet, level: bucketLevel, query: q("policyStatus"), action: "s3:GetBucketPolicyStatus", fn: (*request).getBucketPolicyStatus},
 	{name: "GetBucketCors", method: http.MethodGet, level: bucketLevel, query: q("cors"), action: "s3:GetBucketCORS", fn: (*request).getBucketCors},
@@ -90,13 +95,13 @@ var operations = []operation{
 	{name: "GetBucketMetricsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("metrics"), action: "s3:GetMetricsConfiguration"},
 	{name: "GetBucketAnalyticsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("analytics"), action: "s3:GetAnalyticsConfiguration"},
 	{name: "CreateSession", method: http.MethodGet, level: bucketLevel, query: q("session")},
-	{name: "ListObjectsV2", method: http.MethodGet, level: bucketLevel, query: q("list-type=2"), action: "s3:ListBucket", fn: (*request).listObjectsV2},
-	{name: "ListObjects", method: http.MethodGet, level: bucketLevel, action: "s3:ListBucket", fn: (*request).listObjectsV1},
+	{name: "ListObjectsV2", method: http.MethodGet, level: bucketLevel, query: q("list-type=2"), action: "s3:ListBucket", acl: onBucket(s3fs.PermRead), fn: (*request).listObjectsV2},
+	{name: "ListObjects", method: http.MethodGet, level: bucketLevel, action: "s3:ListBucket", acl: onBucket(s3fs.PermRead), fn: (*request).listObjectsV1},
 
 	// Bucket level, HEAD, PUT, DELETE, POST.
-	{name: "HeadBucket", method: http.MethodHead, level: bucketLevel, action: "s3:ListBucket", fn: (*request).headBucket},
+	{name: "HeadBucket", method: http.MethodHead, level: bucketLevel, action: "s3:ListBucket", acl: onBucket(s3fs.PermRead), fn: (*request).headBucket},
 	{name: "PutBucketVersioning", method: http.MethodPut, level: bucketLevel, query: q("versioning"), action: "s3:PutBucketVersioning", fn: (*request).putBucketVersioning},
-	{name: "PutBucketAcl", method: http.MethodPut, level: bucketLevel, query: q("acl"), action: "s3:PutBucketAcl", fn: (*request).putBucketAcl},
+	{name: "PutBucketAcl", method: http.MethodPut, level: bucketLevel, query: q("acl"), action: "s3:PutBucketAcl", acl: onBucket(s3fs.PermWriteACP), fn: (*request).putBucketAcl},
 	{name: "PutBucketPolicy", method: http.MethodPut, level: bucketLevel, query: q("policy"), action: "s3:PutBucketPolicy", fn: (*request).putBucketPolicy},
 	{name: "PutBucketCors", method: http.MethodPut, level: bucketLevel, query: q("cors"), action: "s3:PutBucketCORS", fn: (*request).putBucketCors},
 	{name: "PutBucketLifecycleConfiguration", method: http.MethodPut, level: bucketLevel, query: q("lifecycle"), action: "s3:PutLifecycleConfiguration", fn: (*request).putBucketLifecycle},
@@ -123,7 +128,7 @@ var operations = []operation{
 	{name: "DeleteBucketWebsite", method: http.MethodDelete, level: bucketLevel, query: q("website"), action: "s3:DeleteBucketWebsite"},
 	{name: "DeleteBucketEncryption", method: http.MethodDelete, level: bucketLevel, query: q("encryption"), action: "s3:PutEncryptionConfiguration"},
 	{name: "DeleteBucketReplication", method: http.MethodDelete, level: bucketLevel, query: q("replication"), action: "s3:PutReplicationConfiguration"},
-	{name: "DeleteBucketOwnershipControls", method: http.MethodDelete, level: bucketLevel, query: q("ownershipControls"), action: "s3:PutBucketOwnershipControls"},
+	{name: "DeleteBucketOwnershipControls", method: http.MethodDelete, level: bucketLevel, query: q("ownershipControls"), action: "s3:PutBucketOwnershipControls", fn: (*request).deleteBucketOwnershipControls},
 	{name: "DeletePublicAccessBlock", method: http.MethodDelete, level: bucketLevel, query: q("publicAccessBlock"), action: "s3:PutBucketPublicAccessBlock", fn: (*request).deletePublicAccessBlock},
 	{name: "DeleteBucketIntelligentTieringConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("intelligent-tiering"), action: "s3:PutIntelligentTieringConfiguration"},
 	{name: "DeleteBucketInventoryConfiguration", method: http.MethodDelete, level: bucketLevel, query: q("inventory"), action: "s3:PutInventoryConfiguration"},
@@ -139,30 +144,30 @@ var operations = []operation{
 	{name: "PreflightBucket", method: http.MethodOptions, level: bucketLevel, fn: (*request).preflight, public: true},
 
 	// Object level.
-	{name: "ListParts", method: http.MethodGet, level: objectLevel, query: q("uploadId"), action: "s3:ListMultipartUploadParts", fn: (*request).listParts},
-	{name: "GetObjectAcl", method: http.MethodGet, level: objectLevel, query: q("acl"), action: "s3:GetObjectAcl", versionAction: "s3:GetObjectVersionAcl", fn: (*request).getObjectAcl},
+	{name: "ListParts", method: http.MethodGet, level: objectLevel, query: q("uploadId"), action: "s3:ListMultipartUploadParts", acl: onBucket(s3fs.PermWrite), fn: (*request).listParts},
+	{name: "GetObjectAcl", method: http.MethodGet, level: objectLevel, query: q("acl"), action: "s3:GetObjectAcl", versionAction: "s3:GetObjectVersionAcl", acl: onObject(s3fs.PermReadACP), fn: (*request).getObjectAcl},
 	{name: "GetObjectTagging", method: http.MethodGet, level: objectLevel, query: q("tagging"), action: "s3:GetObjectTagging", versionAction: "s3:GetObjectVersionTagging", fn: (*request).getObjectTagging},
 	{name: "GetObjectRetention", method: http.MethodGet, level: objectLevel, query: q("retention"), action: "s3:GetObjectRetention", fn: (*request).getObjectRetention},
 	{name: "GetObjectLegalHold", method: http.MethodGet, level: objectLevel, query: q("legal-hold"), action: "s3:GetObjectLegalHold", fn: (*request).getObjectLegalHold},
 	{name: "GetObjectTorrent", method: http.MethodGet, level: objectLevel, query: q("torrent"), action: "s3:GetObjectTorrent"},
 	{name: "GetObjectAttributes", method: http.MethodGet, level: objectLevel, query: q("attributes"), action: "s3:GetObjectAttributes", versionAction: "s3:GetObjectVersionAttributes", fn: (*request).getObjectAttributes},
-	{name: "GetObject", method: http.MethodGet, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).getObject},
-	{name: "HeadObject", method: http.MethodHead, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", fn: (*request).headObject},
-	{name: "PutObjectAcl", method: http.MethodPut, level: objectLevel, query: q("acl"), action: "s3:PutObjectAcl", versionAction: "s3:PutObjectVersionAcl", fn: (*request).putObjectAcl},
+	{name: "GetObject", method: http.MethodGet, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", acl: onObject(s3fs.PermRead), fn: (*request).getObject},
+	{name: "HeadObject", method: http.MethodHead, level: objectLevel, action: "s3:GetObject", versionAction: "s3:GetObjectVersion", acl: onObject(s3fs.PermRead), fn: (*request).headObject},
+	{name: "PutObjectAcl", method: http.MethodPut, level: objectLevel, query: q("acl"), action: "s3:PutObjectAcl", versionAction: "s3:PutObjectVersionAcl", acl: onObject(s3fs.PermWriteACP), fn: (*request).putObjectAcl},
 	{name: "PutObjectTagging", method: http.MethodPut, level: objectLevel, query: q("tagging"), action: "s3:PutObjectTagging", versionAction: "s3:PutObjectVersionTagging", fn: (*request).putObjectTagging},
 	{name: "PutObjectRetention", method: http.MethodPut, level: objectLevel, query: q("retention"), action: "s3:PutObjectRetention", fn: (*request).putObjectRetention},
 	{name: "PutObjectLegalHold", method: http.MethodPut, level: objectLevel, query: q("legal-hold"), action: "s3:PutObjectLegalHold", fn: (*request).putObjectLegalHold},
 	{name: "RenameObject", method: http.MethodPut, level: objectLevel, query: q("renameObject")},
 	// UploadPartCopy and CopyObject also authorize s3:GetObject on the source.
-	{name: "UploadPartCopy", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), header: "X-Amz-Copy-Source", action: "s3:PutObject", fn: (*request).uploadPartCopy},
-	{name: "UploadPart", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), action: "s3:PutObject", fn: (*request).uploadPart},
-	{name: "CopyObject", method: http.MethodPut, level: objectLevel, header: "X-Amz-Copy-Source", action: "s3:PutObject", fn: (*request).copyObject},
-	{name: "PutObject", method: http.MethodPut, level: objectLevel, action: "s3:PutObject", fn: (*request).putObject},
-	{name: "AbortMultipartUpload", method: http.MethodDelete, level: objectLevel, query: q("uploadId"), action: "s3:AbortMultipartUpload", fn: (*request).abortMultipartUpload},
+	{name: "UploadPartCopy", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), header: "X-Amz-Copy-Source", action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).uploadPartCopy},
+	{name: "UploadPart", method: http.MethodPut, level: objectLevel, query: q("uploadId", "partNumber"), action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).uploadPart},
+	{name: "CopyObject", method: http.MethodPut, level: objectLevel, header: "X-Amz-Copy-Source", action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).copyObject},
+	{name: "PutObject", method: http.MethodPut, level: objectLevel, action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).putObject},
+	{name: "AbortMultipartUpload", method: http.MethodDelete, level: objectLevel, query: q("uploadId"), action: "s3:AbortMultipartUpload", acl: onBucket(s3fs.PermWrite), fn: (*request).abortMultipartUpload},
 	{name: "DeleteObjectTagging", method: http.MethodDelete, level: objectLevel, query: q("tagging"), action: "s3:DeleteObjectTagging", versionAction: "s3:DeleteObjectVersionTagging", fn: (*request).deleteObjectTagging},
-	{name: "DeleteObject", method: http.MethodDelete, level: objectLevel, action: "s3:DeleteObject", versionAction: "s3:DeleteObjectVersion", fn: (*request).deleteObject},
-	{name: "CreateMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploads"), action: "s3:PutObject", fn: (*request).createMultipartUpload},
-	{name: "CompleteMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploadId"), action: "s3:PutObject", fn: (*request).completeMultipartUpload},
+	{name: "DeleteObject", method: http.MethodDelete, level: objectLevel, action: "s3:DeleteObject", versionAction: "s3:DeleteObjectVersion", acl: onBucket(s3fs.PermWrite), fn: (*request).deleteObject},
+	{name: "CreateMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploads"), action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).createMultipartUpload},
+	{name: "CompleteMultipartUpload", method: http.MethodPost, level: objectLevel, query: q("uploadId"), action: "s3:PutObject", acl: onBucket(s3fs.PermWrite), fn: (*request).completeMultipartUpload},
 	{name: "RestoreObject", method: http.MethodPost, level: objectLevel, query: q("restore"), action: "s3:RestoreObject"},
 	{name: "SelectObjectContent", method: http.MethodPost, level: objectLevel, query: q("select"), action: "s3:GetObject"},
 	{name: "PreflightObject", method: http.MethodOptions, level: objectLevel, fn: (*request).preflight, public: true},

@@ -334,7 +334,7 @@ func (q *request) postObject() error {
 	if p != nil {
 		q.cred = p.Cred
 	}
-	if err := q.authorizeMain("s3:PutObject", policy.ObjectARN(q.bucket, key)); err != nil {
+	if err := q.authorizeMain("s3:PutObject", policy.ObjectARN(q.bucket, key), onBucket(s3fs.PermWrite)); err != nil {
 		return err
 	}
 	// The form's fields are the object's headers.
@@ -352,6 +352,9 @@ func (q *request) postObject() error {
 	saved := q.r.Header
 	q.r.Header = h
 	opt, err := q.putOptions()
+	if err == nil {
+		opt.ACL, err = q.newObjectACL()
+	}
 	q.r.Header = saved
 	if err != nil {
 		return err

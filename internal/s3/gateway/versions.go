@@ -88,11 +88,11 @@ func (q *request) listObjectVersions() error {
 		}
 		if o.IsDeleteMarker {
 			res.Entries = append(res.Entries, deleteMarkerElem{Key: p.enc(o.Key), VersionID: vid, IsLatest: o.IsLatest,
-				LastModified: isoTime(o.ModTime), Owner: uidOwner(o.OwnerUID)})
+				LastModified: isoTime(o.ModTime), Owner: q.owner(o.OwnerUID)})
 			continue
 		}
 		res.Entries = append(res.Entries, versionElem{Key: p.enc(o.Key), VersionID: vid, IsLatest: o.IsLatest, LastModified: isoTime(o.ModTime),
-			ETag: o.ETag, Size: o.Size, StorageClass: "STANDARD", Owner: uidOwner(o.OwnerUID)})
+			ETag: o.ETag, Size: o.Size, StorageClass: "STANDARD", Owner: q.owner(o.OwnerUID)})
 	}
 	for _, cp := range lr.CommonPrefixes {
 		res.CommonPrefixes = append(res.CommonPrefixes, prefixElem{Prefix: p.enc(cp)})

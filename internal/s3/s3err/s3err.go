@@ -71,6 +71,10 @@ const (
 	AccessForbidden                      Code = "AccessForbidden"
 	NoSuchCORSConfiguration              Code = "NoSuchCORSConfiguration"
 	AccessControlListNotSupported        Code = "AccessControlListNotSupported"
+	InvalidBucketAclWithObjectOwnership  Code = "InvalidBucketAclWithObjectOwnership"
+	OwnershipControlsNotFound            Code = "OwnershipControlsNotFoundError"
+	UnresolvableGrantByEmailAddress      Code = "UnresolvableGrantByEmailAddress"
+	MalformedACLError                    Code = "MalformedACLError"
 	NoSuchPublicAccessBlockConfiguration Code = "NoSuchPublicAccessBlockConfiguration"
 	ObjectLockConfigurationNotFound      Code = "ObjectLockConfigurationNotFoundError"
 	NoSuchObjectLockConfiguration        Code = "NoSuchObjectLockConfiguration"
@@ -135,6 +139,10 @@ var table = map[Code]codeInfo{
 	AccessForbidden:                      {403, "CORSResponse: This CORS request is not allowed."},
 	NoSuchCORSConfiguration:              {404, "The CORS configuration does not exist."},
 	AccessControlListNotSupported:        {400, "The bucket does not allow ACLs."},
+	InvalidBucketAclWithObjectOwnership:  {400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
+	OwnershipControlsNotFound:            {404, "The bucket ownership controls were not found."},
+	UnresolvableGrantByEmailAddress:      {400, "The e-mail address you provided does not match any account on record."},
+	MalformedACLError:                    {400, "The XML you provided was not well-formed or did not validate against our published schema."},
 	NoSuchPublicAccessBlockConfiguration: {404, "The public access block configuration was not found."},
 	ObjectLockConfigurationNotFound:      {404, "Object Lock configuration does not exist for this bucket."},
 	NoSuchObjectLockConfiguration:        {404, "The specified object does not have an ObjectLock configuration."},

@@ -61,6 +61,10 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 	if opt.ReplaceTags {
 		m.Tags = opt.Put.Tags
 	}
+	if err := f.setACL(ctx, dstBucket, m, opt.Put.ACL, cred.UID); err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		return ObjectInfo{}, err
+	}
 	if err := f.finishTemp(ctx, &tmp, m); err != nil {
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err

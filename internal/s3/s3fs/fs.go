@@ -115,6 +115,9 @@ type objMeta struct {
 	LockUntil int64  `json:"lu,omitempty"`
 	LegalHold bool   `json:"lh,omitempty"`
 	HoldSet   bool   `json:"lhs,omitempty"`
+	// ACL is the object's S3 ACL; nil for the default, its file owner's
+	// full control.
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

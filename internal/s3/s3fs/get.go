@@ -88,7 +88,7 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 		oi.ETag = quoteETag(m.ETag)
 		oi.ContentType, oi.UserMeta, oi.Headers = m.ContentType, m.UserMeta, m.Headers
 		oi.Checksums, oi.PartsCount, oi.TagCount, oi.PartSizes, oi.PartChecksums = m.Checksums, m.Parts, len(m.Tags), m.PartSizes, m.PartChecksums
-		oi.VersionID, oi.IsDeleteMarker, oi.Tags = m.VersionID, m.DeleteMarker, m.Tags
+		oi.VersionID, oi.IsDeleteMarker, oi.Tags, oi.ACL = m.VersionID, m.DeleteMarker, m.Tags, m.ACL
 		if m.LockMode != "" {
 			oi.LockMode, oi.LockUntil = m.LockMode, time.Unix(0, m.LockUntil).UTC()
 		}

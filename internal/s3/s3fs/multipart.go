@@ -52,6 +52,17 @@ type uploadInfo struct {
 	LockMode  string `json:"lm,omitempty"`
 	LockUntil int64  `json:"lu,omitempty"`
 	LegalHold string `json:"lh,omitempty"`
+	// ACL is the object's ACL asked for at creation (nil: the default).
+	ACL *ACL `json:"acl,omitempty"`
+}
+
+// s3Owner is the upload's owner as S3 shows it: the owner of the ACL it
+// was created with, else its creator.
+func (u uploadInfo) s3Owner() uint32 {
+	if u.ACL != nil {
+		return u.ACL.Owner
+	}
+	return u.Owner
 }
 
 // lockOptions are the object lock headers the upload was created with.
@@ -145,7 +156,7 @@ func (f *FS) CreateMultipartUpload(ctx context.Context, cred posix.Cred, bucket,
 		return "", err
 	}
 	info := uploadInfo{Key: key, Initiated: f.now().UnixNano(), Owner: cred.UID, CT: opt.ContentType,
-		Meta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, LockMode: opt.LockMode, LegalHold: opt.LegalHold}
+		Meta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, LockMode: opt.LockMode, LegalHold: opt.LegalHold, ACL: opt.ACL}
 	if !opt.LockUntil.IsZero() {
 		info.LockUntil = opt.LockUntil.UnixNano()
 	}
@@ -387,6 +398,10 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 		return ObjectInfo{}, err
 	}
 	m.ContentType, m.UserMeta, m.Headers, m.Tags = info.CT, info.Meta, info.Headers, info.Tags
+	if err := f.setACL(ctx, bucket, m, info.ACL, cred.UID); err != nil {
+		f.dropTemp(ctx, cred, tmp)
+		return ObjectInfo{}, err
+	}
 	if info.Algorithm != "" {
 		for _, j := range chosen {
 			m.PartChecksums = append(m.PartChecksums, stored[j].Checksums)
@@ -586,7 +601,7 @@ func (f *FS) ListParts(ctx context.Context, cred posix.Cred, bucket, key, upload
 		return ListPartsResult{}, err
 	}
 	res := ListPartsResult{Upload: Upload{Bucket: bucket, Key: key, UploadID: uploadID,
-		Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.Owner}}
+		Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.s3Owner()}}
 	for _, p := range parts {
 		if p.Number <= marker {
 			continue
@@ -627,7 +642,7 @@ func (f *FS) ListMultipartUploads(ctx context.Context, cred posix.Cred, bucket s
 			continue
 		}
 		all = append(all, Upload{Bucket: bucket, Key: info.Key, UploadID: e.Name,
-			Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.Owner})
+			Initiated: time.Unix(0, info.Initiated).UTC(), OwnerUID: info.s3Owner()})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].Key != all[j].Key {

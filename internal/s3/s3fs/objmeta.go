@@ -16,11 +16,12 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 // in a versioned binary form: a magic byte no JSON document starts with,
 // the format version, then a fixed prefix that listings read alone (flags,
 // size, mtime, ETag, version id) and after it the rest (content type,
-// user metadata, headers, checksums, parts, tags, lock). Strings and
-// lists carry their lengths as uvarints; maps are written in key order, so
-// that one objMeta has one encoding. Fields added later go at the end
-// under a new version. Metadata stored as JSON by earlier versions of
-// cairn is still read (decodeObjMeta, listMeta).
+// user metadata, headers, checksums, parts, tags, lock, and an optional
+// tail: the ACL). Strings and lists carry their lengths as uvarints; maps
+// are written in key order, so that one objMeta has one encoding. Fields
+// added later go at the end, as optional tails or under a new version.
+// Metadata stored as JSON by earlier versions of cairn is still read
+// (decodeObjMeta, listMeta).
 
 const (
 	metaMagic   = 0xC3
@@ -100,7 +101,17 @@ func (m *objMeta) encode() []byte {
 		b = appendString(appendString(b, t.Key), t.Value)
 	}
 	b = appendString(b, m.LockMode)
-	return binary.AppendVarint(b, m.LockUntil)
+	b = binary.AppendVarint(b, m.LockUntil)
+	// Optional tail: the ACL, when the object has one of its own.
+	if a := m.ACL; a != nil {
+		b = binary.AppendUvarint(b, uint64(a.Owner))
+		b = binary.AppendUvarint(b, uint64(len(a.Grants)))
+		for _, g := range a.Grants {
+			b = binary.AppendUvarint(b, uint64(g.UID))
+			b = appendString(appendString(b, g.Group), g.Permission)
+		}
+	}
+	return b
 }
 
 // metaReader decodes the binary form, failing once on the first error.
@@ -175,6 +186,25 @@ func (r *metaReader) checksums() Checksums {
 	return Checksums{CRC32: r.str(), CRC32C: r.str(), CRC64NVME: r.str(), SHA1: r.str(), SHA256: r.str(), Type: r.str()}
 }
 
+func (r *metaReader) acl() *ACL {
+	a := &ACL{Owner: r.uid()}
+	if n := r.count(); n > 0 {
+		a.Grants = make([]Grant, n)
+		for i := range a.Grants {
+			a.Grants[i] = Grant{UID: r.uid(), Group: r.str(), Permission: r.str()}
+		}
+	}
+	return a
+}
+
+func (r *metaReader) uid() uint32 {
+	v := r.uvarint()
+	if v > 1<<32-1 {
+		r.err = errMetaFormat
+	}
+	return uint32(v)
+}
+
 // prefix reads the fixed prefix into m; it returns the reader at the
 // rest.
 func readMetaPrefix(b []byte, m *objMeta) (*metaReader, error) {
@@ -235,6 +265,12 @@ func decodeObjMeta(b []byte) (*objMeta, error) {
 	}
 	m.LockMode = r.str()
 	m.LockUntil = r.varint()
+	if r.err == nil && len(r.b) > 0 {
+		m.ACL = r.acl()
+	}
+	if r.err == nil && len(r.b) > 0 {
+		r.err = errMetaFormat
+	}
 	if r.err != nil {
 		return nil, r.err
 	}

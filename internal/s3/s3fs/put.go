@@ -54,6 +54,11 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 		return ObjectInfo{}, err
 	}
 	tmp, m, err := f.writeTemp(ctx, cred, body, opt)
+	if err == nil && m.ACL != nil {
+		if err = f.markObjectACLs(ctx, bucket); err != nil {
+			f.dropTemp(ctx, cred, tmp)
+		}
+	}
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -93,6 +98,9 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 	}
 	m := &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
 		UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, Checksums: h.result(), Size: uint64(n)}
+	if err := f.setACL(ctx, bucket, m, opt.ACL, cred.UID); err != nil {
+		return ObjectInfo{}, err
+	}
 	mode := opt.Mode
 	if mode == 0 {
 		mode = f.fileMode
@@ -340,6 +348,7 @@ func (f *FS) writeTemp(ctx context.Context, cred posix.Cred, body io.Reader, opt
 	if err == nil {
 		m = &objMeta{ETag: hex.EncodeToString(h.md5.Sum(nil)), ContentType: opt.ContentType,
 			UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, Checksums: h.result()}
+		m.ACL = storedACL(opt.ACL, cred.UID) // the bucket is marked by the caller
 		err = f.finishTemp(ctx, &t, m)
 	}
 	if err != nil {
@@ -464,6 +473,9 @@ func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, DirMarker: true, Mtime: a.Mtime}
+	if err := f.setACL(ctx, bucket, m, opt.ACL, a.UID); err != nil {
+		return ObjectInfo{}, err
+	}
 	if err := f.storeMeta(ctx, ino, m); err != nil {
 		return ObjectInfo{}, err
 	}

@@ -90,6 +90,9 @@ type ObjectInfo struct {
 	LockMode  string
 	LockUntil time.Time
 	LegalHold string
+	// ACL is the object's own S3 ACL; nil when it has none (its file
+	// owner's full control).
+	ACL *ACL
 }
 
 // PutOptions describe a PutObject (and CompleteMultipartUpload's result).
@@ -126,6 +129,9 @@ type PutOptions struct {
 	LockMode  string
 	LockUntil time.Time
 	LegalHold string // "ON", "OFF" or ""
+	// ACL is the object's S3 ACL (nil: none asked for, its owner's full
+	// control); the gateway checked it against the bucket's ownership.
+	ACL *ACL
 }
 
 // Range is a byte range of an object, resolved against its size by

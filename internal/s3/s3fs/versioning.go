@@ -86,6 +86,7 @@ type versionState struct {
 	status string
 	lock   ObjectLockConfig
 	rules  []LifecycleRule
+	acl    BucketACLState
 	at     time.Time
 }
 
@@ -99,7 +100,7 @@ func (c *versionCache) get(bucket string) (string, bool) {
 	return s.status, true
 }
 
-func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules []LifecycleRule) {
+func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules []LifecycleRule, acl BucketACLState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -108,7 +109,18 @@ func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules [
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[bucket] = versionState{status: status, lock: lock, rules: rules, at: time.Now()}
+	c.m[bucket] = versionState{status: status, lock: lock, rules: rules, acl: acl, at: time.Now()}
+}
+
+// acl returns the cached ACL state of bucket.
+func (c *versionCache) acl(bucket string) (BucketACLState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[bucket]
+	if !ok || time.Since(s.at) > versionCacheTTL {
+		return BucketACLState{}, false
+	}
+	return s.acl, true
 }
 
 // rules returns the cached lifecycle rules of bucket.
@@ -160,7 +172,11 @@ func (f *FS) Versioning(ctx context.Context, bucket string) (string, error) {
 	if err := f.configAt(ctx, b.Ino, bucket, lifecycleXattr, &rules); err != nil && !errors.Is(err, errNoConfig) {
 		return "", err
 	}
-	f.versions.put(bucket, c.Status, lock, rules)
+	acl, err := f.readACLState(ctx, b.Ino, bucket)
+	if err != nil {
+		return "", err
+	}
+	f.versions.put(bucket, c.Status, lock, rules, acl)
 	return c.Status, nil
 }
 
