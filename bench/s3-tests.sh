@@ -28,17 +28,21 @@ CAIRN_ROOT_USER=s3troot CAIRN_ROOT_PASSWORD=s3troot-secret "$WORK/cairn" server 
   --lifecycle-day 10s --lifecycle-interval 2s >"$WORK/server.log" 2>&1 &
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:$PORT/minio/health/ready && break; sleep 0.1; done
 export CAIRN_ENDPOINT=http://127.0.0.1:$PORT CAIRN_ROOT_USER=s3troot CAIRN_ROOT_PASSWORD=s3troot-secret
+# Each user's canonical id (S3 ACLs, owners) is its uid.
+uid=20001
 for u in testmain testalt testtenant; do
   "$WORK/cairn" admin user add $u $u-secret-1 >/dev/null
+  "$WORK/cairn" admin user set-id $u $uid $uid >/dev/null
   "$WORK/cairn" admin policy attach readwrite --user $u >/dev/null
+  uid=$((uid + 1))
 done
-user() { printf '[%s]\ndisplay_name = %s\nuser_id = %s\nemail = %s@example.com\naccess_key = %s\nsecret_key = %s-secret-1\n' "$1" "$2" "$2" "$2" "$2" "$2"; }
+user() { printf '[%s]\ndisplay_name = %s\nuser_id = %s\nemail = %s@example.com\naccess_key = %s\nsecret_key = %s-secret-1\n' "$1" "$2" "$3" "$2" "$2" "$2"; }
 {
   printf '[DEFAULT]\nhost = 127.0.0.1\nport = %s\nis_secure = False\nssl_verify = False\n\n[fixtures]\nbucket prefix = s3t-{random}-\n\n' $PORT
-  user "s3 main" testmain; echo "api_name = us-east-1"; echo
-  user "s3 alt" testalt; echo
-  user "s3 tenant" testtenant; echo "tenant = tenant"; echo
-  user iam testmain; echo
+  user "s3 main" testmain 20001; echo "api_name = us-east-1"; echo
+  user "s3 alt" testalt 20002; echo
+  user "s3 tenant" testtenant 20003; echo "tenant = tenant"; echo
+  user iam testmain 20001; echo
   printf '[iam root]\naccess_key = s3troot\nsecret_key = s3troot-secret\nuser_id = root\nemail = root@example.com\n\n'
   printf '[iam alt root]\naccess_key = s3troot\nsecret_key = s3troot-secret\nuser_id = root\nemail = root@example.com\n'
 } >"$WORK/s3tests.conf"

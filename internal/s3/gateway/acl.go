@@ -177,6 +177,7 @@ func (q *request) headerACL(owner uint32, bucketOwner func() (uint32, error)) (*
 		if len(acl.Grants) == 0 {
 			return nil, nil
 		}
+		acl.Normalize()
 		return acl, nil
 	}
 	bo := owner
@@ -253,6 +254,7 @@ func (q *request) documentACL(owner uint32) (s3fs.ACL, error) {
 		g.Permission = ag.Permission
 		acl.Grants = append(acl.Grants, g)
 	}
+	acl.Normalize()
 	return acl, nil
 }
 
@@ -411,7 +413,24 @@ func (q *request) getObjectAcl() error {
 	if err != nil {
 		return err
 	}
+	if err := q.checkACP(oi, acl, s3fs.PermReadACP); err != nil {
+		return err
+	}
 	return q.writeACL(acl)
+}
+
+// checkACP refuses an object's ACL to a requester that is neither its S3
+// owner nor granted perm, when that owner is not its file's: the file's
+// permissions, which let the request this far, are not the S3 owner's.
+func (q *request) checkACP(oi s3fs.ObjectInfo, acl s3fs.ACL, perm string) error {
+	me, authed := q.requester()
+	if q.granted || oi.ACL == nil || acl.Owner == oi.OwnerUID || (q.principal != nil && q.principal.Kind == iam.KindRoot) {
+		return nil
+	}
+	if (authed && me == acl.Owner) || q.aclAllows(&acl, perm, q.bucket) {
+		return nil
+	}
+	return s3err.New(s3err.AccessDenied)
 }
 
 func (q *request) putObjectAcl() error {
@@ -421,6 +440,9 @@ func (q *request) putObjectAcl() error {
 	}
 	cur, err := q.objectACLOf(oi)
 	if err != nil {
+		return err
+	}
+	if err := q.checkACP(oi, cur, s3fs.PermWriteACP); err != nil {
 		return err
 	}
 	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)

@@ -96,6 +96,22 @@ func TestACLCanned(t *testing.T) {
 	ok(t, "alt lists a public-read bucket", list(h.alt, "pubr"))
 	denied(t, "anonymous reads a private object of a public-read bucket", get(h.anon, "pubr", "k"))
 	denied(t, "anonymous writes a public-read bucket", put(h.anon, "pubr", "x", "y"))
+	// Who may list learns what is missing.
+	if err := get(h.anon, "pubr", "missing"); code(err) != "NoSuchKey" {
+		t.Errorf("anonymous GET of a missing key in a public-read bucket: %v", err)
+	}
+	if err := get(h.anon, "gone-bucket", "k"); code(err) != "NoSuchBucket" {
+		t.Errorf("anonymous GET in a missing bucket: %v", err)
+	}
+	if err := get(h.anon, "priv", "missing"); code(err) != "AccessDenied" {
+		t.Errorf("anonymous GET of a missing key in a private bucket: %v", err)
+	}
+	// x-amz-expected-bucket-owner.
+	mainUser, _ := h.ids.GetUser(bg, "main")
+	_, err := h.anon.ListObjects(bg, &s3.ListObjectsInput{Bucket: aws.String("pubr"), ExpectedBucketOwner: aws.String("1")})
+	denied(t, "another expected owner", err)
+	_, err = h.anon.ListObjects(bg, &s3.ListObjectsInput{Bucket: aws.String("pubr"), ExpectedBucketOwner: aws.String(strconv.Itoa(int(mainUser.UID)))})
+	ok(t, "the right expected owner", err)
 
 	h.bucket(t, "pubrw", types.BucketCannedACLPublicReadWrite)
 	ok(t, "anonymous writes a public-read-write bucket", put(h.anon, "pubrw", "anon", "y"))
@@ -275,11 +291,18 @@ func TestACLOwnership(t *testing.T) {
 	h.object(t, h.alt, "none", "mine", "")
 	h.object(t, h.alt, "none", "given", types.ObjectCannedACLBucketOwnerFullControl)
 	for key, want := range map[string]string{"mine": "alt", "given": "main"} {
-		oa, err := h.main.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: aws.String("none"), Key: aws.String(key)})
+		c := h.main
+		if want == "alt" {
+			c = h.alt
+		}
+		oa, err := c.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: aws.String("none"), Key: aws.String(key)})
 		if err != nil || aws.ToString(oa.Owner.DisplayName) != want {
 			t.Errorf("%s: owner %+v %v, want %s", key, oa, err, want)
 		}
 	}
+	// The bucket's owner holds alt's file, but not its S3 ACL.
+	_, err = h.main.GetObjectAcl(bg, &s3.GetObjectAclInput{Bucket: aws.String("none"), Key: aws.String("mine")})
+	denied(t, "main reads the ACL of alt's object", err)
 	_, err = h.main.DeleteBucketOwnershipControls(bg, &s3.DeleteBucketOwnershipControlsInput{Bucket: aws.String("none")})
 	ok(t, "delete controls", err)
 	_, err = h.main.GetBucketOwnershipControls(bg, &s3.GetBucketOwnershipControlsInput{Bucket: aws.String("none")})

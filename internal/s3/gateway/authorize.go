@@ -75,7 +75,36 @@ func (q *request) authorizeMain(action, resource string, need aclNeed) error {
 			return nil
 		}
 	}
+	if err != nil && q.bucket != "" && need.perm != "" {
+		// Who may list a bucket learns that a key (or the bucket) is
+		// missing, as on AWS, rather than AccessDenied.
+		if _, _, berr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); errors.Is(berr, s3fs.ErrNoSuchBucket) {
+			return berr
+		}
+		if need.object && q.aclGrant(q.bucket, "", "", onBucket(s3fs.PermRead), false) != nil {
+			if _, herr := q.g.opt.Backend.HeadObject(q.ctx, posix.Root, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()}); errors.Is(herr, s3fs.ErrNoSuchKey) {
+				return herr
+			}
+		}
+	}
 	return err
+}
+
+// checkExpectedOwner answers AccessDenied when the request's
+// x-amz-expected-bucket-owner names another owner than its bucket's.
+func (q *request) checkExpectedOwner() error {
+	want := q.r.Header.Get("X-Amz-Expected-Bucket-Owner")
+	if want == "" || q.bucket == "" {
+		return nil
+	}
+	uid, _, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	if strconv.FormatUint(uint64(uid), 10) != want {
+		return s3err.Newf(s3err.AccessDenied, "The bucket is owned by another account than x-amz-expected-bucket-owner names.")
+	}
+	return nil
 }
 
 // notAllowed is the AccessDenied of a request no policy allows and none

@@ -106,6 +106,12 @@ func (q *request) getBucketPolicyStatus() error {
 		return err
 	}
 	// A bucket without a policy is not public (as the conformance suite
-	// has it; AWS answers NoSuchBucketPolicy).
-	return q.writeXML(http.StatusOK, policyStatus{NS: s3NS, IsPublic: iam.IsPublic(p)})
+	// has it; AWS answers NoSuchBucketPolicy); one whose ACL grants the
+	// public groups is (as Ceph RGW answers).
+	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
+	if err != nil {
+		return err
+	}
+	public := iam.IsPublic(p) || (st.Enabled() && st.ACL != nil && st.ACL.Public())
+	return q.writeXML(http.StatusOK, policyStatus{NS: s3NS, IsPublic: public})
 }

@@ -347,6 +347,10 @@ func (q *request) serve() {
 		q.fail(err)
 		return
 	}
+	if err := q.checkExpectedOwner(); err != nil {
+		q.fail(err)
+		return
+	}
 	if err := op.fn(q); err != nil {
 		q.fail(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 
 	"cairn/internal/posix"
@@ -89,31 +90,34 @@ func ValidPermission(p string) bool {
 }
 
 // CannedACL returns canned ACL name for a resource of owner in a bucket
-// of bucketOwner; ErrInvalidArgument for an unknown name.
+// of bucketOwner; ErrInvalidArgument for an unknown name. Grants to
+// groups come first and the owner's full control after them, in the
+// order Ceph RGW lists them (some clients compare the lists in order).
 func CannedACL(name string, owner, bucketOwner uint32) (ACL, error) {
-	a := OwnerOnly(owner)
+	var g []Grant
 	switch name {
-	case "private", "":
+	case "private", "", "bucket-owner-read", "bucket-owner-full-control":
 	case "public-read":
-		a.Grants = append(a.Grants, Grant{Group: GroupAllUsers, Permission: PermRead})
+		g = []Grant{{Group: GroupAllUsers, Permission: PermRead}}
 	case "public-read-write":
-		a.Grants = append(a.Grants, Grant{Group: GroupAllUsers, Permission: PermRead}, Grant{Group: GroupAllUsers, Permission: PermWrite})
+		g = []Grant{{Group: GroupAllUsers, Permission: PermRead}, {Group: GroupAllUsers, Permission: PermWrite}}
 	case "authenticated-read":
-		a.Grants = append(a.Grants, Grant{Group: GroupAuthenticatedUsers, Permission: PermRead})
-	case "bucket-owner-read":
-		if bucketOwner != owner {
-			a.Grants = append(a.Grants, Grant{UID: bucketOwner, Permission: PermRead})
-		}
-	case "bucket-owner-full-control":
-		if bucketOwner != owner {
-			a.Grants = append(a.Grants, Grant{UID: bucketOwner, Permission: PermFullControl})
-		}
+		g = []Grant{{Group: GroupAuthenticatedUsers, Permission: PermRead}}
 	case "log-delivery-write":
-		a.Grants = append(a.Grants, Grant{Group: GroupLogDelivery, Permission: PermWrite}, Grant{Group: GroupLogDelivery, Permission: PermReadACP})
+		g = []Grant{{Group: GroupLogDelivery, Permission: PermWrite}, {Group: GroupLogDelivery, Permission: PermReadACP}}
 	default:
 		return ACL{}, fmt.Errorf("%w: unknown canned ACL %q", ErrInvalidArgument, name)
 	}
-	return a, nil
+	g = append(g, Grant{UID: owner, Permission: PermFullControl})
+	if bucketOwner != owner {
+		switch name {
+		case "bucket-owner-read":
+			g = append(g, Grant{UID: bucketOwner, Permission: PermRead})
+		case "bucket-owner-full-control":
+			g = append(g, Grant{UID: bucketOwner, Permission: PermFullControl})
+		}
+	}
+	return ACL{Owner: owner, Grants: g}, nil
 }
 
 // Allows reports whether the ACL gives perm to a requester: the user uid
@@ -142,6 +146,20 @@ func (a *ACL) Allows(perm string, uid uint32, authenticated, ignorePublic bool) 
 		}
 	}
 	return false
+}
+
+// Normalize puts the grants to groups first, keeping the order of each
+// kind, as Ceph RGW lists them.
+func (a *ACL) Normalize() {
+	slices.SortStableFunc(a.Grants, func(x, y Grant) int {
+		switch {
+		case x.Group != "" && y.Group == "":
+			return -1
+		case x.Group == "" && y.Group != "":
+			return 1
+		}
+		return 0
+	})
 }
 
 // Public reports whether the ACL grants anything to everyone or to every

@@ -17,6 +17,8 @@ func sampleMetas() []objMeta {
 		{ETag: "d41d8cd98f00b204e9800998ecf8427e", DirMarker: true, Mtime: 1},
 		{VersionID: "null", DeleteMarker: true, Mtime: 7},
 		{ETag: "x", VersionID: "f9b5a1c2d3e4f5a600112233", LockMode: "GOVERNANCE", LockUntil: 1 << 62, LegalHold: true, HoldSet: true},
+		{ETag: "y", ACL: &ACL{Owner: 1 << 31, Grants: []Grant{{UID: 1 << 31, Permission: PermFullControl}, {Group: GroupAllUsers, Permission: PermRead}}}},
+		{ETag: "z", ACL: &ACL{Owner: 7}},
 	}
 }
 
