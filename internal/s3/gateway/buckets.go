@@ -15,7 +15,6 @@ import (
 
 func (q *request) methodNotAllowed() error { return s3err.New(s3err.MethodNotAllowed) }
 
-
 // listBuckets answers the buckets the caller may see, in name order; with
 // max-buckets, a page of them and a continuation token (AWS's
 // ListBuckets pagination), and prefix filters them.
