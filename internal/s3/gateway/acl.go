@@ -463,8 +463,9 @@ func (q *request) putObjectAcl() error {
 		return err
 	}
 	cred := q.cred
-	if q.granted {
-		// WRITE_ACP granted by the object's ACL: the grant is the owner's.
+	if me, authed := q.requester(); q.granted || (authed && oi.ACL != nil && me == cur.Owner && me != oi.OwnerUID) {
+		// WRITE_ACP granted by the object's ACL (the grant is the
+		// owner's), or the S3 owner of a file someone else holds.
 		cred = posix.Root
 	}
 	if err := q.g.opt.Backend.PutObjectACL(q.ctx, cred, q.bucket, q.key, q.versionID(), acl); err != nil {

@@ -124,6 +124,9 @@ func TestACLCanned(t *testing.T) {
 	}
 	ok(t, "alt reads its object in main's bucket", get(h.alt, "pubrw", "byalt"))
 	denied(t, "anonymous reads alt's private object", get(h.anon, "pubrw", "byalt"))
+	_, err = h.alt.PutObjectAcl(bg, &s3.PutObjectAclInput{Bucket: aws.String("pubrw"), Key: aws.String("byalt"), ACL: types.ObjectCannedACLPublicRead})
+	ok(t, "alt makes its object public-read", err)
+	ok(t, "anonymous reads it then", get(h.anon, "pubrw", "byalt"))
 	ok(t, "main reads alt's object (file owner)", get(h.main, "pubrw", "byalt"))
 	ok(t, "anonymous deletes in a public-read-write bucket", del(h.anon, "pubrw", "anon"))
 

@@ -69,7 +69,9 @@ func (q *request) authorizeMain(action, resource string, need aclNeed) error {
 		q.cred, q.granted = posix.Cred{UID: uid, GID: gid}, true
 		return nil
 	}
-	if !q.granted {
+	if !q.granted && (err != nil || !need.object) {
+		// (An object's ACL matters to a request the policies allow only
+		// when its file permissions refuse it: see lendByACL.)
 		if cred := q.aclGrant(q.bucket, q.key, q.versionID(), need, err == nil); cred != nil {
 			q.cred, q.granted = *cred, true
 			return nil
@@ -88,6 +90,27 @@ func (q *request) authorizeMain(action, resource string, need aclNeed) error {
 		}
 	}
 	return err
+}
+
+// lendByACL decides whether a request the policies allowed, which its
+// file permissions refused, is one an object's ACL grants (or its S3
+// owner makes); then it lends the request the ACL's credential and tells
+// to run the handler again. So a GET costs no read of the object's ACL
+// unless it is refused first. Only object operations whose answer was
+// not written yet qualify.
+func (q *request) lendByACL(op *operation, err error) bool {
+	if q.granted || !op.acl.object || q.w.wrote {
+		return false
+	}
+	if e, ok := toS3(err); !ok || e.Code != s3err.AccessDenied {
+		return false
+	}
+	cred := q.aclGrant(q.bucket, q.key, q.versionID(), op.acl, true)
+	if cred == nil {
+		return false
+	}
+	q.cred, q.granted = *cred, true
+	return true
 }
 
 // checkExpectedOwner answers AccessDenied when the request's

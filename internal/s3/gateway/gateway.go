@@ -351,7 +351,11 @@ func (q *request) serve() {
 		q.fail(err)
 		return
 	}
-	if err := op.fn(q); err != nil {
+	err := op.fn(q)
+	if err != nil && q.lendByACL(op, err) {
+		err = op.fn(q) // once more, with what the object's ACL lends
+	}
+	if err != nil {
 		q.fail(err)
 	}
 }
