@@ -50,6 +50,7 @@ type checkState struct {
 	attrs    map[posix.Ino]posix.Attr
 	inline   map[uint64]uint32 // inline slices referenced, with their size
 	unlinked map[posix.Ino]bool
+	quotas   map[posix.Ino]quotaState
 }
 
 // Check reads the whole metadata in one snapshot and reports: entries
@@ -99,7 +100,8 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 			return err
 		}
 		rep.UsedSpace, rep.InodeCount = counterValue(vals[0]), counterValue(vals[1])
-		return nil
+		st.quotas, err = scanQuotas(tx)
+		return err
 	})
 	if err != nil {
 		return rep, err
@@ -111,6 +113,7 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	checkLinks(&rep, &st)
 	checkReach(&rep, &st)
 	checkCounters(&rep, &st)
+	checkQuotas(&rep, &st)
 	if rep.Live, err = m.SliceRanges(ctx, false); err != nil {
 		return rep, err
 	}

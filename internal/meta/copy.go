@@ -51,7 +51,7 @@ func (m *FS) CopyFileRange(ctx context.Context, cred posix.Cred, src posix.Ino, 
 			return err
 		}
 		if end := dstOff + n; end > da.Length {
-			if err := m.addUsage(tx, int64(align4k(end))-int64(align4k(da.Length))); err != nil {
+			if err := m.addUsage(tx, da.Quota, int64(align4k(end))-int64(align4k(da.Length))); err != nil {
 				return err
 			}
 			da.Length = end
@@ -198,7 +198,7 @@ func (m *FS) Fallocate(ctx context.Context, cred posix.Cred, ino posix.Ino, mode
 			}
 		}
 		if end := off + length; mode&FallocKeepSize == 0 && end > a.Length {
-			if err := m.addUsage(tx, int64(align4k(end))-int64(align4k(a.Length))); err != nil {
+			if err := m.addUsage(tx, a.Quota, int64(align4k(end))-int64(align4k(a.Length))); err != nil {
 				return err
 			}
 			a.Length = end

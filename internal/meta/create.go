@@ -127,7 +127,7 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		if err := putAttr(tx, parent, &pa); err != nil {
 			return err
 		}
-		if _, err := tx.Incr(configKey(cfgInodes), 1); err != nil {
+		if err := addInodes(tx, a.Quota, 1); err != nil {
 			return err
 		}
 		res.Ino, res.Attr = ino, a
@@ -174,7 +174,7 @@ func (m *FS) writableDir(tx kv.Tx, cred posix.Cred, parent posix.Ino) (posix.Att
 // newAttr computes a new inode's attributes (mode, owner, ACLs) under parent.
 func (m *FS) newAttr(tx kv.Tx, cred posix.Cred, pa *posix.Attr, req CreateRequest) (posix.Attr, error) {
 	now := m.now()
-	a := posix.Attr{Type: req.Type, UID: cred.UID, Nlink: 1, Atime: now, Mtime: now, Ctime: now}
+	a := posix.Attr{Type: req.Type, UID: cred.UID, Nlink: 1, Atime: now, Mtime: now, Ctime: now, Quota: pa.Quota}
 	var dflt *acl.Rule
 	if m.fmt.EnableACL && pa.DefaultACL != 0 {
 		var err error
@@ -270,6 +270,9 @@ func (m *FS) Link(ctx context.Context, cred posix.Cred, ino, newParent posix.Ino
 		}
 		if a.Nlink >= 65000 {
 			return syscall.EMLINK
+		}
+		if a.Quota != pa.Quota {
+			return syscall.EXDEV // a link into another quota's tree (as XFS)
 		}
 		if _, err := tx.Get(dentryKey(newParent, newName)); err == nil {
 			return syscall.EEXIST

@@ -142,7 +142,7 @@ func (m *FS) Write(ctx context.Context, cred posix.Cred, ino posix.Ino, reqs ...
 				now = r.Mtime
 			}
 		}
-		if err := m.addUsage(tx, int64(align4k(newLen))-int64(align4k(a.Length))); err != nil {
+		if err := m.addUsage(tx, a.Quota, int64(align4k(newLen))-int64(align4k(a.Length))); err != nil {
 			return err
 		}
 		a.Length = newLen
@@ -179,9 +179,10 @@ func (m *FS) NoteWritten(ctx context.Context, ino posix.Ino) error {
 	})
 }
 
-// addUsage adds delta bytes to the volume's used space, failing with ENOSPC
-// when growth would pass the capacity.
-func (m *FS) addUsage(tx kv.Tx, delta int64) error {
+// addUsage adds delta bytes to the volume's used space and to quota q's
+// (with those above it), failing with ENOSPC when growth would pass the
+// capacity and EDQUOT when it would pass a quota.
+func (m *FS) addUsage(tx kv.Tx, q posix.Ino, delta int64) error {
 	if delta == 0 {
 		return nil
 	}
@@ -192,7 +193,15 @@ func (m *FS) addUsage(tx kv.Tx, delta int64) error {
 	if delta > 0 && m.fmt.Capacity > 0 && uint64(used) > m.fmt.Capacity {
 		return syscall.ENOSPC
 	}
-	return nil
+	return charge(tx, q, delta, 0)
+}
+
+// addInodes adds delta to the volume's inode count and to quota q's.
+func addInodes(tx kv.Tx, q posix.Ino, delta int64) error {
+	if _, err := tx.Incr(configKey(cfgInodes), delta); err != nil {
+		return err
+	}
+	return charge(tx, q, 0, delta)
 }
 
 // truncate sets a regular file's length inside tx: shrinking drops the
@@ -216,7 +225,7 @@ func (m *FS) truncate(tx kv.Tx, ino posix.Ino, a *posix.Attr, size uint64) error
 			return err
 		}
 	}
-	if err := m.addUsage(tx, int64(align4k(size))-int64(align4k(a.Length))); err != nil {
+	if err := m.addUsage(tx, a.Quota, int64(align4k(size))-int64(align4k(a.Length))); err != nil {
 		return err
 	}
 	a.Length = size

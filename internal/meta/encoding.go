@@ -9,15 +9,31 @@ import (
 )
 
 // attrVersion is the first byte of an encoded Attr; bump it when the layout
-// changes and keep decoding the old ones.
-const attrVersion = 1
-
-// attrSize is the length of an encoded Attr of attrVersion.
-const attrSize = 1 + 1 + 1 + 2 + 4 + 4 + 8*3 + 4 + 8 + 4 + 8 + 4 + 4
+// changes and keep decoding the old ones. Version 2 is version 1 followed
+// by the quota directory; it is written only for inodes a quota charges,
+// so a volume without quotas keeps version 1 throughout.
+const (
+	attrVersion   = 1
+	attrVersionQ  = 2
+	attrSize      = 1 + 1 + 1 + 2 + 4 + 4 + 8*3 + 4 + 8 + 4 + 8 + 4 + 4
+	attrSizeQuota = attrSize + 8
+)
 
 // encodeAttr returns the stored form of a.
 func encodeAttr(a *posix.Attr) []byte {
+	if a.Quota != 0 {
+		b := make([]byte, attrSizeQuota)
+		encodeAttrTo(b, a)
+		b[0] = attrVersionQ
+		binary.BigEndian.PutUint64(b[attrSize:], uint64(a.Quota))
+		return b
+	}
 	b := make([]byte, attrSize)
+	encodeAttrTo(b, a)
+	return b
+}
+
+func encodeAttrTo(b []byte, a *posix.Attr) {
 	b[0] = attrVersion
 	b[1] = byte(a.Type)
 	b[2] = a.Flags
@@ -34,14 +50,17 @@ func encodeAttr(a *posix.Attr) []byte {
 	be.PutUint64(b[53:], uint64(a.Parent))
 	be.PutUint32(b[61:], a.AccessACL)
 	be.PutUint32(b[65:], a.DefaultACL)
-	return b
 }
 
 // decodeAttr parses what encodeAttr wrote. Corrupt input gives an error
 // wrapping EIO, never a panic.
 func decodeAttr(b []byte) (posix.Attr, error) {
 	var a posix.Attr
-	if len(b) != attrSize || b[0] != attrVersion {
+	switch {
+	case len(b) == attrSize && b[0] == attrVersion:
+	case len(b) == attrSizeQuota && b[0] == attrVersionQ:
+		a.Quota = posix.Ino(binary.BigEndian.Uint64(b[attrSize:]))
+	default:
 		return a, fmt.Errorf("meta: corrupt inode attributes (%d bytes): %w", len(b), syscall.EIO)
 	}
 	be := binary.BigEndian

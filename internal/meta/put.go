@@ -219,7 +219,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 				return err
 			}
 		}
-		if err := m.addUsage(tx, int64(align4k(req.Length))); err != nil {
+		if err := m.addUsage(tx, a.Quota, int64(align4k(req.Length))); err != nil {
 			return err
 		}
 		for x, v := range req.Xattrs {
@@ -237,7 +237,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err := putAttr(tx, p, &pa); err != nil {
 			return err
 		}
-		if _, err := tx.Incr(configKey(cfgInodes), 1); err != nil {
+		if err := addInodes(tx, a.Quota, 1); err != nil {
 			return err
 		}
 		out = Entry{Ino: ino, Attr: a}

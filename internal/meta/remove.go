@@ -178,15 +178,14 @@ func (m *FS) deleteInode(tx kv.Tx, ino posix.Ino, a *posix.Attr) error {
 		if err := m.freeChunks(tx, ino, 0); err != nil {
 			return err
 		}
-		if err := m.addUsage(tx, int64(align4k(0))-int64(align4k(a.Length))); err != nil {
+		if err := m.addUsage(tx, a.Quota, int64(align4k(0))-int64(align4k(a.Length))); err != nil {
 			return err
 		}
 	}
 	if err := tx.Delete(unlinkedKey(ino)); err != nil {
 		return err
 	}
-	_, err := tx.Incr(configKey(cfgInodes), -1)
-	return err
+	return addInodes(tx, a.Quota, -1)
 }
 
 // deletePrefix deletes every key that starts with prefix.

@@ -157,23 +157,40 @@ func (m *FS) unlinkApply(tx kv.Tx, parent posix.Ino, name string, v victim, now 
 		if err := tx.DeleteRange(prefix, kv.PrefixEnd(prefix)); err != nil {
 			return rec, err
 		}
-		if a.Type == posix.TypeFile {
-			d.used -= int64(align4k(a.Length))
-		}
-		d.inodes--
+		d.add(a.Quota, -inodeUsage(a), -1)
 	}
 	rec.set(OpUnlink, v.ino, a)
 	rec.Parent, rec.Name = parent, name
 	return rec, nil
 }
 
-// counterDeltas are the volume counters a transaction of many changes
-// moves once at its end.
-type counterDeltas struct{ used, inodes int64 }
+// counterDeltas are the volume counters (and quotas) a transaction of
+// many changes moves once at its end.
+type counterDeltas struct {
+	used, inodes int64
+	quotas       map[posix.Ino][2]int64 // space, inodes by quota
+}
+
+func (d *counterDeltas) add(q posix.Ino, space, inodes int64) {
+	d.used += space
+	d.inodes += inodes
+	if q != 0 {
+		if d.quotas == nil {
+			d.quotas = map[posix.Ino][2]int64{}
+		}
+		v := d.quotas[q]
+		d.quotas[q] = [2]int64{v[0] + space, v[1] + inodes}
+	}
+}
 
 func (d *counterDeltas) apply(m *FS, tx kv.Tx) error {
-	if err := m.addUsage(tx, d.used); err != nil {
+	if err := m.addUsage(tx, 0, d.used); err != nil {
 		return err
+	}
+	for q, v := range d.quotas {
+		if err := charge(tx, q, v[0], v[1]); err != nil {
+			return err
+		}
 	}
 	if d.inodes == 0 {
 		return nil

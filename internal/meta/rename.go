@@ -171,8 +171,41 @@ func (m *FS) checkRename(tx kv.Tx, cred posix.Cred, src, dst *renameSide, flags 
 			}
 		}
 	}
+	if src.parent != dst.parent {
+		if err := checkQuotaMove(tx, src, dst.pa.Quota, exchange); err != nil {
+			return err
+		}
+		if exchange {
+			if err := checkQuotaMove(tx, dst, src.pa.Quota, true); err != nil {
+				return err
+			}
+		}
+	}
 	if !exchange && dst.typ == posix.TypeDir && dst.ino != 0 {
 		return checkEmpty(tx, dst.ino)
+	}
+	return nil
+}
+
+// checkQuotaMove refuses with EXDEV to move s where the quota to charges
+// new inodes, when that is not the one that charges s now: a directory
+// (its whole tree would move), or anything in an exchange. A file may
+// move; moveEntry moves its usage.
+func checkQuotaMove(tx kv.Tx, s *renameSide, to posix.Ino, exchange bool) error {
+	q := s.a.Quota
+	if q == to {
+		return nil
+	}
+	if q == s.ino {
+		// A directory with a quota of its own stays under the one above.
+		r, ok, err := getQuotaRecord(tx, q)
+		if err != nil || (ok && r.parent == to) {
+			return err
+		}
+		return syscall.EXDEV
+	}
+	if s.typ == posix.TypeDir || exchange {
+		return syscall.EXDEV
 	}
 	return nil
 }
@@ -218,6 +251,17 @@ func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64, keep *Keep) er
 		return err
 	}
 	src.a.Ctime = now
+	if src.typ != posix.TypeDir && src.a.Quota != dst.pa.Quota && src.a.Quota != src.ino {
+		// A file into another quota's tree: its usage goes with it.
+		u := inodeUsage(&src.a)
+		if err := charge(tx, src.a.Quota, -u, -1); err != nil {
+			return err
+		}
+		if err := charge(tx, dst.pa.Quota, u, 1); err != nil {
+			return err
+		}
+		src.a.Quota = dst.pa.Quota
+	}
 	if src.parent != dst.parent {
 		if src.typ == posix.TypeDir {
 			src.pa.Nlink--

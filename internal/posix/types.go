@@ -64,6 +64,10 @@ type Attr struct {
 	DefaultACL uint32
 	// Flags are inode flags (FlagImmutable, FlagAppend).
 	Flags uint8
+	// Quota is the directory whose quota charges this inode: the
+	// nearest directory with a quota above it (itself for such a
+	// directory), 0 for none. New inodes inherit their parent's.
+	Quota Ino
 }
 
 // Inode flags (chattr +i, +a).

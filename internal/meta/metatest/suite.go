@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"UnlinkMany", testUnlinkMany},
 		{"PutFileDirs", testPutFileDirs},
 		{"KeepReplaced", testKeepReplaced},
+		{"Quota", testQuota},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
