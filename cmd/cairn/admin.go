@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +26,7 @@ func newAdminCmd() *cobra.Command {
 	o := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage the users, groups, policies and service accounts of a running server, and run its lifecycle rules",
+		Short: "Manage the users, groups, policies and service accounts of a running server, its bucket quotas, and run its lifecycle rules",
 		Long: `Manage identities through a server's admin API (the one MinIO's mc admin speaks).
 Credentials: --access-key/--secret-key (CAIRN_ACCESS_KEY, CAIRN_SECRET_KEY), else
 CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`,
@@ -35,7 +36,7 @@ CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KE
 	pf.StringVar(&o.accessKey, "access-key", "", "access key to sign with")
 	pf.StringVar(&o.secretKey, "secret-key", "", "its secret")
 	pf.BoolVar(&o.json, "json", false, "print JSON (for scripts) instead of tables")
-	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o), adminLifecycleCmd(o))
+	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o), adminLifecycleCmd(o), adminQuotaCmd(o))
 	return cmd
 }
 
@@ -314,4 +315,46 @@ func adminLifecycleCmd(o *adminOptions) *cobra.Command {
 			}, nil
 		})})
 	return cmd
+}
+
+func adminQuotaCmd(o *adminOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "quota", Short: "Buckets' quotas (bytes and objects; mc quota speaks the same call)"}
+	var size sizeValue
+	var objects uint64
+	set := &cobra.Command{Use: "set BUCKET", Short: "Set a bucket's quota: --size, --objects or both", Args: cobra.ExactArgs(1),
+		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+			if size == 0 && objects == 0 {
+				return nil, nil, errors.New("give --size, --objects or both (cairn admin quota clear removes a quota)")
+			}
+			return nil, nil, c.SetBucketQuota(cmd.Context(), a[0], uint64(size), objects)
+		})}
+	set.Flags().Var(&size, "size", "most bytes the bucket may hold (e.g. 10G)")
+	set.Flags().Uint64Var(&objects, "objects", 0, "most objects the bucket may hold (prefix directories count)")
+	info := &cobra.Command{Use: "info BUCKET", Short: "Show a bucket's quota and usage", Args: cobra.ExactArgs(1),
+		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+			q, err := c.GetBucketQuota(cmd.Context(), a[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			return q, func(w io.Writer) {
+				if q.MaxBytes == 0 && q.MaxObjects == 0 {
+					fmt.Fprintf(w, "bucket %s has no quota\n", a[0])
+					return
+				}
+				fmt.Fprintf(w, "bytes\t%d of %s\nobjects\t%d of %s\n", q.UsedBytes, limitText(q.MaxBytes), q.UsedObjects, limitText(q.MaxObjects))
+			}, nil
+		})}
+	clear := &cobra.Command{Use: "clear BUCKET", Short: "Remove a bucket's quota", Args: cobra.ExactArgs(1),
+		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+			return nil, nil, c.SetBucketQuota(cmd.Context(), a[0], 0, 0)
+		})}
+	cmd.AddCommand(set, info, clear)
+	return cmd
+}
+
+func limitText(n uint64) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.FormatUint(n, 10)
 }

@@ -354,6 +354,13 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			RunLifecycle: func(ctx context.Context, bucket string) (map[string]int64, error) {
 				st, err := backend.ApplyLifecycle(ctx, bucket)
 				return lifecycleCounts(st), err
+			},
+			GetBucketQuota: func(ctx context.Context, bucket string) (adminapi.BucketQuota, error) {
+				q, err := backend.GetBucketQuota(ctx, bucket)
+				return adminapi.BucketQuota(q), adminQuotaErr(err)
+			},
+			SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
+				return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
 			}})),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -625,4 +632,16 @@ func snake(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// adminQuotaErr gives the admin API the errors of s3fs's quota calls it
+// knows.
+func adminQuotaErr(err error) error {
+	switch {
+	case errors.Is(err, s3fs.ErrNoSuchQuota):
+		return adminapi.ErrNoQuota
+	case errors.Is(err, s3fs.ErrNoSuchBucket):
+		return fmt.Errorf("%w: %v", adminapi.ErrNoSuchBucket, err)
+	}
+	return err
 }

@@ -59,7 +59,7 @@ func newRootCmd() *cobra.Command {
 			return flagsFromEnv(cmd)
 		},
 	}
-	root.AddCommand(newFormatCmd(), newStatusCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd(),
+	root.AddCommand(newFormatCmd(), newStatusCmd(), newQuotaCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd(),
 		newMountCmd(), newUmountCmd(), newInstallHelperCmd())
 	return root
 }

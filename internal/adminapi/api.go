@@ -32,7 +32,27 @@ type Options struct {
 	// RunLifecycle applies a bucket's lifecycle rules now and returns
 	// what it did (cairn admin lifecycle run); nil: not served.
 	RunLifecycle func(ctx context.Context, bucket string) (map[string]int64, error)
+	// GetBucketQuota and SetBucketQuota manage buckets' quotas (mc
+	// quota, cairn admin quota; both limits 0 removes a quota); nil: not
+	// served. GetBucketQuota answers ErrNoQuota for a bucket without one.
+	GetBucketQuota func(ctx context.Context, bucket string) (BucketQuota, error)
+	SetBucketQuota func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error
 }
+
+// BucketQuota is a bucket's quota (0: no limit) and its usage.
+type BucketQuota struct {
+	MaxBytes    uint64 `json:"max_bytes"`
+	MaxObjects  uint64 `json:"max_objects"`
+	UsedBytes   uint64 `json:"used_bytes"`
+	UsedObjects uint64 `json:"used_objects"`
+}
+
+// ErrNoQuota is a bucket without a quota; ErrNoSuchBucket a bucket that
+// does not exist.
+var (
+	ErrNoQuota      = errors.New("adminapi: the bucket has no quota")
+	ErrNoSuchBucket = errors.New("the bucket does not exist")
+)
 
 // API serves the admin API. It is an http.Handler for paths under Prefix.
 type API struct {
@@ -101,6 +121,8 @@ var routes = []route{
 	{http.MethodGet, "list-service-accounts", "admin:ListServiceAccounts", (*call).ownServiceAccount, (*call).listServiceAccounts},
 	{http.MethodGet, "info-service-account", "admin:ListServiceAccounts", (*call).ownServiceAccount, (*call).infoServiceAccount},
 	{http.MethodPost, "cairn/lifecycle-run", "admin:LifecycleRun", nil, (*call).runLifecycle},
+	{http.MethodPut, "set-bucket-quota", "admin:SetBucketQuota", nil, (*call).setBucketQuota},
+	{http.MethodGet, "get-bucket-quota", "admin:GetBucketQuota", nil, (*call).getBucketQuota},
 }
 
 // apiError is an admin API error: madmin reads its JSON.
@@ -273,6 +295,10 @@ func (c *call) writeError(err error) {
 		ae = fail(http.StatusBadRequest, "XMinioAdminGroupNotEmpty", "%s", err.Error())
 	case errors.Is(err, iam.ErrPolicyInUse):
 		ae = fail(http.StatusBadRequest, "XMinioAdminPolicyInUse", "%s", err.Error())
+	case errors.Is(err, ErrNoQuota):
+		ae = fail(http.StatusNotFound, "XMinioAdminNoSuchQuotaConfiguration", "The quota configuration does not exist")
+	case errors.Is(err, ErrNoSuchBucket):
+		ae = fail(http.StatusNotFound, "NoSuchBucket", "%s", err.Error())
 	case errors.Is(err, iam.ErrExists), errors.Is(err, iam.ErrInvalid):
 		ae = fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "%s", err.Error())
 	default:

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -268,4 +269,35 @@ func (c *Client) RunLifecycle(ctx context.Context, bucket string) (map[string]in
 	var out map[string]int64
 	err := c.call(ctx, http.MethodPost, "cairn/lifecycle-run", qv("bucket", bucket), nil, false, &out)
 	return out, err
+}
+
+// SetBucketQuota sets bucket's quota (MinIO's call, as mc quota set
+// makes it, with cairn's object limit); both 0 removes it.
+func (c *Client) SetBucketQuota(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
+	d := quotaDoc{Quota: maxBytes, Size: maxBytes, Objects: maxObjects}
+	if maxBytes > 0 || maxObjects > 0 {
+		d.Type = "hard"
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, http.MethodPut, "set-bucket-quota", qv("bucket", bucket), body, false, nil)
+}
+
+// GetBucketQuota returns bucket's quota and usage (zero limits: none).
+func (c *Client) GetBucketQuota(ctx context.Context, bucket string) (BucketQuota, error) {
+	var d quotaDoc
+	err := c.call(ctx, http.MethodGet, "get-bucket-quota", qv("bucket", bucket), nil, false, &d)
+	if ae := (*Error)(nil); errors.As(err, &ae) && ae.Code == "XMinioAdminNoSuchQuotaConfiguration" {
+		return BucketQuota{}, nil
+	}
+	if err != nil {
+		return BucketQuota{}, err
+	}
+	size := d.Size
+	if size == 0 {
+		size = d.Quota
+	}
+	return BucketQuota{MaxBytes: size, MaxObjects: d.Objects, UsedBytes: d.UsedBytes, UsedObjects: d.UsedObjects}, nil
 }

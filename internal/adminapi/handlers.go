@@ -551,3 +551,61 @@ func (c *call) runLifecycle() (any, error) {
 	}
 	return c.a.opt.RunLifecycle(c.ctx, b)
 }
+
+// quotaDoc is a bucket quota as madmin's BucketQuota has it ("quota" is
+// its older name of "size"), with cairn's object limit and the usage.
+type quotaDoc struct {
+	Quota       uint64 `json:"quota"`
+	Size        uint64 `json:"size"`
+	Rate        uint64 `json:"rate"`
+	Requests    uint64 `json:"requests"`
+	Type        string `json:"quotatype,omitempty"`
+	Objects     uint64 `json:"objects,omitempty"`
+	UsedBytes   uint64 `json:"used_bytes"`
+	UsedObjects uint64 `json:"used_objects"`
+}
+
+// setBucketQuota sets (size and objects 0: removes) a bucket's quota:
+// mc quota set|clear.
+func (c *call) setBucketQuota() (any, error) {
+	if c.a.opt.SetBucketQuota == nil {
+		return nil, fail(http.StatusNotImplemented, "XMinioAdminNotImplemented", "this server keeps no bucket quotas")
+	}
+	b := c.query("bucket")
+	if b == "" {
+		return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "name a bucket")
+	}
+	var d quotaDoc
+	if len(c.body) > 0 {
+		if err := json.Unmarshal(c.body, &d); err != nil {
+			return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "the quota is not a JSON document: %v", err)
+		}
+	}
+	if d.Type != "" && d.Type != "hard" {
+		return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "quota type %q: only hard quotas exist", d.Type)
+	}
+	if d.Rate != 0 || d.Requests != 0 {
+		return nil, fail(http.StatusNotImplemented, "XMinioAdminNotImplemented", "request-rate quotas are not kept")
+	}
+	size := d.Size
+	if size == 0 {
+		size = d.Quota
+	}
+	return nil, c.a.opt.SetBucketQuota(c.ctx, b, size, d.Objects)
+}
+
+// getBucketQuota answers a bucket's quota with its usage: mc quota info.
+func (c *call) getBucketQuota() (any, error) {
+	if c.a.opt.GetBucketQuota == nil {
+		return nil, fail(http.StatusNotImplemented, "XMinioAdminNotImplemented", "this server keeps no bucket quotas")
+	}
+	q, err := c.a.opt.GetBucketQuota(c.ctx, c.query("bucket"))
+	if err != nil {
+		return nil, err
+	}
+	d := quotaDoc{Quota: q.MaxBytes, Size: q.MaxBytes, Objects: q.MaxObjects, UsedBytes: q.UsedBytes, UsedObjects: q.UsedObjects}
+	if q.MaxBytes > 0 || q.MaxObjects > 0 {
+		d.Type = "hard"
+	}
+	return d, nil
+}

@@ -364,3 +364,20 @@ func checkQuotas(rep *CheckReport, st *checkState) {
 		}
 	}
 }
+
+// ListQuotas returns every quota with its usage, by directory.
+func (m *FS) ListQuotas(ctx context.Context) (map[posix.Ino]Quota, error) {
+	out := map[posix.Ino]Quota{}
+	err := m.store.View(ctx, func(tx kv.Tx) error {
+		qs, err := scanQuotas(tx)
+		if err != nil {
+			return err
+		}
+		clear(out)
+		for ino, s := range qs {
+			out[ino] = Quota{MaxSpace: s.rec.maxSpace, MaxInodes: s.rec.maxInodes, UsedSpace: uint64(s.space), UsedInodes: uint64(s.inos)}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -377,3 +377,21 @@ func (fs *FS) SetACL(ctx context.Context, cred posix.Cred, ino posix.Ino, typ me
 var errBadHandle = syscall.EBADF
 
 func isNotFound(err error) bool { return errors.Is(err, syscall.ENOENT) }
+
+// SetQuota, GetQuota and RemoveQuota manage a directory's quota (see
+// meta's); ListQuotas returns every quota by directory.
+func (fs *FS) SetQuota(ctx context.Context, cred posix.Cred, dir posix.Ino, maxSpace, maxInodes uint64) error {
+	return fs.meta.SetQuota(ctx, cred, dir, maxSpace, maxInodes)
+}
+
+func (fs *FS) GetQuota(ctx context.Context, dir posix.Ino) (meta.Quota, error) {
+	return fs.meta.GetQuota(ctx, dir)
+}
+
+func (fs *FS) RemoveQuota(ctx context.Context, cred posix.Cred, dir posix.Ino) error {
+	return fs.meta.RemoveQuota(ctx, cred, dir)
+}
+
+func (fs *FS) ListQuotas(ctx context.Context) (map[posix.Ino]meta.Quota, error) {
+	return fs.meta.ListQuotas(ctx)
+}

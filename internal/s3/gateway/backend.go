@@ -79,6 +79,10 @@ type Backend interface {
 	PutOwnershipControls(ctx context.Context, cred posix.Cred, bucket, ownership string) error
 	ObjectACL(ctx context.Context, bucket, key, versionID string) (s3fs.ACL, posix.Cred, error)
 	PutObjectACL(ctx context.Context, cred posix.Cred, bucket, key, versionID string, acl s3fs.ACL) error
+
+	// Bucket quotas (authorized by the caller: admin actions).
+	GetBucketQuota(ctx context.Context, bucket string) (s3fs.BucketQuota, error)
+	SetBucketQuota(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error
 }
 
 var _ Backend = (*s3fs.FS)(nil)

@@ -110,7 +110,11 @@ func toS3(err error) (*s3err.Error, bool) {
 		code = s3err.KeyTooLongError
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EEXIST), errors.Is(err, syscall.ENOTEMPTY):
 		code = s3err.KeyConflict
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.EDQUOT):
+		code = s3err.BucketQuotaExceeded // a bucket's (or a directory's) quota, as MinIO answers
+	case errors.Is(err, s3fs.ErrNoSuchQuota):
+		return s3err.Newf(s3err.NoSuchKey, "No quota configuration found"), true
+	case errors.Is(err, syscall.ENOSPC):
 		return s3err.Newf(s3err.EntityTooLarge, "The volume is out of space or inodes."), true
 	case errors.Is(err, syscall.EINVAL):
 		code = s3err.InvalidArgument

@@ -75,6 +75,7 @@ const (
 	OwnershipControlsNotFound            Code = "OwnershipControlsNotFoundError"
 	UnresolvableGrantByEmailAddress      Code = "UnresolvableGrantByEmailAddress"
 	MalformedACLError                    Code = "MalformedACLError"
+	BucketQuotaExceeded                  Code = "XMinioAdminBucketQuotaExceeded"
 	NoSuchPublicAccessBlockConfiguration Code = "NoSuchPublicAccessBlockConfiguration"
 	ObjectLockConfigurationNotFound      Code = "ObjectLockConfigurationNotFoundError"
 	NoSuchObjectLockConfiguration        Code = "NoSuchObjectLockConfiguration"
@@ -143,6 +144,7 @@ var table = map[Code]codeInfo{
 	OwnershipControlsNotFound:            {404, "The bucket ownership controls were not found."},
 	UnresolvableGrantByEmailAddress:      {400, "The e-mail address you provided does not match any account on record."},
 	MalformedACLError:                    {400, "The XML you provided was not well-formed or did not validate against our published schema."},
+	BucketQuotaExceeded:                  {400, "Bucket quota exceeded"},
 	NoSuchPublicAccessBlockConfiguration: {404, "The public access block configuration was not found."},
 	ObjectLockConfigurationNotFound:      {404, "Object Lock configuration does not exist for this bucket."},
 	NoSuchObjectLockConfiguration:        {404, "The specified object does not have an ObjectLock configuration."},

@@ -1,0 +1,71 @@
+package s3fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"cairn/internal/posix"
+)
+
+// Bucket quotas. A bucket is a directory, so its quota is the volume's
+// directory quota on it (meta): usage counted in the same transaction as
+// every write, whichever way it comes (S3, a mount, another gateway), and
+// a write that would pass a limit refused (EDQUOT, which the gateway
+// answers as MinIO does). The object count is the tree's inodes less the
+// bucket's own directory: prefix directories (and directory markers)
+// count as objects too. Noncurrent versions stay charged to their bucket
+// until they are deleted.
+
+// BucketQuota is a bucket's quota (0: no limit) and its usage.
+type BucketQuota struct {
+	MaxBytes, MaxObjects   uint64
+	UsedBytes, UsedObjects uint64
+}
+
+// ErrNoSuchQuota is a bucket without a quota.
+var ErrNoSuchQuota = errors.New("s3fs: the bucket has no quota")
+
+// GetBucketQuota returns the bucket's quota and usage.
+func (f *FS) GetBucketQuota(ctx context.Context, bucket string) (BucketQuota, error) {
+	b, err := f.bucketIno(ctx, posix.Root, bucket)
+	if err != nil {
+		return BucketQuota{}, err
+	}
+	q, err := f.v.GetQuota(ctx, b.Ino)
+	if errors.Is(err, syscall.ENOENT) {
+		return BucketQuota{}, ErrNoSuchQuota
+	}
+	if err != nil {
+		return BucketQuota{}, err
+	}
+	out := BucketQuota{MaxBytes: q.MaxSpace, UsedBytes: q.UsedSpace}
+	if q.MaxInodes > 0 {
+		out.MaxObjects = q.MaxInodes - 1
+	}
+	if q.UsedInodes > 0 {
+		out.UsedObjects = q.UsedInodes - 1
+	}
+	return out, nil
+}
+
+// SetBucketQuota sets the bucket's quota (both limits 0: removes it). The
+// caller authorized it (an admin's call).
+func (f *FS) SetBucketQuota(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
+	b, err := f.bucketIno(ctx, posix.Root, bucket)
+	if err != nil {
+		return err
+	}
+	if maxBytes == 0 && maxObjects == 0 {
+		err := f.v.RemoveQuota(ctx, posix.Root, b.Ino)
+		if errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	maxInodes := uint64(0)
+	if maxObjects > 0 {
+		maxInodes = maxObjects + 1 // the bucket's directory
+	}
+	return f.v.SetQuota(ctx, posix.Root, b.Ino, maxBytes, maxInodes)
+}
