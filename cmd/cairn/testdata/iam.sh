@@ -165,4 +165,22 @@ R s3api put-object --bucket vault --key doc --body v.txt --object-lock-mode COMP
   --object-lock-retain-until-date "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
 vid=$(R s3api list-object-versions --bucket vault --query 'Versions[0].VersionId' --output text)
 must_fail AccessDenied R s3api delete-object --bucket vault --key doc --version-id "$vid" --bypass-governance-retention
+step "bucket quotas with mc quota and cairn admin quota, S3 ACLs with the aws CLI"
+R s3api create-bucket --bucket quo >/dev/null
+mc quota set root/quo --size 64KiB >/dev/null
+mc quota info root/quo | grep -c '64 KiB' >/dev/null
+head -c 40000 /dev/zero > q.bin
+R s3 cp q.bin s3://quo/one >/dev/null
+must_fail XMinioAdminBucketQuotaExceeded R s3 cp q.bin s3://quo/two
+ca quota info quo --json | grep -c '"used_objects": 1' >/dev/null
+ca quota set quo --size 1M --objects 2 >/dev/null
+R s3 cp q.bin s3://quo/two >/dev/null
+must_fail XMinioAdminBucketQuotaExceeded R s3 cp q.bin s3://quo/three
+R s3 rm s3://quo/one >/dev/null
+R s3 cp q.bin s3://quo/three >/dev/null
+mc quota clear root/quo >/dev/null
+must_fail "quota configuration does not exist" mc quota info root/quo
+R s3api put-object-acl --bucket quo --key two --acl public-read
+curl -fsS "$ENDPOINT/quo/two" -o /dev/null
+must_fail 403 curl -fsS "$ENDPOINT/quo/three" -o /dev/null
 echo "iam.sh: all steps passed"
