@@ -58,7 +58,7 @@ func decodeAttr(b []byte) (posix.Attr, error) {
 	var a posix.Attr
 	switch {
 	case len(b) == attrSize && b[0] == attrVersion:
-	case len(b) == attrSizeQuota && b[0] == attrVersionQ:
+	case len(b) == attrSizeQuota && b[0] == attrVersionQ && binary.BigEndian.Uint64(b[attrSize:]) != 0:
 		a.Quota = posix.Ino(binary.BigEndian.Uint64(b[attrSize:]))
 	default:
 		return a, fmt.Errorf("meta: corrupt inode attributes (%d bytes): %w", len(b), syscall.EIO)

@@ -48,6 +48,8 @@ func sampleAttrs() []posix.Attr {
 			Nlink: math.MaxUint32, Length: math.MaxUint64, Rdev: math.MaxUint32,
 			Parent: math.MaxUint64, AccessACL: math.MaxUint32, DefaultACL: math.MaxUint32,
 		},
+		{Type: posix.TypeDir, Mode: 0o700, Nlink: 2, Quota: 42},
+		{Type: posix.TypeFile, Length: 5000, Quota: math.MaxUint64},
 	}
 }
 
