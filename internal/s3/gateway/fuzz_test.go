@@ -93,6 +93,12 @@ func FuzzRequest(f *testing.F) {
 		{2, "GET", "/bkt/k", "AWSAccessKeyId=AKIDTEST&Expires=1&Signature=abc", "", ""},
 		{2, "GET", "/health/ready", "", "", ""},
 		{2, "GET", "/metrics", "", "", ""},
+		{0, "PUT", "/bkt/k", "acl", "X-Amz-Grant-Read:id=\"0\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\", emailAddress=x", ""},
+		{0, "PUT", "/bkt", "acl", "", `<AccessControlPolicy><Owner><ID>0</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI></Grantee><Permission>WRITE</Permission></Grant></AccessControlList></AccessControlPolicy>`},
+		{0, "PUT", "/bkt/k4", "", "X-Amz-Acl:public-read-write\nX-Amz-Grant-Full-Control:id=1", "x"},
+		{0, "PUT", "/bkt", "ownershipControls", "", "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>"},
+		{0, "PUT", "/bkt", "quota", "", `{"max_size_bytes": 18446744073709551615, "max_objects": -1}`},
+		{0, "GET", "/bkt", "quota", "", ""},
 		{3, "GET", "/bkt/k", "response-cache-control=no", "", ""},
 		{3, "PUT", "/bkt/p", "", "", "presigned"},
 	}
