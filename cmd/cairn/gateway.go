@@ -323,6 +323,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		lc.Go(func() { backend.RunLifecycle(lcCtx, o.lcInterval, nil) })
 		defer func() { stopLC(); lc.Wait() }()
 	}
+	started := time.Now()
 	gopt := gateway.Options{
 		Backend:  backend,
 		Identity: ids,
@@ -361,6 +362,19 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			},
 			SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
 				return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
+			},
+			ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
+				bs, err := backend.ListBuckets(ctx, posix.Root)
+				if err != nil {
+					return adminapi.ServerInfo{}, err
+				}
+				st, err := v.meta.StatFS(ctx)
+				if err != nil {
+					return adminapi.ServerInfo{}, err
+				}
+				f := v.meta.Format()
+				return adminapi.ServerInfo{Endpoint: o.address, Version: version, Started: started, Buckets: uint64(len(bs)),
+					UsedBytes: st.Used, UsedInodes: st.UsedInodes, CapacityBytes: f.Capacity, DeploymentID: f.UUID}, nil
 			}})),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -37,6 +37,8 @@ type Options struct {
 	// served. GetBucketQuota answers ErrNoQuota for a bucket without one.
 	GetBucketQuota func(ctx context.Context, bucket string) (BucketQuota, error)
 	SetBucketQuota func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error
+	// ServerInfo describes the server (mc admin info); nil: not served.
+	ServerInfo func(ctx context.Context) (ServerInfo, error)
 }
 
 // BucketQuota is a bucket's quota (0: no limit) and its usage.
@@ -123,6 +125,8 @@ var routes = []route{
 	{http.MethodPost, "cairn/lifecycle-run", "admin:LifecycleRun", nil, (*call).runLifecycle},
 	{http.MethodPut, "set-bucket-quota", "admin:SetBucketQuota", nil, (*call).setBucketQuota},
 	{http.MethodGet, "get-bucket-quota", "admin:GetBucketQuota", nil, (*call).getBucketQuota},
+	{http.MethodGet, "list-access-keys-bulk", "", nil, (*call).listAccessKeysBulk}, // authorizes per user
+	{http.MethodGet, "info", "admin:ServerInfo", nil, (*call).serverInfo},
 }
 
 // apiError is an admin API error: madmin reads its JSON.

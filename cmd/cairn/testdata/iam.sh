@@ -183,4 +183,16 @@ must_fail "quota configuration does not exist" mc quota info root/quo
 R s3api put-object-acl --bucket quo --key two --acl public-read
 curl -fsS "$ENDPOINT/quo/two" -o /dev/null
 must_fail 403 curl -fsS "$ENDPOINT/quo/three" -o /dev/null
+step "mc admin accesskey and mc admin info"
+ak=$(mc admin user svcacct add root alice --json | sed -n 's/.*"accessKey": *"\([^"]*\)".*/\1/p')
+[ -n "$ak" ]
+mc admin accesskey ls root alice | grep -c "$ak" >/dev/null
+mc admin accesskey ls root --all --json | grep -c "$ak" >/dev/null
+mc admin accesskey info root "$ak" | grep -c alice >/dev/null
+mc admin accesskey disable root "$ak" >/dev/null
+mc admin accesskey info root "$ak" --json | grep -c '"accountStatus":"off"' >/dev/null
+mc admin accesskey rm root "$ak" >/dev/null
+if mc admin accesskey ls root alice | grep -q "$ak"; then echo "$ak is still listed"; exit 1; fi
+mc admin info root | grep -c "Uptime" >/dev/null
+mc admin info root --json | grep -c '"mode":"online"' >/dev/null
 echo "iam.sh: all steps passed"
