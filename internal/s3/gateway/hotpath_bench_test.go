@@ -261,6 +261,25 @@ func hotPut(b *testing.B, e *hotEnv, key string) *hotReq {
 
 func BenchmarkHotPutSmall(b *testing.B)     { benchPutSmall(b, false) }
 func BenchmarkHotPutSmallUser(b *testing.B) { benchPutSmall(b, true) }
+
+// BenchmarkHotPutSmallQuota is BenchmarkHotPutSmall into a bucket with a
+// quota (bytes and objects), which every write charges in its
+// transaction.
+func BenchmarkHotPutSmallQuota(b *testing.B) {
+	e := hotGatewayAs(b, false)
+	if err := e.fs.SetBucketQuota(context.Background(), hotBucket, 1<<50, 1<<40); err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]*hotReq, b.N)
+	for i := range reqs {
+		reqs[i] = hotPut(b, e, fmt.Sprintf("put/obj-%08d", i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hotServe(b, e, reqs[i], http.StatusOK)
+	}
+}
 func BenchmarkHotGetSmall(b *testing.B)     { benchGetSmall(b, false) }
 func BenchmarkHotGetSmallUser(b *testing.B) { benchGetSmall(b, true) }
 
