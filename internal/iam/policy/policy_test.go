@@ -110,6 +110,7 @@ func TestBucketPolicyErrors(t *testing.T) {
 		{"bad principal", `{"Statement":[{"Effect":"Allow","Principal":"alice","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, "Principal must be"},
 		{"unknown principal type", `{"Statement":[{"Effect":"Allow","Principal":{"User":"x"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, `unknown element "User"`},
 		{"both principals", `{"Statement":[{"Effect":"Allow","Principal":"*","NotPrincipal":{"AWS":"x"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, "cannot both"},
+		{"allow with NotPrincipal", `{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}`, "only be used with"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseBucketPolicy([]byte(tc.doc), "b")

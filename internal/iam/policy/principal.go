@@ -27,6 +27,9 @@ func (s *Statement) parsePrincipal(m map[string]json.RawMessage, bucketPolicy bo
 		return errorf("Principal and NotPrincipal cannot both be given")
 	case !has && !hasNot:
 		return errorf("a bucket policy statement needs a Principal")
+	case hasNot && s.Effect == Allow:
+		// As AWS: allowing everyone but some principals is refused.
+		return errorf("NotPrincipal can only be used with \"Effect\": \"Deny\"")
 	case hasNot:
 		v, s.notPrincipal = nv, true
 	}
