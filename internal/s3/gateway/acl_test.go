@@ -327,3 +327,25 @@ func TestACLDefaultOwnership(t *testing.T) {
 		t.Errorf("a public bucket under the enforced default: %v", err)
 	}
 }
+
+// A missing object is NoSuchKey (not AccessDenied) to whom the bucket's
+// owner lets list under its key, by bucket policy with s3:prefix, and
+// AccessDenied elsewhere.
+func TestMissingForLister(t *testing.T) {
+	h := newACLHarness(t, gateway.Options{})
+	h.bucket(t, "lst", "")
+	if _, err := h.main.PutBucketPolicy(bg, &s3.PutBucketPolicyInput{Bucket: aws.String("lst"), Policy: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::lst","Condition":{"StringLike":{"s3:prefix":"public/*"}}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := head(h.alt, "lst", "public/object"); httpStatus(err) != 404 {
+		t.Errorf("a missing key under the listable prefix: %v", err)
+	}
+	if err := head(h.alt, "lst", "private/object"); httpStatus(err) != 403 {
+		t.Errorf("a missing key elsewhere: %v", err)
+	}
+	h.object(t, h.main, "lst", "public/there", "")
+	if err := head(h.alt, "lst", "public/there"); httpStatus(err) != 403 {
+		t.Errorf("an existing object the policy does not let read: %v", err)
+	}
+}

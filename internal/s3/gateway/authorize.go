@@ -83,13 +83,39 @@ func (q *request) authorizeMain(action, resource string, need aclNeed) error {
 		if _, _, berr := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket); errors.Is(berr, s3fs.ErrNoSuchBucket) {
 			return berr
 		}
-		if need.object && q.aclGrant(q.bucket, "", "", onBucket(s3fs.PermRead), false) != nil {
-			if _, herr := q.g.opt.Backend.HeadObject(q.ctx, posix.Root, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()}); errors.Is(herr, s3fs.ErrNoSuchKey) {
-				return herr
+		if need.object {
+			if missing := q.missingForLister(); missing != nil {
+				return missing
 			}
 		}
 	}
 	return err
+}
+
+// missingForLister is the NoSuchKey a refused object request answers
+// instead of AccessDenied when the bucket's owner lets the requester list
+// the bucket under the key (its bucket policy's s3:ListBucket, with
+// s3:prefix the key, or a READ grant of its ACL) and the object does not
+// exist, as AWS answers; nil otherwise. What the requester's own policies
+// allow does not count: listing is then its file permissions' to allow.
+func (q *request) missingForLister() error {
+	if q.key == "" {
+		return nil
+	}
+	if q.aclGrant(q.bucket, "", "", onBucket(s3fs.PermRead), false) == nil {
+		key := q.key
+		q.asPrefix = &key
+		byBucket, err := q.decide("s3:ListBucket", policy.BucketARN(q.bucket))
+		q.asPrefix = nil
+		if err != nil || !byBucket {
+			return nil
+		}
+	}
+	_, err := q.g.opt.Backend.HeadObject(q.ctx, posix.Root, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
+	if errors.Is(err, s3fs.ErrNoSuchKey) {
+		return err
+	}
+	return nil
 }
 
 // lendByACL decides whether a request the policies allowed, which its
@@ -223,6 +249,12 @@ func (q *request) conditionKey(k string) []string {
 		}
 		return one("REST-HEADER")
 	case "s3:prefix", "s3:delimiter", "s3:max-keys":
+		if q.asPrefix != nil {
+			if k == "s3:prefix" {
+				return []string{*q.asPrefix}
+			}
+			return nil
+		}
 		if vs, ok := q.r.URL.Query()[k[3:]]; ok && len(vs) > 0 {
 			return []string{vs[0]} // present, even empty
 		}

@@ -143,6 +143,9 @@ type request struct {
 	// granted: the request runs with a credential a grant lent it (a
 	// bucket policy's or an S3 ACL's), not its principal's own.
 	granted bool
+	// asPrefix, when set, is the s3:prefix condition key of a ListBucket
+	// decided on behalf of an object request (see missingForLister).
+	asPrefix *string
 	body    *sigv4.Body
 	length  int64 // decoded body length (-1 unknown)
 	in      int64 // body bytes read
@@ -354,6 +357,13 @@ func (q *request) serve() {
 	err := op.fn(q)
 	if err != nil && q.lendByACL(op, err) {
 		err = op.fn(q) // once more, with what the object's ACL lends
+	}
+	if err != nil && op.acl == onObject(s3fs.PermRead) && !q.w.wrote {
+		if e, ok := toS3(err); ok && e.Code == s3err.AccessDenied {
+			if missing := q.missingForLister(); missing != nil {
+				err = missing
+			}
+		}
 	}
 	if err != nil {
 		q.fail(err)
