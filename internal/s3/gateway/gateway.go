@@ -146,10 +146,10 @@ type request struct {
 	// asPrefix, when set, is the s3:prefix condition key of a ListBucket
 	// decided on behalf of an object request (see missingForLister).
 	asPrefix *string
-	body    *sigv4.Body
-	length  int64 // decoded body length (-1 unknown)
-	in      int64 // body bytes read
-	ctx     context.Context
+	body     *sigv4.Body
+	length   int64 // decoded body length (-1 unknown)
+	in       int64 // body bytes read
+	ctx      context.Context
 }
 
 // ServeHTTP implements http.Handler.
