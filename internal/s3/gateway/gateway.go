@@ -169,6 +169,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer m.inflight.Dec()
 	}
 	var bytesIn int64
+	// The request's body is wrapped while it is served; net/http gets the
+	// one it made back, which it then knows how to drop unread (a refused
+	// upload's body is not read to its end).
+	origBody := r.Body
+	defer func() { r.Body = origBody }()
 	defer func() {
 		if p := recover(); p != nil {
 			g.log.Error("panic in S3 handler", "request_id", q.id, "op", q.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))

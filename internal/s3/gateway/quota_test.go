@@ -1,10 +1,13 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -66,20 +69,31 @@ func TestBucketQuota(t *testing.T) {
 	if err := head(h.root, "quo", "b"); code(err) != "NotFound" {
 		t.Errorf("a refused PUT left an object: %v", err)
 	}
-	// A multipart upload is refused when it completes.
+	// A multipart upload: a part the quota cannot take even alone is
+	// refused at once; one that fits then, but not once the bucket filled
+	// up, when the upload completes.
 	mp, err := user.CreateMultipartUpload(bg, &s3.CreateMultipartUploadInput{Bucket: aws.String("quo"), Key: aws.String("mp")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	part, err := user.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("quo"), Key: aws.String("mp"), UploadId: mp.UploadId,
+	_, err = user.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("quo"), Key: aws.String("mp"), UploadId: mp.UploadId,
 		PartNumber: aws.Int32(1), Body: bytes.NewReader(make([]byte, 15000))})
+	if code(err) != "XMinioAdminBucketQuotaExceeded" {
+		t.Fatalf("a part larger than the room left: %v", err)
+	}
+	part, err := user.UploadPart(bg, &s3.UploadPartInput{Bucket: aws.String("quo"), Key: aws.String("mp"), UploadId: mp.UploadId,
+		PartNumber: aws.Int32(1), Body: bytes.NewReader(make([]byte, 8000))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ok(t, "filling up", putN(user, "fill", 8000))
 	_, err = user.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("quo"), Key: aws.String("mp"), UploadId: mp.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}})
 	if code(err) != "XMinioAdminBucketQuotaExceeded" {
 		t.Fatalf("a multipart upload past the quota: %v", err)
+	}
+	if _, err := user.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("quo"), Key: aws.String("fill")}); err != nil {
+		t.Fatal(err)
 	}
 	ok(t, "small ones", putN(user, "c", 10))
 	ok(t, "small ones", putN(user, "d", 10))
@@ -96,6 +110,33 @@ func TestBucketQuota(t *testing.T) {
 	if err := json.Unmarshal([]byte(quota("root", http.MethodGet, "", 200)), &doc); err != nil || doc.Usage.Objects != 3 || doc.Usage.Bytes != 8192+2*4096 {
 		t.Fatalf("usage: %+v %v", doc, err)
 	}
+	// A PUT whose Content-Length the quota cannot take is refused before
+	// its body is read: this one never sends it.
+	req, _ := http.NewRequest(http.MethodPut, h.url+"/quo/huge", nil)
+	req.ContentLength = 1 << 30
+	sigv4.SignHeader(req, "quser", "quser-secret", "us-east-1", sigv4.UnsignedPayload, time.Now())
+	conn, err := net.Dial("tcp", req.URL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The headers go, no body byte does.
+	fmt.Fprintf(conn, "PUT /quo/huge HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", req.URL.Host, req.ContentLength)
+	for k, vs := range req.Header {
+		fmt.Fprintf(conn, "%s: %s\r\n", k, vs[0])
+	}
+	fmt.Fprintf(conn, "\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("no answer before the body: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(answer), "XMinioAdminBucketQuotaExceeded") {
+		t.Fatalf("a 1 GiB PUT into a full bucket: %d %s", resp.StatusCode, answer)
+	}
+
 	// Deleting frees exactly what the object held.
 	if _, err := user.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("quo"), Key: aws.String("a")}); err != nil {
 		t.Fatal(err)

@@ -227,6 +227,9 @@ func (f *FS) UploadPart(ctx context.Context, cred posix.Cred, bucket, key, uploa
 	if err != nil {
 		return Part{}, err
 	}
+	if err := f.checkQuotaAhead(ctx, bucket, "", opt.Size); err != nil {
+		return Part{}, err // a part the bucket could not take even alone
+	}
 	if info.Algorithm != "" {
 		// The whole object's checksum is made from the parts'.
 		opt.Compute = append(opt.Compute, info.Algorithm)

@@ -32,6 +32,11 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	if opt.Size > smallPut && ValidBucketName(bucket) {
+		if err := f.checkQuotaAhead(ctx, bucket, key, opt.Size); err != nil {
+			return ObjectInfo{}, err
+		}
+	}
 	if !dir && opt.Size >= 0 && opt.Size <= smallPut && opt.IfMatch == "" {
 		if !ValidBucketName(bucket) {
 			return ObjectInfo{}, ErrNoSuchBucket

@@ -57,6 +57,7 @@ func (f *FS) SetBucketQuota(ctx context.Context, bucket string, maxBytes, maxObj
 		return err
 	}
 	if maxBytes == 0 && maxObjects == 0 {
+		defer f.versions.forget(bucket)
 		err := f.v.RemoveQuota(ctx, posix.Root, b.Ino)
 		if errors.Is(err, syscall.ENOENT) {
 			return nil
@@ -67,5 +68,42 @@ func (f *FS) SetBucketQuota(ctx context.Context, bucket string, maxBytes, maxObj
 	if maxObjects > 0 {
 		maxInodes = maxObjects + 1 // the bucket's directory
 	}
+	defer f.versions.forget(bucket)
 	return f.v.SetQuota(ctx, posix.Root, b.Ino, maxBytes, maxInodes)
+}
+
+// checkQuotaAhead refuses, before any byte of it is stored, a write of
+// size bytes to key that its bucket's quota cannot take (EDQUOT): the
+// usage, less what an unversioned object it replaces holds, plus the new
+// object passes the limit. The write's own transaction checks exactly
+// again; this only spares the upload of what would be refused at its
+// end. Buckets without a quota pay a cached flag.
+func (f *FS) checkQuotaAhead(ctx context.Context, bucket, key string, size int64) error {
+	if size <= 0 {
+		return nil
+	}
+	status, err := f.Versioning(ctx, bucket) // fills the cache
+	if err != nil {
+		return err
+	}
+	if !f.versions.hasQuota(bucket) {
+		return nil
+	}
+	q, err := f.GetBucketQuota(ctx, bucket)
+	if err != nil || q.MaxBytes == 0 {
+		return nil // none (any more): the transaction decides
+	}
+	need := (uint64(size) + 4095) &^ 4095
+	if q.UsedBytes+need <= q.MaxBytes {
+		return nil
+	}
+	if status == "" {
+		if oi, err := f.HeadObject(ctx, posix.Root, bucket, key, GetOptions{}); err == nil {
+			freed := (uint64(oi.Size) + 4095) &^ 4095
+			if q.UsedBytes-min(freed, q.UsedBytes)+need <= q.MaxBytes {
+				return nil
+			}
+		}
+	}
+	return syscall.EDQUOT
 }

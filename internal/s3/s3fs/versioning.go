@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	"cairn/internal/posix"
 	"cairn/internal/vfs"
@@ -70,80 +68,6 @@ func (e *DeleteMarkerError) Is(target error) bool { return !e.Method && target =
 // versioningXattr holds a bucket's versioning state.
 const versioningXattr = "cairn.s3.versioning"
 
-// versionCacheTTL is how long a gateway trusts the versioning state,
-// object lock and lifecycle configuration it read of a bucket: a change
-// made through another gateway applies there within it (AWS documents up
-// to 15 minutes after a change). A change made through this FS applies at
-// once.
-const versionCacheTTL = 2 * time.Second
-
-type versionCache struct {
-	mu sync.Mutex
-	m  map[string]versionState
-}
-
-type versionState struct {
-	status string
-	lock   ObjectLockConfig
-	rules  []LifecycleRule
-	acl    BucketACLState
-	at     time.Time
-}
-
-func (c *versionCache) get(bucket string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.m[bucket]
-	if !ok || time.Since(s.at) > versionCacheTTL {
-		return "", false
-	}
-	return s.status, true
-}
-
-func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules []LifecycleRule, acl BucketACLState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]versionState{}
-	}
-	if len(c.m) > 10000 {
-		clear(c.m)
-	}
-	c.m[bucket] = versionState{status: status, lock: lock, rules: rules, acl: acl, at: time.Now()}
-}
-
-// acl returns the cached ACL state of bucket.
-func (c *versionCache) acl(bucket string) (BucketACLState, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.m[bucket]
-	if !ok || time.Since(s.at) > versionCacheTTL {
-		return BucketACLState{}, false
-	}
-	return s.acl, true
-}
-
-// rules returns the cached lifecycle rules of bucket.
-func (c *versionCache) rules(bucket string) []LifecycleRule {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[bucket].rules
-}
-
-// lock returns the cached object lock configuration of bucket.
-func (c *versionCache) lock(bucket string) (ObjectLockConfig, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.m[bucket]
-	return s.lock, ok
-}
-
-func (c *versionCache) forget(bucket string) {
-	c.mu.Lock()
-	delete(c.m, bucket)
-	c.mu.Unlock()
-}
-
 type versioningConfig struct {
 	Status string `json:"status"`
 }
@@ -176,7 +100,8 @@ func (f *FS) Versioning(ctx context.Context, bucket string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f.versions.put(bucket, c.Status, lock, rules, acl)
+	_, qerr := f.v.GetQuota(ctx, b.Ino)
+	f.versions.put(bucket, c.Status, lock, rules, acl, qerr == nil)
 	return c.Status, nil
 }
 
