@@ -395,3 +395,13 @@ func (fs *FS) RemoveQuota(ctx context.Context, cred posix.Cred, dir posix.Ino) e
 func (fs *FS) ListQuotas(ctx context.Context) (map[posix.Ino]meta.Quota, error) {
 	return fs.meta.ListQuotas(ctx)
 }
+
+// FoldFile and UnfoldDir turn a regular file's name into a directory,
+// the file moving to foldDir, and back (see meta's).
+func (fs *FS) FoldFile(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, foldDir posix.Ino, mode, umask uint32, xattrs map[string][]byte) (meta.Entry, error) {
+	return fs.meta.FoldFile(ctx, cred, parent, name, foldDir, mode, umask, xattrs)
+}
+
+func (fs *FS) UnfoldDir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, foldDir posix.Ino) error {
+	return fs.meta.UnfoldDir(ctx, cred, parent, name, foldDir)
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"PutFileDirs", testPutFileDirs},
 		{"KeepReplaced", testKeepReplaced},
 		{"Quota", testQuota},
+		{"Fold", testFold},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
