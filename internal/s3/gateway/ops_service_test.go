@@ -219,18 +219,91 @@ func TestBadKeys(t *testing.T) {
 	if b, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String(k1024)}); b != "max" || err != nil {
 		t.Fatalf("1024-byte key: %q %v", b, err)
 	}
-	// A key that is a prefix of existing keys, and the other way round.
-	h.put(t, "bkt", "f/g", "1")
-	_, err := h.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("f"), Body: strings.NewReader("x")})
-	if code(err) != "XCairnKeyConflict" || httpStatus(err) != 409 {
-		t.Fatalf("object over a prefix: %v", err)
+}
+
+// Keys that are both an object and a prefix, in either order, as S3
+// allows them: read back, listed in S3's order (V1, V2 with and without a
+// delimiter, minio-go), and deleted either way.
+func TestKeysBothObjectAndPrefix(t *testing.T) {
+	h := newHarness(t)
+	h.mb(t, "bkt")
+	for _, k := range []string{"f/g", "f", "f!", "ok", "ok/child", "ok/child/deeper", "dir", "x_$folder$", "x/data"} {
+		h.put(t, "bkt", k, "v:"+k)
 	}
-	_, err = h.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("ok/child"), Body: strings.NewReader("x")})
-	if code(err) != "XCairnKeyConflict" || httpStatus(err) != 409 {
-		t.Fatalf("object under an object: %v", err)
+	h.put(t, "bkt", "dir/", "") // a marker holds no data
+	for _, k := range []string{"f/g", "f", "ok", "ok/child", "ok/child/deeper", "dir"} {
+		if b, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String(k)}); b != "v:"+k || err != nil {
+			t.Fatalf("%s: %q %v", k, b, err)
+		}
 	}
-	if b, _, _ := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("f/g")}); b != "1" {
-		t.Fatalf("f/g: %q", b)
+	all := []string{"dir", "dir/", "f", "f!", "f/g", "ok", "ok/child", "ok/child/deeper", "x/data", "x_$folder$"}
+	out, err := h.s3.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("bkt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if strings.Join(keys, " ") != strings.Join(all, " ") {
+		t.Fatalf("ListObjectsV2: %q, want %q", keys, all)
+	}
+	// Page by page, one key at a time.
+	var paged []string
+	var token *string
+	for {
+		p, err := h.s3.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("bkt"), MaxKeys: aws.Int32(1), ContinuationToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range p.Contents {
+			paged = append(paged, aws.ToString(o.Key))
+		}
+		if !aws.ToBool(p.IsTruncated) {
+			break
+		}
+		token = p.NextContinuationToken
+	}
+	if strings.Join(paged, " ") != strings.Join(all, " ") {
+		t.Fatalf("paged: %q", paged)
+	}
+	d, err := h.s3.ListObjects(bg, &s3.ListObjectsInput{Bucket: aws.String("bkt"), Delimiter: aws.String("/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys = keys[:0]
+	for _, o := range d.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	var cps []string
+	for _, p := range d.CommonPrefixes {
+		cps = append(cps, aws.ToString(p.Prefix))
+	}
+	if strings.Join(keys, " ") != "dir f f! ok x_$folder$" || strings.Join(cps, " ") != "dir/ f/ ok/ x/" {
+		t.Fatalf("with a delimiter: %q %q", keys, cps)
+	}
+	n := 0
+	for o := range h.mc.ListObjects(bg, "bkt", minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+	}
+	if n != len(all) {
+		t.Fatalf("minio-go listed %d keys, want %d", n, len(all))
+	}
+	// Deleting either side leaves the other.
+	if _, err := h.s3.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("ok/child")}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("ok/child/deeper")}); b != "v:ok/child/deeper" || err != nil {
+		t.Fatalf("ok/child/deeper: %q %v", b, err)
+	}
+	if _, err := h.s3.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("f/g")}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("f")}); b != "v:f" || err != nil {
+		t.Fatalf("f: %q %v", b, err)
 	}
 }
 

@@ -115,5 +115,10 @@ func (f *FS) DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) e
 		}
 	}
 	f.dropBucketUploads(ctx, bucket)
+	if base, err := f.foldsBase(ctx); err == nil {
+		// Empty once the bucket is (a fold holds an object of a key that
+		// was also a prefix).
+		_ = f.v.Rmdir(ctx, posix.Root, base, fmt.Sprint(uint64(b.Ino)))
+	}
 	return nil
 }

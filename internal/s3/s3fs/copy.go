@@ -45,8 +45,8 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	name := segs[len(segs)-1]
-	if err := f.checkReplace(ctx, cred, parent, name, opt.Put); err != nil {
+	at, rc, err := f.checkReplace(ctx, cred, db.Ino, parent, segs[len(segs)-1], opt.Put)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	tmp, err := f.cloneToTemp(ctx, cred, opt.sourceCred(cred), se.Ino, 0, int64(se.Attr.Length))
@@ -69,7 +69,7 @@ func (f *FS) CopyObject(ctx context.Context, cred posix.Cred, srcBucket, srcKey,
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
 	}
-	return f.publish(ctx, cred, tmp, m, parent, name, dstBucket, dstKey, opt.Put.IfNoneMatch == "*", opt.Put)
+	return f.publish(ctx, cred, tmp, m, at, rc, dstBucket, dstKey, opt.Put.IfNoneMatch == "*", opt.Put)
 }
 
 // checkCopyConditions applies x-amz-copy-source-if-*: a failed condition

@@ -68,7 +68,10 @@ func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, s
 		// unlink(2) answers EISDIR for a directory: "a" when only "a/..."
 		// keys exist is no such object, and needs no lookup first.
 		emptied, err := f.v.UnlinkEmptied(ctx, cred, parent, name)
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EISDIR) {
+		if errors.Is(err, syscall.EISDIR) {
+			return f.deleteFolded(ctx, cred, chain, segs)
+		}
+		if errors.Is(err, syscall.ENOENT) {
 			return nil
 		}
 		if err != nil {
@@ -87,6 +90,18 @@ func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, s
 		return err
 	}
 	if !e.Attr.IsDir() {
+		return nil
+	}
+	if m, err := f.loadMeta(ctx, e.Ino); err == nil && m != nil && m.Folded {
+		// An object may be folded for the directory: the marker goes, the
+		// hint stays, and an emptied directory gives the object its name.
+		if err := f.v.Access(ctx, cred, parent, posix.MayWrite|posix.MayExec); err != nil {
+			return err
+		}
+		if err := f.storeMeta(ctx, e.Ino, &objMeta{Folded: true}); err != nil {
+			return err
+		}
+		f.pruneEmptyDirs(ctx, cred, append(chain[:len(chain):len(chain)], e.Ino), segs)
 		return nil
 	}
 	err = f.v.Rmdir(ctx, cred, parent, name)
@@ -121,6 +136,9 @@ func (f *FS) pruneEmptyDirs(ctx context.Context, cred posix.Cred, chain []posix.
 		m, err := f.loadMeta(ctx, chain[i])
 		if err != nil || (m != nil && m.DirMarker) {
 			return
+		}
+		if m != nil && m.Folded && f.unfold(ctx, cred, chain[0], chain[i-1], segs[i-1]) {
+			return // the object folded for it has its name back
 		}
 		if err := f.v.Rmdir(ctx, cred, chain[i-1], segs[i-1]); err != nil {
 			return
@@ -210,9 +228,15 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 				}
 				out, emptied, err := f.v.UnlinkMany(ctx, cred, chain[len(chain)-1], g.name[lo:hi])
 				for j, i := range g.keys[lo:hi] {
-					if err == nil {
+					switch {
+					case err == nil && errors.Is(out[j], syscall.EISDIR):
+						// The key is also a prefix: its object, if any,
+						// is folded.
+						segs, _, _ := splitKey(keys[i])
+						errs[i] = f.deleteFolded(ctx, cred, chain, segs)
+					case err == nil:
 						errs[i] = unlinkOutcome(out[j])
-					} else {
+					default:
 						errs[i] = unlinkOutcome(err)
 					}
 				}

@@ -54,6 +54,7 @@ type FS struct {
 	tmpIno  posix.Ino // .cairn/tmp
 	upIno   posix.Ino // .cairn/uploads
 	verIno  posix.Ino // .cairn/versions
+	foldIno posix.Ino // .cairn/folded
 
 	versions versionCache // buckets' versioning states
 	lcTotals lifecycleTotals
@@ -118,6 +119,9 @@ type objMeta struct {
 	// ACL is the object's S3 ACL; nil for the default, its file owner's
 	// full control.
 	ACL *ACL `json:"acl,omitempty"`
+	// Folded, on a directory, tells that an object may be folded for it
+	// (see fold.go).
+	Folded bool `json:"fold,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

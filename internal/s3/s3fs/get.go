@@ -154,12 +154,19 @@ func (f *FS) lookupObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	case errors.Is(err, syscall.EACCES) && r.Found == len(names):
 		// Denied on the object itself: a name that is not an object is
 		// still NoSuchKey.
+		if e.Attr.IsDir() && !dir && len(r.Path) > 0 {
+			return f.lookupFolded(ctx, cred, r.Path[0], e.Ino, want, data)
+		}
 		if e.Attr.IsDir() != dir || (e.Attr.Type != posix.TypeFile && !e.Attr.IsDir()) {
 			return r, nil, ErrNoSuchKey
 		}
 		return r, nil, err
 	case err != nil:
 		return r, nil, err
+	}
+	if e.Attr.IsDir() && !dir {
+		// The key is also a prefix: its object, if any, is folded.
+		return f.lookupFolded(ctx, cred, r.Path[0], e.Ino, want, data)
 	}
 	if e.Attr.IsDir() != dir || (e.Attr.Type != posix.TypeFile && !e.Attr.IsDir()) {
 		return r, nil, ErrNoSuchKey

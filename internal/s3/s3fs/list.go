@@ -204,7 +204,7 @@ func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, op
 	if max <= 0 || max > 1000 {
 		max = 1000
 	}
-	l := &lister{f: f, ctx: ctx, cred: cred, bucket: bucket, prefix: opt.Prefix, delim: opt.Delimiter,
+	l := &lister{f: f, ctx: ctx, cred: cred, bucket: bucket, bucketIno: b.Ino, prefix: opt.Prefix, delim: opt.Delimiter,
 		after: opt.StartAfter, max: max}
 	l.native = opt.Delimiter == "/"
 	i := strings.LastIndexByte(opt.Prefix, '/')
@@ -239,18 +239,19 @@ func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, op
 var errStop = errors.New("s3fs: listing page full")
 
 type lister struct {
-	f      *FS
-	ctx    context.Context
-	cred   posix.Cred
-	bucket string
-	prefix string
-	delim  string
-	native bool // delimiter "/": directories become common prefixes
-	after  string
-	max    int
-	count  int
-	lastCP string
-	res    ListResult
+	f         *FS
+	ctx       context.Context
+	cred      posix.Cred
+	bucket    string
+	bucketIno posix.Ino
+	prefix    string
+	delim     string
+	native    bool // delimiter "/": directories become common prefixes
+	after     string
+	max       int
+	count     int
+	lastCP    string
+	res       ListResult
 }
 
 // add counts one result; it fails with errStop when the page is full,
@@ -334,6 +335,18 @@ func (l *lister) walk(ino posix.Ino, keyPrefix, namePrefix string) (bool, error)
 			}
 			sk := e.Name
 			if e.Type == posix.TypeDir {
+				if m := l.f.decodeMeta(e.Ino, e.Xattr); m != nil && m.Folded {
+					// The object folded for it sorts at its own name,
+					// before what sorts between it and its keys.
+					for h.Len() > 0 && (*h)[0].sortKey < sk {
+						if err := l.dir(heap.Pop(h).(vfs.DirEntry), keyPrefix); err != nil {
+							return false, err
+						}
+					}
+					if err := l.folded(e, keyPrefix); err != nil {
+						return false, err
+					}
+				}
 				sk += "/"
 			}
 			for h.Len() > 0 && (*h)[0].sortKey < sk {
@@ -421,6 +434,22 @@ func (l *lister) file(e vfs.DirEntry, keyPrefix string) error {
 		}
 	}
 	return l.object(key, e.Attr, lm.etag, lm.vid)
+}
+
+// folded lists the object folded for directory d, if any.
+func (l *lister) folded(d vfs.DirEntry, keyPrefix string) error {
+	key := keyPrefix + d.Name
+	if key <= l.after || !strings.HasPrefix(key, l.prefix) {
+		return nil
+	}
+	r, m, err := l.f.lookupFolded(l.ctx, l.cred, l.bucketIno, d.Ino, 0, false)
+	if errors.Is(err, ErrNoSuchKey) || errors.Is(err, syscall.EACCES) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return l.object(key, r.Entry.Attr, quoteETag(m.ETag), m.VersionID)
 }
 
 func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {

@@ -392,8 +392,8 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	name := segs[len(segs)-1]
-	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
+	at, rc, err := f.checkReplace(ctx, cred, b.Ino, parent, segs[len(segs)-1], opt)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	tmp, m, err := f.joinParts(ctx, cred, stored, inos, chosen)
@@ -418,7 +418,7 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
 	}
-	oi, err := f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*", info.lockOptions())
+	oi, err := f.publish(ctx, cred, tmp, m, at, rc, bucket, key, opt.IfNoneMatch == "*", info.lockOptions())
 	if err != nil {
 		return oi, err
 	}

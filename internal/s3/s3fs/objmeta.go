@@ -33,6 +33,7 @@ const (
 	metaDeleteMarker
 	metaLegalHold
 	metaHoldSet
+	metaFolded
 )
 
 var errMetaFormat = errors.New("s3fs: malformed object metadata")
@@ -72,7 +73,7 @@ func (m *objMeta) encode() []byte {
 	b := make([]byte, 0, 96+len(m.ETag)+len(m.ContentType))
 	b = append(b, metaMagic, metaVersion)
 	var flags byte
-	for bit, on := range map[byte]bool{metaDir: m.DirMarker, metaDeleteMarker: m.DeleteMarker, metaLegalHold: m.LegalHold, metaHoldSet: m.HoldSet} {
+	for bit, on := range map[byte]bool{metaDir: m.DirMarker, metaDeleteMarker: m.DeleteMarker, metaLegalHold: m.LegalHold, metaHoldSet: m.HoldSet, metaFolded: m.Folded} {
 		if on {
 			flags |= bit
 		}
@@ -214,6 +215,7 @@ func readMetaPrefix(b []byte, m *objMeta) (*metaReader, error) {
 	flags := b[2]
 	m.DirMarker, m.DeleteMarker = flags&metaDir != 0, flags&metaDeleteMarker != 0
 	m.LegalHold, m.HoldSet = flags&metaLegalHold != 0, flags&metaHoldSet != 0
+	m.Folded = flags&metaFolded != 0
 	r := &metaReader{b: b[3:]}
 	m.Size = r.uvarint()
 	m.Mtime = r.varint()

@@ -50,12 +50,18 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if dir {
 		return f.putDirMarker(ctx, cred, b.Ino, bucket, key, segs, body, opt)
 	}
-	parent, err := f.makeParents(ctx, cred, b.Ino, segs[:len(segs)-1])
+	return f.putViaTemp(ctx, cred, b.Ino, bucket, key, segs, body, opt)
+}
+
+// putViaTemp stores an object through a temporary file renamed into
+// place (objects too large for putSmall, and folded ones).
+func (f *FS) putViaTemp(ctx context.Context, cred posix.Cred, b posix.Ino, bucket, key string, segs []string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
+	parent, err := f.makeParents(ctx, cred, b, segs[:len(segs)-1])
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	name := segs[len(segs)-1]
-	if err := f.checkReplace(ctx, cred, parent, name, opt); err != nil {
+	at, rc, err := f.checkReplace(ctx, cred, b, parent, segs[len(segs)-1], opt)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	tmp, m, err := f.writeTemp(ctx, cred, body, opt)
@@ -67,7 +73,7 @@ func (f *FS) PutObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	return f.publish(ctx, cred, tmp, m, parent, name, bucket, key, opt.IfNoneMatch == "*", opt)
+	return f.publish(ctx, cred, tmp, m, at, rc, bucket, key, opt.IfNoneMatch == "*", opt)
 }
 
 // smallPut is the largest object stored by putSmall.
@@ -179,11 +185,25 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 			}
 		}
 	}
+	if errors.Is(err, syscall.EEXIST) && opt.IfNoneMatch == "*" {
+		// The name may be a prefix's directory rather than an object.
+		names := append([]string{bucket}, segs...)
+		if r, lerr := f.v.Walk(ctx, posix.Root, posix.RootIno, vfs.WalkRequest{Names: names}); lerr == nil && r.Entry.Attr.IsDir() {
+			err = syscall.EISDIR
+		}
+	}
 	switch {
 	case errors.Is(err, syscall.EEXIST) && opt.IfNoneMatch == "*":
 		return ObjectInfo{}, ErrPreconditionFailed
 	case errors.Is(err, syscall.EISDIR):
-		return ObjectInfo{}, fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, key)
+		// The key is also a prefix: its object is folded, through a
+		// temporary file.
+		b, berr := f.bucketIno(ctx, cred, bucket)
+		if berr != nil {
+			return ObjectInfo{}, berr
+		}
+		opt.Size = int64(len(data))
+		return f.putViaTemp(ctx, cred, b.Ino, bucket, key, segs, bytes.NewReader(data), opt)
 	case err != nil:
 		return ObjectInfo{}, err
 	}
@@ -193,7 +213,8 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 // publish renames a finished temporary file into place. In a bucket with
 // versioning, m gets its version id first, and a replaced current version
 // is kept as a noncurrent one.
-func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, parent posix.Ino, name, bucket, key string, noReplace bool, lock PutOptions) (ObjectInfo, error) {
+func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objMeta, at keySlot, rc posix.Cred, bucket, key string, noReplace bool, lock PutOptions) (ObjectInfo, error) {
+	parent, name := at.parent, at.name
 	status, err := f.Versioning(ctx, bucket)
 	var iflags uint8
 	if err == nil && status != "" {
@@ -219,7 +240,7 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 		}
 	}
 	if err == nil {
-		err = f.v.Rename(ctx, cred, tmp.dir, tmp.name, parent, name, flags)
+		err = f.v.Rename(ctx, rc, tmp.dir, tmp.name, parent, name, flags)
 	}
 	var bucketDir posix.Ino
 	var segs []string
@@ -234,7 +255,7 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 			}
 		}
 		if err == nil {
-			err = f.v.RenameKeep(ctx, cred, tmp.dir, tmp.name, parent, name, flags&vfs.RenameTrusted, keepVersion(holder, status))
+			err = f.v.RenameKeep(ctx, rc, tmp.dir, tmp.name, parent, name, flags&vfs.RenameTrusted, keepVersion(holder, status))
 		}
 		if err == nil {
 			f.afterVersionedPut(ctx, bucketDir, segs, status)
@@ -257,7 +278,7 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 	// can reach the shared staging directory); a configured mode that has
 	// them is set once the object is in place.
 	if want := f.fileMode; want&0o022 != 0 && iflags == 0 {
-		if e, err := f.v.Lookup(ctx, cred, parent, name); err == nil {
+		if e, err := f.v.Lookup(ctx, rc, parent, name); err == nil {
 			if a, err := f.v.Chmod(ctx, cred, e.Ino, want); err == nil {
 				tmp.attr = a
 			}
@@ -266,42 +287,62 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 	return f.info(bucket, key, tmp.attr, m), nil
 }
 
-// checkReplace applies conditions and permissions on the object a PUT
-// would replace.
-func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, opt PutOptions) error {
-	e, err := f.v.Lookup(ctx, cred, parent, name)
+// checkReplace finds where a PUT of the key named name in directory
+// parent (of bucket directory b) puts its object — there, or folded when
+// the name is a directory — and the credential that writes it there, and
+// applies the conditions and permissions on the object it would replace.
+func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, b, parent posix.Ino, name string, opt PutOptions) (keySlot, posix.Cred, error) {
+	at, err := f.objectSlot(ctx, cred, b, parent, name)
+	if err != nil {
+		return at, cred, err
+	}
+	rc := cred
+	if at.folded != 0 {
+		// The fold directory is root's: cred must be able to write the
+		// key's own directory.
+		if err := f.v.Access(ctx, cred, parent, posix.MayWrite|posix.MayExec); err != nil {
+			return at, cred, err
+		}
+		rc = posix.Root
+	}
+	e, err := f.v.Lookup(ctx, rc, at.parent, at.name)
 	if errors.Is(err, syscall.ENOENT) {
 		if opt.IfMatch != "" {
-			return ErrNoSuchKey
+			return at, rc, ErrNoSuchKey
 		}
-		return nil
+		return at, rc, nil
 	}
 	if err != nil {
-		return err
+		return at, rc, err
 	}
 	if e.Attr.IsDir() {
-		return fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, name)
+		return at, rc, fmt.Errorf("%w: %s is a prefix of other keys", ErrKeyConflict, name)
 	}
 	if opt.IfNoneMatch == "*" {
-		return ErrPreconditionFailed
+		return at, rc, ErrPreconditionFailed
 	}
 	if opt.IfMatch != "" {
 		m, err := f.objectMeta(ctx, e)
 		if err != nil {
-			return err
+			return at, rc, err
 		}
 		if !etagMatches(opt.IfMatch, m.ETag) {
-			return ErrPreconditionFailed
+			return at, rc, ErrPreconditionFailed
 		}
 	}
-	return f.v.Access(ctx, cred, e.Ino, posix.MayWrite)
+	return at, rc, f.v.Access(ctx, cred, e.Ino, posix.MayWrite)
 }
 
 // makeParents resolves (creating as cred where missing) the directories of
 // a key below the bucket directory.
 func (f *FS) makeParents(ctx context.Context, cred posix.Cred, dir posix.Ino, segs []string) (posix.Ino, error) {
+	b := dir
 	for _, s := range segs {
 		ino, err := f.mkdirAll(ctx, cred, dir, s, f.dirMode)
+		if errors.Is(err, ErrKeyConflict) {
+			// An object where the prefix needs a directory: it folds.
+			ino, err = f.foldParent(ctx, cred, b, dir, s)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -478,6 +519,9 @@ func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, DirMarker: true, Mtime: a.Mtime}
+	if old, err := f.loadMeta(ctx, ino); err == nil && old != nil {
+		m.Folded = old.Folded // an object may be folded for the directory
+	}
 	if err := f.setACL(ctx, bucket, m, opt.ACL, a.UID); err != nil {
 		return ObjectInfo{}, err
 	}

@@ -91,8 +91,13 @@ func TestPutGetDelete(t *testing.T) {
 	if _, err := get(t, f, "bkt", "dir/sub", s3fs.GetOptions{}); !errors.Is(err, s3fs.ErrNoSuchKey) {
 		t.Fatalf("get of a prefix: %v", err)
 	}
-	if _, err := f.PutObject(ctx, root, "bkt", "dir/sub", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrKeyConflict) {
-		t.Fatalf("put over a prefix: %v", err)
+	// A key that is also a prefix (folded: see TestFolded).
+	put(t, f, "bkt", "dir/sub", "x")
+	if got, err := get(t, f, "bkt", "dir/sub", s3fs.GetOptions{}); err != nil || got != "x" {
+		t.Fatalf("get of a key that is also a prefix: %q %v", got, err)
+	}
+	if err := f.DeleteObject(ctx, root, "bkt", "dir/sub"); err != nil {
+		t.Fatal(err)
 	}
 	// Small PUTs resolve the key's directories in their own transaction:
 	// into an existing prefix, a new one, through an object, into no
@@ -102,8 +107,15 @@ func TestPutGetDelete(t *testing.T) {
 	if got, err := get(t, f, "bkt", "dir/new/deeper/three.txt", s3fs.GetOptions{}); err != nil || got != "3" {
 		t.Fatalf("get from a new prefix: %q %v", got, err)
 	}
-	if _, err := f.PutObject(ctx, root, "bkt", "dir/sub/file.txt/x", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrKeyConflict) {
-		t.Fatalf("put below an object: %v", err)
+	put(t, f, "bkt", "dir/sub/file.txt/x", "below")
+	if got, err := get(t, f, "bkt", "dir/sub/file.txt", s3fs.GetOptions{}); err != nil || got != "hello world" {
+		t.Fatalf("an object a key was put below: %q %v", got, err)
+	}
+	if err := f.DeleteObject(ctx, root, "bkt", "dir/sub/file.txt/x"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(t, f, "bkt", "dir/sub/file.txt", s3fs.GetOptions{}); err != nil || got != "hello world" {
+		t.Fatalf("the object unfolded: %q %v", got, err)
 	}
 	if _, err := f.PutObject(ctx, root, "nobkt", "a/b", strings.NewReader("x"), s3fs.PutOptions{Size: 1}); !errors.Is(err, s3fs.ErrNoSuchBucket) {
 		t.Fatalf("put into a missing bucket: %v", err)

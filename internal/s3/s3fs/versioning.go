@@ -503,22 +503,40 @@ func (f *FS) DeleteObjectVersion(ctx context.Context, cred posix.Cred, bucket, k
 	return f.deleteVersion(ctx, cred, bucket, b.Ino, segs, vid, bypass)
 }
 
-// current returns the key's current version (a file at its path): its
-// entry, parent and metadata; ok false when there is none.
-func (f *FS) current(ctx context.Context, cred posix.Cred, bucket string, segs []string) (e vfs.Entry, chain []posix.Ino, m *objMeta, ok bool, err error) {
+// current returns the key's current version (a file at its path, or
+// folded): its entry, the key's directories, where the file is, and its
+// metadata; ok false when there is none.
+func (f *FS) current(ctx context.Context, cred posix.Cred, bucket string, segs []string) (e vfs.Entry, chain []posix.Ino, at keySlot, m *objMeta, ok bool, err error) {
 	chain, err = f.keyDirs(ctx, cred, bucket, segs)
 	if err != nil || chain == nil {
-		return e, nil, nil, false, err
+		return e, nil, at, nil, false, err
 	}
-	e, err = f.v.Lookup(ctx, cred, chain[len(chain)-1], segs[len(segs)-1])
+	at = keySlot{parent: chain[len(chain)-1], name: segs[len(segs)-1]}
+	e, err = f.v.Lookup(ctx, cred, at.parent, at.name)
+	if err == nil && e.Attr.IsDir() {
+		var r vfs.WalkResult
+		r, m, err = f.lookupFolded(ctx, cred, chain[0], e.Ino, 0, false)
+		if errors.Is(err, ErrNoSuchKey) {
+			return e, chain, at, nil, false, nil
+		}
+		if err != nil {
+			return e, chain, at, nil, false, err
+		}
+		folds, err := f.bucketFolds(ctx, chain[0], false)
+		if err != nil {
+			return e, chain, at, nil, false, err
+		}
+		at = keySlot{parent: folds, name: foldName(e.Ino), folded: e.Ino}
+		return r.Entry, chain, at, m, true, nil
+	}
 	if errors.Is(err, syscall.ENOENT) || (err == nil && e.Attr.Type != posix.TypeFile) {
-		return e, chain, nil, false, nil
+		return e, chain, at, nil, false, nil
 	}
 	if err != nil {
-		return e, chain, nil, false, err
+		return e, chain, at, nil, false, err
 	}
 	m, err = f.objectMeta(ctx, e)
-	return e, chain, m, err == nil, err
+	return e, chain, at, m, err == nil, err
 }
 
 // addDeleteMarker makes a delete marker the key's latest version: the
@@ -534,13 +552,17 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 		res.VersionID = newVersionID(now)
 		mk.VersionID = res.VersionID
 	}
-	_, chain, cm, ok, err := f.current(ctx, cred, bucket, segs)
+	cur, chain, at, cm, ok, err := f.current(ctx, cred, bucket, segs)
 	if err != nil {
 		return DeleteResult{}, err
 	}
+	rc := cred
 	if ok {
 		// The caller must be allowed to remove the key, as for unlink(2).
 		if err := f.v.Access(ctx, cred, chain[len(chain)-1], posix.MayWrite|posix.MayExec); err != nil {
+			return DeleteResult{}, err
+		}
+		if rc, err = f.removeCred(ctx, cred, at, chain[len(chain)-1], cur.Attr); err != nil {
 			return DeleteResult{}, err
 		}
 	}
@@ -564,16 +586,15 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 		_, _ = f.v.Chown(ctx, posix.Root, e.Ino, cred.UID, cred.GID)
 	}
 	if ok {
-		parent, name := chain[len(chain)-1], segs[len(segs)-1]
 		if status == VersioningSuspended && isNull(cm.VersionID) {
-			err = f.v.Unlink(ctx, cred, parent, name)
+			err = f.v.Unlink(ctx, rc, at.parent, at.name)
 		} else {
-			err = f.v.Rename(ctx, posix.Root, parent, name, holder, holderName(cm.VersionID, cm.Mtime), vfs.RenameNoReplace|vfs.RenameTrusted)
+			err = f.v.Rename(ctx, posix.Root, at.parent, at.name, holder, holderName(cm.VersionID, cm.Mtime), vfs.RenameNoReplace|vfs.RenameTrusted)
 		}
 		if err != nil && !errors.Is(err, syscall.ENOENT) {
 			return DeleteResult{}, err
 		}
-		f.pruneEmptyDirs(ctx, cred, chain, segs)
+		f.pruneEmptyDirs(ctx, cred, at.chain(chain), segs)
 	}
 	return res, nil
 }
@@ -597,7 +618,7 @@ func (f *FS) deleteVersion(ctx context.Context, cred posix.Cred, bucket string, 
 }
 
 func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket string, b posix.Ino, segs []string, vid string, bypass bool) (DeleteResult, bool, error) {
-	cur, chain, cm, ok, err := f.current(ctx, cred, bucket, segs)
+	cur, chain, at, cm, ok, err := f.current(ctx, cred, bucket, segs)
 	if err != nil {
 		return DeleteResult{}, false, err
 	}
@@ -606,14 +627,17 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 		return DeleteResult{}, false, err
 	}
 	if ok && (cm.VersionID == vid || isNull(cm.VersionID) && vid == NullVersion) {
-		parent, name := chain[len(chain)-1], segs[len(segs)-1]
 		if err := cm.mayDelete(f.now(), bypass); err != nil {
+			return DeleteResult{}, false, err
+		}
+		rc, err := f.removeCred(ctx, cred, at, chain[len(chain)-1], cur.Attr)
+		if err != nil {
 			return DeleteResult{}, false, err
 		}
 		if err := f.unlock(ctx, cur.Ino, cur.Attr); err != nil {
 			return DeleteResult{}, false, err
 		}
-		err := f.v.Unlink(ctx, cred, parent, name)
+		err = f.v.Unlink(ctx, rc, at.parent, at.name)
 		if errors.Is(err, syscall.ENOENT) {
 			return DeleteResult{}, true, nil
 		}
@@ -621,7 +645,7 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 			return DeleteResult{}, false, err
 		}
 		if holder == 0 || !f.promote(ctx, cred, b, holder, chain, segs) {
-			f.pruneEmptyDirs(ctx, cred, chain, segs)
+			f.pruneEmptyDirs(ctx, cred, at.chain(chain), segs)
 			if holder != 0 {
 				f.pruneHolder(ctx, b, holder, segs)
 			}
@@ -685,7 +709,10 @@ func (f *FS) promote(ctx context.Context, cred posix.Cred, b, holder posix.Ino, 
 		f.log.Warn("restoring the previous version failed", "err", err)
 		return false
 	}
-	err = f.v.Rename(ctx, posix.Root, holder, ents[0].Name, parent, segs[len(segs)-1], vfs.RenameNoReplace|vfs.RenameTrusted)
+	at, err := f.objectSlot(ctx, posix.Root, b, parent, segs[len(segs)-1])
+	if err == nil {
+		err = f.v.Rename(ctx, posix.Root, holder, ents[0].Name, at.parent, at.name, vfs.RenameNoReplace|vfs.RenameTrusted)
+	}
 	if err != nil && !errors.Is(err, syscall.EEXIST) {
 		f.log.Warn("restoring the previous version failed", "err", err)
 		return false
