@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"syscall"
 
 	"cairn/internal/posix"
@@ -254,4 +255,48 @@ func (f *FS) deleteFolded(ctx context.Context, cred posix.Cred, chain []posix.In
 	}
 	f.pruneEmptyDirs(ctx, cred, at.chain(chain), segs)
 	return nil
+}
+
+// reclaimFolds removes the folded files whose directory is gone (removed
+// on a mount with rmdir, which knows nothing of folds; S3 never leaves
+// one): their objects went with their key's directory. It returns how
+// many it removed.
+func (f *FS) reclaimFolds(ctx context.Context) (int, error) {
+	base, err := f.foldsBase(ctx)
+	if err != nil {
+		return 0, err
+	}
+	buckets, err := f.v.ReadDir(ctx, posix.Root, base, vfs.ReadDirOptions{Limit: 100000, SkipPerm: true})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range buckets {
+		after := ""
+		for {
+			ents, err := f.v.ReadDir(ctx, posix.Root, b.Ino, vfs.ReadDirOptions{After: after, Limit: 1000, SkipPerm: true})
+			if err != nil {
+				return n, err
+			}
+			for _, e := range ents {
+				after = e.Name
+				dir, perr := strconv.ParseUint(e.Name, 10, 64)
+				if perr == nil {
+					if a, err := f.v.GetAttr(ctx, posix.Ino(dir)); err == nil && a.IsDir() {
+						continue
+					} else if err != nil && !errors.Is(err, syscall.ENOENT) {
+						return n, err
+					}
+				}
+				if err := f.v.Unlink(ctx, posix.Root, b.Ino, e.Name); err != nil && !errors.Is(err, syscall.ENOENT) {
+					return n, err
+				}
+				n++
+			}
+			if len(ents) < 1000 {
+				break
+			}
+		}
+	}
+	return n, nil
 }

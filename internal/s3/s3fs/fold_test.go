@@ -200,3 +200,30 @@ func TestFoldedVersions(t *testing.T) {
 	}
 	want("k", "", "v1")
 }
+
+// rmdir on a mount knows nothing of folds: the folded object's file is
+// left without its directory, and the temporary-file sweep reclaims it.
+func TestFoldOrphanReclaimed(t *testing.T) {
+	ctx := context.Background()
+	f, v := newFS(t)
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, "bkt", "d", "object")
+	put(t, f, "bkt", "d/e", "below")
+	b, _ := v.Lookup(ctx, root, posix.RootIno, "bkt")
+	d, _ := v.Lookup(ctx, root, b.Ino, "d")
+	if err := v.Unlink(ctx, root, d.Ino, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Rmdir(ctx, root, b.Ino, "d"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.ReclaimTemp(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("reclaimed %d: %v", n, err)
+	}
+	if n, err := f.ReclaimTemp(ctx); err != nil || n != 0 {
+		t.Fatalf("reclaimed %d more: %v", n, err)
+	}
+}

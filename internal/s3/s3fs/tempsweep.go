@@ -23,7 +23,8 @@ const staleTemp = 24 * time.Hour
 // carries its client's session: those of sessions that no longer exist go
 // at once, so it is safe beside live writers (theirs are kept); names
 // without a session go once staleTemp old. Their data then follows the
-// usual delayed deletion of freed slices.
+// usual delayed deletion of freed slices. Folded objects whose key's
+// directory was removed on a mount go too.
 func (f *FS) ReclaimTemp(ctx context.Context) (int, error) {
 	tmpDir, _, err := f.systemDirs(ctx)
 	if err != nil {
@@ -52,7 +53,8 @@ func (f *FS) ReclaimTemp(ctx context.Context) (int, error) {
 			n++
 		}
 		if len(ents) < 1000 {
-			return n, nil
+			folds, err := f.reclaimFolds(ctx)
+			return n + folds, err
 		}
 	}
 }
