@@ -19,8 +19,9 @@
 //
 // Keys with empty, "." or ".." segments, NUL bytes or over 1024 bytes are
 // refused with ErrInvalidKey / ErrKeyTooLong rather than stored under a
-// different name; a key that would need a file where a directory stands
-// (or the reverse) is ErrKeyConflict.
+// different name. A key that is also a prefix of other keys is folded
+// (fold.go); ErrKeyConflict remains only for a write that loses a race
+// with a change of the key's name from file to directory.
 //
 // # Permissions
 //
