@@ -209,16 +209,24 @@ func (at keySlot) chain(keyDirs []posix.Ino) []posix.Ino {
 // bucket directory b) is written: there, or, when that name is a
 // directory (the key is also a prefix), folded.
 func (f *FS) objectSlot(ctx context.Context, cred posix.Cred, b, parent posix.Ino, name string) (keySlot, error) {
+	at, _, _, err := f.objectSlotEntry(ctx, cred, b, parent, name)
+	return at, err
+}
+
+// objectSlotEntry is objectSlot that also returns what the lookup of
+// parent/name found when the object is not folded (e, lerr), so that the
+// caller need not look again.
+func (f *FS) objectSlotEntry(ctx context.Context, cred posix.Cred, b, parent posix.Ino, name string) (keySlot, vfs.Entry, error, error) {
 	at := keySlot{parent: parent, name: name}
-	e, err := f.v.Lookup(ctx, cred, parent, name)
-	if err != nil || !e.Attr.IsDir() {
-		return at, nil // missing, a file, or unreadable: the write decides
+	e, lerr := f.v.Lookup(ctx, cred, parent, name)
+	if lerr != nil || !e.Attr.IsDir() {
+		return at, e, lerr, nil // missing, a file, or unreadable: the write decides
 	}
 	folds, n, err := f.foldSlot(ctx, b, e.Ino)
 	if err != nil {
-		return at, err
+		return at, e, lerr, err
 	}
-	return keySlot{parent: folds, name: n, folded: e.Ino}, nil
+	return keySlot{parent: folds, name: n, folded: e.Ino}, vfs.Entry{}, nil, nil
 }
 
 // deleteFolded removes the object folded for the directory that the key

@@ -292,9 +292,9 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 // the name is a directory — and the credential that writes it there, and
 // applies the conditions and permissions on the object it would replace.
 func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, b, parent posix.Ino, name string, opt PutOptions) (keySlot, posix.Cred, error) {
-	at, err := f.objectSlot(ctx, cred, b, parent, name)
-	if err != nil {
-		return at, cred, err
+	at, e, err, serr := f.objectSlotEntry(ctx, cred, b, parent, name)
+	if serr != nil {
+		return at, cred, serr
 	}
 	rc := cred
 	if at.folded != 0 {
@@ -304,8 +304,8 @@ func (f *FS) checkReplace(ctx context.Context, cred posix.Cred, b, parent posix.
 			return at, cred, err
 		}
 		rc = posix.Root
+		e, err = f.v.Lookup(ctx, rc, at.parent, at.name)
 	}
-	e, err := f.v.Lookup(ctx, rc, at.parent, at.name)
 	if errors.Is(err, syscall.ENOENT) {
 		if opt.IfMatch != "" {
 			return at, rc, ErrNoSuchKey
