@@ -209,11 +209,11 @@ func (q *request) listParams() (listParams, error) {
 	return p, nil
 }
 
-// enc applies encoding-type=url as S3 does: form encoding (spaces as
-// "+"), slashes kept.
+// enc applies encoding-type=url: percent-encoding (a space is %20, a
+// "+" %2B), slashes kept.
 func (p listParams) enc(s string) string {
 	if p.encoding == "url" {
-		return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
+		return strings.NewReplacer("%2F", "/", "+", "%20").Replace(url.QueryEscape(s))
 	}
 	return s
 }

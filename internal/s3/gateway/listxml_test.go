@@ -125,3 +125,20 @@ func TestISOTime(t *testing.T) {
 		}
 	}
 }
+
+// encoding-type=url percent-encodes (a space is %20, "+" is %2B) and
+// keeps slashes; aws-chunked leaves Content-Encoding, which otherwise
+// stays as the client wrote it.
+func TestURLEncodingAndContentEncoding(t *testing.T) {
+	p := listParams{encoding: "url"}
+	for in, want := range map[string]string{"quux ab/": "quux%20ab/", "foo+1/": "foo%2B1/", "a/b c+d": "a/b%20c%2Bd", "\n": "%0A"} {
+		if got := p.enc(in); got != want {
+			t.Errorf("enc(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"deflate, gzip": "deflate, gzip", "gzip,aws-chunked": "gzip", "aws-chunked, deflate,gzip": "deflate, gzip", "aws-chunked": "", "AWS-CHUNKED, aws-chunked": ""} {
+		if got := stripAWSChunked(in); got != want {
+			t.Errorf("stripAWSChunked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -118,13 +118,20 @@ func (q *request) putOptions() (s3fs.PutOptions, error) {
 }
 
 func stripAWSChunked(v string) string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
-			out = append(out, p)
+	parts := strings.Split(v, ",")
+	kept := parts[:0]
+	for _, p := range parts {
+		if t := strings.TrimSpace(p); t != "" && !strings.EqualFold(t, "aws-chunked") {
+			kept = append(kept, p)
 		}
 	}
-	return strings.Join(out, ",")
+	if len(kept) == len(parts) {
+		return v // as the client wrote it
+	}
+	for i := range kept {
+		kept[i] = strings.TrimSpace(kept[i])
+	}
+	return strings.Join(kept, ", ")
 }
 
 func (q *request) needLength() error {

@@ -204,13 +204,13 @@ func TestListingMore(t *testing.T) {
 	for _, k := range keys {
 		h.put(t, "bkt", k, "v")
 	}
-	// encoding-type=url, raw: the XML carries the encoded names, spaces as '+', slashes kept.
+	// encoding-type=url, raw: the XML carries the encoded names, spaces as %20, slashes kept.
 	v2, err := h.s3.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("bkt"), EncodingType: types.EncodingTypeUrl, Delimiter: aws.String("/"), Prefix: aws.String("x/")})
-	if err != nil || len(v2.Contents) != 1 || *v2.Contents[0].Key != "x/y" || len(v2.CommonPrefixes) != 1 || *v2.CommonPrefixes[0].Prefix != "x/%C3%A9+%C3%BC/" {
+	if err != nil || len(v2.Contents) != 1 || *v2.Contents[0].Key != "x/y" || len(v2.CommonPrefixes) != 1 || *v2.CommonPrefixes[0].Prefix != "x/%C3%A9%20%C3%BC/" {
 		t.Fatalf("encoded v2 with delimiter: %+v %v", v2, err)
 	}
 	v2, err = h.s3.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String("bkt"), EncodingType: types.EncodingTypeUrl, StartAfter: aws.String("a b/e")})
-	if err != nil || *v2.StartAfter != "a+b/e" || v2.EncodingType != types.EncodingTypeUrl {
+	if err != nil || *v2.StartAfter != "a%20b/e" || v2.EncodingType != types.EncodingTypeUrl {
 		t.Fatalf("encoded start-after: %+v %v", v2, err)
 	}
 	var enc []string
@@ -218,7 +218,7 @@ func TestListingMore(t *testing.T) {
 		enc = append(enc, *o.Key)
 	}
 	// Byte order: "x/y" sorts before "x/\xc3...".
-	if strings.Join(enc, ",") != "plain,q%2Br,x/y,x/%C3%A9+%C3%BC/1,x/%C3%A9+%C3%BC/2,zeta%2520" {
+	if strings.Join(enc, ",") != "plain,q%2Br,x/y,x/%C3%A9%20%C3%BC/1,x/%C3%A9%20%C3%BC/2,zeta%2520" {
 		t.Fatalf("encoded keys: %v", enc)
 	}
 	v1, err := h.s3.ListObjects(bg, &s3.ListObjectsInput{Bucket: aws.String("bkt"), EncodingType: types.EncodingTypeUrl, Delimiter: aws.String("/")})
@@ -232,7 +232,7 @@ func TestListingMore(t *testing.T) {
 	for _, p := range v1.CommonPrefixes {
 		enc = append(enc, *p.Prefix)
 	}
-	if strings.Join(enc, ",") != "plain,q%2Br,zeta%2520,a+b/,x/" {
+	if strings.Join(enc, ",") != "plain,q%2Br,zeta%2520,a%20b/,x/" {
 		t.Fatalf("encoded v1: %v", enc)
 	}
 	// Without encoding the names are verbatim.
