@@ -92,7 +92,20 @@ func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, s
 	if !e.Attr.IsDir() {
 		return nil
 	}
-	if m, err := f.loadMeta(ctx, e.Ino); err == nil && m != nil && m.Folded {
+	m, err := f.loadMeta(ctx, e.Ino)
+	if err != nil {
+		return err
+	}
+	if m != nil && m.MarkerData {
+		// The marker's bytes go first (the marker then holds none).
+		if err := f.v.Access(ctx, cred, parent, posix.MayWrite|posix.MayExec); err != nil {
+			return err
+		}
+		if err := f.dropMarkerData(ctx, chain[0], e.Ino); err != nil {
+			return err
+		}
+	}
+	if m != nil && m.Folded {
 		// An object may be folded for the directory: the marker goes, the
 		// hint stays, and an emptied directory gives the object its name.
 		if err := f.v.Access(ctx, cred, parent, posix.MayWrite|posix.MayExec); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"cairn/internal/posix"
@@ -288,7 +289,7 @@ func (f *FS) reclaimFolds(ctx context.Context) (int, error) {
 			}
 			for _, e := range ents {
 				after = e.Name
-				dir, perr := strconv.ParseUint(e.Name, 10, 64)
+				dir, perr := strconv.ParseUint(strings.TrimSuffix(e.Name, "m"), 10, 64)
 				if perr == nil {
 					if a, err := f.v.GetAttr(ctx, posix.Ino(dir)); err == nil && a.IsDir() {
 						continue
@@ -307,4 +308,52 @@ func (f *FS) reclaimFolds(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Directory markers with data. A key ending in "/" is its directory's
+// marker (S3 metadata on the directory); the bytes of one that has any
+// live in the bucket's fold directory, under the directory's inode number
+// and "m", and the marker's metadata (which describes them: size, ETag)
+// carries MarkerData.
+
+// markerName is the name of the bytes of directory dir's marker.
+func markerName(dir posix.Ino) string { return foldName(dir) + "m" }
+
+// markerFile walks to the bytes of the marker of directory dir of bucket
+// directory b, with its first chunk, for reading.
+func (f *FS) markerFile(ctx context.Context, b, dir posix.Ino) (vfs.WalkResult, error) {
+	folds, err := f.bucketFolds(ctx, b, false)
+	if err != nil {
+		return vfs.WalkResult{}, err
+	}
+	if folds == 0 {
+		return vfs.WalkResult{}, ErrNoSuchKey
+	}
+	r, err := f.v.Walk(ctx, posix.Root, folds, vfs.WalkRequest{Names: []string{markerName(dir)}, Chunk0: true})
+	if errors.Is(err, syscall.ENOENT) {
+		return r, ErrNoSuchKey
+	}
+	return r, err
+}
+
+// dropMarkerData removes the bytes of directory dir's marker, if any.
+func (f *FS) dropMarkerData(ctx context.Context, b, dir posix.Ino) error {
+	folds, err := f.bucketFolds(ctx, b, false)
+	if err != nil || folds == 0 {
+		return err
+	}
+	err = f.v.Unlink(ctx, posix.Root, folds, markerName(dir))
+	if errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// markerAttr is what a listing shows of directory marker m on a directory
+// of attributes a: a marker with bytes is listed with their size.
+func markerAttr(a posix.Attr, m *objMeta) posix.Attr {
+	if m.MarkerData {
+		a.Type, a.Length, a.Mtime = posix.TypeFile, m.Size, m.Mtime
+	}
+	return a
 }

@@ -227,3 +227,55 @@ func TestFoldOrphanReclaimed(t *testing.T) {
 		t.Fatalf("reclaimed %d more: %v", n, err)
 	}
 }
+
+// A key ending in "/" may hold bytes: its directory's marker describes
+// them, and they live in the fold; GET, HEAD, listings, overwrite with
+// nothing, delete, and the sweep of a directory removed on a mount.
+func TestMarkerWithData(t *testing.T) {
+	ctx := context.Background()
+	f, v := newFS(t)
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, "bkt", "m/", "marker bytes")
+	put(t, f, "bkt", "m/inner", "inner")
+	if got, err := get(t, f, "bkt", "m/", s3fs.GetOptions{}); err != nil || got != "marker bytes" {
+		t.Fatalf("get m/: %q %v", got, err)
+	}
+	if got, err := get(t, f, "bkt", "m/", s3fs.GetOptions{Range: &s3fs.Range{Start: -5}}); err != nil || got != "bytes" {
+		t.Fatalf("a range of m/: %q %v", got, err)
+	}
+	oi, err := f.HeadObject(ctx, root, "bkt", "m/", s3fs.GetOptions{})
+	if err != nil || oi.Size != 12 {
+		t.Fatalf("head m/: %+v %v", oi, err)
+	}
+	res, err := f.ListObjects(ctx, root, "bkt", s3fs.ListOptions{})
+	if err != nil || len(res.Objects) != 2 || res.Objects[0].Key != "m/" || res.Objects[0].Size != 12 || res.Objects[0].ETag != oi.ETag {
+		t.Fatalf("listing: %+v %v", res.Objects, err)
+	}
+	// Overwritten with no bytes: a plain marker again.
+	put(t, f, "bkt", "m/", "")
+	if got, err := get(t, f, "bkt", "m/", s3fs.GetOptions{}); err != nil || got != "" {
+		t.Fatalf("get of the emptied marker: %q %v", got, err)
+	}
+	put(t, f, "bkt", "m/", "again")
+	if err := f.DeleteObject(ctx, root, "bkt", "m/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, f, "bkt", "m/", s3fs.GetOptions{}); !errors.Is(err, s3fs.ErrNoSuchKey) {
+		t.Fatalf("a deleted marker: %v", err)
+	}
+	if got, err := get(t, f, "bkt", "m/inner", s3fs.GetOptions{}); err != nil || got != "inner" {
+		t.Fatalf("the key below: %q %v", got, err)
+	}
+	// The fold holds nothing more; a marker whose directory a mount
+	// removes leaves its bytes to the sweep.
+	put(t, f, "bkt", "n/", "n bytes")
+	b, _ := v.Lookup(ctx, root, posix.RootIno, "bkt")
+	if err := v.Rmdir(ctx, root, b.Ino, "n"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.ReclaimTemp(ctx); err != nil || n != 1 {
+		t.Fatalf("reclaimed %d: %v", n, err)
+	}
+}

@@ -122,6 +122,9 @@ type objMeta struct {
 	// Folded, on a directory, tells that an object may be folded for it
 	// (see fold.go).
 	Folded bool `json:"fold,omitempty"`
+	// MarkerData, on a directory marker, tells that the marker ("a/")
+	// holds bytes, kept in its bucket's fold directory (see fold.go).
+	MarkerData bool `json:"mdata,omitempty"`
 }
 
 // systemDirs makes sure .cairn/tmp (mode 1777, like /tmp) and

@@ -98,6 +98,9 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 		case m.HoldSet:
 			oi.LegalHold = "OFF"
 		}
+		if m.MarkerData {
+			oi.Size = int64(m.Size)
+		}
 	}
 	if oi.ContentType == "" {
 		oi.ContentType = defaultContentType(key)
@@ -282,6 +285,13 @@ func (f *FS) GetObject(ctx context.Context, cred posix.Cred, bucket, key string,
 	}
 	e := r.Entry
 	oi := f.info(bucket, key, e.Attr, m)
+	if e.Attr.IsDir() && m != nil && m.MarkerData && len(r.Path) > 0 {
+		// A marker with bytes: they are in its bucket's fold directory.
+		if r, err = f.markerFile(ctx, r.Path[0], e.Ino); err != nil {
+			return nil, err
+		}
+		e = r.Entry
+	}
 	if e.Attr.IsDir() {
 		if err := checkConditions(oi, opt); err != nil {
 			return nil, err

@@ -226,7 +226,7 @@ func (f *FS) listObjects(ctx context.Context, cred posix.Cred, bucket string, op
 		if namePrefix == "" {
 			// The marker object of the prefix directory itself sorts first.
 			if m, _ := f.loadMeta(ctx, base); m != nil && m.DirMarker {
-				l.object(dirPart, e.Attr, quoteETag(m.ETag), "")
+				l.object(dirPart, markerAttr(e.Attr, m), quoteETag(m.ETag), "")
 			}
 		}
 	}
@@ -467,7 +467,7 @@ func (l *lister) dir(d vfs.DirEntry, keyPrefix string) error {
 		}
 	}
 	if m, err := l.f.loadMeta(l.ctx, d.Ino); err == nil && m != nil && m.DirMarker {
-		if err := l.object(key, d.Attr, quoteETag(m.ETag), ""); err != nil {
+		if err := l.object(key, markerAttr(d.Attr, m), quoteETag(m.ETag), ""); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,7 @@ const (
 	metaLegalHold
 	metaHoldSet
 	metaFolded
+	metaMarkerData
 )
 
 var errMetaFormat = errors.New("s3fs: malformed object metadata")
@@ -73,7 +74,7 @@ func (m *objMeta) encode() []byte {
 	b := make([]byte, 0, 96+len(m.ETag)+len(m.ContentType))
 	b = append(b, metaMagic, metaVersion)
 	var flags byte
-	for bit, on := range map[byte]bool{metaDir: m.DirMarker, metaDeleteMarker: m.DeleteMarker, metaLegalHold: m.LegalHold, metaHoldSet: m.HoldSet, metaFolded: m.Folded} {
+	for bit, on := range map[byte]bool{metaDir: m.DirMarker, metaDeleteMarker: m.DeleteMarker, metaLegalHold: m.LegalHold, metaHoldSet: m.HoldSet, metaFolded: m.Folded, metaMarkerData: m.MarkerData} {
 		if on {
 			flags |= bit
 		}
@@ -215,7 +216,7 @@ func readMetaPrefix(b []byte, m *objMeta) (*metaReader, error) {
 	flags := b[2]
 	m.DirMarker, m.DeleteMarker = flags&metaDir != 0, flags&metaDeleteMarker != 0
 	m.LegalHold, m.HoldSet = flags&metaLegalHold != 0, flags&metaHoldSet != 0
-	m.Folded = flags&metaFolded != 0
+	m.Folded, m.MarkerData = flags&metaFolded != 0, flags&metaMarkerData != 0
 	r := &metaReader{b: b[3:]}
 	m.Size = r.uvarint()
 	m.Mtime = r.varint()

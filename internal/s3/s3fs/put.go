@@ -507,9 +507,7 @@ func (f *FS) tempName() string {
 // as an explicit object. Such keys hold no data.
 func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.Ino, bucket, key string, segs []string, body io.Reader, opt PutOptions) (ObjectInfo, error) {
 	var one [1]byte
-	if n, _ := io.ReadFull(body, one[:]); n > 0 || opt.Size > 0 {
-		return ObjectInfo{}, fmt.Errorf("%w: a key ending in / cannot hold data", ErrInvalidKey)
-	}
+	n, _ := io.ReadFull(body, one[:])
 	ino, err := f.makeParents(ctx, cred, bucketDir, segs)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -519,8 +517,35 @@ func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.
 		return ObjectInfo{}, err
 	}
 	m := &objMeta{ETag: emptyETag, ContentType: opt.ContentType, UserMeta: opt.UserMeta, Headers: opt.Headers, Tags: opt.Tags, DirMarker: true, Mtime: a.Mtime}
-	if old, err := f.loadMeta(ctx, ino); err == nil && old != nil {
+	if n > 0 || opt.Size > 0 {
+		// A marker with bytes (S3 allows them): they go to the fold,
+		// through a temporary file, and the marker describes them.
+		if err := f.v.Access(ctx, cred, ino, posix.MayWrite|posix.MayExec); err != nil {
+			return ObjectInfo{}, err
+		}
+		tmp, fm, err := f.writeTemp(ctx, cred, io.MultiReader(bytes.NewReader(one[:n]), body), opt)
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		folds, err := f.bucketFolds(ctx, bucketDir, true)
+		if err == nil {
+			err = f.v.Rename(ctx, posix.Root, tmp.dir, tmp.name, folds, markerName(ino), 0)
+		}
+		if err != nil {
+			f.dropTemp(ctx, cred, tmp)
+			return ObjectInfo{}, err
+		}
+		m = fm
+		m.DirMarker, m.MarkerData, m.Mtime = true, true, tmp.attr.Mtime
+	}
+	old, err := f.loadMeta(ctx, ino)
+	if err == nil && old != nil {
 		m.Folded = old.Folded // an object may be folded for the directory
+		if old.MarkerData && !m.MarkerData {
+			if err := f.dropMarkerData(ctx, bucketDir, ino); err != nil {
+				return ObjectInfo{}, err
+			}
+		}
 	}
 	if err := f.setACL(ctx, bucket, m, opt.ACL, a.UID); err != nil {
 		return ObjectInfo{}, err
