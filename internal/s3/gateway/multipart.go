@@ -113,6 +113,12 @@ func (q *request) completeMultipartUpload() error {
 			CRC32: p.ChecksumCRC32, CRC32C: p.ChecksumCRC32C, CRC64NVME: p.ChecksumCRC64NVME, SHA1: p.ChecksumSHA1, SHA256: p.ChecksumSHA256}}
 	}
 	opt := s3fs.PutOptions{IfMatch: q.r.Header.Get("If-Match"), IfNoneMatch: q.r.Header.Get("If-None-Match")}
+	for _, alg := range checksumAlgs {
+		// The whole object's checksum, when the client states it.
+		if v := q.r.Header.Get("X-Amz-Checksum-" + alg); v != "" {
+			opt.Expect.Set(alg, v)
+		}
+	}
 	oi, err := q.g.opt.Backend.CompleteMultipartUpload(q.ctx, q.cred, q.bucket, q.key, q.uploadID(), parts, opt)
 	if err != nil {
 		return err

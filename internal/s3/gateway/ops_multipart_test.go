@@ -416,8 +416,21 @@ func TestMultipartWholeObjectChecksums(t *testing.T) {
 				ChecksumCRC32: up.ChecksumCRC32, ChecksumCRC32C: up.ChecksumCRC32C, ChecksumCRC64NVME: up.ChecksumCRC64NVME,
 				ChecksumSHA256: up.ChecksumSHA256})
 		}
-		co, err := h.s3.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String(key),
-			UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+		if tc.alg == types.ChecksumAlgorithmSha256 {
+			// A stated whole-object checksum that is not the parts' is
+			// refused, and the upload stays to be completed.
+			_, err := h.s3.CompleteMultipartUpload(bg, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String(key),
+				UploadId: cr.UploadId, ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(s1[:])), MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+			if code(err) != "BadDigest" {
+				t.Fatalf("a wrong whole-object checksum: %v", err)
+			}
+		}
+		in := &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String(key),
+			UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}
+		if tc.alg == types.ChecksumAlgorithmSha256 {
+			in.ChecksumSHA256 = aws.String(strings.TrimSuffix(tc.want, "-2")) // the right one
+		}
+		co, err := h.s3.CompleteMultipartUpload(bg, in)
 		if err != nil {
 			t.Fatalf("%s: complete: %v", tc.alg, err)
 		}

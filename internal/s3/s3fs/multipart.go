@@ -414,6 +414,19 @@ func (f *FS) CompleteMultipartUpload(ctx context.Context, cred posix.Cred, bucke
 			return ObjectInfo{}, err
 		}
 	}
+	for _, alg := range allAlgs {
+		// A whole-object checksum the client states must be the one the
+		// parts make (with or without the "-N" of a composite one).
+		want := opt.Expect.Get(alg)
+		if want == "" {
+			continue
+		}
+		got := m.Checksums.Get(alg)
+		if got == "" || (want != got && want != strings.Split(got, "-")[0]) {
+			f.dropTemp(ctx, cred, tmp)
+			return ObjectInfo{}, fmt.Errorf("%w: the stated %s of the whole object is not the parts'", ErrChecksumMismatch, alg)
+		}
+	}
 	if err := f.finishTemp(ctx, &tmp, m); err != nil {
 		f.dropTemp(ctx, cred, tmp)
 		return ObjectInfo{}, err
