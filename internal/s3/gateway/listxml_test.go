@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"math/rand"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -139,6 +140,17 @@ func TestURLEncodingAndContentEncoding(t *testing.T) {
 	for in, want := range map[string]string{"deflate, gzip": "deflate, gzip", "gzip,aws-chunked": "gzip", "aws-chunked, deflate,gzip": "deflate, gzip", "aws-chunked": "", "AWS-CHUNKED, aws-chunked": ""} {
 		if got := stripAWSChunked(in); got != want {
 			t.Errorf("stripAWSChunked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// x-amz-tagging's tags come out in one order, by key, whatever order the
+// header gave them (a map would give any).
+func TestHeaderTagsOrder(t *testing.T) {
+	for range 20 {
+		tags, err := headerTags(http.Header{"X-Amz-Tagging": {"foo=bar&bar&abc=1&zz=9"}})
+		if err != nil || len(tags) != 4 || tags[0].Key != "abc" || tags[1].Key != "bar" || tags[2].Key != "foo" || tags[3].Key != "zz" {
+			t.Fatalf("tags: %+v %v", tags, err)
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
@@ -70,6 +72,8 @@ func headerTags(h http.Header) ([]s3fs.Tag, error) {
 		}
 		tags = append(tags, s3fs.Tag{Key: k, Value: vs[0]})
 	}
+	// One order, whatever the map's: by key (as RGW answers them).
+	slices.SortFunc(tags, func(a, b s3fs.Tag) int { return strings.Compare(a.Key, b.Key) })
 	return tags, s3fs.ValidateTags(tags, s3fs.MaxObjectTags)
 }
 
