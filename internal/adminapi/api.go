@@ -184,15 +184,15 @@ func (c *call) serve() (any, error) {
 }
 
 func (c *call) authenticate() error {
-	var lookupErr error
-	lookup := func(ak string) (string, error) {
-		c.p, c.secret, lookupErr = c.a.opt.Identities.Lookup(c.ctx, ak)
-		if lookupErr != nil {
-			return "", sigv4.ErrUnknownKey
-		}
-		return c.secret, nil
+	type keyOf struct {
+		p      *iam.Principal
+		secret string // seals the answers
 	}
-	v, err := sigv4.Verify(c.r, lookup, c.a.opt.Now(), sigv4.Options{Region: c.a.opt.Region})
+	v, who, lookupErr, err := sigv4.VerifyAs(c.r, func(ak string) (keyOf, string, error) {
+		p, secret, err := c.a.opt.Identities.Lookup(c.ctx, ak)
+		return keyOf{p, secret}, secret, err
+	}, c.a.opt.Now(), sigv4.Options{Region: c.a.opt.Region})
+	c.p, c.secret = who.p, who.secret
 	switch {
 	case errors.Is(lookupErr, iam.ErrLockedOut), errors.Is(lookupErr, iam.ErrDisabled):
 		return fail(http.StatusForbidden, "AccessDenied", "%v", lookupErr)

@@ -405,17 +405,9 @@ func (q *request) authenticate(service string) error {
 	if d := q.g.opt.Domain; d != "" && !strings.HasPrefix(q.r.URL.Path, "/"+q.bucket) {
 		opt.Bucket = q.bucket
 	}
-	var p *iam.Principal
-	var lookupErr error
-	lookup := func(ak string) (string, error) {
-		var secret string
-		p, secret, lookupErr = q.g.opt.Identity.Lookup(q.ctx, ak)
-		if lookupErr != nil {
-			return "", sigv4.ErrUnknownKey
-		}
-		return secret, nil
-	}
-	v, err := sigv4.Verify(q.r, lookup, q.g.opt.Now(), opt)
+	v, p, lookupErr, err := sigv4.VerifyAs(q.r, func(ak string) (*iam.Principal, string, error) {
+		return q.g.opt.Identity.Lookup(q.ctx, ak)
+	}, q.g.opt.Now(), opt)
 	var se *s3err.Error
 	switch {
 	case errors.Is(lookupErr, iam.ErrLockedOut):

@@ -114,14 +114,10 @@ func (g *Gateway) metricsAllowed(r *http.Request) error {
 			return err
 		}
 	} else {
-		var lookupErr error
-		v, err := sigv4.Verify(r, func(ak string) (string, error) {
-			var secret string
-			p, secret, lookupErr = g.opt.Identity.Lookup(r.Context(), ak)
-			if lookupErr != nil {
-				return "", sigv4.ErrUnknownKey
-			}
-			return secret, nil
+		var v *sigv4.Verified
+		var err error
+		v, p, _, err = sigv4.VerifyAs(r, func(ak string) (*iam.Principal, string, error) {
+			return g.opt.Identity.Lookup(r.Context(), ak)
 		}, g.opt.Now(), sigv4.Options{Region: g.opt.Region})
 		switch {
 		case err != nil:

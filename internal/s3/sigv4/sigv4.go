@@ -527,3 +527,26 @@ func SignHeader(r *http.Request, accessKey, secret, region, payloadHash string, 
 	sig := hex.EncodeToString(hmacSHA256(signingKey(secret, cred), stringToSign(amzDate2(t), cred.scope(), creq)))
 	r.Header.Set("Authorization", fmt.Sprintf("%s Credential=%s/%s, SignedHeaders=%s, Signature=%s", algorithm, accessKey, cred.scope(), signed, sig))
 }
+
+// VerifyAs is Verify for callers whose access keys belong to principals of
+// type P: lookup returns a key's principal and secret, or an error for a
+// key that is unknown, disabled, expired or locked out (Verify sees any
+// such error as ErrUnknownKey). It returns the verified key's principal
+// (the zero P when the request is anonymous or fails) and the lookup's own
+// error, so that the caller answers each case as it should. The one way
+// every endpoint (S3, admin, metrics) looks keys up while verifying.
+func VerifyAs[P any](r *http.Request, lookup func(accessKey string) (P, string, error), now time.Time, opt Options) (v *Verified, p P, lookupErr error, err error) {
+	var found P
+	v, err = Verify(r, func(ak string) (string, error) {
+		var secret string
+		found, secret, lookupErr = lookup(ak)
+		if lookupErr != nil {
+			return "", ErrUnknownKey
+		}
+		return secret, nil
+	}, now, opt)
+	if err == nil && !v.Anonymous {
+		p = found
+	}
+	return v, p, lookupErr, err
+}
