@@ -271,6 +271,27 @@ func (q *request) requestACL(owner uint32, bucketOwner func() (uint32, error)) (
 	return q.documentACL(owner)
 }
 
+// aclToPut is the ACL a Put…Acl request of a resource of owner asks for,
+// once the bucket's ownership allows ACLs and its public access block
+// allows it.
+func (q *request) aclToPut(owner uint32, bucketOwner func() (uint32, error)) (s3fs.ACL, error) {
+	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
+	if err != nil {
+		return s3fs.ACL{}, err
+	}
+	if !st.Enabled() {
+		return s3fs.ACL{}, errACLsDisabled
+	}
+	if err := q.refusePublicACL(); err != nil {
+		return s3fs.ACL{}, err
+	}
+	acl, err := q.requestACL(owner, bucketOwner)
+	if err != nil {
+		return s3fs.ACL{}, err
+	}
+	return acl, q.checkPublicACL(&acl)
+}
+
 // checkPublicACL refuses a public ACL in a bucket whose public access
 // block refuses them.
 func (q *request) checkPublicACL(acl *s3fs.ACL) error {
@@ -363,21 +384,8 @@ func (q *request) putBucketAcl() error {
 	if err != nil {
 		return err
 	}
-	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
+	acl, err := q.aclToPut(uid, func() (uint32, error) { return uid, nil })
 	if err != nil {
-		return err
-	}
-	if !st.Enabled() {
-		return errACLsDisabled
-	}
-	if err := q.refusePublicACL(); err != nil {
-		return err
-	}
-	acl, err := q.requestACL(uid, func() (uint32, error) { return uid, nil })
-	if err != nil {
-		return err
-	}
-	if err := q.checkPublicACL(&acl); err != nil {
 		return err
 	}
 	if err := q.g.opt.Backend.PutBucketACL(q.ctx, q.cred, q.bucket, acl); err != nil {
@@ -445,21 +453,8 @@ func (q *request) putObjectAcl() error {
 	if err := q.checkACP(oi, cur, s3fs.PermWriteACP); err != nil {
 		return err
 	}
-	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
+	acl, err := q.aclToPut(cur.Owner, q.bucketOwnerUID(q.bucket))
 	if err != nil {
-		return err
-	}
-	if !st.Enabled() {
-		return errACLsDisabled
-	}
-	if err := q.refusePublicACL(); err != nil {
-		return err
-	}
-	acl, err := q.requestACL(cur.Owner, q.bucketOwnerUID(q.bucket))
-	if err != nil {
-		return err
-	}
-	if err := q.checkPublicACL(&acl); err != nil {
 		return err
 	}
 	cred := q.cred

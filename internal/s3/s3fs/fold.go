@@ -34,23 +34,7 @@ import (
 
 // foldsBase returns .cairn/folded, creating it.
 func (f *FS) foldsBase(ctx context.Context) (posix.Ino, error) {
-	f.sysOnce.Lock()
-	ino := f.foldIno
-	f.sysOnce.Unlock()
-	if ino != 0 {
-		return ino, nil
-	}
-	sys, err := f.mkdirAll(ctx, posix.Root, posix.RootIno, SystemDir, 0o755)
-	if err != nil {
-		return 0, err
-	}
-	if ino, err = f.mkdirAll(ctx, posix.Root, sys, "folded", 0o700); err != nil {
-		return 0, err
-	}
-	f.sysOnce.Lock()
-	f.foldIno = ino
-	f.sysOnce.Unlock()
-	return ino, nil
+	return f.systemSubdir(ctx, "folded", &f.foldIno)
 }
 
 // bucketFolds returns the fold directory of bucket directory b (creating
@@ -60,15 +44,7 @@ func (f *FS) bucketFolds(ctx context.Context, b posix.Ino, create bool) (posix.I
 	if err != nil {
 		return 0, err
 	}
-	name := fmt.Sprint(uint64(b))
-	if create {
-		return f.mkdirAll(ctx, posix.Root, base, name, 0o700)
-	}
-	e, err := f.v.Lookup(ctx, posix.Root, base, name)
-	if errors.Is(err, syscall.ENOENT) {
-		return 0, nil
-	}
-	return e.Ino, err
+	return f.bucketSubdir(ctx, base, b, create)
 }
 
 // foldName is the name of the file folded for directory dir.

@@ -239,23 +239,7 @@ func holderNames(segs []string) ([]string, error) {
 
 // versionsBase returns .cairn/versions.
 func (f *FS) versionsBase(ctx context.Context) (posix.Ino, error) {
-	f.sysOnce.Lock()
-	ino := f.verIno
-	f.sysOnce.Unlock()
-	if ino != 0 {
-		return ino, nil
-	}
-	sys, err := f.mkdirAll(ctx, posix.Root, posix.RootIno, SystemDir, 0o755)
-	if err != nil {
-		return 0, err
-	}
-	if ino, err = f.mkdirAll(ctx, posix.Root, sys, "versions", 0o700); err != nil {
-		return 0, err
-	}
-	f.sysOnce.Lock()
-	f.verIno = ino
-	f.sysOnce.Unlock()
-	return ino, nil
+	return f.systemSubdir(ctx, "versions", &f.verIno)
 }
 
 // bucketVersions returns the versions tree of the bucket directory b
@@ -265,6 +249,34 @@ func (f *FS) bucketVersions(ctx context.Context, b posix.Ino, create bool) (posi
 	if err != nil {
 		return 0, err
 	}
+	return f.bucketSubdir(ctx, base, b, create)
+}
+
+// systemSubdir returns .cairn/name (root's, 0700), creating it, and keeps
+// its inode in *cached.
+func (f *FS) systemSubdir(ctx context.Context, name string, cached *posix.Ino) (posix.Ino, error) {
+	f.sysOnce.Lock()
+	ino := *cached
+	f.sysOnce.Unlock()
+	if ino != 0 {
+		return ino, nil
+	}
+	sys, err := f.mkdirAll(ctx, posix.Root, posix.RootIno, SystemDir, 0o755)
+	if err != nil {
+		return 0, err
+	}
+	if ino, err = f.mkdirAll(ctx, posix.Root, sys, name, 0o700); err != nil {
+		return 0, err
+	}
+	f.sysOnce.Lock()
+	*cached = ino
+	f.sysOnce.Unlock()
+	return ino, nil
+}
+
+// bucketSubdir returns base's directory for the bucket directory b, named
+// by its inode (creating it when create), or 0 when there is none.
+func (f *FS) bucketSubdir(ctx context.Context, base, b posix.Ino, create bool) (posix.Ino, error) {
 	name := fmt.Sprint(uint64(b))
 	if create {
 		return f.mkdirAll(ctx, posix.Root, base, name, 0o700)
