@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
 
@@ -40,6 +41,10 @@ const (
 	OpRemoveXattr Op = "removexattr"
 	OpSetACL      Op = "setacl"
 	OpCopy        Op = "copy"
+	// OpPublish says what an S3 request did to an object (Record.S3),
+	// recorded in the transaction of the change it describes, after that
+	// change's own record.
+	OpPublish Op = "publish"
 )
 
 // Origin says who made a change: an S3 principal with its source address
@@ -50,6 +55,27 @@ type Origin struct {
 	RequestID string `json:"req,omitempty"`
 	Session   uint64 `json:"sess,omitempty"`
 	Agent     string `json:"agent,omitempty"` // "s3", "fuse", "cli"...
+	// Op is the S3 operation of the request ("PutObject", "PostObject"…).
+	Op string `json:"s3op,omitempty"`
+}
+
+// Publish is what the S3 layer tells the change feed about one object (or
+// bucket) it changed: the record bucket notifications are made from,
+// rather than reconstructed from file-system changes.
+type Publish struct {
+	// Event is the AWS event name without its "s3:" prefix:
+	// "ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated",
+	// "BucketCreated"…
+	Event     string `json:"ev"`
+	Bucket    string `json:"b"`
+	Key       string `json:"k,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	VersionID string `json:"vid,omitempty"`
+	// Name, in a transaction that removes several entries of a directory
+	// (UnlinkMany), is the entry whose removal the publish follows; it is
+	// not stored.
+	Name string `json:"-"`
 }
 
 type originKey struct{}
@@ -63,6 +89,36 @@ func WithOrigin(ctx context.Context, o Origin) context.Context {
 func OriginFrom(ctx context.Context) (Origin, bool) {
 	o, ok := ctx.Value(originKey{}).(Origin)
 	return o, ok
+}
+
+type publishKey struct{}
+
+// publishing is WithPublish's ctx value: its publishes go with the first
+// change that commits.
+type publishing struct {
+	pubs []Publish
+	done atomic.Bool
+}
+
+// WithPublish returns a ctx whose next change that commits records p after
+// its own record, in the same transaction: a mutation that fails records
+// nothing and leaves p to the next, and later ones record nothing more
+// (the directories an S3 delete prunes after the object). In a
+// transaction that removes several entries (UnlinkMany), each p follows
+// the record of the entry p.Name. Safe for concurrent use, though
+// concurrent changes with one such ctx race for p.
+func WithPublish(ctx context.Context, p ...Publish) context.Context {
+	return context.WithValue(ctx, publishKey{}, &publishing{pubs: p})
+}
+
+// pendingPublishes returns ctx's publishes not yet recorded, and the
+// value to mark done once they are.
+func pendingPublishes(ctx context.Context) ([]Publish, *publishing) {
+	p, _ := ctx.Value(publishKey{}).(*publishing)
+	if p == nil || p.done.Load() {
+		return nil, nil
+	}
+	return p.pubs, p
 }
 
 // Record is one entry of the change feed.
@@ -83,6 +139,7 @@ type Record struct {
 	Nlink     uint32          `json:"nlink,omitempty"`
 	Xattr     string          `json:"xattr,omitempty"`
 	Origin    Origin          `json:"origin,omitempty"`
+	S3        *Publish        `json:"s3,omitempty"` // OpPublish's subject
 	Extra     json.RawMessage `json:"extra,omitempty"`
 }
 
@@ -145,6 +202,7 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 	if origin.Session == 0 {
 		origin.Session = m.SessionID()
 	}
+	pubs, pending := pendingPublishes(ctx)
 	var created []createdACL
 	var dying []posix.Ino
 	defer func() { m.opens.doneDying(dying) }()
@@ -155,6 +213,16 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 			return err
 		}
 		created = at.created
+		if len(pubs) > 0 {
+			recs := make([]Record, 0, 1+len(pubs))
+			if rec.Op != "" {
+				recs = append(recs, rec)
+			}
+			for i := range pubs {
+				recs = append(recs, publishRecord(&pubs[i], rec.Ino, origin))
+			}
+			return appendRecords(tx, recs, m.now())
+		}
 		if rec.Op == "" {
 			return nil
 		}
@@ -162,8 +230,22 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 	})
 	if err == nil {
 		m.cacheCreatedACLs(created)
+		if pending != nil {
+			pending.done.Store(true)
+		}
 	}
 	return err
+}
+
+func publishRecord(p *Publish, ino posix.Ino, o Origin) Record {
+	return Record{Op: OpPublish, Ino: ino, Origin: o, S3: p}
+}
+
+// AppendPublish records p in a transaction of its own: an S3 event that
+// changes nothing (an object read, for the buckets whose notification
+// rules ask for them).
+func (m *FS) AppendPublish(ctx context.Context, p Publish) error {
+	return m.mutate(WithPublish(ctx, p), func(kv.Tx, *Record) error { return nil })
 }
 
 // appendRecords appends recs to the change feed, in order, with one move

@@ -217,12 +217,18 @@ func (m *FS) mutateMany(ctx context.Context, fn func(tx kv.Tx, add func(Record))
 	var created []createdACL
 	var dying []posix.Ino
 	defer func() { m.opens.doneDying(dying) }()
+	pubs, pending := pendingPublishes(ctx)
 	err := m.store.Update(ctx, func(tx kv.Tx) error {
 		at := &aclTx{Tx: tx, dying: &dying}
 		var recs []Record
 		if err := fn(at, func(r Record) {
 			r.Origin = origin
 			recs = append(recs, r)
+			for i := range pubs {
+				if pubs[i].Name == r.Name {
+					recs = append(recs, publishRecord(&pubs[i], r.Ino, origin))
+				}
+			}
 		}); err != nil {
 			return err
 		}
@@ -231,6 +237,9 @@ func (m *FS) mutateMany(ctx context.Context, fn func(tx kv.Tx, add func(Record))
 	})
 	if err == nil {
 		m.cacheCreatedACLs(created)
+		if pending != nil {
+			pending.done.Store(true)
+		}
 	}
 	return err
 }

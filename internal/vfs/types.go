@@ -21,6 +21,7 @@ type (
 	StatFS         = meta.StatFS
 	ACLType        = meta.ACLType
 	Origin         = meta.Origin
+	Publish        = meta.Publish
 )
 
 // Constants re-exported from meta.
@@ -51,6 +52,21 @@ const (
 
 // WithOrigin returns a ctx whose changes the change feed attributes to o.
 func WithOrigin(ctx context.Context, o Origin) context.Context { return meta.WithOrigin(ctx, o) }
+
+// OriginFrom returns the Origin attached to ctx, if any.
+func OriginFrom(ctx context.Context) (Origin, bool) { return meta.OriginFrom(ctx) }
+
+// WithPublish returns a ctx whose next change records p beside it in the
+// change feed, in the same transaction (see meta.WithPublish).
+func WithPublish(ctx context.Context, p ...Publish) context.Context {
+	return meta.WithPublish(ctx, p...)
+}
+
+// AppendPublish records p in the change feed on its own: an event that
+// changes nothing (an object read).
+func (fs *FS) AppendPublish(ctx context.Context, p Publish) error {
+	return fs.meta.AppendPublish(ctx, p)
+}
 
 // InternalXattrs returns the cairn.* attributes of ino whose names start
 // with prefix (which must itself start with "cairn."), without permission

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"DeadSessionCleanup", testDeadSession},
 		{"OpenUnlinked", testOpenUnlinked},
 		{"ChangeFeed", testChangeFeed},
+		{"Publish", testPublish},
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},

@@ -1,0 +1,72 @@
+package metatest
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
+	"cairn/internal/posix"
+)
+
+// testPublish: a publish rides with the first change that commits under
+// its ctx, in the same transaction (its record follows the change's), and
+// with no later one; in UnlinkMany, each follows its entry's removal.
+func testPublish(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
+	mk(t, m, posix.Root, d.Ino, "f", posix.TypeFile, 0o644)
+	head0, _ := m.FeedHead(bg)
+
+	ctx := meta.WithOrigin(bg, meta.Origin{Principal: "alice", Agent: "s3", Op: "PutObject"})
+	ctx = meta.WithPublish(ctx, meta.Publish{Event: "ObjectCreated:Put", Bucket: "d", Key: "g", Size: 3, ETag: "e"})
+	// A change that fails records nothing: the publish waits for the next.
+	if _, err := m.Create(ctx, posix.Root, d.Ino, "f", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true}); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("create over f: %v", err)
+	}
+	if _, err := m.Create(ctx, posix.Root, d.Ino, "g", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The same ctx again: the publish is spent.
+	if _, err := m.Create(ctx, posix.Root, d.Ino, "h", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true}); err != nil {
+		t.Fatal(err)
+	}
+	// An event that changes nothing, in a transaction of its own.
+	if err := m.AppendPublish(bg, meta.Publish{Event: "ObjectAccessed:Get", Bucket: "d", Key: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	// Several removals: each publish after its own entry's record.
+	mk(t, m, posix.Root, d.Ino, "i", posix.TypeFile, 0o644)
+	dctx := meta.WithPublish(bg,
+		meta.Publish{Event: "ObjectRemoved:Delete", Bucket: "d", Key: "i", Name: "i"},
+		meta.Publish{Event: "ObjectRemoved:Delete", Bucket: "d", Key: "nx", Name: "nx"},
+		meta.Publish{Event: "ObjectRemoved:Delete", Bucket: "d", Key: "f", Name: "f"})
+	if _, _, err := m.UnlinkMany(dctx, posix.Root, d.Ino, []string{"f", "nx", "i"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := m.ReadFeed(bg, head0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		s := string(r.Op) + ":" + r.Name
+		if r.Op == meta.OpPublish {
+			s = "publish:" + r.S3.Event + ":" + r.S3.Key
+		}
+		got = append(got, s)
+	}
+	want := "create:g,publish:ObjectCreated:Put:g,create:h,publish:ObjectAccessed:Get:g,create:i,unlink:f,publish:ObjectRemoved:Delete:f,unlink:i,publish:ObjectRemoved:Delete:i"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("feed:\n got %s\nwant %s", strings.Join(got, ","), want)
+	}
+	p := recs[1]
+	if p.S3.Size != 3 || p.S3.ETag != "e" || p.S3.Bucket != "d" || p.Origin.Op != "PutObject" || p.Origin.Principal != "alice" || p.Ino != recs[0].Ino || p.S3.Name != "" {
+		t.Fatalf("publish record %+v (s3 %+v)", p, *p.S3)
+	}
+	if recs[1].Seq != recs[0].Seq+1 {
+		t.Fatalf("publish not in the change's transaction order: %d after %d", recs[1].Seq, recs[0].Seq)
+	}
+}
