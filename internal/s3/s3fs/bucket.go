@@ -51,7 +51,7 @@ func (f *FS) CreateBucket(ctx context.Context, cred posix.Cred, bucket string) e
 	}
 	c := cred
 	c.Umask = 0 // the configured mode, exactly
-	_, err := f.v.Mkdir(ctx, c, posix.RootIno, bucket, f.dirMode)
+	_, err := f.v.Mkdir(event(ctx, "BucketCreated", bucket, "", ""), c, posix.RootIno, bucket, f.dirMode)
 	f.versions.forget(bucket)
 	if errors.Is(err, syscall.EEXIST) {
 		return ErrBucketExists
@@ -101,7 +101,7 @@ func (f *FS) DeleteBucket(ctx context.Context, cred posix.Cred, bucket string) e
 			return ErrBucketNotEmpty
 		}
 	}
-	err = f.v.Rmdir(ctx, cred, posix.RootIno, bucket)
+	err = f.v.Rmdir(event(ctx, "BucketRemoved", bucket, "", ""), cred, posix.RootIno, bucket)
 	if errors.Is(err, syscall.ENOTEMPTY) {
 		return ErrBucketNotEmpty
 	}

@@ -33,7 +33,7 @@ func (f *FS) DeleteObject(ctx context.Context, cred posix.Cred, bucket, key stri
 	if err != nil || chain == nil {
 		return err
 	}
-	return f.deleteIn(ctx, cred, chain, segs, dir)
+	return f.deleteIn(removed(ctx, bucket, key, "", false), cred, chain, segs, dir)
 }
 
 // keyDirs resolves the bucket and the directories of a key (segs), in
@@ -60,7 +60,8 @@ func (f *FS) keyDirs(ctx context.Context, cred posix.Cred, bucket string, segs [
 }
 
 // deleteIn removes the key segs (a directory marker when dir) whose
-// directories chain holds.
+// directories chain holds. Its first change removes the object: the one
+// a publish in ctx goes with.
 func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, segs []string, dir bool) error {
 	name := segs[len(segs)-1]
 	parent := chain[len(chain)-1]
@@ -239,14 +240,20 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 					}
 					return
 				}
-				out, emptied, err := f.v.UnlinkMany(ctx, cred, chain[len(chain)-1], g.name[lo:hi])
+				pubs := make([]vfs.Publish, 0, hi-lo)
+				for j, i := range g.keys[lo:hi] {
+					p := removedEvent(ctx, bucket, keys[i], "", false)
+					p.Name = g.name[lo+j]
+					pubs = append(pubs, p)
+				}
+				out, emptied, err := f.v.UnlinkMany(vfs.WithPublish(ctx, pubs...), cred, chain[len(chain)-1], g.name[lo:hi])
 				for j, i := range g.keys[lo:hi] {
 					switch {
 					case err == nil && errors.Is(out[j], syscall.EISDIR):
 						// The key is also a prefix: its object, if any,
 						// is folded.
 						segs, _, _ := splitKey(keys[i])
-						errs[i] = f.deleteFolded(ctx, cred, chain, segs)
+						errs[i] = f.deleteFolded(removed(ctx, bucket, keys[i], "", false), cred, chain, segs)
 					case err == nil:
 						errs[i] = unlinkOutcome(out[j])
 					default:
@@ -274,7 +281,7 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 				errs[i] = err
 				return
 			}
-			errs[i] = f.deleteIn(ctx, cred, chain, segs, true)
+			errs[i] = f.deleteIn(removed(ctx, bucket, keys[i], "", false), cred, chain, segs, true)
 		})
 	}
 	next := make(chan func())

@@ -65,6 +65,10 @@ func pace(ctx context.Context, d time.Duration) {
 // ApplyLifecycle applies the bucket's lifecycle rules once, now (cairn
 // admin lifecycle run, and the worker).
 func (f *FS) ApplyLifecycle(ctx context.Context, bucket string) (LifecycleStats, error) {
+	// Its removals are LifecycleExpiration events.
+	o, _ := vfs.OriginFrom(ctx)
+	o.Op, o.Agent = OpLifecycle, "lifecycle"
+	ctx = vfs.WithOrigin(ctx, o)
 	rules, err := f.GetBucketLifecycle(ctx, posix.Root, bucket)
 	if errors.Is(err, ErrNoSuchLifecycle) {
 		return LifecycleStats{}, nil

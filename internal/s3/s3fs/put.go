@@ -136,11 +136,12 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 		NoReplace: opt.IfNoneMatch == "*", Mtime: m.Mtime, Flags: iflags,
 		Dirs: append([]string{bucket}, segs[:len(segs)-1]...), FirstAsRoot: true}
 	var bucketDir, parent posix.Ino
+	pctx := created(ctx, bucket, key, int64(n), m)
 	put := func() (vfs.Entry, error) {
 		if parent != 0 {
-			return f.v.PutFile(ctx, c, parent, name, data, popt)
+			return f.v.PutFile(pctx, c, parent, name, data, popt)
 		}
-		e, err := f.v.PutFile(ctx, c, posix.RootIno, name, data, popt)
+		e, err := f.v.PutFile(pctx, c, posix.RootIno, name, data, popt)
 		if we := (*vfs.WalkError)(nil); errors.As(err, &we) {
 			// The first object under a new prefix (or no such bucket).
 			b, berr := f.bucketIno(ctx, cred, bucket)
@@ -154,7 +155,7 @@ func (f *FS) putSmall(ctx context.Context, cred posix.Cred, bucket, key string, 
 			}
 			parent = p
 			popt.Dirs, popt.FirstAsRoot = nil, false
-			e, err = f.v.PutFile(ctx, c, parent, name, data, popt)
+			e, err = f.v.PutFile(pctx, c, parent, name, data, popt)
 		}
 		return e, err
 	}
@@ -239,8 +240,9 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 			flags |= vfs.RenameTrusted
 		}
 	}
+	pctx := created(ctx, bucket, key, int64(tmp.attr.Length), m)
 	if err == nil {
-		err = f.v.Rename(ctx, rc, tmp.dir, tmp.name, parent, name, flags)
+		err = f.v.Rename(pctx, rc, tmp.dir, tmp.name, parent, name, flags)
 	}
 	var bucketDir posix.Ino
 	var segs []string
@@ -255,7 +257,7 @@ func (f *FS) publish(ctx context.Context, cred posix.Cred, tmp tempFile, m *objM
 			}
 		}
 		if err == nil {
-			err = f.v.RenameKeep(ctx, rc, tmp.dir, tmp.name, parent, name, flags&vfs.RenameTrusted, keepVersion(holder, status))
+			err = f.v.RenameKeep(pctx, rc, tmp.dir, tmp.name, parent, name, flags&vfs.RenameTrusted, keepVersion(holder, status))
 		}
 		if err == nil {
 			f.afterVersionedPut(ctx, bucketDir, segs, status)
@@ -550,7 +552,7 @@ func (f *FS) putDirMarker(ctx context.Context, cred posix.Cred, bucketDir posix.
 	if err := f.setACL(ctx, bucket, m, opt.ACL, a.UID); err != nil {
 		return ObjectInfo{}, err
 	}
-	if err := f.storeMeta(ctx, ino, m); err != nil {
+	if err := f.storeMeta(created(ctx, bucket, key, int64(m.Size), m), ino, m); err != nil {
 		return ObjectInfo{}, err
 	}
 	return f.info(bucket, key, a, m), nil

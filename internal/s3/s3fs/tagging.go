@@ -93,6 +93,16 @@ func (f *FS) PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key,
 	if err := ValidateTags(tags, MaxObjectTags); err != nil {
 		return err
 	}
+	return f.setTags(ctx, cred, bucket, key, vid, tags, "ObjectTagging:Put")
+}
+
+// DeleteObjectTagging removes an object's tags.
+func (f *FS) DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, vid string) error {
+	return f.setTags(ctx, cred, bucket, key, vid, nil, "ObjectTagging:Delete")
+}
+
+// setTags stores an object's tags, recording event ev.
+func (f *FS) setTags(ctx context.Context, cred posix.Cred, bucket, key, vid string, tags []Tag, ev string) error {
 	f.gen.Add(1) // listing read-ahead: see aheadCache
 	defer f.gen.Add(1)
 	r, m, err := f.lookupVersion(ctx, cred, bucket, key, vid, posix.MayWrite, false)
@@ -103,12 +113,7 @@ func (f *FS) PutObjectTagging(ctx context.Context, cred posix.Cred, bucket, key,
 		tags = nil
 	}
 	m.Tags = tags
-	return f.storeMeta(ctx, r.Entry.Ino, m)
-}
-
-// DeleteObjectTagging removes an object's tags.
-func (f *FS) DeleteObjectTagging(ctx context.Context, cred posix.Cred, bucket, key, vid string) error {
-	return f.PutObjectTagging(ctx, cred, bucket, key, vid, nil)
+	return f.storeMeta(event(ctx, ev, bucket, key, m.VersionID), r.Entry.Ino, m)
 }
 
 // bucketTagsXattr holds a bucket's tags (JSON []Tag) on its directory.

@@ -588,7 +588,8 @@ func (f *FS) addDeleteMarker(ctx context.Context, cred posix.Cred, bucket string
 		}
 	}
 	raw := mk.encode()
-	e, err := f.v.PutFile(ctx, posix.Root, holder, holderName(mk.VersionID, now), nil, vfs.PutFileOptions{Mode: 0o600, Mtime: now,
+	pctx := removed(ctx, bucket, strings.Join(segs, "/"), mk.VersionID, true)
+	e, err := f.v.PutFile(pctx, posix.Root, holder, holderName(mk.VersionID, now), nil, vfs.PutFileOptions{Mode: 0o600, Mtime: now,
 		Xattrs: map[string][]byte{metaXattr: raw}, NoReplace: true})
 	if err != nil {
 		return DeleteResult{}, err
@@ -649,7 +650,7 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 		if err := f.unlock(ctx, cur.Ino, cur.Attr); err != nil {
 			return DeleteResult{}, false, err
 		}
-		err = f.v.Unlink(ctx, rc, at.parent, at.name)
+		err = f.v.Unlink(removed(ctx, bucket, strings.Join(segs, "/"), vid, false), rc, at.parent, at.name)
 		if errors.Is(err, syscall.ENOENT) {
 			return DeleteResult{}, true, nil
 		}
@@ -684,7 +685,7 @@ func (f *FS) deleteVersionOnce(ctx context.Context, cred posix.Cred, bucket stri
 	if err := f.unlock(ctx, e.Ino, e.Attr); err != nil {
 		return DeleteResult{}, false, err
 	}
-	err = f.v.Unlink(ctx, posix.Root, holder, e.Name)
+	err = f.v.Unlink(removed(ctx, bucket, strings.Join(segs, "/"), vid, false), posix.Root, holder, e.Name)
 	if errors.Is(err, syscall.ENOENT) {
 		return DeleteResult{}, true, nil
 	}
