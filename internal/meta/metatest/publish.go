@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
@@ -69,4 +70,56 @@ func testPublish(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if recs[1].Seq != recs[0].Seq+1 {
 		t.Fatalf("publish not in the change's transaction order: %d after %d", recs[1].Seq, recs[0].Seq)
 	}
+}
+
+// testLease: one client holds a lease while it renews it; another takes it
+// once it lapses or is dropped.
+func testLease(t *testing.T, ns func(t *testing.T) kv.Store) {
+	store := ns(t)
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "l", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { return now }
+	a, err := meta.Open(bg, store, meta.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := meta.Open(bg, store, meta.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close(); store.Close() })
+	if _, err := a.TakeLease(bg, "notify", time.Second); err == nil {
+		t.Fatal("a lease without a session")
+	}
+	for _, m := range []*meta.FS{a, b} {
+		if _, err := m.NewSession(bg, meta.SessionInfo{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func(m *meta.FS, want bool, what string) {
+		t.Helper()
+		held, err := m.TakeLease(bg, "notify", 10*time.Second)
+		if err != nil || held != want {
+			t.Fatalf("%s: held %v (%v), want %v", what, held, err, want)
+		}
+	}
+	take(a, true, "a first")
+	take(b, false, "b while a holds it")
+	now = now.Add(8 * time.Second)
+	take(a, true, "a renews")
+	now = now.Add(8 * time.Second)
+	take(b, false, "b within the renewed term")
+	now = now.Add(3 * time.Second)
+	take(b, true, "b once a's lease lapsed")
+	take(a, false, "a after losing it")
+	if err := b.DropLease(bg, "notify"); err != nil {
+		t.Fatal(err)
+	}
+	take(a, true, "a after b dropped it")
+	if err := b.DropLease(bg, "notify"); err != nil { // not b's: a keeps it
+		t.Fatal(err)
+	}
+	take(b, false, "b after dropping a lease it did not hold")
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"OpenUnlinked", testOpenUnlinked},
 		{"ChangeFeed", testChangeFeed},
 		{"Publish", testPublish},
+		{"Lease", testLease},
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
