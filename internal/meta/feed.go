@@ -336,20 +336,22 @@ func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, e
 	return out, err
 }
 
-// FeedPosition returns the position stored for consumer name (0 if none).
-func (m *FS) FeedPosition(ctx context.Context, name string) (uint64, error) {
+// FeedPosition returns the position stored for consumer name, and
+// whether one is (a consumer new to the volume has none).
+func (m *FS) FeedPosition(ctx context.Context, name string) (uint64, bool, error) {
 	var pos uint64
+	var ok bool
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		b, err := tx.Get(feedPosKey(name))
 		if errors.Is(err, kv.ErrNotFound) {
 			return nil
 		}
 		if err == nil && len(b) == 8 {
-			pos = u64(b)
+			pos, ok = u64(b), true
 		}
 		return err
 	})
-	return pos, err
+	return pos, ok, err
 }
 
 // SetFeedPosition stores consumer name's position: every record up to and

@@ -386,10 +386,13 @@ func testChangeFeed(t *testing.T, ns func(t *testing.T) kv.Store) {
 			t.Fatalf("sequence gap: %d after %d", recs[i].Seq, recs[i-1].Seq)
 		}
 	}
+	if _, ok, err := m.FeedPosition(bg, "notify"); ok || err != nil {
+		t.Fatalf("a position before any was stored: %v %v", ok, err)
+	}
 	if err := m.SetFeedPosition(bg, "notify", recs[1].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := m.FeedPosition(bg, "notify"); p != recs[1].Seq {
+	if p, ok, _ := m.FeedPosition(bg, "notify"); p != recs[1].Seq || !ok {
 		t.Fatalf("position %d", p)
 	}
 	for i := 0; i < 10; i++ {

@@ -1,0 +1,435 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cairn/internal/meta"
+)
+
+// Feed is the volume's change feed as a Dispatcher uses it (*meta.FS).
+type Feed interface {
+	FeedHead(ctx context.Context) (uint64, error)
+	FeedOldest(ctx context.Context) (uint64, error)
+	ReadFeed(ctx context.Context, after uint64, limit int) ([]meta.Record, error)
+	FeedPosition(ctx context.Context, name string) (uint64, bool, error)
+	SetFeedPosition(ctx context.Context, name string, seq uint64) error
+	TakeLease(ctx context.Context, name string, ttl time.Duration) (bool, error)
+	DropLease(ctx context.Context, name string) error
+}
+
+// A Target receives the messages routed to it, one at a time.
+type Target interface {
+	// ARN names the target in bucket configurations.
+	ARN() string
+	// Send delivers m; an error wrapping ErrRejected says the target
+	// refused this message (retrying will not help), any other that it
+	// could not be reached.
+	Send(ctx context.Context, m *Message) error
+	Close() error
+}
+
+// ErrRejected marks a delivery the target refused (a webhook's 4xx).
+var ErrRejected = errors.New("notify: the target rejected the event")
+
+// ConfigSource returns a bucket's notification configuration as stored
+// (Config's JSON), or nil when it has none or no longer exists.
+type ConfigSource func(ctx context.Context, bucket string) ([]byte, error)
+
+// Options configure a Dispatcher.
+type Options struct {
+	Region string // awsRegion of the records; default us-east-1
+	// Retries is how many times an event a target rejects is sent before
+	// it is skipped (logged with its sequence); default 3. Targets that
+	// cannot be reached are retried for as long as they fail.
+	Retries int
+	// MinBackoff and MaxBackoff bound the wait between attempts (doubling
+	// from the first to the second); defaults 100 ms and 30 s.
+	MinBackoff, MaxBackoff time.Duration
+	// Poll is how often a caught-up target looks for new records; default
+	// 20 ms.
+	Poll time.Duration
+	// LeaseTerm is how long the delivery lease lasts without renewal: a
+	// dispatcher that dies is replaced within it; default 10 s.
+	LeaseTerm time.Duration
+	Log       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Retries <= 0 {
+		o.Retries = 3
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 20 * time.Millisecond
+	}
+	if o.LeaseTerm <= 0 {
+		o.LeaseTerm = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// A Dispatcher delivers each target's events from the change feed. With
+// several gateways on one volume, the one holding the volume's delivery
+// lease delivers; another takes over within Options.LeaseTerm of its end.
+type Dispatcher struct {
+	feed    Feed
+	configs *configCache
+	targets []*targetState
+	opt     Options
+	held    atomic.Bool
+}
+
+// targetState is one target's delivery and its figures.
+type targetState struct {
+	t Target
+	// Figures (Status).
+	pos, head         atomic.Uint64
+	delivered, failed atomic.Uint64
+	skipped, dropped  atomic.Uint64
+	lastTime          atomic.Int64 // unix ns of the last delivered event
+	lagNs             atomic.Int64 // its delay from the change
+	mu                sync.Mutex
+	lastErr           string
+}
+
+// New returns a Dispatcher for targets; Run starts it.
+func New(feed Feed, configs ConfigSource, targets []Target, opt Options) *Dispatcher {
+	opt.defaults()
+	d := &Dispatcher{feed: feed, configs: newConfigCache(configs), opt: opt}
+	for _, t := range targets {
+		d.targets = append(d.targets, &targetState{t: t})
+	}
+	return d
+}
+
+// posName is where a target's position is kept.
+func posName(arn string) string { return "notify:" + arn }
+
+// Run delivers until ctx ends, then gives up the lease and closes the
+// targets.
+func (d *Dispatcher) Run(ctx context.Context) {
+	if len(d.targets) == 0 {
+		return
+	}
+	// A target new to the volume gets the events from now on: its
+	// position is the head as the first dispatcher to see it starts.
+	for _, ts := range d.targets {
+		for ctx.Err() == nil {
+			p, err := d.startPosition(ctx, posName(ts.t.ARN()))
+			if err == nil {
+				ts.pos.Store(p)
+				break
+			}
+			d.fail(ts, err)
+			sleep(ctx, d.opt.MaxBackoff/10)
+		}
+	}
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, ts := range d.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.deliver(lctx, ts)
+		}()
+	}
+	d.keepLease(ctx)
+	stop()
+	wg.Wait()
+	bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if d.held.Load() {
+		_ = d.feed.DropLease(bg, "notify")
+	}
+	for _, ts := range d.targets {
+		_ = ts.t.Close()
+	}
+}
+
+// keepLease takes and renews the delivery lease until ctx ends.
+func (d *Dispatcher) keepLease(ctx context.Context) {
+	t := time.NewTicker(d.opt.LeaseTerm / 4)
+	defer t.Stop()
+	for {
+		held, err := d.feed.TakeLease(ctx, "notify", d.opt.LeaseTerm)
+		if err != nil && ctx.Err() == nil {
+			d.opt.Log.Warn("notify: renewing the delivery lease failed", "err", err)
+			held = false
+		}
+		if held != d.held.Load() {
+			if held {
+				d.opt.Log.Info("notify: this gateway delivers the volume's events")
+			} else {
+				d.opt.Log.Info("notify: another gateway delivers the volume's events")
+			}
+		}
+		d.held.Store(held)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// deliver runs one target's delivery while the lease is held.
+func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
+	name := posName(ts.t.ARN())
+	loaded := false
+	var pos uint64
+	for ctx.Err() == nil {
+		if !d.held.Load() {
+			loaded = false // another gateway may have moved it
+			sleep(ctx, d.opt.Poll*5)
+			continue
+		}
+		if !loaded {
+			p, _, err := d.feed.FeedPosition(ctx, name)
+			if err != nil {
+				d.fail(ts, err)
+				sleep(ctx, d.opt.MaxBackoff/10)
+				continue
+			}
+			pos, loaded = p, true
+			ts.pos.Store(pos)
+		}
+		recs, err := d.feed.ReadFeed(ctx, pos, 1000)
+		if errors.Is(err, meta.ErrFeedTruncated) {
+			pos = d.truncated(ctx, ts, pos)
+			continue
+		}
+		if err != nil {
+			d.fail(ts, err)
+			sleep(ctx, d.opt.MaxBackoff/10)
+			continue
+		}
+		if len(recs) == 0 {
+			if h, err := d.feed.FeedHead(ctx); err == nil {
+				ts.head.Store(h)
+			}
+			sleep(ctx, d.opt.Poll)
+			continue
+		}
+		ts.head.Store(max(ts.head.Load(), recs[len(recs)-1].Seq))
+		from := pos
+		for i := range recs {
+			if !d.held.Load() || ctx.Err() != nil || !d.handle(ctx, ts, &recs[i]) {
+				break
+			}
+			pos = recs[i].Seq
+		}
+		if pos != from {
+			// Kept even as the dispatcher stops: what was delivered is
+			// not delivered again by the next.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := d.feed.SetFeedPosition(sctx, name, pos); err != nil {
+				d.fail(ts, err)
+			}
+			cancel()
+		}
+		ts.pos.Store(pos)
+	}
+}
+
+// startPosition is where a target resumes: its stored position, or, for
+// a target new to the volume, the feed's head, stored.
+func (d *Dispatcher) startPosition(ctx context.Context, name string) (uint64, error) {
+	p, ok, err := d.feed.FeedPosition(ctx, name)
+	if err != nil || ok {
+		return p, err
+	}
+	h, err := d.feed.FeedHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return h, d.feed.SetFeedPosition(ctx, name, h)
+}
+
+// truncated handles a position the feed's retention passed: the events in
+// between are lost, and said so.
+func (d *Dispatcher) truncated(ctx context.Context, ts *targetState, pos uint64) uint64 {
+	oldest, err := d.feed.FeedOldest(ctx)
+	if err != nil {
+		d.fail(ts, err)
+		sleep(ctx, d.opt.MaxBackoff/10)
+		return pos
+	}
+	lost := oldest - 1 - pos
+	ts.dropped.Add(lost)
+	msg := fmt.Sprintf("the change feed's retention passed this target's backlog: records %d to %d dropped", pos+1, oldest-1)
+	d.opt.Log.Error("notify: "+msg, "target", ts.t.ARN())
+	ts.setErr(msg)
+	return oldest - 1
+}
+
+// handle delivers rec to ts if a rule of its bucket routes it there. It
+// reports whether rec is done with (delivered, skipped, or not for ts):
+// false when the dispatcher stopped or lost the lease first.
+func (d *Dispatcher) handle(ctx context.Context, ts *targetState, rec *meta.Record) bool {
+	if rec.Op != meta.OpPublish || rec.S3 == nil {
+		return true
+	}
+	cfg, err := d.configs.get(ctx, rec.S3.Bucket)
+	for err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		d.fail(ts, err)
+		sleep(ctx, d.opt.MinBackoff)
+		cfg, err = d.configs.get(ctx, rec.S3.Bucket)
+	}
+	if cfg == nil {
+		return true
+	}
+	rule := cfg.ruleFor(rec.S3.Event, rec.S3.Key, ts.t.ARN())
+	if rule == nil {
+		return true
+	}
+	m, err := NewMessage(rec, d.opt.Region, rule.ID)
+	if err != nil {
+		d.opt.Log.Error("notify: an event could not be encoded; skipped", "target", ts.t.ARN(), "seq", rec.Seq, "err", err)
+		ts.skipped.Add(1)
+		return true
+	}
+	return d.send(ctx, ts, &m)
+}
+
+// send delivers m, retrying with backoff: without end while the target
+// cannot be reached, Options.Retries times when it rejects m. It reports
+// whether m is done with (false: the dispatcher stopped first).
+func (d *Dispatcher) send(ctx context.Context, ts *targetState, m *Message) bool {
+	wait := d.opt.MinBackoff
+	rejected := 0
+	for ctx.Err() == nil && d.held.Load() {
+		err := ts.t.Send(ctx, m)
+		if err == nil {
+			ts.delivered.Add(1)
+			ts.lastTime.Store(m.Time.UnixNano())
+			ts.lagNs.Store(time.Since(m.Time).Nanoseconds())
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		d.fail(ts, err)
+		if errors.Is(err, ErrRejected) {
+			if rejected++; rejected >= d.opt.Retries {
+				ts.skipped.Add(1)
+				d.opt.Log.Error("notify: the target rejected an event; skipped", "target", ts.t.ARN(), "seq", m.Seq, "event", m.Event, "bucket", m.Bucket, "key", m.Key, "err", err)
+				return true
+			}
+		}
+		sleep(ctx, wait)
+		wait = min(wait*2, d.opt.MaxBackoff)
+	}
+	return false
+}
+
+func (d *Dispatcher) fail(ts *targetState, err error) {
+	ts.failed.Add(1)
+	ts.setErr(err.Error())
+	d.opt.Log.Warn("notify: delivery failed", "target", ts.t.ARN(), "err", err)
+}
+
+func (ts *targetState) setErr(s string) {
+	ts.mu.Lock()
+	ts.lastErr = s
+	ts.mu.Unlock()
+}
+
+// Status is a target's delivery state.
+type Status struct {
+	ARN string `json:"arn"`
+	// Position is the last feed record handled; Head the newest seen.
+	Position  uint64 `json:"position"`
+	Head      uint64 `json:"head"`
+	Delivered uint64 `json:"delivered"`
+	// Failed counts failed attempts; Skipped events given up after the
+	// target rejected them; Dropped feed records lost to retention.
+	Failed  uint64 `json:"failed"`
+	Skipped uint64 `json:"skipped"`
+	Dropped uint64 `json:"dropped"`
+	// Lag is the delay of the last delivered event after its change.
+	Lag       time.Duration `json:"lag_ns"`
+	LastError string        `json:"last_error,omitempty"`
+	// Active says this gateway holds the delivery lease.
+	Active bool `json:"active"`
+}
+
+// Backlog is the number of feed records the target has yet to look at.
+func (s Status) Backlog() uint64 { return s.Head - min(s.Position, s.Head) }
+
+// Status returns each target's delivery state.
+func (d *Dispatcher) Status() []Status {
+	out := make([]Status, 0, len(d.targets))
+	for _, ts := range d.targets {
+		ts.mu.Lock()
+		e := ts.lastErr
+		ts.mu.Unlock()
+		out = append(out, Status{ARN: ts.t.ARN(), Position: ts.pos.Load(), Head: ts.head.Load(),
+			Delivered: ts.delivered.Load(), Failed: ts.failed.Load(), Skipped: ts.skipped.Load(), Dropped: ts.dropped.Load(),
+			Lag: time.Duration(ts.lagNs.Load()), LastError: e, Active: d.held.Load()})
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// configCache keeps each bucket's parsed configuration while its stored
+// form stays the same.
+type configCache struct {
+	src ConfigSource
+	mu  sync.Mutex
+	m   map[string]cachedConfig
+}
+
+type cachedConfig struct {
+	raw string
+	cfg *Config
+}
+
+func newConfigCache(src ConfigSource) *configCache {
+	return &configCache{src: src, m: map[string]cachedConfig{}}
+}
+
+func (c *configCache) get(ctx context.Context, bucket string) (*Config, error) {
+	raw, err := c.src(ctx, bucket)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[bucket]; ok && e.raw == string(raw) {
+		return e.cfg, nil
+	}
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("notify: bucket %s: stored configuration: %w", bucket, err)
+	}
+	c.m[bucket] = cachedConfig{raw: string(raw), cfg: &cfg}
+	return &cfg, nil
+}

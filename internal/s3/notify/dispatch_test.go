@@ -1,0 +1,326 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/s3/notify"
+	"cairn/internal/s3/notify/webhook"
+)
+
+var bg = context.Background()
+
+// volume returns a formatted volume's store and a client of it with a
+// session (as a gateway has), with feed retention retain.
+func volume(t *testing.T, retain uint64) (kv.Store, *meta.FS) {
+	t.Helper()
+	store := memkv.New()
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "n", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	return store, client(t, store, retain)
+}
+
+func client(t *testing.T, store kv.Store, retain uint64) *meta.FS {
+	t.Helper()
+	m, err := meta.Open(bg, store, meta.Options{FeedRetention: retain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.NewSession(bg, meta.SessionInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// hook is a webhook endpoint that records what it receives; fail, while
+// positive, makes it answer that status instead (and counts down).
+type hook struct {
+	mu     sync.Mutex
+	got    []map[string]any
+	fail   int
+	status int
+	auth   string
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.auth = r.Header.Get("Authorization")
+	if h.fail > 0 {
+		h.fail--
+		w.WriteHeader(h.status)
+		return
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	h.got = append(h.got, m)
+}
+
+// keys returns "event key" of each event received.
+func (h *hook) keys() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, m := range h.got {
+		rec := m["Records"].([]any)[0].(map[string]any)
+		obj := rec["s3"].(map[string]any)["object"].(map[string]any)
+		out = append(out, fmt.Sprint(rec["eventName"], " ", obj["key"]))
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const hookARN = "arn:minio:sqs::h:webhook"
+
+func configs(rules string) notify.ConfigSource {
+	return func(ctx context.Context, bucket string) ([]byte, error) {
+		if bucket != "photos" {
+			return nil, nil
+		}
+		c, err := notify.ParseXML([]byte(`<NotificationConfiguration>`+rules+`</NotificationConfiguration>`), nil)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(c)
+	}
+}
+
+func publish(t *testing.T, m *meta.FS, ev, bucket, key string) {
+	t.Helper()
+	ctx := meta.WithOrigin(bg, meta.Origin{Principal: "alice", SourceIP: "10.1.2.3", RequestID: "R1", Agent: "s3"})
+	if err := m.AppendPublish(ctx, meta.Publish{Event: ev, Bucket: bucket, Key: key, Size: 5, ETag: "abc"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func start(t *testing.T, m *meta.FS, src notify.ConfigSource, opt notify.Options, targets ...notify.Target) (*notify.Dispatcher, context.CancelFunc) {
+	t.Helper()
+	if opt.MinBackoff == 0 {
+		opt.MinBackoff, opt.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	}
+	d := notify.New(m, src, targets, opt)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return d, stop
+}
+
+// active waits until d holds the delivery lease (its targets' positions
+// are set by then).
+func active(t *testing.T, d *notify.Dispatcher) {
+	t.Helper()
+	waitFor(t, "the delivery lease", 5*time.Second, func() bool { return d.Status()[0].Active })
+}
+
+func newHook(t *testing.T, token string) (*hook, notify.Target) {
+	t.Helper()
+	h := &hook{}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tg, err := webhook.New(webhook.Config{ID: "h", Endpoint: srv.URL, AuthToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, tg
+}
+
+// TestDeliverFiltered: the events a bucket's rules route to the target
+// arrive, in order, as AWS event records; the others do not.
+func TestDeliverFiltered(t *testing.T) {
+	_, m := volume(t, 0)
+	h, tg := newHook(t, "tok")
+	src := configs(`<QueueConfiguration><Id>jpg</Id><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:Delete</Event>` +
+		`<Filter><S3Key><FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter></QueueConfiguration>`)
+	d, _ := start(t, m, src, notify.Options{Region: "eu-west-1"}, tg)
+	active(t, d)
+	publish(t, m, "ObjectCreated:Put", "photos", "a b.jpg")
+	publish(t, m, "ObjectCreated:Put", "photos", "a.png")      // suffix
+	publish(t, m, "ObjectCreated:Put", "other", "a.jpg")       // bucket without rules
+	publish(t, m, "ObjectTagging:Put", "photos", "a b.jpg")    // event not asked
+	publish(t, m, "ObjectCreated:Copy", "photos", "c/d.jpg")   // wildcard
+	publish(t, m, "ObjectRemoved:Delete", "photos", "a b.jpg") // listed
+	publish(t, m, "ObjectRemoved:DeleteMarkerCreated", "photos", "c/d.jpg")
+	want := []string{"ObjectCreated:Put a+b.jpg", "ObjectCreated:Copy c/d.jpg", "ObjectRemoved:Delete a+b.jpg"}
+	waitFor(t, "3 events", 5*time.Second, func() bool { return len(h.keys()) >= 3 })
+	time.Sleep(100 * time.Millisecond)
+	if got := h.keys(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("received %v, want %v", got, want)
+	}
+	h.mu.Lock()
+	rec := h.got[0]["Records"].([]any)[0].(map[string]any)
+	auth := h.auth
+	h.mu.Unlock()
+	s3 := rec["s3"].(map[string]any)
+	if rec["awsRegion"] != "eu-west-1" || rec["eventSource"] != "aws:s3" || rec["userIdentity"].(map[string]any)["principalId"] != "alice" ||
+		rec["requestParameters"].(map[string]any)["sourceIPAddress"] != "10.1.2.3" || s3["configurationId"] != "jpg" ||
+		s3["bucket"].(map[string]any)["name"] != "photos" || s3["object"].(map[string]any)["eTag"] != "abc" || s3["object"].(map[string]any)["size"] != 5.0 {
+		t.Fatalf("record %v", rec)
+	}
+	if auth != "Bearer tok" {
+		t.Fatalf("Authorization %q", auth)
+	}
+}
+
+// TestDeliverOutageAndRestart: a target that fails gets every event when
+// it recovers, and a dispatcher started again resumes where the last one
+// stopped.
+func TestDeliverOutageAndRestart(t *testing.T) {
+	store, m := volume(t, 0)
+	h, tg := newHook(t, "")
+	h.fail, h.status = 5, http.StatusServiceUnavailable
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>`)
+	d, stop := start(t, m, src, notify.Options{}, tg)
+	active(t, d)
+	for i := range 10 {
+		publish(t, m, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+	}
+	waitFor(t, "10 events after the outage", 5*time.Second, func() bool { return len(h.keys()) == 10 && d.Status()[0].Delivered == 10 })
+	if st := d.Status()[0]; st.Failed < 5 || st.Delivered != 10 {
+		t.Fatalf("status %+v", st)
+	}
+	stop()
+	for i := 10; i < 15; i++ {
+		publish(t, m, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+	}
+	// The same target, a new dispatcher on another client of the volume.
+	m2 := client(t, store, 0)
+	start(t, m2, src, notify.Options{}, tg)
+	waitFor(t, "15 events", 5*time.Second, func() bool { return len(h.keys()) == 15 })
+	time.Sleep(100 * time.Millisecond)
+	got := h.keys()
+	for i, k := range got {
+		if k != fmt.Sprint("ObjectCreated:Put k", i) {
+			t.Fatalf("event %d: %s (all: %v)", i, k, got)
+		}
+	}
+}
+
+// TestDeliverRejected: an event the target rejects is skipped after the
+// retries, and the next ones go on.
+func TestDeliverRejected(t *testing.T) {
+	_, m := volume(t, 0)
+	h, tg := newHook(t, "")
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>`)
+	d, _ := start(t, m, src, notify.Options{Retries: 2}, tg)
+	active(t, d)
+	h.mu.Lock()
+	h.fail, h.status = 2, http.StatusBadRequest
+	h.mu.Unlock()
+	publish(t, m, "ObjectCreated:Put", "photos", "bad")
+	publish(t, m, "ObjectCreated:Put", "photos", "good")
+	waitFor(t, "the next event", 5*time.Second, func() bool { return len(h.keys()) == 1 })
+	if got := h.keys(); got[0] != "ObjectCreated:Put good" {
+		t.Fatalf("got %v", got)
+	}
+	if st := d.Status()[0]; st.Skipped != 1 || st.LastError == "" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestDeliverTruncated: a backlog the feed's retention passed is reported
+// as dropped, never silently, and delivery goes on from the oldest kept.
+func TestDeliverTruncated(t *testing.T) {
+	_, m := volume(t, 5)
+	h, tg := newHook(t, "")
+	h.fail, h.status = 1<<30, http.StatusServiceUnavailable
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>`)
+	d, stop := start(t, m, src, notify.Options{}, tg)
+	active(t, d)
+	for i := range 20 {
+		publish(t, m, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+	}
+	stop()
+	if _, err := m.TrimFeed(bg, 100); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.fail = 0
+	h.mu.Unlock()
+	d, _ = start(t, m, src, notify.Options{}, tg)
+	waitFor(t, "the kept events", 5*time.Second, func() bool { return len(h.keys()) >= 1 && d.Status()[0].Dropped > 0 })
+	time.Sleep(100 * time.Millisecond)
+	st := d.Status()[0]
+	if got := len(h.keys()); uint64(got)+st.Dropped < 20 || got > 5 {
+		t.Fatalf("received %d, dropped %d of 20 (5 kept)", got, st.Dropped)
+	}
+	if st.LastError == "" {
+		t.Fatalf("no error in the status: %+v", st)
+	}
+}
+
+// TestDeliverLease: with two gateways on one volume, one delivers; when it
+// stops, the other takes over, and no event is missed.
+func TestDeliverLease(t *testing.T) {
+	store, m1 := volume(t, 0)
+	m2 := client(t, store, 0)
+	h, tg1 := newHook(t, "")
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>`)
+	opt := notify.Options{LeaseTerm: 400 * time.Millisecond}
+	d1, stop1 := start(t, m1, src, opt, tg1)
+	active(t, d1)
+	// The second gateway's target is the same endpoint.
+	srvTarget, _ := newHookTarget(t, h)
+	d2, _ := start(t, m2, src, opt, srvTarget)
+	time.Sleep(100 * time.Millisecond)
+	if d2.Status()[0].Active {
+		t.Fatal("two gateways hold the lease")
+	}
+	for i := range 5 {
+		publish(t, m1, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+	}
+	waitFor(t, "5 events", 5*time.Second, func() bool { return len(h.keys()) == 5 })
+	stop1()
+	for i := 5; i < 10; i++ {
+		publish(t, m2, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+	}
+	waitFor(t, "d2 to take over and deliver the rest", 5*time.Second, func() bool { return len(h.keys()) >= 10 })
+	if !d2.Status()[0].Active {
+		t.Fatal("d2 delivered without the lease")
+	}
+	got := h.keys()
+	for i := range 10 {
+		if got[i] != fmt.Sprint("ObjectCreated:Put k", i) {
+			t.Fatalf("events %v", got)
+		}
+	}
+}
+
+func newHookTarget(t *testing.T, h *hook) (notify.Target, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tg, err := webhook.New(webhook.Config{ID: "h", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg, srv
+}
