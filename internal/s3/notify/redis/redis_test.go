@@ -1,0 +1,154 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"cairn/internal/meta"
+	"cairn/internal/s3/notify"
+	"cairn/internal/s3/notify/redis"
+)
+
+// redisServer starts Debian's redis-server on a free loopback port for
+// the test. It is skipped where redis-server is missing, except in CI,
+// where .ci/run installs it and its absence fails the test.
+func redisServer(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server is not installed (.ci/run installs it)")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	for i := 0; ; i++ {
+		if c.Ping(context.Background()).Err() == nil {
+			return addr
+		}
+		if i == 100 {
+			t.Fatal("redis-server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func message(t *testing.T, seq uint64, ev, key string) *notify.Message {
+	t.Helper()
+	m, err := notify.NewMessage(&meta.Record{Seq: seq, Time: time.Now().UnixNano(), Op: meta.OpPublish,
+		S3: &meta.Publish{Event: ev, Bucket: "b", Key: key, Size: 3, ETag: "e"}}, "us-east-1", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &m
+}
+
+// TestNamespaceFormat: one hash field per object, set by each change and
+// deleted with the object (MinIO's namespace format).
+func TestNamespaceFormat(t *testing.T) {
+	ctx := context.Background()
+	addr := redisServer(t)
+	tg, err := redis.New(redis.Config{ID: "1", Address: addr, Key: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if tg.ARN() != "arn:minio:sqs::1:redis" {
+		t.Fatalf("ARN %s", tg.ARN())
+	}
+	for i, m := range []*notify.Message{
+		message(t, 1, "ObjectCreated:Put", "a b"), message(t, 2, "ObjectCreated:Put", "c"),
+		message(t, 3, "ObjectTagging:Put", "c"), message(t, 4, "ObjectRemoved:Delete", "a b"),
+	} {
+		if err := tg.Send(ctx, m); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	h, err := c.HGetAll(ctx, "events").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h["b/c"] == "" {
+		t.Fatalf("hash %v", h)
+	}
+	var doc struct {
+		Records []struct {
+			EventName string `json:"eventName"`
+		}
+	}
+	if err := json.Unmarshal([]byte(h["b/c"]), &doc); err != nil || len(doc.Records) != 1 || doc.Records[0].EventName != "ObjectTagging:Put" {
+		t.Fatalf("b/c: %s (%v)", h["b/c"], err)
+	}
+}
+
+// TestAccessFormat: every event appended to a list.
+func TestAccessFormat(t *testing.T) {
+	ctx := context.Background()
+	addr := redisServer(t)
+	tg, err := redis.New(redis.Config{ID: "2", Address: addr, Key: "log", Format: "access"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	for i, ev := range []string{"ObjectCreated:Put", "ObjectAccessed:Get", "ObjectRemoved:Delete"} {
+		if err := tg.Send(ctx, message(t, uint64(i+1), ev, "k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	l, err := c.LRange(ctx, "log", 0, -1).Result()
+	if err != nil || len(l) != 3 {
+		t.Fatalf("list %v %v", l, err)
+	}
+	var entry []struct {
+		Event []struct {
+			EventName string `json:"eventName"`
+		}
+		EventTime string
+	}
+	if err := json.Unmarshal([]byte(l[1]), &entry); err != nil || len(entry) != 1 || entry[0].Event[0].EventName != "ObjectAccessed:Get" || entry[0].EventTime == "" {
+		t.Fatalf("entry %s (%v)", l[1], err)
+	}
+}
+
+// TestUnreachable: a Redis that is down is a failure to retry, not a
+// rejection.
+func TestUnreachable(t *testing.T) {
+	tg, err := redis.New(redis.Config{ID: "3", Address: "127.0.0.1:1", Key: "k", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	err = tg.Send(context.Background(), message(t, 1, "ObjectCreated:Put", "k"))
+	if err == nil || errors.Is(err, notify.ErrRejected) {
+		t.Fatalf("send to nothing: %v", err)
+	}
+	if _, err := redis.New(redis.Config{ID: "4", Address: "x:1", Key: "k", Format: "columns"}); err == nil {
+		t.Fatal("an unknown format accepted")
+	}
+}
