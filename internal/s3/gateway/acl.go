@@ -115,12 +115,9 @@ func (q *request) aclXML(acl s3fs.ACL) []byte {
 	return []byte(b.String())
 }
 
-func (q *request) writeACL(acl s3fs.ACL) error {
-	out := q.aclXML(acl)
-	q.w.Header().Set("Content-Type", "application/xml")
-	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(out)
-	return nil
+// aclResponse answers acl (its document, with no Content-Length).
+func (q *request) aclResponse(acl s3fs.ACL) *response {
+	return rawResponse("application/xml", q.aclXML(acl))
 }
 
 // grantHeaders are the x-amz-grant-* headers and the permission of each.
@@ -364,35 +361,34 @@ func (q *request) newObjectACL() (*s3fs.ACL, error) {
 	return acl, q.checkPublicACL(acl)
 }
 
-func (q *request) getBucketAcl() error {
+func (q *request) getBucketAcl() (*response, error) {
 	uid, _, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st.ACL != nil && st.Enabled() {
-		return q.writeACL(*st.ACL)
+		return q.aclResponse(*st.ACL), nil
 	}
-	return q.writeACL(s3fs.OwnerOnly(uid))
+	return q.aclResponse(s3fs.OwnerOnly(uid)), nil
 }
 
-func (q *request) putBucketAcl() error {
+func (q *request) putBucketAcl() (*response, error) {
 	uid, _, err := q.g.opt.Backend.BucketOwner(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	acl, err := q.aclToPut(uid, func() (uint32, error) { return uid, nil })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Backend.PutBucketACL(q.ctx, q.cred, q.bucket, acl); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
 // objectACLOf is the ACL an object shows: its own, else its file owner's
@@ -412,19 +408,19 @@ func (q *request) objectACLOf(oi s3fs.ObjectInfo) (s3fs.ACL, error) {
 	return s3fs.OwnerOnly(oi.OwnerUID), nil
 }
 
-func (q *request) getObjectAcl() error {
+func (q *request) getObjectAcl() (*response, error) {
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	acl, err := q.objectACLOf(oi)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.checkACP(oi, acl, s3fs.PermReadACP); err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeACL(acl)
+	return q.aclResponse(acl), nil
 }
 
 // checkACP refuses an object's ACL to a requester that is neither its S3
@@ -441,21 +437,21 @@ func (q *request) checkACP(oi s3fs.ObjectInfo, acl s3fs.ACL, perm string) error 
 	return s3err.New(s3err.AccessDenied)
 }
 
-func (q *request) putObjectAcl() error {
+func (q *request) putObjectAcl() (*response, error) {
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cur, err := q.objectACLOf(oi)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.checkACP(oi, cur, s3fs.PermWriteACP); err != nil {
-		return err
+		return nil, err
 	}
 	acl, err := q.aclToPut(cur.Owner, q.bucketOwnerUID(q.bucket))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cred := q.cred
 	if me, authed := q.requester(); q.granted || (authed && oi.ACL != nil && me == cur.Owner && me != oi.OwnerUID) {
@@ -464,10 +460,9 @@ func (q *request) putObjectAcl() error {
 		cred = posix.Root
 	}
 	if err := q.g.opt.Backend.PutObjectACL(q.ctx, cred, q.bucket, q.key, q.versionID(), acl); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
 // ownershipControls is the body of Put/GetBucketOwnershipControls.
@@ -479,46 +474,44 @@ type ownershipControls struct {
 	} `xml:"Rule"`
 }
 
-func (q *request) getBucketOwnershipControls() error {
+func (q *request) getBucketOwnershipControls() (*response, error) {
 	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st.Ownership == "" {
-		return s3err.New(s3err.OwnershipControlsNotFound).With("BucketName", q.bucket)
+		return nil, s3err.New(s3err.OwnershipControlsNotFound).With("BucketName", q.bucket)
 	}
 	out := ownershipControls{NS: s3NS}
 	out.Rules = append(out.Rules, struct {
 		ObjectOwnership string `xml:"ObjectOwnership"`
 	}{st.Ownership})
-	return q.writeXML(http.StatusOK, out)
+	return xmlResponse(out), nil
 }
 
-func (q *request) putBucketOwnershipControls() error {
+func (q *request) putBucketOwnershipControls() (*response, error) {
 	var oc ownershipControls
 	if err := q.readXML(16<<10, &oc); err != nil {
-		return err
+		return nil, err
 	}
 	if len(oc.Rules) != 1 {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	switch o := oc.Rules[0].ObjectOwnership; o {
 	case s3fs.OwnershipEnforced, s3fs.OwnershipPreferred, s3fs.OwnershipObjectWriter:
 		if err := q.setOwnership(o); err != nil {
-			return err
+			return nil, err
 		}
-		q.w.WriteHeader(http.StatusOK)
-		return nil
+		return empty(http.StatusOK), nil
 	}
-	return s3err.New(s3err.MalformedXML)
+	return nil, s3err.New(s3err.MalformedXML)
 }
 
-func (q *request) deleteBucketOwnershipControls() error {
+func (q *request) deleteBucketOwnershipControls() (*response, error) {
 	if err := q.setOwnership(""); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
 func (q *request) setOwnership(o string) error {

@@ -52,53 +52,52 @@ type partAttrElem struct {
 
 var objectAttributes = []string{"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
 
-func (q *request) getObjectAttributes() error {
+func (q *request) getObjectAttributes() (*response, error) {
 	want := map[string]bool{}
 	for _, v := range q.r.Header.Values("X-Amz-Object-Attributes") {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				if !contains(objectAttributes, a) {
-					return s3err.Newf(s3err.InvalidArgument, "Invalid attribute name specified: "+a)
+					return nil, s3err.Newf(s3err.InvalidArgument, "Invalid attribute name specified: "+a)
 				}
 				want[a] = true
 			}
 		}
 	}
 	if len(want) == 0 {
-		return s3err.Newf(s3err.InvalidArgument, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty.")
+		return nil, s3err.Newf(s3err.InvalidArgument, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty.")
 	}
 	maxParts, marker := 1000, 0
 	if s := q.r.Header.Get("X-Amz-Max-Parts"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Argument max-parts must be an integer between 0 and 2147483647")
+			return nil, s3err.Newf(s3err.InvalidArgument, "Argument max-parts must be an integer between 0 and 2147483647")
 		}
 		maxParts = min(n, 1000)
 	}
 	if s := q.r.Header.Get("X-Amz-Part-Number-Marker"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Argument part-number-marker must be an integer between 0 and 2147483647")
+			return nil, s3err.Newf(s3err.InvalidArgument, "Argument part-number-marker must be an integer between 0 and 2147483647")
 		}
 		marker = n
 	}
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, s3fs.GetOptions{VersionID: q.versionID()})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.setVersionHeader(oi.VersionID)
-	res := getObjectAttributesResponse{NS: s3NS}
+	out := getObjectAttributesResponse{NS: s3NS}
 	if want["ETag"] {
-		res.ETag = s3fs.TrimETag(oi.ETag)
+		out.ETag = s3fs.TrimETag(oi.ETag)
 	}
 	if want["StorageClass"] {
-		res.StorageClass = oi.StorageClass
+		out.StorageClass = oi.StorageClass
 	}
 	if want["ObjectSize"] {
-		res.ObjectSize = &oi.Size
+		out.ObjectSize = &oi.Size
 	}
 	if c := oi.Checksums; want["Checksum"] && (c.CRC32 != "" || c.CRC32C != "" || c.CRC64NVME != "" || c.SHA1 != "" || c.SHA256 != "") {
-		res.Checksum = &checksumElem{CRC32: c.CRC32, CRC32C: c.CRC32C, CRC64NVME: c.CRC64NVME, SHA1: c.SHA1, SHA256: c.SHA256, Type: c.Type}
+		out.Checksum = &checksumElem{CRC32: c.CRC32, CRC32C: c.CRC32C, CRC64NVME: c.CRC64NVME, SHA1: c.SHA1, SHA256: c.SHA256, Type: c.Type}
 	}
 	if want["ObjectParts"] && oi.PartsCount > 0 {
 		op := &objectPartsElem{MaxParts: maxParts, PartNumberMarker: marker, PartsCount: oi.PartsCount}
@@ -119,8 +118,10 @@ func (q *request) getObjectAttributes() error {
 			op.Parts = append(op.Parts, pe)
 			op.NextPartNumberMarker = n
 		}
-		res.ObjectParts = op
+		out.ObjectParts = op
 	}
-	q.w.Header().Set("Last-Modified", oi.ModTime.UTC().Format(http.TimeFormat))
-	return q.writeXML(http.StatusOK, res)
+	res := xmlResponse(out)
+	setVersionHeader(res.hdr(), oi.VersionID)
+	res.hdr().Set("Last-Modified", oi.ModTime.UTC().Format(http.TimeFormat))
+	return res, nil
 }

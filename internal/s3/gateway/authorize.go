@@ -122,10 +122,10 @@ func (q *request) missingForLister() error {
 // file permissions refused, is one an object's ACL grants (or its S3
 // owner makes); then it lends the request the ACL's credential and tells
 // to run the handler again. So a GET costs no read of the object's ACL
-// unless it is refused first. Only object operations whose answer was
-// not written yet qualify.
+// unless it is refused first. Only object operations qualify (their
+// first answer, not yet written, is dropped).
 func (q *request) lendByACL(op *operation, err error) bool {
-	if q.granted || !op.acl.object || q.w.wrote {
+	if q.granted || !op.acl.object {
 		return false
 	}
 	if e, ok := toS3(err); !ok || e.Code != s3err.AccessDenied {

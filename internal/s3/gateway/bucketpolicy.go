@@ -31,64 +31,59 @@ func (q *request) ownsBucket() error {
 	return nil
 }
 
-func (q *request) putBucketPolicy() error {
+func (q *request) putBucketPolicy() (*response, error) {
 	if err := q.ownsBucket(); err != nil {
-		return err
+		return nil, err
 	}
 	doc, err := io.ReadAll(io.LimitReader(q.r.Body, policy.MaxSize+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(doc) > policy.MaxSize {
-		return s3err.Newf(s3err.MalformedPolicy, "Policies must be no more than 20 KB.")
+		return nil, s3err.Newf(s3err.MalformedPolicy, "Policies must be no more than 20 KB.")
 	}
 	if p, perr := policy.ParseBucketPolicy(doc, q.bucket); perr == nil && iam.IsPublic(p) {
 		b, err := q.publicBlock()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if b.BlockPublicPolicy {
-			return s3err.Newf(s3err.AccessDenied, "The bucket's public access block refuses public bucket policies.")
+			return nil, s3err.Newf(s3err.AccessDenied, "The bucket's public access block refuses public bucket policies.")
 		}
 	}
 	err = q.g.opt.Identity.PutBucketPolicy(q.ctx, q.bucket, doc)
 	var pe *policy.Error
 	if errors.As(err, &pe) {
-		return s3err.Newf(s3err.MalformedPolicy, pe.Error())
+		return nil, s3err.Newf(s3err.MalformedPolicy, pe.Error())
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
-func (q *request) getBucketPolicy() error {
+func (q *request) getBucketPolicy() (*response, error) {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	doc, err := q.g.opt.Identity.GetBucketPolicy(q.ctx, q.bucket)
 	if errors.Is(err, iam.ErrNoSuchBucketPolicy) {
-		return s3err.New(s3err.NoSuchBucketPolicy).With("BucketName", q.bucket)
+		return nil, s3err.New(s3err.NoSuchBucketPolicy).With("BucketName", q.bucket)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.w.Header().Set("Content-Type", "application/json")
-	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(doc)
-	return nil
+	return rawResponse("application/json", doc), nil
 }
 
-func (q *request) deleteBucketPolicy() error {
+func (q *request) deleteBucketPolicy() (*response, error) {
 	if err := q.ownsBucket(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
 type policyStatus struct {
@@ -97,21 +92,21 @@ type policyStatus struct {
 	IsPublic bool     `xml:"IsPublic"`
 }
 
-func (q *request) getBucketPolicyStatus() error {
+func (q *request) getBucketPolicyStatus() (*response, error) {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := q.g.opt.Identity.BucketPolicy(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A bucket without a policy is not public (as the conformance suite
 	// has it; AWS answers NoSuchBucketPolicy); one whose ACL grants the
 	// public groups is (as Ceph RGW answers).
 	st, err := q.g.opt.Backend.BucketACL(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	public := iam.IsPublic(p) || (st.Enabled() && st.ACL != nil && st.ACL.Public())
-	return q.writeXML(http.StatusOK, policyStatus{NS: s3NS, IsPublic: public})
+	return xmlResponse(policyStatus{NS: s3NS, IsPublic: public}), nil
 }

@@ -13,18 +13,20 @@ import (
 	"cairn/internal/s3/s3fs"
 )
 
-func (q *request) methodNotAllowed() error { return s3err.New(s3err.MethodNotAllowed) }
+func (q *request) methodNotAllowed() (*response, error) {
+	return nil, s3err.New(s3err.MethodNotAllowed)
+}
 
 // listBuckets answers the buckets the caller may see, in name order; with
 // max-buckets, a page of them and a continuation token (AWS's
 // ListBuckets pagination), and prefix filters them.
-func (q *request) listBuckets() error {
+func (q *request) listBuckets() (*response, error) {
 	v := q.r.URL.Query()
 	max := 0
 	if s := v.Get("max-buckets"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 10000 {
-			return s3err.Newf(s3err.InvalidArgument, "max-buckets must be an integer between 1 and 10000")
+			return nil, s3err.Newf(s3err.InvalidArgument, "max-buckets must be an integer between 1 and 10000")
 		}
 		max = n
 	}
@@ -32,14 +34,14 @@ func (q *request) listBuckets() error {
 	if v.Has("continuation-token") {
 		b, err := base64.RawURLEncoding.DecodeString(v.Get("continuation-token"))
 		if err != nil || len(b) == 0 {
-			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+			return nil, s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
 		}
 		after = string(b)
 	}
 	prefix := v.Get("prefix")
 	bs, err := q.g.opt.Backend.ListBuckets(q.ctx, q.cred)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res := listAllMyBucketsResult{NS: s3NS, Owner: q.owner(q.cred.UID), Buckets: []bucketElem{}, Prefix: prefix}
 	for _, b := range bs {
@@ -52,17 +54,17 @@ func (q *request) listBuckets() error {
 		}
 		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: isoTime(b.Created)})
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
-func (q *request) createBucket() error {
+func (q *request) createBucket() (*response, error) {
 	if contains(ReservedBucketNames, q.bucket) {
-		return s3err.Newf(s3err.InvalidBucketName, "The bucket name "+q.bucket+" is reserved: the server's own endpoints live under /"+q.bucket+"/.")
+		return nil, s3err.Newf(s3err.InvalidBucketName, "The bucket name "+q.bucket+" is reserved: the server's own endpoints live under /"+q.bucket+"/.")
 	}
 	if q.length > 0 {
 		var cfg createBucketConfiguration
 		if err := q.readXML(64<<10, &cfg); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	lock := strings.EqualFold(q.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true")
@@ -72,15 +74,15 @@ func (q *request) createBucket() error {
 		ownership = q.g.opt.ObjectOwnership
 	case s3fs.OwnershipEnforced, s3fs.OwnershipPreferred, s3fs.OwnershipObjectWriter:
 	default:
-		return s3err.Newf(s3err.InvalidArgument, "Invalid x-amz-object-ownership header: "+ownership)
+		return nil, s3err.Newf(s3err.InvalidArgument, "Invalid x-amz-object-ownership header: "+ownership)
 	}
 	acl, err := q.headerACL(q.cred.UID, func() (uint32, error) { return q.cred.UID, nil })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if acl != nil && ownership == s3fs.OwnershipEnforced {
 		if a, _ := s3fs.CannedACL("private", q.cred.UID, q.cred.UID); !slices.Equal(acl.Grants, a.Grants) {
-			return s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
+			return nil, s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
 		}
 		acl = nil
 	}
@@ -99,92 +101,93 @@ func (q *request) createBucket() error {
 			// As AWS: in us-east-1, re-creating one's own bucket succeeds
 			// and changes nothing; in every other region it is an error.
 			if q.g.opt.Region == "us-east-1" {
-				q.w.Header().Set("Location", "/"+q.bucket)
-				q.w.WriteHeader(http.StatusOK)
-				return nil
+				return q.created(), nil
 			}
-			return s3err.New(s3err.BucketAlreadyOwnedByYou)
+			return nil, s3err.New(s3err.BucketAlreadyOwnedByYou)
 		}
-		return s3err.New(s3err.BucketAlreadyExists)
+		return nil, s3err.New(s3err.BucketAlreadyExists)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.Header().Set("Location", "/"+q.bucket)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return q.created(), nil
 }
 
-func (q *request) headBucket() error {
+// created is CreateBucket's answer: the new bucket's Location.
+func (q *request) created() *response {
+	res := empty(http.StatusOK)
+	res.hdr().Set("Location", "/"+q.bucket)
+	return res
+}
+
+func (q *request) headBucket() (*response, error) {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.Header().Set("x-amz-bucket-region", q.g.opt.Region)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	res := empty(http.StatusOK)
+	res.hdr().Set("x-amz-bucket-region", q.g.opt.Region)
+	return res, nil
 }
 
-func (q *request) deleteBucket() error {
+func (q *request) deleteBucket() (*response, error) {
 	if err := q.g.opt.Backend.DeleteBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	// The bucket's policy goes with it (and a new bucket of that name
 	// drops any left by a process that died in between).
 	if err := q.g.opt.Identity.DeleteBucketPolicy(q.ctx, q.bucket); err != nil {
 		q.g.log.Error("deleting a deleted bucket's policy failed; it goes when a bucket of that name is created", "bucket", q.bucket, "err", err)
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
-func (q *request) getBucketLocation() error {
+func (q *request) getBucketLocation() (*response, error) {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	loc := q.g.opt.Region
 	if loc == "us-east-1" {
 		loc = ""
 	}
-	return q.writeXML(http.StatusOK, locationConstraint{NS: s3NS, Value: loc})
+	return xmlResponse(locationConstraint{NS: s3NS, Value: loc}), nil
 }
 
 // getBucketVersioning answers the bucket's versioning state (no Status
 // when versioning was never enabled).
-func (q *request) getBucketVersioning() error {
+func (q *request) getBucketVersioning() (*response, error) {
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	status, err := q.g.opt.Backend.Versioning(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, versioningConfiguration{NS: s3NS, Status: status})
+	return xmlResponse(versioningConfiguration{NS: s3NS, Status: status}), nil
 }
 
 // putBucketVersioning enables or suspends versioning. MFA delete is not
 // supported (cairn has no MFA devices): asking for it is an error.
-func (q *request) putBucketVersioning() error {
+func (q *request) putBucketVersioning() (*response, error) {
 	var c versioningConfiguration
 	if err := q.readXML(64<<10, &c); err != nil {
-		return err
+		return nil, err
 	}
 	if c.MfaDelete == "Enabled" {
-		return s3err.Newf(s3err.NotImplemented, "MFA delete is not supported.")
+		return nil, s3err.Newf(s3err.NotImplemented, "MFA delete is not supported.")
 	}
 	if c.MfaDelete != "" && c.MfaDelete != "Disabled" {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	if c.Status != s3fs.VersioningEnabled && c.Status != s3fs.VersioningSuspended {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	if err := q.g.opt.Backend.PutBucketVersioning(q.ctx, q.cred, q.bucket, c.Status); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
 // listParams are the parameters shared by ListObjects v1 and v2.
@@ -245,15 +248,15 @@ func (q *request) fillListing(res *listBucketResult, p listParams, lr s3fs.ListR
 	res.IsTruncated = lr.IsTruncated
 }
 
-func (q *request) listObjectsV1() error {
+func (q *request) listObjectsV1() (*response, error) {
 	p, err := q.listParams()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	marker := q.r.URL.Query().Get("marker")
 	lr, err := q.list(p, marker, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res := listBucketResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), Marker: ptr(p.enc(marker)),
 		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
@@ -261,13 +264,13 @@ func (q *request) listObjectsV1() error {
 	if lr.IsTruncated && p.delim != "" {
 		res.NextMarker = p.enc(lr.NextMarker)
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
-func (q *request) listObjectsV2() error {
+func (q *request) listObjectsV2() (*response, error) {
 	p, err := q.listParams()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v := q.r.URL.Query()
 	after := v.Get("start-after")
@@ -275,14 +278,14 @@ func (q *request) listObjectsV2() error {
 	if v.Has("continuation-token") {
 		b, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || token == "" {
-			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+			return nil, s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
 		}
 		after = string(b)
 	}
 	fetchOwner := v.Get("fetch-owner") == "true"
 	lr, err := q.list(p, after, fetchOwner)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res := listBucketResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), StartAfter: p.enc(v.Get("start-after")),
 		ContinuationToken: token, MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
@@ -292,7 +295,7 @@ func (q *request) listObjectsV2() error {
 	if lr.IsTruncated {
 		res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(lr.NextMarker))
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -27,13 +27,13 @@ type corsRule struct {
 	MaxAgeSeconds  *int     `xml:"MaxAgeSeconds"`
 }
 
-func (q *request) getBucketCors() error {
+func (q *request) getBucketCors() (*response, error) {
 	rules, err := q.g.opt.Backend.GetBucketCors(q.ctx, q.cred, q.bucket)
 	if errors.Is(err, s3fs.ErrNoSuchCORS) {
-		return s3err.New(s3err.NoSuchCORSConfiguration).With("BucketName", q.bucket)
+		return nil, s3err.New(s3err.NoSuchCORSConfiguration).With("BucketName", q.bucket)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := corsConfiguration{NS: s3NS}
 	for _, r := range rules {
@@ -44,13 +44,13 @@ func (q *request) getBucketCors() error {
 		}
 		out.Rules = append(out.Rules, cr)
 	}
-	return q.writeXML(http.StatusOK, out)
+	return xmlResponse(out), nil
 }
 
-func (q *request) putBucketCors() error {
+func (q *request) putBucketCors() (*response, error) {
 	var cfg corsConfiguration
 	if err := q.readXML(64<<10, &cfg); err != nil {
-		return err
+		return nil, err
 	}
 	rules := make([]s3fs.CORSRule, 0, len(cfg.Rules))
 	for _, r := range cfg.Rules {
@@ -62,18 +62,16 @@ func (q *request) putBucketCors() error {
 		rules = append(rules, rule)
 	}
 	if err := q.g.opt.Backend.PutBucketCors(q.ctx, q.cred, q.bucket, rules); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) deleteBucketCors() error {
+func (q *request) deleteBucketCors() (*response, error) {
 	if err := q.g.opt.Backend.DeleteBucketCors(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
 // bucketCORS is the CORS rules that decide a request on bucket: its own,
@@ -88,30 +86,30 @@ func (q *request) bucketCORS() ([]s3fs.CORSRule, error) {
 
 // preflight answers a CORS preflight request (OPTIONS), which browsers
 // send without credentials: from the bucket's rules alone.
-func (q *request) preflight() error {
+func (q *request) preflight() (*response, error) {
 	origin := q.r.Header.Get("Origin")
 	method := q.r.Header.Get("Access-Control-Request-Method")
 	if origin == "" {
-		return s3err.Newf(s3err.BadRequest, "Insufficient information. Origin request header needed.")
+		return nil, s3err.Newf(s3err.BadRequest, "Insufficient information. Origin request header needed.")
 	}
 	if method == "" {
-		return s3err.Newf(s3err.BadRequest, "Invalid Access-Control-Request-Method: the header is missing.")
+		return nil, s3err.Newf(s3err.BadRequest, "Invalid Access-Control-Request-Method: the header is missing.")
 	}
 	rules, err := q.bucketCORS()
 	if errors.Is(err, s3fs.ErrNoSuchCORS) {
-		return s3err.Newf(s3err.AccessForbidden, "CORSResponse: CORS is not enabled for this bucket.")
+		return nil, s3err.Newf(s3err.AccessForbidden, "CORSResponse: CORS is not enabled for this bucket.")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	headers := requestHeaders(q.r.Header.Get("Access-Control-Request-Headers"))
 	r := s3fs.MatchCORS(rules, origin, method, headers)
 	if r == nil {
-		return s3err.Newf(s3err.AccessForbidden, "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.")
+		return nil, s3err.Newf(s3err.AccessForbidden, "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.")
 	}
-	setCORSHeaders(q.w.Header(), r, origin, headers)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	res := empty(http.StatusOK)
+	setCORSHeaders(res.hdr(), r, origin, headers)
+	return res, nil
 }
 
 // corsHeaders adds the CORS headers to the answer of a browser's request

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -306,7 +305,10 @@ func (q *request) fail(err error) {
 	e.WriteXML(q.w, q.r.Method)
 }
 
-// serve authenticates and dispatches.
+// serve authenticates, authorizes and dispatches: the operation's handler
+// returns its answer, which respond writes. Nothing is written before
+// then but the common headers, so a refused attempt can be dropped and
+// the handler run again (lendByACL).
 func (q *request) serve() {
 	if headerSize(q.r) > q.g.opt.MaxHeaderBytes {
 		q.fail(s3err.New(s3err.RequestHeaderSectionTooLarge))
@@ -327,16 +329,12 @@ func (q *request) serve() {
 		return
 	}
 	if op.public {
-		if err := op.fn(q); err != nil {
-			q.fail(err)
-		}
+		q.respond(op.fn(q))
 		return
 	}
 	q.corsHeaders()
 	if op.formAuth {
-		if err := op.fn(q); err != nil {
-			q.fail(err)
-		}
+		q.respond(op.fn(q))
 		return
 	}
 	service := "s3"
@@ -359,20 +357,19 @@ func (q *request) serve() {
 		q.fail(err)
 		return
 	}
-	err := op.fn(q)
+	res, err := op.fn(q)
 	if err != nil && q.lendByACL(op, err) {
-		err = op.fn(q) // once more, with what the object's ACL lends
+		res.discard()
+		res, err = op.fn(q) // once more, with what the object's ACL lends
 	}
-	if err != nil && op.acl == onObject(s3fs.PermRead) && !q.w.wrote {
+	if err != nil && op.acl == onObject(s3fs.PermRead) {
 		if e, ok := toS3(err); ok && e.Code == s3err.AccessDenied {
 			if missing := q.missingForLister(); missing != nil {
 				err = missing
 			}
 		}
 	}
-	if err != nil {
-		q.fail(err)
-	}
+	q.respond(res, err)
 }
 
 // parseTarget finds the bucket and key, from the Host (virtual-host style,
@@ -475,29 +472,6 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 func (q *request) bodyRead() int64 { return q.in }
-
-// writeXML answers status with v as XML.
-func (q *request) writeXML(status int, v any) error {
-	var out []byte
-	switch l := v.(type) {
-	case listBucketResult:
-		out = l.appendXML(make([]byte, 0, 256+len(l.Contents)*256+len(l.CommonPrefixes)*64))
-	case listVersionsResult:
-		out = l.appendXML(make([]byte, 0, 256+len(l.Entries)*320+len(l.CommonPrefixes)*64))
-	default:
-		var err error
-		if out, err = xml.Marshal(v); err != nil {
-			return err
-		}
-	}
-	h := q.w.Header()
-	h.Set("Content-Type", "application/xml")
-	h.Set("Content-Length", strconv.Itoa(len(xml.Header)+len(out)))
-	q.w.WriteHeader(status)
-	io.WriteString(q.w, xml.Header)
-	q.w.Write(out)
-	return nil
-}
 
 // readBody reads a request body of at most limit bytes (an XML
 // document: a longer one is MalformedXML).

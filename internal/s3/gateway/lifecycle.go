@@ -181,41 +181,39 @@ func lifecycleOut(rules []s3fs.LifecycleRule) lifecycleConfiguration {
 	return out
 }
 
-func (q *request) getBucketLifecycle() error {
+func (q *request) getBucketLifecycle() (*response, error) {
 	rules, err := q.g.opt.Backend.GetBucketLifecycle(q.ctx, q.cred, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, lifecycleOut(rules))
+	return xmlResponse(lifecycleOut(rules)), nil
 }
 
-func (q *request) putBucketLifecycle() error {
+func (q *request) putBucketLifecycle() (*response, error) {
 	var in lifecycleConfiguration
 	if err := q.readXML(1<<20, &in); err != nil {
-		return err
+		return nil, err
 	}
 	rules, err := in.toRules()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Backend.PutBucketLifecycle(q.ctx, q.cred, q.bucket, rules); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) deleteBucketLifecycle() error {
+func (q *request) deleteBucketLifecycle() (*response, error) {
 	if err := q.g.opt.Backend.DeleteBucketLifecycle(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
-// expirationHeader sets x-amz-expiration when a lifecycle rule will
+// expirationHeader sets x-amz-expiration in h when a lifecycle rule will
 // expire the object.
-func (q *request) expirationHeader(oi s3fs.ObjectInfo) {
+func (q *request) expirationHeader(h http.Header, oi s3fs.ObjectInfo) {
 	if oi.Key == "" || strings.HasSuffix(oi.Key, "/") {
 		return
 	}
@@ -223,5 +221,5 @@ func (q *request) expirationHeader(oi s3fs.ObjectInfo) {
 	if t.IsZero() {
 		return
 	}
-	q.w.Header().Set("x-amz-expiration", `expiry-date="`+t.UTC().Format(http.TimeFormat)+`", rule-id="`+strings.ReplaceAll(id, `"`, `\"`)+`"`)
+	h.Set("x-amz-expiration", `expiry-date="`+t.UTC().Format(http.TimeFormat)+`", rule-id="`+strings.ReplaceAll(id, `"`, `\"`)+`"`)
 }

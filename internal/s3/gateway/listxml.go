@@ -12,7 +12,7 @@ import (
 // reflection. appendListXML writes exactly what xml.Marshal writes for a
 // listBucketResult (a test compares the two on random pages), directly.
 
-// appendXML is writeXML's fast path for listings.
+// appendXML is marshalXML's fast path for listings.
 func (r *listBucketResult) appendXML(b []byte) []byte {
 	b = append(b, `<ListBucketResult xmlns="`...)
 	b = appendEscaped(b, r.NS)

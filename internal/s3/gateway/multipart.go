@@ -20,17 +20,19 @@ func (q *request) partNumber() (int, error) {
 	return n, nil
 }
 
-func (q *request) createMultipartUpload() error {
+func (q *request) createMultipartUpload() (*response, error) {
 	opt, err := q.putOptions()
 	if err == nil {
 		opt.ACL, err = q.newObjectACL()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
+	// The checksum headers go out with an error of the backend's too.
+	res := &response{}
 	if opt.ChecksumType != "" || len(opt.Compute) > 0 {
 		if len(opt.Compute) == 0 {
-			return s3err.Newf(s3err.InvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+			return nil, s3err.Newf(s3err.InvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
 		}
 		alg := opt.Compute[0]
 		typ := opt.ChecksumType
@@ -38,54 +40,55 @@ func (q *request) createMultipartUpload() error {
 			typ = s3fs.DefaultChecksumType(alg)
 		}
 		if !s3fs.ValidChecksumType(alg, typ) {
-			return s3err.Newf(s3err.InvalidRequest, "The "+typ+" checksum type cannot be used with the "+strings.ToLower(alg)+" checksum algorithm.")
+			return nil, s3err.Newf(s3err.InvalidRequest, "The "+typ+" checksum type cannot be used with the "+strings.ToLower(alg)+" checksum algorithm.")
 		}
-		q.w.Header().Set("x-amz-checksum-algorithm", alg)
-		q.w.Header().Set("x-amz-checksum-type", typ)
+		res.hdr().Set("x-amz-checksum-algorithm", alg)
+		res.hdr().Set("x-amz-checksum-type", typ)
 	}
 	id, err := q.g.opt.Backend.CreateMultipartUpload(q.ctx, q.cred, q.bucket, q.key, opt)
 	if err != nil {
-		return err
+		return res, err
 	}
-	return q.writeXML(http.StatusOK, initiateMultipartUploadResult{NS: s3NS, Bucket: q.bucket, Key: q.key, UploadID: id})
+	res.xml = initiateMultipartUploadResult{NS: s3NS, Bucket: q.bucket, Key: q.key, UploadID: id}
+	return res, nil
 }
 
-func (q *request) uploadPart() error {
+func (q *request) uploadPart() (*response, error) {
 	n, err := q.partNumber()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.needLength(); err != nil {
-		return err
+		return nil, err
 	}
 	opt, err := q.putOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := q.g.opt.Backend.UploadPart(q.ctx, q.cred, q.bucket, q.key, q.uploadID(), n, q.r.Body, opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.w.Header().Set("ETag", p.ETag)
-	setChecksumHeaders(q.w.Header(), p.Checksums)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	res := empty(http.StatusOK)
+	res.hdr().Set("ETag", p.ETag)
+	setChecksumHeaders(res.hdr(), p.Checksums)
+	return res, nil
 }
 
-func (q *request) uploadPartCopy() error {
+func (q *request) uploadPartCopy() (*response, error) {
 	n, err := q.partNumber()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sb, sk, srcCred, err := q.copySource()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opt := s3fs.CopyOptions{Source: q.copyConditions(), SourceCred: srcCred, SourceVersionID: q.copySourceVersion()}
 	if s := q.r.Header.Get("X-Amz-Copy-Source-Range"); s != "" {
 		rg := parseRange(s)
 		if rg == nil || rg.Start < 0 || rg.Open {
-			return s3err.Newf(s3err.InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+			return nil, s3err.Newf(s3err.InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
 		}
 		opt.Range = rg
 	}
@@ -94,18 +97,18 @@ func (q *request) uploadPartCopy() error {
 		err = s3fs.ErrPreconditionFailed
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, copyPartResult{NS: s3NS, LastModified: isoTime(p.ModTime), ETag: p.ETag})
+	return xmlResponse(copyPartResult{NS: s3NS, LastModified: isoTime(p.ModTime), ETag: p.ETag}), nil
 }
 
-func (q *request) completeMultipartUpload() error {
+func (q *request) completeMultipartUpload() (*response, error) {
 	var req completeMultipartUpload
 	if err := q.readXML(8<<20, &req); err != nil {
-		return err
+		return nil, err
 	}
 	if len(req.Parts) == 0 {
-		return s3err.Newf(s3err.MalformedXML, "You must specify at least one part")
+		return nil, s3err.Newf(s3err.MalformedXML, "You must specify at least one part")
 	}
 	parts := make([]s3fs.CompletePart, len(req.Parts))
 	for i, p := range req.Parts {
@@ -121,43 +124,42 @@ func (q *request) completeMultipartUpload() error {
 	}
 	oi, err := q.g.opt.Backend.CompleteMultipartUpload(q.ctx, q.cred, q.bucket, q.key, q.uploadID(), parts, opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res := completeMultipartUploadResult{NS: s3NS, Location: "/" + q.bucket + "/" + q.key, Bucket: q.bucket, Key: q.key, ETag: oi.ETag,
+	res := xmlResponse(completeMultipartUploadResult{NS: s3NS, Location: "/" + q.bucket + "/" + q.key, Bucket: q.bucket, Key: q.key, ETag: oi.ETag,
 		ChecksumCRC32: oi.Checksums.CRC32, ChecksumCRC32C: oi.Checksums.CRC32C, ChecksumCRC64NVME: oi.Checksums.CRC64NVME,
-		ChecksumSHA1: oi.Checksums.SHA1, ChecksumSHA256: oi.Checksums.SHA256, ChecksumType: oi.Checksums.Type}
-	q.setNewVersionHeader(oi.VersionID)
-	return q.writeXML(http.StatusOK, res)
+		ChecksumSHA1: oi.Checksums.SHA1, ChecksumSHA256: oi.Checksums.SHA256, ChecksumType: oi.Checksums.Type})
+	setNewVersionHeader(res.hdr(), oi.VersionID)
+	return res, nil
 }
 
-func (q *request) abortMultipartUpload() error {
+func (q *request) abortMultipartUpload() (*response, error) {
 	if err := q.g.opt.Backend.AbortMultipartUpload(q.ctx, q.cred, q.bucket, q.key, q.uploadID()); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
-func (q *request) listParts() error {
+func (q *request) listParts() (*response, error) {
 	v := q.r.URL.Query()
 	marker, max := 0, 1000
 	if s := v.Get("part-number-marker"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Argument part-number-marker must be an integer between 0 and 2147483647")
+			return nil, s3err.Newf(s3err.InvalidArgument, "Argument part-number-marker must be an integer between 0 and 2147483647")
 		}
 		marker = n
 	}
 	if s := v.Get("max-parts"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Argument max-parts must be an integer between 0 and 2147483647")
+			return nil, s3err.Newf(s3err.InvalidArgument, "Argument max-parts must be an integer between 0 and 2147483647")
 		}
 		max = min(n, 1000)
 	}
 	lr, err := q.g.opt.Backend.ListParts(q.ctx, q.cred, q.bucket, q.key, q.uploadID(), marker, max)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ow := q.owner(lr.Upload.OwnerUID)
 	res := listPartsResult{NS: s3NS, Bucket: q.bucket, Key: q.key, UploadID: q.uploadID(), Initiator: ow, Owner: ow,
@@ -166,28 +168,28 @@ func (q *request) listParts() error {
 	for _, p := range lr.Parts {
 		res.Parts = append(res.Parts, partElem{PartNumber: p.Number, LastModified: isoTime(p.ModTime), ETag: p.ETag, Size: p.Size})
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
-func (q *request) listMultipartUploads() error {
+func (q *request) listMultipartUploads() (*response, error) {
 	v := q.r.URL.Query()
 	opt := s3fs.ListUploadsOptions{Prefix: v.Get("prefix"), Delimiter: v.Get("delimiter"), KeyMarker: v.Get("key-marker"),
 		UploadIDMarker: v.Get("upload-id-marker"), MaxUploads: 1000}
 	if s := v.Get("max-uploads"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Argument max-uploads must be an integer between 0 and 2147483647")
+			return nil, s3err.Newf(s3err.InvalidArgument, "Argument max-uploads must be an integer between 0 and 2147483647")
 		}
 		opt.MaxUploads = min(n, 1000)
 	}
 	enc := v.Get("encoding-type")
 	if enc != "" && enc != "url" {
-		return s3err.Newf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
 	}
 	p := listParams{encoding: enc}
 	lr, err := q.g.opt.Backend.ListMultipartUploads(q.ctx, q.cred, q.bucket, opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res := listMultipartUploadsResult{NS: s3NS, Bucket: q.bucket, KeyMarker: p.enc(opt.KeyMarker), UploadIDMarker: opt.UploadIDMarker,
 		NextKeyMarker: p.enc(lr.NextKeyMarker), NextUploadIDMarker: lr.NextUploadIDMarker, Prefix: p.enc(opt.Prefix),
@@ -201,5 +203,5 @@ func (q *request) listMultipartUploads() error {
 	for _, cp := range lr.CommonPrefixes {
 		res.CommonPrefixes = append(res.CommonPrefixes, prefixElem{Prefix: p.enc(cp)})
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }

@@ -60,9 +60,9 @@ func lockHeaders(h http.Header, opt *s3fs.PutOptions) error {
 	return nil
 }
 
-// lockResponseHeaders sets the object lock headers of GET, HEAD and PUT.
-func (q *request) lockResponseHeaders(oi s3fs.ObjectInfo) {
-	h := q.w.Header()
+// lockResponseHeaders sets the object lock headers of GET, HEAD and PUT
+// in h.
+func lockResponseHeaders(h http.Header, oi s3fs.ObjectInfo) {
 	if oi.LockMode != "" {
 		h.Set("x-amz-object-lock-mode", oi.LockMode)
 		h.Set("x-amz-object-lock-retain-until-date", oi.LockUntil.UTC().Format(time.RFC3339))
@@ -85,10 +85,10 @@ func (q *request) bypassGovernance() bool {
 	return q.authorize("s3:BypassGovernanceRetention", res) == nil
 }
 
-func (q *request) getObjectLockConfiguration() error {
+func (q *request) getObjectLockConfiguration() (*response, error) {
 	c, err := q.g.opt.Backend.ObjectLockConfiguration(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := objectLockConfiguration{NS: s3NS, ObjectLockEnabled: "Enabled"}
 	if c.Mode != "" {
@@ -101,99 +101,96 @@ func (q *request) getObjectLockConfiguration() error {
 			out.Rule.DefaultRetention.Years = &c.Years
 		}
 	}
-	return q.writeXML(http.StatusOK, out)
+	return xmlResponse(out), nil
 }
 
-func (q *request) putObjectLockConfiguration() error {
+func (q *request) putObjectLockConfiguration() (*response, error) {
 	var in objectLockConfiguration
 	if err := q.readXML(64<<10, &in); err != nil {
-		return err
+		return nil, err
 	}
 	if in.ObjectLockEnabled != "Enabled" {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	c := s3fs.ObjectLockConfig{Enabled: true}
 	if r := in.Rule; r != nil {
 		d := r.DefaultRetention
 		if !s3fs.ValidRetentionMode(d.Mode) || d.Days != nil && d.Years != nil || d.Days == nil && d.Years == nil {
-			return s3err.New(s3err.MalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		c.Mode = d.Mode
 		if d.Days != nil {
 			if *d.Days <= 0 {
-				return s3err.Newf(s3err.InvalidRetentionPeriod, "Default retention period must be a positive integer value.")
+				return nil, s3err.Newf(s3err.InvalidRetentionPeriod, "Default retention period must be a positive integer value.")
 			}
 			c.Days = *d.Days
 		}
 		if d.Years != nil {
 			if *d.Years <= 0 {
-				return s3err.Newf(s3err.InvalidRetentionPeriod, "Default retention period must be a positive integer value.")
+				return nil, s3err.Newf(s3err.InvalidRetentionPeriod, "Default retention period must be a positive integer value.")
 			}
 			c.Years = *d.Years
 		}
 	}
 	if err := q.g.opt.Backend.PutObjectLockConfiguration(q.ctx, q.cred, q.bucket, c); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) getObjectRetention() error {
+func (q *request) getObjectRetention() (*response, error) {
 	r, err := q.g.opt.Backend.GetObjectRetention(q.ctx, q.cred, q.bucket, q.key, q.versionID())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, retentionXML{NS: s3NS, Mode: r.Mode, RetainUntilDate: r.Until.UTC().Format(time.RFC3339Nano)})
+	return xmlResponse(retentionXML{NS: s3NS, Mode: r.Mode, RetainUntilDate: r.Until.UTC().Format(time.RFC3339Nano)}), nil
 }
 
-func (q *request) putObjectRetention() error {
+func (q *request) putObjectRetention() (*response, error) {
 	var in retentionXML
 	if err := q.readXML(64<<10, &in); err != nil {
-		return err
+		return nil, err
 	}
 	r := s3fs.Retention{Mode: in.Mode}
 	switch {
 	case in.Mode == "" && in.RetainUntilDate == "":
 	case !s3fs.ValidRetentionMode(in.Mode) || in.RetainUntilDate == "":
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	default:
 		t, err := time.Parse(time.RFC3339Nano, in.RetainUntilDate)
 		if err != nil {
-			return s3err.New(s3err.MalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		r.Until = t
 	}
 	if err := q.g.opt.Backend.PutObjectRetention(q.ctx, q.cred, q.bucket, q.key, q.versionID(), r, q.bypassGovernance()); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) getObjectLegalHold() error {
+func (q *request) getObjectLegalHold() (*response, error) {
 	on, err := q.g.opt.Backend.GetObjectLegalHold(q.ctx, q.cred, q.bucket, q.key, q.versionID())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := "OFF"
 	if on {
 		st = "ON"
 	}
-	return q.writeXML(http.StatusOK, legalHoldXML{NS: s3NS, Status: st})
+	return xmlResponse(legalHoldXML{NS: s3NS, Status: st}), nil
 }
 
-func (q *request) putObjectLegalHold() error {
+func (q *request) putObjectLegalHold() (*response, error) {
 	var in legalHoldXML
 	if err := q.readXML(64<<10, &in); err != nil {
-		return err
+		return nil, err
 	}
 	if in.Status != "ON" && in.Status != "OFF" {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	if err := q.g.opt.Backend.PutObjectLegalHold(q.ctx, q.cred, q.bucket, q.key, q.versionID(), in.Status == "ON"); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }

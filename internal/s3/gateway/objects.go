@@ -5,12 +5,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"cairn/internal/iam/policy"
@@ -144,31 +142,29 @@ func (q *request) needLength() error {
 	return nil
 }
 
-func (q *request) putObject() error {
+func (q *request) putObject() (*response, error) {
 	if err := q.needLength(); err != nil {
-		return err
+		return nil, err
 	}
 	opt, err := q.putOptions()
 	if err == nil {
 		opt.ACL, err = q.newObjectACL()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	oi, err := q.g.opt.Backend.PutObject(q.ctx, q.cred, q.bucket, q.key, q.r.Body, opt)
-	if err == nil {
-		q.lockResponseHeaders(oi)
-		q.expirationHeader(oi)
-	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h := q.w.Header()
+	res := empty(http.StatusOK)
+	h := res.hdr()
+	lockResponseHeaders(h, oi)
+	q.expirationHeader(h, oi)
 	h.Set("ETag", oi.ETag)
 	setChecksumHeaders(h, oi.Checksums)
-	q.setNewVersionHeader(oi.VersionID)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	setNewVersionHeader(h, oi.VersionID)
+	return res, nil
 }
 
 // versionID is the request's versionId parameter.
@@ -176,30 +172,35 @@ func (q *request) versionID() string { return q.r.URL.Query().Get("versionId") }
 
 // setVersionHeader sets x-amz-version-id for a version id ("" means no
 // versioning: no header).
-func (q *request) setVersionHeader(vid string) {
+func setVersionHeader(h http.Header, vid string) {
 	if vid != "" {
-		q.w.Header().Set("x-amz-version-id", vid)
+		h.Set("x-amz-version-id", vid)
 	}
 }
 
-// deleteMarkerHeaders adds the headers of a request that met a delete
-// marker, when err says it did.
-func (q *request) deleteMarkerHeaders(err error) {
+// deleteMarker is the answer that goes with err, a read's error: the
+// headers of a request that met a delete marker, when err says it did
+// (nil otherwise).
+func deleteMarker(err error) *response {
 	var dm *s3fs.DeleteMarkerError
+	res := &response{}
 	switch {
 	case errors.As(err, &dm):
-		q.w.Header().Set("x-amz-delete-marker", "true")
-		q.setVersionHeader(dm.VersionID)
+		res.hdr().Set("x-amz-delete-marker", "true")
+		setVersionHeader(res.hdr(), dm.VersionID)
 	case errors.Is(err, s3fs.ErrNoSuchKey):
-		q.w.Header().Set("x-amz-delete-marker", "false")
+		res.hdr().Set("x-amz-delete-marker", "false")
+	default:
+		return nil
 	}
+	return res
 }
 
 // setNewVersionHeader is setVersionHeader for a version a request
 // created: S3 names only real versions there, not "null".
-func (q *request) setNewVersionHeader(vid string) {
+func setNewVersionHeader(h http.Header, vid string) {
 	if vid != s3fs.NullVersion {
-		q.setVersionHeader(vid)
+		setVersionHeader(h, vid)
 	}
 }
 
@@ -278,9 +279,8 @@ func (q *request) getOptions() (s3fs.GetOptions, error) {
 	return opt, nil
 }
 
-// objectHeaders sets the metadata headers of GET and HEAD.
-func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
-	h := q.w.Header()
+// objectHeaders sets the metadata headers of GET and HEAD in h.
+func (q *request) objectHeaders(h http.Header, oi s3fs.ObjectInfo, whole bool) {
 	h.Set("ETag", oi.ETag)
 	h.Set("Last-Modified", oi.ModTime.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
@@ -290,9 +290,9 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 	}
 	h.Set("Content-Type", ct)
 	setTagCount(h, oi.TagCount)
-	q.setVersionHeader(oi.VersionID)
-	q.lockResponseHeaders(oi)
-	q.expirationHeader(oi)
+	setVersionHeader(h, oi.VersionID)
+	lockResponseHeaders(h, oi)
+	q.expirationHeader(h, oi)
 	for k, v := range oi.Headers {
 		h.Set(k, v)
 	}
@@ -317,152 +317,119 @@ func (q *request) objectHeaders(oi s3fs.ObjectInfo, whole bool) {
 	}
 }
 
-func (q *request) getObject() error {
+// getObject answers the object's body as a stream, whole (200) or the
+// range or part asked for (206, with its Content-Range).
+func (q *request) getObject() (*response, error) {
 	opt, err := q.getOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
-		q.notModified(err)
-		return nil
+		return notModified(err), nil
 	}
 	if err != nil {
-		q.deleteMarkerHeaders(err)
-		return err
+		return deleteMarker(err), err
 	}
-	defer obj.Body.Close()
+	res := &response{status: http.StatusOK, stream: obj.Body, n: obj.Length}
+	h := res.hdr()
 	partial := opt.Range != nil || opt.PartNumber > 0
-	q.objectHeaders(obj.Info, !partial)
-	h := q.w.Header()
+	q.objectHeaders(h, obj.Info, !partial)
 	h.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
-	status := http.StatusOK
 	if partial && (opt.Range != nil || obj.Info.PartsCount > 0) {
-		status = http.StatusPartialContent
+		res.status = http.StatusPartialContent
 		end := obj.Offset + obj.Length - 1
 		if obj.Length == 0 {
 			end = obj.Offset
 		}
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, end, obj.Info.Size))
 	}
-	q.w.WriteHeader(status)
-	if err := copyBody(q.w, obj.Body, obj.Length); err != nil {
-		q.g.log.Warn("GetObject: body not sent in full", "request_id", q.id, "bucket", q.bucket, "key", q.key, "err", err)
-	}
-	return nil
+	return res, nil
 }
 
-// sendBufSize is the buffer a GET body goes through: large enough that a
-// big object takes few reads and socket writes (io.Copy's 32 KiB meant
-// 512 of each for 16 MiB), small objects use a buffer of their size.
-const sendBufSize = 1 << 20
-
-var sendBufs = sync.Pool{New: func() any { b := make([]byte, sendBufSize); return &b }}
-
-// copyBody sends n bytes of body to w. A body that can write itself (an
-// s3fs object: cached blocks go to the socket as they are, block files by
-// sendfile through w's ReadFrom) needs no buffer.
-func copyBody(w io.Writer, body io.Reader, n int64) error {
-	if wt, ok := body.(io.WriterTo); ok {
-		_, err := wt.WriteTo(w)
-		return err
-	}
-	if n < sendBufSize {
-		_, err := io.CopyBuffer(onlyWriter{w}, body, make([]byte, max(n, 1)))
-		return err
-	}
-	bp := sendBufs.Get().(*[]byte)
-	defer sendBufs.Put(bp)
-	_, err := io.CopyBuffer(onlyWriter{w}, body, *bp)
-	return err
-}
-
-// onlyWriter hides any ReadFrom of the wrapped writer, so that CopyBuffer
-// uses the buffer it is given.
-type onlyWriter struct{ io.Writer }
-
-func (q *request) headObject() error {
+// headObject answers GET's headers, with the Content-Length of the
+// body GET would send, and no body.
+func (q *request) headObject() (*response, error) {
 	opt, err := q.getOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if opt.Range != nil || opt.PartNumber > 0 {
 		// HEAD with a range answers like GET without the body.
 		obj, err := q.g.opt.Backend.GetObject(q.ctx, q.cred, q.bucket, q.key, opt)
 		if err != nil {
-			q.deleteMarkerHeaders(err)
-			return err
+			return deleteMarker(err), err
 		}
 		obj.Body.Close()
-		q.objectHeaders(obj.Info, false)
-		q.w.Header().Set("Content-Length", strconv.FormatInt(obj.Length, 10))
-		q.w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, obj.Offset+max(obj.Length, 1)-1, obj.Info.Size))
-		q.w.WriteHeader(http.StatusPartialContent)
-		return nil
+		res := empty(http.StatusPartialContent)
+		h := res.hdr()
+		q.objectHeaders(h, obj.Info, false)
+		h.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, obj.Offset+max(obj.Length, 1)-1, obj.Info.Size))
+		return res, nil
 	}
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, opt)
 	if errors.Is(err, s3fs.ErrNotModified) {
-		q.notModified(err)
-		return nil
+		return notModified(err), nil
 	}
 	if err != nil {
-		q.deleteMarkerHeaders(err)
-		return err
+		return deleteMarker(err), err
 	}
-	q.objectHeaders(oi, true)
-	q.w.Header().Set("Content-Length", strconv.FormatInt(oi.Size, 10))
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	res := empty(http.StatusOK)
+	q.objectHeaders(res.hdr(), oi, true)
+	res.hdr().Set("Content-Length", strconv.FormatInt(oi.Size, 10))
+	return res, nil
 }
 
 // notModified answers 304 with the headers RFC 9110 keeps on it: the
 // ETag and Last-Modified of the object.
-func (q *request) notModified(err error) {
+func notModified(err error) *response {
+	res := empty(http.StatusNotModified)
 	var nm *s3fs.NotModifiedError
 	if errors.As(err, &nm) {
-		h := q.w.Header()
+		h := res.hdr()
 		h.Set("ETag", nm.ETag)
 		h.Set("Last-Modified", nm.ModTime.UTC().Format(http.TimeFormat))
 	}
-	q.w.WriteHeader(http.StatusNotModified)
+	return res
 }
 
-func (q *request) deleteObject() error {
-	res, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, q.key, q.versionID(), q.bypassGovernance())
+func (q *request) deleteObject() (*response, error) {
+	d, err := q.g.opt.Backend.DeleteObjectVersion(q.ctx, q.cred, q.bucket, q.key, q.versionID(), q.bypassGovernance())
 	if err != nil && !errors.Is(err, s3fs.ErrNoSuchKey) {
-		return err
+		return nil, err
 	}
-	if res.DeleteMarker {
-		q.w.Header().Set("x-amz-delete-marker", "true")
+	res := empty(http.StatusNoContent)
+	if d.DeleteMarker {
+		res.hdr().Set("x-amz-delete-marker", "true")
 	}
-	q.setVersionHeader(res.VersionID)
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	setVersionHeader(res.hdr(), d.VersionID)
+	return res, nil
 }
 
-func (q *request) deleteObjects() error {
+func (q *request) deleteObjects() (*response, error) {
 	// The body's Content-MD5 or x-amz-checksum-* is checked before any
 	// key goes: a damaged list must delete nothing.
 	digests, err := q.putOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body, err := q.readBody(2 << 20)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s3fs.VerifyBody(body, digests); err != nil {
-		return err
+		return nil, err
 	}
 	var req deleteRequest
 	if err := xml.Unmarshal(body, &req); err != nil {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
-		return s3err.New(s3err.MalformedXML)
+		return nil, s3err.New(s3err.MalformedXML)
 	}
 	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	res := deleteResult{NS: s3NS}
 	versioned := false
@@ -472,7 +439,7 @@ func (q *request) deleteObjects() error {
 	if !versioned {
 		status, err := q.g.opt.Backend.Versioning(q.ctx, q.bucket)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		versioned = status != ""
 	}
@@ -506,7 +473,7 @@ func (q *request) deleteObjects() error {
 		q.cred, q.granted = *aclCred, true
 	}
 	if q.principal == nil && len(keys) == 0 {
-		return s3err.New(s3err.AccessDenied) // an anonymous caller no bucket policy lets delete
+		return nil, s3err.New(s3err.AccessDenied) // an anonymous caller no bucket policy lets delete
 	}
 	var errs []error
 	var done []s3fs.DeleteResult
@@ -545,7 +512,7 @@ func (q *request) deleteObjects() error {
 			res.Deleted = append(res.Deleted, de)
 		}
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
 // copySourceVersion is the versionId of x-amz-copy-source, if any.
@@ -606,25 +573,25 @@ func (q *request) copyConditions() s3fs.GetOptions {
 	}
 }
 
-func (q *request) copyObject() error {
+func (q *request) copyObject() (*response, error) {
 	sb, sk, srcCred, err := q.copySource()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir := strings.ToUpper(q.r.Header.Get("X-Amz-Metadata-Directive"))
 	if dir != "" && dir != "COPY" && dir != "REPLACE" {
-		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
 	}
 	tdir := strings.ToUpper(q.r.Header.Get("X-Amz-Tagging-Directive"))
 	if tdir != "" && tdir != "COPY" && tdir != "REPLACE" {
-		return s3err.Newf(s3err.InvalidArgument, "Unknown tagging directive.")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Unknown tagging directive.")
 	}
 	put, err := q.putOptions()
 	if err == nil {
 		put.ACL, err = q.newObjectACL()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	put.Size = -1
 	opt := s3fs.CopyOptions{ReplaceMetadata: dir == "REPLACE", ReplaceTags: tdir == "REPLACE", Put: put, Source: q.copyConditions(), SourceCred: srcCred,
@@ -634,11 +601,12 @@ func (q *request) copyObject() error {
 		err = s3fs.ErrPreconditionFailed // copy conditions fail with 412
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
+	res := xmlResponse(copyObjectResult{NS: s3NS, LastModified: isoTime(oi.ModTime), ETag: oi.ETag})
 	if v := opt.SourceVersionID; v != "" {
-		q.w.Header().Set("x-amz-copy-source-version-id", v)
+		res.hdr().Set("x-amz-copy-source-version-id", v)
 	}
-	q.setNewVersionHeader(oi.VersionID)
-	return q.writeXML(http.StatusOK, copyObjectResult{NS: s3NS, LastModified: isoTime(oi.ModTime), ETag: oi.ETag})
+	setNewVersionHeader(res.hdr(), oi.VersionID)
+	return res, nil
 }

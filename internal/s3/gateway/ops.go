@@ -41,9 +41,11 @@ type operation struct {
 	action string
 	// versionAction replaces action when the request names a versionId.
 	versionAction string
-	// fn serves the request; nil answers NotImplemented without
-	// authenticating.
-	fn func(*request) error
+	// fn serves the request: it returns its answer, or an error with
+	// the headers that go with it (a nil response: none); respond writes
+	// either. Handlers never touch the ResponseWriter. nil answers
+	// NotImplemented without authenticating.
+	fn func(*request) (*response, error)
 	// public operations are served without authentication or
 	// authorization (CORS preflight requests, which browsers send
 	// without credentials).

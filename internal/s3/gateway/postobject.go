@@ -308,24 +308,24 @@ func (l *lengthChecked) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (q *request) postObject() error {
+func (q *request) postObject() (*response, error) {
 	fields, file, err := q.readForm()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, pol, err := q.formAuth(fields)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, ok := fields["key"]
 	if !ok || key == "" {
-		return s3err.Newf(s3err.InvalidArgument, "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.")
 	}
 	key = strings.ReplaceAll(key, "${filename}", file.FileName())
 	fields["key"] = key // the policy judges the key the object gets
 	if pol != nil {
 		if err := pol.check(fields, q.bucket, q.g.opt.Now()); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	q.key = key
@@ -335,7 +335,7 @@ func (q *request) postObject() error {
 		q.cred = p.Cred
 	}
 	if err := q.authorizeMain("s3:PutObject", policy.ObjectARN(q.bucket, key), onBucket(s3fs.PermWrite)); err != nil {
-		return err
+		return nil, err
 	}
 	// The form's fields are the object's headers.
 	h := http.Header{}
@@ -357,18 +357,18 @@ func (q *request) postObject() error {
 	}
 	q.r.Header = saved
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if t, ok := fields["tagging"]; ok {
 		var tg tagging
 		if err := xml.Unmarshal([]byte(t), &tg); err != nil {
-			return s3err.New(s3err.MalformedXML)
+			return nil, s3err.New(s3err.MalformedXML)
 		}
 		for _, e := range tg.TagSet.Tags {
 			opt.Tags = append(opt.Tags, s3fs.Tag(e))
 		}
 		if err := s3fs.ValidateTags(opt.Tags, s3fs.MaxObjectTags); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	opt.Size = -1
@@ -379,12 +379,18 @@ func (q *request) postObject() error {
 	oi, err := q.g.opt.Backend.PutObject(q.ctx, q.cred, q.bucket, key, body, opt)
 	var se *s3err.Error
 	if errors.As(err, &se) {
-		return se
+		return nil, se
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.setNewVersionHeader(oi.VersionID)
+	// The answer is success_action_redirect's 303, else the status
+	// success_action_status names (201 with a PostResponse document),
+	// else 204.
+	res := empty(http.StatusNoContent)
+	rh := res.hdr()
+	setNewVersionHeader(rh, oi.VersionID)
+	rh.Set("ETag", oi.ETag)
 	loc := "/" + q.bucket + "/" + key
 	if redirect := fields["success_action_redirect"]; redirect != "" {
 		if u, err := url.Parse(redirect); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
@@ -393,21 +399,18 @@ func (q *request) postObject() error {
 			v.Set("key", key)
 			v.Set("etag", oi.ETag)
 			u.RawQuery = v.Encode()
-			q.w.Header().Set("Location", u.String())
-			q.w.Header().Set("ETag", oi.ETag)
-			q.w.WriteHeader(http.StatusSeeOther)
-			return nil
+			rh.Set("Location", u.String())
+			res.status = http.StatusSeeOther
+			return res, nil
 		}
 	}
-	q.w.Header().Set("ETag", oi.ETag)
-	q.w.Header().Set("Location", loc)
+	rh.Set("Location", loc)
 	switch st, _ := strconv.Atoi(fields["success_action_status"]); st {
 	case http.StatusOK:
-		q.w.WriteHeader(http.StatusOK)
+		res.status = http.StatusOK
 	case http.StatusCreated:
-		return q.writeXML(http.StatusCreated, postResponse{Location: loc, Bucket: q.bucket, Key: key, ETag: oi.ETag})
-	default:
-		q.w.WriteHeader(http.StatusNoContent)
+		res.status = http.StatusCreated
+		res.xml = postResponse{Location: loc, Bucket: q.bucket, Key: key, ETag: oi.ETag}
 	}
-	return nil
+	return res, nil
 }

@@ -20,38 +20,36 @@ type publicAccessBlockConfiguration struct {
 	RestrictPublicBuckets bool     `xml:"RestrictPublicBuckets"`
 }
 
-func (q *request) getPublicAccessBlock() error {
+func (q *request) getPublicAccessBlock() (*response, error) {
 	b, err := q.g.opt.Backend.GetPublicAccessBlock(q.ctx, q.cred, q.bucket)
 	if errors.Is(err, s3fs.ErrNoSuchPublicAccessBlock) {
-		return s3err.New(s3err.NoSuchPublicAccessBlockConfiguration).With("BucketName", q.bucket)
+		return nil, s3err.New(s3err.NoSuchPublicAccessBlockConfiguration).With("BucketName", q.bucket)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, publicAccessBlockConfiguration{NS: s3NS, BlockPublicAcls: b.BlockPublicAcls,
-		IgnorePublicAcls: b.IgnorePublicAcls, BlockPublicPolicy: b.BlockPublicPolicy, RestrictPublicBuckets: b.RestrictPublicBuckets})
+	return xmlResponse(publicAccessBlockConfiguration{NS: s3NS, BlockPublicAcls: b.BlockPublicAcls,
+		IgnorePublicAcls: b.IgnorePublicAcls, BlockPublicPolicy: b.BlockPublicPolicy, RestrictPublicBuckets: b.RestrictPublicBuckets}), nil
 }
 
-func (q *request) putPublicAccessBlock() error {
+func (q *request) putPublicAccessBlock() (*response, error) {
 	var c publicAccessBlockConfiguration
 	if err := q.readXML(16<<10, &c); err != nil {
-		return err
+		return nil, err
 	}
 	b := s3fs.PublicAccessBlock{BlockPublicAcls: c.BlockPublicAcls, IgnorePublicAcls: c.IgnorePublicAcls,
 		BlockPublicPolicy: c.BlockPublicPolicy, RestrictPublicBuckets: c.RestrictPublicBuckets}
 	if err := q.g.opt.Backend.PutPublicAccessBlock(q.ctx, q.cred, q.bucket, b); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) deletePublicAccessBlock() error {
+func (q *request) deletePublicAccessBlock() (*response, error) {
 	if err := q.g.opt.Backend.DeletePublicAccessBlock(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
 // publicBlock is the bucket's public access block (the zero value when it

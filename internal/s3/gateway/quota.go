@@ -24,10 +24,10 @@ type quotaDoc struct {
 	} `json:"usage"`
 }
 
-func (q *request) getBucketQuota() error {
+func (q *request) getBucketQuota() (*response, error) {
 	bq, err := q.g.opt.Backend.GetBucketQuota(q.ctx, q.bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var d quotaDoc
 	if bq.MaxBytes > 0 {
@@ -39,25 +39,22 @@ func (q *request) getBucketQuota() error {
 	d.Usage.Bytes, d.Usage.Objects = bq.UsedBytes, bq.UsedObjects
 	out, err := json.Marshal(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.w.Header().Set("Content-Type", "application/json")
-	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(out)
-	return nil
+	return rawResponse("application/json", out), nil
 }
 
-func (q *request) putBucketQuota() error {
+func (q *request) putBucketQuota() (*response, error) {
 	body, err := q.readBody(16 << 10)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var in struct {
 		MaxSizeBytes *uint64 `json:"max_size_bytes"`
 		MaxObjects   *uint64 `json:"max_objects"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		return s3err.Newf(s3err.InvalidArgument, "Request body must be valid JSON")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Request body must be valid JSON")
 	}
 	var maxBytes, maxObjects uint64
 	if in.MaxSizeBytes != nil {
@@ -67,22 +64,20 @@ func (q *request) putBucketQuota() error {
 		maxObjects = *in.MaxObjects
 	}
 	if maxBytes == 0 && maxObjects == 0 {
-		return s3err.Newf(s3err.InvalidArgument, "At least one of max_size_bytes or max_objects is required")
+		return nil, s3err.Newf(s3err.InvalidArgument, "At least one of max_size_bytes or max_objects is required")
 	}
 	if err := q.g.opt.Backend.SetBucketQuota(q.ctx, q.bucket, maxBytes, maxObjects); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	return empty(http.StatusOK), nil
 }
 
-func (q *request) deleteBucketQuota() error {
+func (q *request) deleteBucketQuota() (*response, error) {
 	if _, err := q.g.opt.Backend.GetBucketQuota(q.ctx, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Backend.SetBucketQuota(q.ctx, q.bucket, 0, 0); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }

@@ -47,13 +47,13 @@ type stsErrorResponse struct {
 // assumeRole is STS's AssumeRole: temporary credentials of the caller,
 // for DurationSeconds (900 to 43,200; default 3,600), bounded by the
 // Policy given. RoleArn and RoleSessionName are accepted and not used.
-func (q *request) assumeRole() error {
+func (q *request) assumeRole() (*response, error) {
 	if q.principal == nil {
 		return q.stsFail(http.StatusForbidden, "AccessDenied", "AssumeRole needs a signed request.")
 	}
 	b, err := io.ReadAll(io.LimitReader(q.r.Body, 64<<10+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(b) > 64<<10 {
 		return q.stsFail(http.StatusBadRequest, "InvalidParameterValue", "The request body is too large.")
@@ -90,7 +90,7 @@ func (q *request) assumeRole() error {
 	case errors.Is(err, iam.ErrAccessDenied):
 		return q.stsFail(http.StatusForbidden, "AccessDenied", err.Error())
 	case err != nil:
-		return err
+		return nil, err
 	}
 	var res assumeRoleResponse
 	res.NS = stsNS
@@ -100,15 +100,13 @@ func (q *request) assumeRole() error {
 	res.Result.AssumedRoleUser.Arn = q.principal.ARN()
 	res.Result.AssumedRoleUser.AssumedRoleID = sc.AccessKey
 	res.RequestID = q.id
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
 
-// stsFail answers an STS error in STS's own format.
-func (q *request) stsFail(status int, code, msg string) error {
+// stsFail answers an STS error in STS's own format (an answer, not an
+// error: q.fail would write S3's).
+func (q *request) stsFail(status int, code, msg string) (*response, error) {
 	var e stsErrorResponse
 	e.NS, e.Error.Type, e.Error.Code, e.Error.Message, e.RequestID = stsNS, "Sender", code, msg, q.id
-	if err := q.writeXML(status, e); err != nil {
-		return err
-	}
-	return nil
+	return &response{status: status, xml: e}, nil
 }

@@ -77,69 +77,68 @@ func headerTags(h http.Header) ([]s3fs.Tag, error) {
 	return tags, s3fs.ValidateTags(tags, s3fs.MaxObjectTags)
 }
 
-func (q *request) getObjectTagging() error {
+func (q *request) getObjectTagging() (*response, error) {
 	vid := q.versionID()
 	tags, err := q.g.opt.Backend.GetObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q.setVersionHeader(vid)
-	return q.writeXML(http.StatusOK, tagsOut(tags))
+	res := xmlResponse(tagsOut(tags))
+	setVersionHeader(res.hdr(), vid)
+	return res, nil
 }
 
-func (q *request) putObjectTagging() error {
+func (q *request) putObjectTagging() (*response, error) {
 	tags, err := q.readTags(s3fs.MaxObjectTags)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vid := q.versionID()
 	if err := q.g.opt.Backend.PutObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid, tags); err != nil {
-		return err
+		return nil, err
 	}
-	q.setVersionHeader(vid)
-	q.w.WriteHeader(http.StatusOK)
-	return nil
+	res := empty(http.StatusOK)
+	setVersionHeader(res.hdr(), vid)
+	return res, nil
 }
 
-func (q *request) deleteObjectTagging() error {
+func (q *request) deleteObjectTagging() (*response, error) {
 	vid := q.versionID()
 	if err := q.g.opt.Backend.DeleteObjectTagging(q.ctx, q.cred, q.bucket, q.key, vid); err != nil {
-		return err
+		return nil, err
 	}
-	q.setVersionHeader(vid)
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	res := empty(http.StatusNoContent)
+	setVersionHeader(res.hdr(), vid)
+	return res, nil
 }
 
-func (q *request) getBucketTagging() error {
+func (q *request) getBucketTagging() (*response, error) {
 	tags, err := q.g.opt.Backend.GetBucketTagging(q.ctx, q.cred, q.bucket)
 	if errors.Is(err, s3fs.ErrNoSuchTagSet) {
-		return s3err.Newf(s3err.NoSuchTagSet, "The TagSet does not exist.").With("BucketName", q.bucket)
+		return nil, s3err.Newf(s3err.NoSuchTagSet, "The TagSet does not exist.").With("BucketName", q.bucket)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return q.writeXML(http.StatusOK, tagsOut(tags))
+	return xmlResponse(tagsOut(tags)), nil
 }
 
-func (q *request) putBucketTagging() error {
+func (q *request) putBucketTagging() (*response, error) {
 	tags, err := q.readTags(s3fs.MaxBucketTags)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.g.opt.Backend.PutBucketTagging(q.ctx, q.cred, q.bucket, tags); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
-func (q *request) deleteBucketTagging() error {
+func (q *request) deleteBucketTagging() (*response, error) {
 	if err := q.g.opt.Backend.DeleteBucketTagging(q.ctx, q.cred, q.bucket); err != nil {
-		return err
+		return nil, err
 	}
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return empty(http.StatusNoContent), nil
 }
 
 // setTagCount sets x-amz-tagging-count on GET and HEAD of a tagged

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/xml"
-	"net/http"
 
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
@@ -54,31 +53,31 @@ type versionElem struct {
 	Owner        owner    `xml:"Owner"`
 }
 
-func (q *request) listObjectVersions() error {
+func (q *request) listObjectVersions() (*response, error) {
 	p, err := q.listParams()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v := q.r.URL.Query()
 	keyMarker, idMarker := v.Get("key-marker"), v.Get("version-id-marker")
 	switch {
 	case idMarker != "" && keyMarker == "":
-		return s3err.Newf(s3err.InvalidArgument, "A version-id marker cannot be specified without a key marker.")
+		return nil, s3err.Newf(s3err.InvalidArgument, "A version-id marker cannot be specified without a key marker.")
 	case idMarker != "" && !s3fs.ValidVersionID(idMarker):
-		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+		return nil, s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 	}
 	res := listVersionsResult{NS: s3NS, Name: q.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
 		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delim), EncodingType: p.encoding}
 	if p.maxKeys == 0 {
 		if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
-			return err
+			return nil, err
 		}
-		return q.writeXML(http.StatusOK, res)
+		return xmlResponse(res), nil
 	}
 	lr, err := q.g.opt.Backend.ListObjectVersions(q.ctx, q.cred, q.bucket, s3fs.ListVersionsOptions{Prefix: p.prefix, Delimiter: p.delim,
 		KeyMarker: keyMarker, VersionIDMarker: idMarker, MaxKeys: p.maxKeys})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.IsTruncated = lr.IsTruncated
 	for _, o := range lr.Versions {
@@ -100,5 +99,5 @@ func (q *request) listObjectVersions() error {
 	if lr.IsTruncated {
 		res.NextKeyMarker, res.NextVersionIDMarker = p.enc(lr.NextKeyMarker), lr.NextVersionIDMarker
 	}
-	return q.writeXML(http.StatusOK, res)
+	return xmlResponse(res), nil
 }
