@@ -6,8 +6,8 @@ import (
 )
 
 // The per-gateway cache of buckets' states: versioning, object lock,
-// lifecycle rules, S3 ACL state and whether a quota applies, read together
-// and trusted for a moment.
+// lifecycle rules, S3 ACL state, whether a quota applies and the
+// notification configuration, read together and trusted for a moment.
 
 // versionCacheTTL is how long a gateway trusts the versioning state,
 // object lock and lifecycle configuration it read of a bucket: a change
@@ -27,6 +27,7 @@ type versionState struct {
 	rules  []LifecycleRule
 	acl    BucketACLState
 	quota  bool // the bucket has a quota
+	notify []byte
 	at     time.Time
 }
 
@@ -40,7 +41,7 @@ func (c *versionCache) get(bucket string) (string, bool) {
 	return s.status, true
 }
 
-func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules []LifecycleRule, acl BucketACLState, quota bool) {
+func (c *versionCache) put(bucket string, s versionState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -49,7 +50,8 @@ func (c *versionCache) put(bucket, status string, lock ObjectLockConfig, rules [
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[bucket] = versionState{status: status, lock: lock, rules: rules, acl: acl, quota: quota, at: time.Now()}
+	s.at = time.Now()
+	c.m[bucket] = s
 }
 
 // hasQuota reports whether bucket had a quota when its state was cached.
@@ -83,6 +85,18 @@ func (c *versionCache) lock(bucket string) (ObjectLockConfig, bool) {
 	defer c.mu.Unlock()
 	s, ok := c.m[bucket]
 	return s.lock, ok
+}
+
+// notification returns the cached notification configuration of bucket
+// (nil: none).
+func (c *versionCache) notification(bucket string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[bucket]
+	if !ok || time.Since(s.at) > versionCacheTTL {
+		return nil, false
+	}
+	return s.notify, true
 }
 
 func (c *versionCache) forget(bucket string) {

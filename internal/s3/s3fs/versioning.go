@@ -1,6 +1,7 @@
 package s3fs
 
 import (
+	"encoding/json"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -101,7 +102,11 @@ func (f *FS) Versioning(ctx context.Context, bucket string) (string, error) {
 		return "", err
 	}
 	_, qerr := f.v.GetQuota(ctx, b.Ino)
-	f.versions.put(bucket, c.Status, lock, rules, acl, qerr == nil)
+	var notify json.RawMessage
+	if err := f.configAt(ctx, b.Ino, bucket, notificationXattr, &notify); err != nil && !errors.Is(err, errNoConfig) {
+		return "", err
+	}
+	f.versions.put(bucket, versionState{status: c.Status, lock: lock, rules: rules, acl: acl, quota: qerr == nil, notify: notify})
 	return c.Status, nil
 }
 
