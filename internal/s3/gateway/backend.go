@@ -59,6 +59,9 @@ type Backend interface {
 	DeleteBucketTagging(ctx context.Context, cred posix.Cred, bucket string) error
 
 	GetBucketCors(ctx context.Context, cred posix.Cred, bucket string) ([]s3fs.CORSRule, error)
+	BucketNotification(ctx context.Context, bucket string) ([]byte, error)
+	PutBucketNotification(ctx context.Context, cred posix.Cred, bucket string, raw []byte) error
+	RecordEvent(ctx context.Context, ev, bucket, key string, oi s3fs.ObjectInfo) error
 	PutBucketCors(ctx context.Context, cred posix.Cred, bucket string, rules []s3fs.CORSRule) error
 	DeleteBucketCors(ctx context.Context, cred posix.Cred, bucket string) error
 	// BucketCORS is the rules that decide a browser's request, read

@@ -86,6 +86,9 @@ type Options struct {
 	// CORS configuration of their own (none: such requests get no CORS
 	// headers).
 	CORS []s3fs.CORSRule
+	// NotifyTargets are the ARNs of the notification targets that bucket
+	// configurations may name (arn:minio:sqs::ID:type).
+	NotifyTargets []string
 	// Ready reports whether the volume answers, for the readiness probe.
 	Ready func(ctx context.Context) error
 	// Now is the clock (tests); nil means time.Now.
@@ -100,6 +103,7 @@ type Gateway struct {
 	prefix string
 
 	clientRate, keyRate *limiter
+	access              accessRules
 }
 
 // New returns a Gateway.
@@ -357,6 +361,7 @@ func (q *request) serve() {
 		q.fail(err)
 		return
 	}
+	q.attachOrigin()
 	res, err := op.fn(q)
 	if err != nil && q.lendByACL(op, err) {
 		res.discard()
@@ -370,6 +375,22 @@ func (q *request) serve() {
 		}
 	}
 	q.respond(res, err)
+}
+
+// attachOrigin gives the request's ctx its origin — the principal (its
+// access key), the client's address, the request id and the S3
+// operation — which the change feed records with every change the
+// request makes, and event records show.
+func (q *request) attachOrigin() {
+	ip := q.r.RemoteAddr
+	if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	principal := q.accessKey
+	if principal == "" {
+		principal = "anonymous"
+	}
+	q.ctx = s3fs.WithOrigin(q.ctx, s3fs.Origin{Principal: principal, SourceIP: ip, RequestID: q.id, Agent: "s3", Op: q.op})
 }
 
 // parseTarget finds the bucket and key, from the Host (virtual-host style,

@@ -344,6 +344,7 @@ func (q *request) getObject() (*response, error) {
 		}
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, end, obj.Info.Size))
 	}
+	q.recordAccess("ObjectAccessed:Get", obj.Info)
 	return res, nil
 }
 
@@ -366,6 +367,7 @@ func (q *request) headObject() (*response, error) {
 		q.objectHeaders(h, obj.Info, false)
 		h.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Offset, obj.Offset+max(obj.Length, 1)-1, obj.Info.Size))
+		q.recordAccess("ObjectAccessed:Head", obj.Info)
 		return res, nil
 	}
 	oi, err := q.g.opt.Backend.HeadObject(q.ctx, q.cred, q.bucket, q.key, opt)
@@ -378,6 +380,7 @@ func (q *request) headObject() (*response, error) {
 	res := empty(http.StatusOK)
 	q.objectHeaders(res.hdr(), oi, true)
 	res.hdr().Set("Content-Length", strconv.FormatInt(oi.Size, 10))
+	q.recordAccess("ObjectAccessed:Head", oi)
 	return res, nil
 }
 

@@ -337,6 +337,7 @@ func (q *request) postObject() (*response, error) {
 	if err := q.authorizeMain("s3:PutObject", policy.ObjectARN(q.bucket, key), onBucket(s3fs.PermWrite)); err != nil {
 		return nil, err
 	}
+	q.attachOrigin()
 	// The form's fields are the object's headers.
 	h := http.Header{}
 	for name, v := range fields {

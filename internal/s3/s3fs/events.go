@@ -56,3 +56,19 @@ func removedEvent(ctx context.Context, bucket, key, vid string, marker bool) vfs
 func event(ctx context.Context, ev, bucket, key, vid string) context.Context {
 	return vfs.WithPublish(ctx, vfs.Publish{Event: ev, Bucket: bucket, Key: key, VersionID: vid})
 }
+
+// Origin says who made a change (see vfs.Origin): the change feed records
+// it with the change, and event records show it.
+type Origin = vfs.Origin
+
+// WithOrigin returns a ctx whose changes are recorded as made by o (its
+// Op, the S3 operation, names the ObjectCreated event of a PUT).
+func WithOrigin(ctx context.Context, o Origin) context.Context { return vfs.WithOrigin(ctx, o) }
+
+// RecordEvent records an event that changes nothing — ev is
+// "ObjectAccessed:Get" or "ObjectAccessed:Head" — of the object oi
+// describes, in the change feed on its own.
+func (f *FS) RecordEvent(ctx context.Context, ev, bucket, key string, oi ObjectInfo) error {
+	return f.v.AppendPublish(ctx, vfs.Publish{Event: ev, Bucket: bucket, Key: key, Size: oi.Size,
+		ETag: strings.Trim(oi.ETag, `"`), VersionID: oi.VersionID})
+}

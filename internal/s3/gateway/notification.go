@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"sync"
+
+	"cairn/internal/s3/notify"
+	"cairn/internal/s3/s3err"
+	"cairn/internal/s3/s3fs"
+)
+
+// Bucket notifications: the configuration's operations, and the access
+// events a GET or HEAD records for the buckets whose rules ask for them
+// (other events are recorded by the changes themselves, in s3fs).
+
+func (q *request) getBucketNotification() (*response, error) {
+	if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+		return nil, err
+	}
+	raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
+	if err != nil {
+		return nil, err
+	}
+	var cfg notify.Config
+	if raw != nil {
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	b, err := cfg.XML()
+	if err != nil {
+		return nil, err
+	}
+	return rawResponse("application/xml", append([]byte(xml.Header), b...)), nil
+}
+
+func (q *request) putBucketNotification() (*response, error) {
+	body, err := q.readBody(1 << 20)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := notify.ParseXML(body, q.g.knownTarget)
+	var ce *notify.ConfigError
+	switch {
+	case errors.Is(err, notify.ErrMalformed):
+		return nil, s3err.New(s3err.MalformedXML)
+	case errors.As(err, &ce):
+		e := s3err.Newf(s3err.InvalidArgument, ce.Msg)
+		if ce.Name != "" {
+			e.With("ArgumentName", ce.Name).With("ArgumentValue", ce.Value)
+		}
+		return nil, e
+	case err != nil:
+		return nil, err
+	}
+	var raw []byte
+	if len(cfg.Rules) > 0 {
+		if raw, err = json.Marshal(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := q.g.opt.Backend.PutBucketNotification(q.ctx, q.cred, q.bucket, raw); err != nil {
+		return nil, err
+	}
+	q.g.access.forget(q.bucket)
+	return empty(http.StatusOK), nil
+}
+
+// knownTarget reports whether arn names a target of this gateway (by its
+// ID and type: the region part is free).
+func (g *Gateway) knownTarget(arn string) bool {
+	a, err := notify.ParseARN(arn)
+	if err != nil {
+		return false
+	}
+	for _, t := range g.opt.NotifyTargets {
+		if b, err := notify.ParseARN(t); err == nil && a.ID == b.ID && a.Type == b.Type {
+			return true
+		}
+	}
+	return false
+}
+
+// recordAccess records an ObjectAccessed event of a read that succeeded,
+// when the bucket's rules ask for such events (reads cost nothing
+// otherwise). A failure to record is logged: the read has happened.
+func (q *request) recordAccess(ev string, oi s3fs.ObjectInfo) {
+	if len(q.g.opt.NotifyTargets) == 0 {
+		return
+	}
+	raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
+	if err != nil || raw == nil || !q.g.access.wants(q.bucket, raw) {
+		return
+	}
+	if err := q.g.opt.Backend.RecordEvent(q.ctx, ev, q.bucket, q.key, oi); err != nil {
+		q.g.log.Warn("recording an access event failed", "request_id", q.id, "bucket", q.bucket, "key", q.key, "err", err)
+	}
+}
+
+// accessRules remembers, per bucket, whether its configuration (as last
+// seen) asks for ObjectAccessed events.
+type accessRules struct {
+	mu sync.Mutex
+	m  map[string]accessEntry
+}
+
+type accessEntry struct {
+	raw   string
+	wants bool
+}
+
+func (a *accessRules) wants(bucket string, raw []byte) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.m[bucket]; ok && e.raw == string(raw) {
+		return e.wants
+	}
+	var cfg notify.Config
+	wants := json.Unmarshal(raw, &cfg) == nil && cfg.Wants("ObjectAccessed:")
+	if a.m == nil || len(a.m) > 10000 {
+		a.m = map[string]accessEntry{}
+	}
+	a.m[bucket] = accessEntry{raw: string(raw), wants: wants}
+	return wants
+}
+
+func (a *accessRules) forget(bucket string) {
+	a.mu.Lock()
+	delete(a.m, bucket)
+	a.mu.Unlock()
+}
