@@ -1,16 +1,6 @@
 package gateway_test
 
 import (
-	"cairn/internal/chunk"
-	"cairn/internal/iam"
-	"cairn/internal/meta"
-	"cairn/internal/meta/kv/memkv"
-	"cairn/internal/object"
-	"cairn/internal/object/mem"
-	"cairn/internal/posix"
-	"cairn/internal/s3/gateway"
-	"cairn/internal/s3/s3fs"
-	"cairn/internal/vfs"
 	"context"
 	"net/http/httptest"
 	"strings"
@@ -22,8 +12,20 @@ import (
 	"github.com/minio/minio-go/v7"
 	mcreds "github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"cairn/internal/chunk"
+	"cairn/internal/iam"
+	"cairn/internal/meta"
+	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/object"
+	"cairn/internal/object/mem"
+	"cairn/internal/posix"
+	"cairn/internal/s3/gateway"
+	"cairn/internal/s3/s3fs"
+	"cairn/internal/vfs"
 )
 
+// harness is a gateway over an in-memory volume, with clients of it.
 type harness struct {
 	url   string
 	s3    *s3.Client

@@ -1,10 +1,10 @@
 package s3fs
 
 import (
-	"encoding/json"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
