@@ -323,6 +323,11 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		lc.Go(func() { backend.RunLifecycle(lcCtx, o.lcInterval, nil) })
 		defer func() { stopLC(); lc.Wait() }()
 	}
+	arns, stopNotify, err := startNotify(ctx, v, backend, o.region, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopNotify()
 	started := time.Now()
 	gopt := gateway.Options{
 		Backend:  backend,
@@ -341,6 +346,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		ClientRate:      clientRate,
 		KeyRate:         keyRate,
 		CORS:            cors,
+		NotifyTargets:   arns,
 		Ready: func(ctx context.Context) error {
 			_, err := v.meta.GetAttr(ctx, 1)
 			return err
