@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// keySink is a webhook endpoint that keeps the keys of the ObjectCreated
+// events it receives.
+type keySink struct {
+	mu   sync.Mutex
+	keys map[string]int
+}
+
+func (k *keySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var doc struct {
+		Records []struct {
+			EventName string `json:"eventName"`
+			S3        struct {
+				Object struct {
+					Key string `json:"key"`
+				} `json:"object"`
+			} `json:"s3"`
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	k.mu.Lock()
+	for _, r := range doc.Records {
+		k.keys[r.S3.Object.Key]++
+	}
+	k.mu.Unlock()
+}
+
+func (k *keySink) missing(acked []string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for _, key := range acked {
+		if k.keys[key] == 0 {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// TestNotifyKillUnderLoad kills `cairn server` with SIGKILL in the middle
+// of 1,000 concurrent PUTs to a bucket whose events go to a webhook;
+// once it is started again, every PUT it acknowledged has had its event
+// delivered (events are recorded with the changes, and delivered from
+// the change feed).
+func TestNotifyKillUnderLoad(t *testing.T) {
+	bin := buildCairn(t)
+	dir := t.TempDir()
+	sink := &keySink{keys: map[string]int{}}
+	hook := httptest.NewServer(sink)
+	defer hook.Close()
+	env := append([]string{"MINIO_NOTIFY_WEBHOOK_ENABLE_KILL=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_KILL=" + hook.URL}, crashEnv...)
+	url, srv := startServer(t, bin, dir, env...)
+	createCrashBucket(t, url)
+	c := crashClient(url)
+	ctx := context.Background()
+	if _, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(crashBucket),
+		NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+			{QueueArn: aws.String("arn:minio:sqs::KILL:webhook"), Events: []types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var acked []string
+	var n atomic.Int64
+	lctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := range 50 {
+		wg.Go(func() {
+			for i := range 20 {
+				key := fmt.Sprintf("w%02d/k%03d", w, i)
+				body := bytes.Repeat([]byte{byte(i)}, 1000+i*97)
+				_, err := c.PutObject(lctx, &s3.PutObjectInput{Bucket: aws.String(crashBucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+				if err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked = append(acked, key)
+				mu.Unlock()
+				n.Add(1)
+			}
+		})
+	}
+	for n.Load() < 300 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	killServer(srv)
+	cancel()
+	wg.Wait()
+	t.Logf("%d PUTs acknowledged before the kill", len(acked))
+	url, srv = startServer(t, bin, dir, env...)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		miss := sink.missing(acked)
+		if len(miss) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledged PUTs have no event, e.g. %v", len(miss), miss[:min(5, len(miss))])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopServer(t, srv)
+}
