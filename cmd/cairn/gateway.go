@@ -26,6 +26,7 @@ import (
 	"cairn/internal/meta"
 	"cairn/internal/posix"
 	"cairn/internal/s3/gateway"
+	"cairn/internal/s3/notify"
 	"cairn/internal/s3/s3fs"
 )
 
@@ -347,6 +348,9 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		KeyRate:         keyRate,
 		CORS:            cors,
 		NotifyTargets:   arns,
+		Listen: func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
+			return notify.Listen(ctx, v.meta, o.region, l, send)
+		},
 		Ready: func(ctx context.Context) error {
 			_, err := v.meta.GetAttr(ctx, 1)
 			return err

@@ -29,6 +29,7 @@ type Action struct {
 var actionTable = []Action{
 	// S3, service level.
 	{"s3:ListAllMyBuckets", LevelService},
+	{"s3:ListenNotification", LevelService}, // MinIO: the events of every bucket
 	// S3, bucket level.
 	{"s3:CreateBucket", LevelBucket},
 	{"s3:DeleteBucket", LevelBucket},

@@ -33,7 +33,7 @@ var simpleActions = map[string][]string{
 	"object_lock": {"s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration",
 		"s3:GetObjectRetention", "s3:PutObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectLegalHold"},
 	"bypass_governance":   {"s3:BypassGovernanceRetention"},
-	"notification":        {"s3:GetBucketNotification", "s3:PutBucketNotification", "s3:ListenBucketNotification"},
+	"notification":        {"s3:GetBucketNotification", "s3:PutBucketNotification", "s3:ListenBucketNotification", "s3:ListenNotification"},
 	"logging":             {"s3:GetBucketLogging", "s3:PutBucketLogging"},
 	"website":             {"s3:GetBucketWebsite", "s3:PutBucketWebsite", "s3:DeleteBucketWebsite"},
 	"ownership_controls":  {"s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls"},

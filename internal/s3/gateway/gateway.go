@@ -21,6 +21,7 @@ import (
 	"cairn/internal/iam"
 	"cairn/internal/iam/policy"
 	"cairn/internal/posix"
+	"cairn/internal/s3/notify"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/s3fs"
 	"cairn/internal/s3/sigv4"
@@ -89,6 +90,9 @@ type Options struct {
 	// NotifyTargets are the ARNs of the notification targets that bucket
 	// configurations may name (arn:minio:sqs::ID:type).
 	NotifyTargets []string
+	// Listen streams the events a listener wants until ctx ends
+	// (notify.Listen on the volume's feed); nil: no event streams.
+	Listen func(ctx context.Context, l notify.Listener, send func([]byte) error) error
 	// Ready reports whether the volume answers, for the readiness probe.
 	Ready func(ctx context.Context) error
 	// Now is the clock (tests); nil means time.Now.

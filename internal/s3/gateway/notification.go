@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/s3err"
@@ -67,6 +69,38 @@ func (q *request) putBucketNotification() (*response, error) {
 	}
 	q.g.access.forget(q.bucket)
 	return empty(http.StatusOK), nil
+}
+
+// listen streams the events of the bucket (or, at the service level, of
+// every bucket) as they happen, one JSON document per line: MinIO's
+// ListenBucketNotification.
+func (q *request) listen() (*response, error) {
+	if q.g.opt.Listen == nil {
+		return nil, s3err.Newf(s3err.NotImplemented, "This gateway serves no event streams.")
+	}
+	v := q.r.URL.Query()
+	l := notify.Listener{Bucket: q.bucket, Prefix: v.Get("prefix"), Suffix: v.Get("suffix")}
+	if n, err := strconv.Atoi(v.Get("ping")); err == nil && n > 0 {
+		l.Ping = time.Duration(n) * time.Second
+	}
+	for _, e := range v["events"] {
+		if e != "" {
+			l.Events = append(l.Events, e)
+		}
+	}
+	if err := l.Validate(); err != nil {
+		return nil, s3err.Newf(s3err.InvalidArgument, err.(*notify.ConfigError).Msg)
+	}
+	if q.bucket != "" {
+		if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
+			return nil, err
+		}
+	}
+	res := &response{live: func(send func([]byte) error) error {
+		return q.g.opt.Listen(q.r.Context(), l, send)
+	}}
+	res.hdr().Set("Content-Type", "application/json")
+	return res, nil
 }
 
 // knownTarget reports whether arn names a target of this gateway (by its

@@ -64,7 +64,15 @@ const sinkARN = "arn:minio:sqs::primary:webhook"
 // running on the same volume.
 func notifyHarness(t *testing.T) (*harness, *eventSink) {
 	t.Helper()
-	h := newHarnessOn(t, mem.New(), func(o *gateway.Options) { o.NotifyTargets = []string{sinkARN} })
+	var feed *meta.FS
+	h := newHarnessOn(t, mem.New(), func(o *gateway.Options) {
+		o.NotifyTargets = []string{sinkARN}
+		o.Listen = func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
+			l.Poll = 5 * time.Millisecond
+			return notify.Listen(ctx, feed, "us-east-1", l, send)
+		}
+	})
+	feed = h.vfs.Meta()
 	sink := &eventSink{}
 	srv := httptest.NewServer(sink)
 	t.Cleanup(srv.Close)
@@ -240,5 +248,48 @@ func TestNotificationConfigErrors(t *testing.T) {
 	}
 	if _, err := h.s3.GetBucketNotificationConfiguration(bg, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("nope")}); code(err) != "NoSuchBucket" {
 		t.Fatalf("no such bucket: %v", err)
+	}
+}
+
+// TestListenBucketNotification: minio-go's ListenBucketNotification (what
+// `mc event listen` and `mc watch` use) streams the events of a bucket as
+// they happen, filtered, without any target configured.
+func TestListenBucketNotification(t *testing.T) {
+	h, _ := notifyHarness(t)
+	h.mb(t, "live")
+	h.mb(t, "other")
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	ch := h.mc.ListenBucketNotification(ctx, "live", "in/", "", []string{"s3:ObjectCreated:*", "s3:ObjectRemoved:*"})
+	time.Sleep(200 * time.Millisecond) // the stream is open
+	h.put(t, "live", "in/a.txt", "aaa")
+	h.put(t, "live", "out/b.txt", "b") // prefix
+	h.put(t, "other", "in/c.txt", "c") // bucket
+	if _, err := h.s3.DeleteObject(bg, &s3.DeleteObjectInput{Bucket: aws.String("live"), Key: aws.String("in/a.txt")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	timeout := time.After(5 * time.Second)
+	for len(got) < 2 {
+		select {
+		case info := <-ch:
+			if info.Err != nil {
+				t.Fatal(info.Err)
+			}
+			for _, r := range info.Records {
+				got = append(got, r.EventName+" "+r.S3.Bucket.Name+"/"+r.S3.Object.Key)
+			}
+		case <-timeout:
+			t.Fatalf("events received: %v", got)
+		}
+	}
+	want := []string{"ObjectCreated:Put live/in/a.txt", "ObjectRemoved:Delete live/in/a.txt"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// A bad event name is refused before the stream starts.
+	bad := h.mc.ListenBucketNotification(ctx, "live", "", "", []string{"s3:ObjectMelted:*"})
+	if info := <-bad; info.Err == nil || !strings.Contains(info.Err.Error(), "not supported") {
+		t.Fatalf("bad event name: %+v", info)
 	}
 }

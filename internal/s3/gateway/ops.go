@@ -65,6 +65,8 @@ type operation struct {
 // sub-resource must never fall through to the plain operation (a GET of
 // ?tagging is not a GetObject).
 var operations = []operation{
+	// MinIO's live event streams (mc event listen, mc watch).
+	{name: "ListenNotification", method: http.MethodGet, level: serviceLevel, query: q("events"), action: "s3:ListenNotification", fn: (*request).listen},
 	{name: "ListBuckets", method: http.MethodGet, level: serviceLevel, action: "s3:ListAllMyBuckets", fn: (*request).listBuckets},
 	// STS (a form in the body, signed for service "sts"). Any principal may
 	// have temporary credentials of itself, which grant no more than it
@@ -98,6 +100,7 @@ var operations = []operation{
 	{name: "GetBucketMetricsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("metrics"), action: "s3:GetMetricsConfiguration"},
 	{name: "GetBucketAnalyticsConfiguration", method: http.MethodGet, level: bucketLevel, query: q("analytics"), action: "s3:GetAnalyticsConfiguration"},
 	{name: "CreateSession", method: http.MethodGet, level: bucketLevel, query: q("session")},
+	{name: "ListenBucketNotification", method: http.MethodGet, level: bucketLevel, query: q("events"), action: "s3:ListenBucketNotification", fn: (*request).listen},
 	{name: "ListObjectsV2", method: http.MethodGet, level: bucketLevel, query: q("list-type=2"), action: "s3:ListBucket", acl: onBucket(s3fs.PermRead), fn: (*request).listObjectsV2},
 	{name: "ListObjects", method: http.MethodGet, level: bucketLevel, action: "s3:ListBucket", acl: onBucket(s3fs.PermRead), fn: (*request).listObjectsV1},
 

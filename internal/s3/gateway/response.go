@@ -22,6 +22,10 @@ type response struct {
 	raw    []byte        // sent as is; its Content-Type is the handler's to set
 	stream io.ReadCloser // n bytes sent with copyBody, then closed; Content-Length is the handler's to set
 	n      int64
+	// live is a body made while the client waits (an event stream):
+	// respond calls it with a send that writes each piece at once, and it
+	// returns when it is done or the client has gone.
+	live func(send func([]byte) error) error
 }
 
 // empty is an answer of status without a body.
@@ -92,6 +96,19 @@ func (q *request) respond(res *response, err error) {
 		q.w.WriteHeader(status)
 		if err := copyBody(q.w, res.stream, res.n); err != nil {
 			q.g.log.Warn(q.op+": body not sent in full", "request_id", q.id, "bucket", q.bucket, "key", q.key, "err", err)
+		}
+	case res.live != nil:
+		q.w.WriteHeader(status)
+		rc := http.NewResponseController(q.w)
+		rc.Flush()
+		err := res.live(func(b []byte) error {
+			if _, err := q.w.Write(b); err != nil {
+				return err
+			}
+			return rc.Flush()
+		})
+		if err != nil && q.r.Context().Err() == nil {
+			q.g.log.Warn(q.op+": stream ended", "request_id", q.id, "bucket", q.bucket, "err", err)
 		}
 	default:
 		q.w.WriteHeader(status)
