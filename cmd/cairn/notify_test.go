@@ -48,6 +48,12 @@ func (k *keySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Unlock()
 }
 
+func (k *keySink) count(key string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.keys[key]
+}
+
 func (k *keySink) missing(acked []string) []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()

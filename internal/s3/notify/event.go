@@ -108,7 +108,7 @@ func NewMessage(r *meta.Record, region, ruleID string) (Message, error) {
 		},
 	}
 	if r.Origin.Agent != "" || r.Origin.Session != 0 {
-		rec.Source = &source{Agent: r.Origin.Agent, Session: r.Origin.Session}
+		rec.Source = &source{Host: r.Origin.SourceIP, Agent: r.Origin.Agent, Session: r.Origin.Session}
 	}
 	key := p.Bucket
 	if p.Key != "" {
