@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/internal/s3/notify"
+	"cairn/internal/s3/notify/nats"
 	"cairn/internal/s3/notify/redis"
+	"cairn/internal/s3/notify/sqltarget"
 	"cairn/internal/s3/notify/webhook"
 	"cairn/internal/s3/s3fs"
 )
@@ -43,8 +46,20 @@ func newTarget(c notify.TargetConfig) (notify.Target, error) {
 		return webhook.New(webhook.Config{ID: c.ID, Endpoint: p["endpoint"], AuthToken: p["auth_token"]})
 	case "redis":
 		return redis.New(redis.Config{ID: c.ID, Address: p["address"], Key: p["key"], Format: p["format"], User: p["user"], Password: p["password"]})
+	case "postgres":
+		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "postgres", DSN: p["connection_string"], Table: p["table"], Format: p["format"], MaxOpen: atoi(p["max_open_connections"])})
+	case "mysql":
+		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "mysql", DSN: p["dsn_string"], Table: p["table"], Format: p["format"], MaxOpen: atoi(p["max_open_connections"])})
+	case "nats":
+		return nats.New(nats.Config{ID: c.ID, Address: p["address"], Subject: p["subject"], Username: p["username"], Password: p["password"],
+			Token: p["token"], JetStream: notify.On(p["jetstream"])})
 	}
-	return nil, fmt.Errorf("cairn does not deliver to %s targets (it delivers to webhook and redis)", c.Type)
+	return nil, fmt.Errorf("cairn does not deliver to %s targets (it delivers to webhook, redis, postgres, mysql and nats)", c.Type)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // startNotify starts delivering bucket events to the environment's

@@ -90,7 +90,7 @@ func TargetsFromEnv(environ []string) ([]TargetConfig, error) {
 	}
 	var out []TargetConfig
 	for k, params := range found {
-		if !isOn(params["enable"]) {
+		if !On(params["enable"]) {
 			continue
 		}
 		out = append(out, TargetConfig{Type: k.typ, ID: k.id, Params: params})
@@ -104,6 +104,8 @@ func TargetsFromEnv(environ []string) ([]TargetConfig, error) {
 	return out, nil
 }
 
-func isOn(s string) bool {
+// On reports whether a setting's value means on ("on", "true", "yes", "1",
+// "enable"…), as MinIO reads its ENABLE settings.
+func On(s string) bool {
 	return slices.Contains([]string{"on", "true", "yes", "1", "enable", "enabled"}, strings.ToLower(strings.TrimSpace(s)))
 }
