@@ -35,6 +35,14 @@ type Target interface {
 	Close() error
 }
 
+// A BatchTarget also takes several messages at once, in order (a Redis
+// pipeline, one SQL transaction). An error means none of them may count
+// as delivered: they are sent again one by one.
+type BatchTarget interface {
+	Target
+	SendBatch(ctx context.Context, ms []*Message) error
+}
+
 // ErrRejected marks a delivery the target refused (a webhook's 4xx).
 var ErrRejected = errors.New("notify: the target rejected the event")
 
@@ -229,12 +237,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 		}
 		ts.head.Store(max(ts.head.Load(), recs[len(recs)-1].Seq))
 		from := pos
-		for i := range recs {
-			if !d.held.Load() || ctx.Err() != nil || !d.handle(ctx, ts, &recs[i]) {
-				break
-			}
-			pos = recs[i].Seq
-		}
+		pos = d.deliverBatch(ctx, ts, recs, pos)
 		if pos != from {
 			// Kept even as the dispatcher stops: what was delivered is
 			// not delivered again by the next.
@@ -279,36 +282,109 @@ func (d *Dispatcher) truncated(ctx context.Context, ts *targetState, pos uint64)
 	return oldest - 1
 }
 
-// handle delivers rec to ts if a rule of its bucket routes it there. It
-// reports whether rec is done with (delivered, skipped, or not for ts):
-// false when the dispatcher stopped or lost the lease first.
-func (d *Dispatcher) handle(ctx context.Context, ts *targetState, rec *meta.Record) bool {
+// maxBatch bounds the messages given to a BatchTarget at once.
+const maxBatch = 256
+
+// deliverBatch delivers what recs hold for ts, in order, and returns the
+// new position: the last record done with (delivered, skipped, or not
+// for ts). It stops early when the dispatcher stops or loses the lease.
+// Messages go to a BatchTarget up to maxBatch at a time (a backlog drains
+// in few round trips; a live stream has one at a time anyway).
+func (d *Dispatcher) deliverBatch(ctx context.Context, ts *targetState, recs []meta.Record, pos uint64) uint64 {
+	var batch []*Message
+	var end uint64 // the last record the batch covers
+	flush := func() bool {
+		done, ok := d.sendAll(ctx, ts, batch)
+		if ok {
+			pos = end
+		} else if done > pos {
+			pos = done
+		}
+		batch = batch[:0]
+		return ok
+	}
+	for i := range recs {
+		if !d.held.Load() || ctx.Err() != nil {
+			return pos
+		}
+		m, ok := d.message(ctx, ts, &recs[i])
+		if !ok {
+			return pos
+		}
+		if m != nil {
+			batch = append(batch, m)
+		}
+		end = recs[i].Seq
+		if len(batch) == maxBatch && !flush() {
+			return pos
+		}
+	}
+	flush()
+	return pos
+}
+
+// sendAll delivers ms in order: at once when ts takes batches, one by one
+// (with send's retries) otherwise or when the batch failed. It returns
+// whether all are done with, and if not, the sequence of the last one
+// that is.
+func (d *Dispatcher) sendAll(ctx context.Context, ts *targetState, ms []*Message) (uint64, bool) {
+	if len(ms) == 0 {
+		return 0, true
+	}
+	if bt, ok := ts.t.(BatchTarget); ok && len(ms) > 1 {
+		err := bt.SendBatch(ctx, ms)
+		if err == nil {
+			ts.delivered.Add(uint64(len(ms)))
+			last := ms[len(ms)-1]
+			ts.lastTime.Store(last.Time.UnixNano())
+			ts.lagNs.Store(time.Since(last.Time).Nanoseconds())
+			return last.Seq, true
+		}
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		d.fail(ts, err) // then one by one, each with its retries
+	}
+	var done uint64
+	for _, m := range ms {
+		if !d.send(ctx, ts, m) {
+			return done, false
+		}
+		done = m.Seq
+	}
+	return done, true
+}
+
+// message returns the message of rec for ts, or nil if no rule of its
+// bucket routes it there. It reports false when the dispatcher stopped
+// before it could tell.
+func (d *Dispatcher) message(ctx context.Context, ts *targetState, rec *meta.Record) (*Message, bool) {
 	if rec.Op != meta.OpPublish || rec.S3 == nil {
-		return true
+		return nil, true
 	}
 	cfg, err := d.configs.get(ctx, rec.S3.Bucket)
 	for err != nil {
 		if ctx.Err() != nil {
-			return false
+			return nil, false
 		}
 		d.fail(ts, err)
 		sleep(ctx, d.opt.MinBackoff)
 		cfg, err = d.configs.get(ctx, rec.S3.Bucket)
 	}
 	if cfg == nil {
-		return true
+		return nil, true
 	}
 	rule := cfg.ruleFor(rec.S3.Event, rec.S3.Key, ts.t.ARN())
 	if rule == nil {
-		return true
+		return nil, true
 	}
 	m, err := NewMessage(rec, d.opt.Region, rule.ID)
 	if err != nil {
 		d.opt.Log.Error("notify: an event could not be encoded; skipped", "target", ts.t.ARN(), "seq", rec.Seq, "err", err)
 		ts.skipped.Add(1)
-		return true
+		return nil, true
 	}
-	return d.send(ctx, ts, &m)
+	return &m, true
 }
 
 // send delivers m, retrying with backoff: without end while the target

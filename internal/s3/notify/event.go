@@ -18,9 +18,14 @@ type Message struct {
 	Bucket string
 	Key    string // as stored, not encoded
 	Time   time.Time
+	// Path is "bucket/key" ("bucket" for a bucket's event): the entry a
+	// namespace-format target keeps.
+	Path string
 	// Body is the JSON document {"EventName": …, "Key": …, "Records": [record]}
 	// (MinIO's form, which AWS's consumers read as {"Records": …}).
 	Body []byte
+	// Doc is AWS's form alone: {"Records": [record]}.
+	Doc []byte
 }
 
 // Removal reports whether the event removes its object (namespace-format
@@ -110,13 +115,21 @@ func NewMessage(r *meta.Record, region, ruleID string) (Message, error) {
 	if r.Origin.Agent != "" || r.Origin.Session != 0 {
 		rec.Source = &source{Host: r.Origin.SourceIP, Agent: r.Origin.Agent, Session: r.Origin.Session}
 	}
-	key := p.Bucket
+	path := p.Bucket
 	if p.Key != "" {
-		key += "/" + p.Key
+		path += "/" + p.Key
 	}
-	body, err := json.Marshal(envelope{EventName: "s3:" + p.Event, Key: key, Records: []Record{rec}})
+	one, err := json.Marshal(rec)
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{Seq: r.Seq, Event: p.Event, Bucket: p.Bucket, Key: p.Key, Time: t, Body: body}, nil
+	head, err := json.Marshal(envelope{EventName: "s3:" + p.Event, Key: path})
+	if err != nil {
+		return Message{}, err
+	}
+	// head is {"EventName":…,"Key":…,"Records":null}: the record goes in
+	// place of the null.
+	body := append(append(append(head[:len(head)-len("null}")], '['), one...), ']', '}')
+	doc := append(append([]byte(`{"Records":[`), one...), ']', '}')
+	return Message{Seq: r.Seq, Event: p.Event, Bucket: p.Bucket, Key: p.Key, Path: path, Time: t, Body: body, Doc: doc}, nil
 }

@@ -65,28 +65,44 @@ type accessEntry struct {
 
 // Send implements notify.Target.
 func (t *Target) Send(ctx context.Context, m *notify.Message) error {
-	var env struct {
-		Key     string            `json:"Key"`
-		Records []json.RawMessage `json:"Records"`
-	}
-	if err := json.Unmarshal(m.Body, &env); err != nil {
-		return fmt.Errorf("%w: %v", notify.ErrRejected, err)
-	}
+	return t.SendBatch(ctx, []*notify.Message{m})
+}
+
+// SendBatch implements notify.BatchTarget: the messages go in one
+// pipeline (MULTI/EXEC: all or none), in order.
+func (t *Target) SendBatch(ctx context.Context, ms []*notify.Message) error {
+	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, m := range ms {
+			if err := t.queue(ctx, p, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+func (t *Target) queue(ctx context.Context, p goredis.Pipeliner, m *notify.Message) error {
 	if t.cfg.Format == "access" {
-		b, err := json.Marshal([]accessEntry{{Event: env.Records, EventTime: m.Time.Format(time.RFC3339Nano)}})
+		var doc struct {
+			Records []json.RawMessage `json:"Records"`
+		}
+		if err := json.Unmarshal(m.Doc, &doc); err != nil {
+			return err
+		}
+		b, err := json.Marshal([]accessEntry{{Event: doc.Records, EventTime: m.Time.Format(time.RFC3339Nano)}})
 		if err != nil {
 			return err
 		}
-		return t.c.RPush(ctx, t.cfg.Key, b).Err()
+		p.RPush(ctx, t.cfg.Key, b)
+		return nil
 	}
 	if m.Removal() {
-		return t.c.HDel(ctx, t.cfg.Key, env.Key).Err()
+		p.HDel(ctx, t.cfg.Key, m.Path)
+		return nil
 	}
-	b, err := json.Marshal(map[string][]json.RawMessage{"Records": env.Records})
-	if err != nil {
-		return err
-	}
-	return t.c.HSet(ctx, t.cfg.Key, env.Key, b).Err()
+	p.HSet(ctx, t.cfg.Key, m.Path, m.Doc)
+	return nil
 }
 
 // Close implements notify.Target.

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/redis"
 )
@@ -21,7 +23,10 @@ import (
 // redisServer starts Debian's redis-server on a free loopback port for
 // the test. It is skipped where redis-server is missing, except in CI,
 // where .ci/run installs it and its absence fails the test.
-func redisServer(t *testing.T) string {
+func redisServer(t *testing.T) string { return redisServerB(t) }
+
+// redisServerB is redisServer for tests and benchmarks.
+func redisServerB(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -150,5 +155,76 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := redis.New(redis.Config{ID: "4", Address: "x:1", Key: "k", Format: "columns"}); err == nil {
 		t.Fatal("an unknown format accepted")
+	}
+}
+
+// TestDispatchBacklog: a dispatcher drains a backlog larger than one
+// batch into Redis through pipelines, in feed order (an access-format
+// list shows the order), and a Redis that comes back after being down
+// gets everything.
+func TestDispatchBacklog(t *testing.T) {
+	ctx := context.Background()
+	addr := redisServer(t)
+	store := memkv.New()
+	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "d", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := meta.Open(ctx, store, meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.NewSession(ctx, meta.SessionInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(notify.Config{Rules: []notify.Rule{{ID: "all", Kind: "Queue", ARN: "arn:minio:sqs::log:redis", Events: []string{"s3:*"}}}})
+	src := func(context.Context, string) ([]byte, error) { return cfg, nil }
+	// First through an address where nothing listens: Redis is down.
+	down, _ := redis.New(redis.Config{ID: "log", Address: "127.0.0.1:1", Key: "log", Format: "access", Timeout: 200 * time.Millisecond})
+	d := notify.New(m, src, []notify.Target{down}, notify.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	for !d.Status()[0].Active {
+		time.Sleep(5 * time.Millisecond)
+	}
+	const n = 700
+	for i := range n {
+		if err := m.AppendPublish(ctx, meta.Publish{Event: "ObjectCreated:Put", Bucket: "b", Key: fmt.Sprintf("k%04d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for wait := time.Now().Add(10 * time.Second); d.Status()[0].Failed < 3 && time.Now().Before(wait); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := d.Status()[0]; st.Delivered != 0 || st.Failed < 3 {
+		t.Fatalf("while Redis is down: %+v", st)
+	}
+	stop()
+	<-done
+	// Redis is back (the same target, now where it listens).
+	up, _ := redis.New(redis.Config{ID: "log", Address: addr, Key: "log", Format: "access"})
+	d = notify.New(m, src, []notify.Target{up}, notify.Options{})
+	dctx, stop = context.WithCancel(ctx)
+	done = make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Status()[0].Delivered < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of %d", d.Status()[0].Delivered, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	l, err := c.LRange(ctx, "log", 0, -1).Result()
+	if err != nil || len(l) != n {
+		t.Fatalf("list of %d (%v), want %d", len(l), err, n)
+	}
+	for i, e := range l {
+		if want := fmt.Sprintf(`"key":"k%04d"`, i); !strings.Contains(e, want) {
+			t.Fatalf("entry %d is %s, want %s", i, e, want)
+		}
 	}
 }

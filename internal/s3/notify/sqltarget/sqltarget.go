@@ -7,7 +7,6 @@ package sqltarget
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
@@ -114,24 +113,15 @@ func (t *Target) Send(ctx context.Context, m *notify.Message) error {
 		}
 		t.created = true
 	}
-	var env struct {
-		Key     string            `json:"Key"`
-		Records []json.RawMessage `json:"Records"`
-	}
-	if err := json.Unmarshal(m.Body, &env); err != nil {
-		return fmt.Errorf("%w: %v", notify.ErrRejected, err)
-	}
-	doc, err := json.Marshal(map[string][]json.RawMessage{"Records": env.Records})
-	if err != nil {
-		return err
-	}
+	doc := m.Doc
+	var err error
 	switch {
 	case t.cfg.Format == "access":
 		_, err = t.db.ExecContext(ctx, fmt.Sprintf(t.d.write, t.cfg.Table), m.Time.UTC(), string(doc))
 	case m.Removal():
-		_, err = t.db.ExecContext(ctx, fmt.Sprintf(t.d.remove, t.cfg.Table), env.Key)
+		_, err = t.db.ExecContext(ctx, fmt.Sprintf(t.d.remove, t.cfg.Table), m.Path)
 	default:
-		_, err = t.db.ExecContext(ctx, fmt.Sprintf(t.d.upsert, t.cfg.Table), env.Key, string(doc))
+		_, err = t.db.ExecContext(ctx, fmt.Sprintf(t.d.upsert, t.cfg.Table), m.Path, string(doc))
 	}
 	return err
 }
