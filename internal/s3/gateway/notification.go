@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cairn/internal/s3/notify"
@@ -96,7 +97,13 @@ func (q *request) listen() (*response, error) {
 			return nil, err
 		}
 	}
+	reads := l.WantsAccess()
 	res := &response{live: func(send func([]byte) error) error {
+		if reads {
+			// Reads record events while someone listens for them.
+			q.g.access.listen(q.bucket, 1)
+			defer q.g.access.listen(q.bucket, -1)
+		}
 		return q.g.opt.Listen(q.r.Context(), l, send)
 	}}
 	res.hdr().Set("Content-Type", "application/json")
@@ -122,12 +129,14 @@ func (g *Gateway) knownTarget(arn string) bool {
 // when the bucket's rules ask for such events (reads cost nothing
 // otherwise). A failure to record is logged: the read has happened.
 func (q *request) recordAccess(ev string, oi s3fs.ObjectInfo) {
-	if len(q.g.opt.NotifyTargets) == 0 {
-		return
-	}
-	raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
-	if err != nil || raw == nil || !q.g.access.wants(q.bucket, raw) {
-		return
+	if !q.g.access.listened(q.bucket) {
+		if len(q.g.opt.NotifyTargets) == 0 {
+			return
+		}
+		raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
+		if err != nil || raw == nil || !q.g.access.wants(q.bucket, raw) {
+			return
+		}
 	}
 	if err := q.g.opt.Backend.RecordEvent(q.ctx, ev, q.bucket, q.key, oi); err != nil {
 		q.g.log.Warn("recording an access event failed", "request_id", q.id, "bucket", q.bucket, "key", q.key, "err", err)
@@ -135,10 +144,36 @@ func (q *request) recordAccess(ev string, oi s3fs.ObjectInfo) {
 }
 
 // accessRules remembers, per bucket, whether its configuration (as last
-// seen) asks for ObjectAccessed events.
+// seen) asks for ObjectAccessed events, and counts the live listeners of
+// this gateway that want them (by bucket; "" for every bucket).
 type accessRules struct {
-	mu sync.Mutex
-	m  map[string]accessEntry
+	mu        sync.Mutex
+	m         map[string]accessEntry
+	listeners map[string]int
+	anyone    atomic.Int32 // listeners, of any bucket: reads skip the lock when 0
+}
+
+func (a *accessRules) listen(bucket string, delta int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.listeners == nil {
+		a.listeners = map[string]int{}
+	}
+	a.listeners[bucket] += delta
+	if a.listeners[bucket] == 0 {
+		delete(a.listeners, bucket)
+	}
+	a.anyone.Add(int32(delta))
+}
+
+// listened reports whether a live listener wants bucket's reads.
+func (a *accessRules) listened(bucket string) bool {
+	if a.anyone.Load() == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.listeners[bucket] > 0 || a.listeners[""] > 0
 }
 
 type accessEntry struct {

@@ -35,6 +35,22 @@ func (l *Listener) Validate() error {
 	return nil
 }
 
+// WantsAccess reports whether the listener wants ObjectAccessed events
+// (which reads record only when someone wants them).
+func (l *Listener) WantsAccess() bool {
+	if len(l.Events) == 0 {
+		return true
+	}
+	for _, e := range l.Events {
+		for _, ev := range []string{"ObjectAccessed:Get", "ObjectAccessed:Head"} {
+			if eventMatches(e, ev) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (l *Listener) wants(p *meta.Publish) bool {
 	if l.Bucket != "" && p.Bucket != l.Bucket {
 		return false

@@ -181,10 +181,15 @@ func verifyHeader(r *http.Request, auth string, lookup Lookup, now time.Time, op
 	if err != nil {
 		return nil, err
 	}
-	creq := canonicalRequest(r, r.URL.Query(), signed, payload, "")
+	q := r.URL.Query()
+	creq := canonicalRequest(r, q, signed, payload, "")
 	key := signingKey(secret, cred)
 	sts := stringToSign(amzDate2(t), cred.scope(), creq)
 	want := hex.EncodeToString(hmacSHA256(key, sts))
+	if !hmac.Equal([]byte(want), []byte(sig)) && repeatedUnsorted(q) {
+		creq = canonicalRequestOrder(r, q, signed, payload, "", true)
+		want = hex.EncodeToString(hmacSHA256(key, stringToSign(amzDate2(t), cred.scope(), creq)))
+	}
 	if !hmac.Equal([]byte(want), []byte(sig)) {
 		return nil, s3err.New(s3err.SignatureDoesNotMatch)
 	}
@@ -360,6 +365,25 @@ func headerListed(signed, name string) bool {
 // canonicalRequest builds SigV4's canonical request. skip names a query
 // parameter left out (the signature of a presigned URL).
 func canonicalRequest(r *http.Request, q url.Values, signed, payload, skip string) string {
+	return canonicalRequestOrder(r, q, signed, payload, skip, false)
+}
+
+// repeatedUnsorted reports whether a query parameter of q appears more
+// than once with its values out of order: SigV4 sorts them, MinIO's
+// clients (minio-go, mc) sign them in the order sent.
+func repeatedUnsorted(q url.Values) bool {
+	for _, vs := range q {
+		if len(vs) > 1 && !sort.StringsAreSorted(vs) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalRequestOrder is canonicalRequest; asSent keeps the values of a
+// repeated parameter in the order sent instead of sorting them (how
+// minio-go signs ListenBucketNotification's several "events").
+func canonicalRequestOrder(r *http.Request, q url.Values, signed, payload, skip string, asSent bool) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
@@ -378,8 +402,8 @@ func canonicalRequest(r *http.Request, q url.Values, signed, payload, skip strin
 			pairs = append(pairs, pair{encode(k), encode(v)})
 		}
 	}
-	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i].k != pairs[j].k {
+	sort.SliceStable(pairs, func(i, j int) bool {
+		if pairs[i].k != pairs[j].k || asSent {
 			return pairs[i].k < pairs[j].k
 		}
 		return pairs[i].v < pairs[j].v

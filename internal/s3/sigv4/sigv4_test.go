@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -415,5 +416,35 @@ func TestV2BucketTrailingSlash(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s signed as %s: %v", tc.path, tc.signed, err)
 		}
+	}
+}
+
+// TestRepeatedParameterOrder: a parameter given several times is signed
+// with its values sorted (SigV4) by the AWS SDKs, and in the order sent by
+// minio-go (ListenBucketNotification's "events"); both verify, and
+// neither order verifies a different set of values.
+func TestRepeatedParameterOrder(t *testing.T) {
+	sign := func(target string, asSent bool) *http.Request {
+		r := httptest.NewRequest("GET", "http://examplebucket.s3.amazonaws.com"+target, nil)
+		r.Header.Set("x-amz-date", "20130524T000000Z")
+		r.Header.Set("x-amz-content-sha256", emptySHA256)
+		cred := credential{accessKey: testAK, date: "20130524", region: "us-east-1", service: "s3"}
+		signed := "host;x-amz-content-sha256;x-amz-date"
+		creq := canonicalRequestOrder(r, r.URL.Query(), signed, emptySHA256, "", asSent)
+		sig := hex.EncodeToString(hmacSHA256(signingKey(testSecret, cred), stringToSign("20130524T000000Z", cred.scope(), creq)))
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAK+"/20130524/us-east-1/s3/aws4_request,SignedHeaders="+signed+",Signature="+sig)
+		return r
+	}
+	const target = "/?events=s3%3AObjectRemoved%3A%2A&events=s3%3AObjectCreated%3A%2A&ping=10"
+	for _, asSent := range []bool{false, true} {
+		if _, err := Verify(sign(target, asSent), lookup, awsTime, Options{}); err != nil {
+			t.Errorf("signed with values %s: %v", map[bool]string{false: "sorted", true: "as sent"}[asSent], err)
+		}
+	}
+	// A signature of other values does not verify.
+	r := sign(target, true)
+	r.URL.RawQuery = "events=s3%3AObjectRemoved%3A%2A&events=s3%3AObjectAccessed%3A%2A&ping=10"
+	if _, err := Verify(r, lookup, awsTime, Options{}); code(err) != s3err.SignatureDoesNotMatch {
+		t.Errorf("changed values: %v", err)
 	}
 }
