@@ -1,10 +1,12 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
@@ -308,9 +310,18 @@ func (m *FS) FeedHead(ctx context.Context) (uint64, error) {
 // after, oldest first. It returns ErrFeedTruncated when records after `after`
 // were already removed by retention.
 func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, error) {
-	var out []Record
-	err := m.store.View(ctx, func(tx kv.Tx) error {
-		out = out[:0]
+	recs, _, err := m.ReadFeedOps(ctx, after, limit, nil)
+	return recs, err
+}
+
+// ReadFeedOps is ReadFeed for a consumer that wants only the records of
+// some operations (ops; nil: all): up to limit records are looked at, the
+// others are skipped without being decoded, and last is the sequence
+// number of the last one looked at (after, if none), where the consumer
+// goes on from.
+func (m *FS) ReadFeedOps(ctx context.Context, after uint64, limit int, ops []Op) (recs []Record, last uint64, err error) {
+	err = m.store.View(ctx, func(tx kv.Tx) error {
+		recs, last = recs[:0], after
 		b, err := tx.Get(configKey(cfgFeedTrimmed))
 		if err == nil && len(b) == 8 && u64(b) > after {
 			return fmt.Errorf("%w: position %d, oldest kept %d", ErrFeedTruncated, after, u64(b)+1)
@@ -319,13 +330,17 @@ func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, e
 			return err
 		}
 		var derr error
-		err = tx.Scan(feedKey(after+1), []byte{famFeed + 1}, kv.ScanOptions{Limit: limit}, func(_, v []byte) bool {
+		err = tx.Scan(feedKey(after+1), []byte{famFeed + 1}, kv.ScanOptions{Limit: limit}, func(k, v []byte) bool {
+			last = u64(k[1:])
+			if ops != nil && !slices.Contains(ops, recordOp(v)) {
+				return true
+			}
 			var r Record
 			if derr = json.Unmarshal(v, &r); derr != nil {
 				derr = fmt.Errorf("meta: corrupt change-feed record: %v: %w", derr, syscall.EIO)
 				return false
 			}
-			out = append(out, r)
+			recs = append(recs, r)
 			return true
 		})
 		if err != nil {
@@ -333,7 +348,25 @@ func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, e
 		}
 		return derr
 	})
-	return out, err
+	return recs, last, err
+}
+
+// recordOp reads the op of a stored record without decoding it: Record's
+// fields are stored in their order, seq and t first, then "op" (a name
+// can hold no unescaped quote, so the pattern cannot be inside one). ""
+// when it is not there.
+func recordOp(v []byte) Op {
+	const pat = `"op":"`
+	i := bytes.Index(v[:min(len(v), 64)], []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	rest := v[i+len(pat):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return Op(rest[:j])
 }
 
 // FeedPosition returns the position stored for consumer name, and

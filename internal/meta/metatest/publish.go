@@ -63,6 +63,15 @@ func testPublish(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if strings.Join(got, ",") != want {
 		t.Fatalf("feed:\n got %s\nwant %s", strings.Join(got, ","), want)
 	}
+	// Only the publish records, the others skipped undecoded; the last
+	// record looked at is where to go on from.
+	pubs, last, err := m.ReadFeedOps(bg, head0, 100, []meta.Op{meta.OpPublish})
+	if err != nil || len(pubs) != 4 || last != recs[len(recs)-1].Seq || pubs[0].S3.Key != "g" || pubs[3].S3.Key != "i" {
+		t.Fatalf("publish records only: %d, last %d of %d (%v)", len(pubs), last, recs[len(recs)-1].Seq, err)
+	}
+	if none, last2, err := m.ReadFeedOps(bg, last, 100, []meta.Op{meta.OpPublish}); err != nil || len(none) != 0 || last2 != last {
+		t.Fatalf("after the head: %d records, last %d (%v)", len(none), last2, err)
+	}
 	p := recs[1]
 	if p.S3.Size != 3 || p.S3.ETag != "e" || p.S3.Bucket != "d" || p.Origin.Op != "PutObject" || p.Origin.Principal != "alice" || p.Ino != recs[0].Ino || p.S3.Name != "" {
 		t.Fatalf("publish record %+v (s3 %+v)", p, *p.S3)

@@ -17,7 +17,7 @@ import (
 type Feed interface {
 	FeedHead(ctx context.Context) (uint64, error)
 	FeedOldest(ctx context.Context) (uint64, error)
-	ReadFeed(ctx context.Context, after uint64, limit int) ([]meta.Record, error)
+	ReadFeedOps(ctx context.Context, after uint64, limit int, ops []meta.Op) ([]meta.Record, uint64, error)
 	FeedPosition(ctx context.Context, name string) (uint64, bool, error)
 	SetFeedPosition(ctx context.Context, name string, seq uint64) error
 	TakeLease(ctx context.Context, name string, ttl time.Duration) (bool, error)
@@ -63,6 +63,10 @@ type Options struct {
 	// Poll is how often a caught-up target looks for new records; default
 	// 20 ms.
 	Poll time.Duration
+	// SaveEvery is how often a target's position is kept in the volume
+	// while it delivers (a crash delivers again what followed the last
+	// save; a stop saves at once); default 1 s.
+	SaveEvery time.Duration
 	// LeaseTerm is how long the delivery lease lasts without renewal: a
 	// dispatcher that dies is replaced within it; default 10 s.
 	LeaseTerm time.Duration
@@ -85,6 +89,9 @@ func (o *Options) defaults() {
 	if o.Poll <= 0 {
 		o.Poll = 20 * time.Millisecond
 	}
+	if o.SaveEvery <= 0 {
+		o.SaveEvery = time.Second
+	}
 	if o.LeaseTerm <= 0 {
 		o.LeaseTerm = 10 * time.Second
 	}
@@ -102,6 +109,13 @@ type Dispatcher struct {
 	targets []*targetState
 	opt     Options
 	held    atomic.Bool
+	// cache is the last read of the feed, shared by targets that read
+	// from one position (read).
+	cache struct {
+		mu          sync.Mutex
+		after, last uint64
+		recs        []meta.Record
+	}
 }
 
 // targetState is one target's delivery and its figures.
@@ -201,10 +215,29 @@ func (d *Dispatcher) keepLease(ctx context.Context) {
 func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 	name := posName(ts.t.ARN())
 	loaded := false
-	var pos uint64
+	var pos, saved uint64
+	var savedAt time.Time
+	// save keeps the position in the volume: every Options.SaveEvery while
+	// delivering (a crash delivers again at most what followed), and at
+	// once when this dispatcher stops or loses the lease, so that whoever
+	// goes on does not deliver again what was.
+	save := func(now bool) {
+		if !loaded || pos == saved || (!now && time.Since(savedAt) < d.opt.SaveEvery) {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := d.feed.SetFeedPosition(sctx, name, pos); err != nil {
+			d.fail(ts, err)
+			return
+		}
+		saved, savedAt = pos, time.Now()
+	}
+	defer func() { save(true) }()
 	for ctx.Err() == nil {
 		if !d.held.Load() {
-			loaded = false // another gateway may have moved it
+			save(true)
+			loaded = false // another gateway may move it
 			sleep(ctx, d.opt.Poll*5)
 			continue
 		}
@@ -215,10 +248,10 @@ func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 				sleep(ctx, d.opt.MaxBackoff/10)
 				continue
 			}
-			pos, loaded = p, true
+			pos, saved, savedAt, loaded = p, p, time.Now(), true
 			ts.pos.Store(pos)
 		}
-		recs, err := d.feed.ReadFeed(ctx, pos, 1000)
+		recs, last, err := d.read(ctx, pos)
 		if errors.Is(err, meta.ErrFeedTruncated) {
 			pos = d.truncated(ctx, ts, pos)
 			continue
@@ -228,27 +261,39 @@ func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 			sleep(ctx, d.opt.MaxBackoff/10)
 			continue
 		}
-		if len(recs) == 0 {
+		if last == pos {
 			if h, err := d.feed.FeedHead(ctx); err == nil {
 				ts.head.Store(h)
 			}
+			save(false)
 			sleep(ctx, d.opt.Poll)
 			continue
 		}
-		ts.head.Store(max(ts.head.Load(), recs[len(recs)-1].Seq))
-		from := pos
-		pos = d.deliverBatch(ctx, ts, recs, pos)
-		if pos != from {
-			// Kept even as the dispatcher stops: what was delivered is
-			// not delivered again by the next.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := d.feed.SetFeedPosition(sctx, name, pos); err != nil {
-				d.fail(ts, err)
-			}
-			cancel()
-		}
+		ts.head.Store(max(ts.head.Load(), last))
+		pos = d.deliverBatch(ctx, ts, recs, pos, last)
 		ts.pos.Store(pos)
+		save(false)
 	}
+}
+
+// read returns the publish records after position after (and the last
+// record looked at). Targets at one position share one read: the last
+// one is kept for the next to ask for it.
+func (d *Dispatcher) read(ctx context.Context, after uint64) ([]meta.Record, uint64, error) {
+	d.cache.mu.Lock()
+	if c := &d.cache; c.last > after && c.after == after {
+		recs, last := c.recs, c.last
+		d.cache.mu.Unlock()
+		return recs, last, nil
+	}
+	d.cache.mu.Unlock()
+	recs, last, err := d.feed.ReadFeedOps(ctx, after, 1000, []meta.Op{meta.OpPublish})
+	if err == nil && last > after {
+		d.cache.mu.Lock()
+		d.cache.after, d.cache.last, d.cache.recs = after, last, recs
+		d.cache.mu.Unlock()
+	}
+	return recs, last, err
 }
 
 // startPosition is where a target resumes: its stored position, or, for
@@ -285,12 +330,12 @@ func (d *Dispatcher) truncated(ctx context.Context, ts *targetState, pos uint64)
 // maxBatch bounds the messages given to a BatchTarget at once.
 const maxBatch = 256
 
-// deliverBatch delivers what recs hold for ts, in order, and returns the
-// new position: the last record done with (delivered, skipped, or not
-// for ts). It stops early when the dispatcher stops or loses the lease.
+// deliverBatch delivers what recs (the publish records up to last) hold
+// for ts, in order, and returns the new position: the last record done
+// with (delivered, skipped, or not for ts), last when all are. It stops early when the dispatcher stops or loses the lease.
 // Messages go to a BatchTarget up to maxBatch at a time (a backlog drains
 // in few round trips; a live stream has one at a time anyway).
-func (d *Dispatcher) deliverBatch(ctx context.Context, ts *targetState, recs []meta.Record, pos uint64) uint64 {
+func (d *Dispatcher) deliverBatch(ctx context.Context, ts *targetState, recs []meta.Record, pos, last uint64) uint64 {
 	var batch []*Message
 	var end uint64 // the last record the batch covers
 	flush := func() bool {
@@ -319,8 +364,10 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ts *targetState, recs []m
 			return pos
 		}
 	}
-	flush()
-	return pos
+	if end = last; !flush() {
+		return pos
+	}
+	return last
 }
 
 // sendAll delivers ms in order: at once when ts takes batches, one by one

@@ -87,7 +87,7 @@ func Listen(ctx context.Context, feed Feed, region string, l Listener, send func
 	}
 	quiet := time.Now()
 	for {
-		recs, err := feed.ReadFeed(ctx, pos, 1000)
+		recs, last, err := feed.ReadFeedOps(ctx, pos, 1000, []meta.Op{meta.OpPublish})
 		if errors.Is(err, meta.ErrFeedTruncated) {
 			if pos, err = feed.FeedOldest(ctx); err != nil {
 				return err
@@ -100,8 +100,7 @@ func Listen(ctx context.Context, feed Feed, region string, l Listener, send func
 		}
 		for i := range recs {
 			r := &recs[i]
-			pos = r.Seq
-			if r.Op != meta.OpPublish || r.S3 == nil || !l.wants(r.S3) {
+			if r.S3 == nil || !l.wants(r.S3) {
 				continue
 			}
 			m, err := NewMessage(r, region, "")
@@ -119,7 +118,9 @@ func Listen(ctx context.Context, feed Feed, region string, l Listener, send func
 			}
 			quiet = time.Now()
 		}
-		if len(recs) == 0 {
+		moved := last != pos
+		pos = last
+		if !moved {
 			select {
 			case <-ctx.Done():
 				return nil
