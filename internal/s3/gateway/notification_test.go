@@ -80,7 +80,7 @@ func notifyHarness(t *testing.T) (*harness, *eventSink) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := notify.New(h.vfs.Meta(), h.fs.BucketNotification, []notify.Target{tg}, notify.Options{})
+	d := notify.New(h.vfs.Meta(), h.fs.BucketNotification, []notify.Target{tg}, notify.Options{Workers: 1}) // in feed order
 	if _, err := h.vfs.Meta().NewSession(bg, meta.SessionInfo{}); err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,10 @@ type Options struct {
 	// Poll is how often a caught-up target looks for new records; default
 	// 20 ms.
 	Poll time.Duration
+	// Workers is how many messages a target that takes them one at a
+	// time (a webhook) is sent at once, each worker keeping the order of
+	// the keys it has; default 8, 1 for strictly one at a time.
+	Workers int
 	// SaveEvery is how often a target's position is kept in the volume
 	// while it delivers (a crash delivers again what followed the last
 	// save; a stop saves at once); default 1 s.
@@ -88,6 +92,9 @@ func (o *Options) defaults() {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 20 * time.Millisecond
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
 	}
 	if o.SaveEvery <= 0 {
 		o.SaveEvery = time.Second
@@ -392,14 +399,52 @@ func (d *Dispatcher) sendAll(ctx context.Context, ts *targetState, ms []*Message
 		}
 		d.fail(ts, err) // then one by one, each with its retries
 	}
+	if len(ms) == 1 || d.opt.Workers == 1 {
+		var done uint64
+		for _, m := range ms {
+			if !d.send(ctx, ts, m) {
+				return done, false
+			}
+			done = m.Seq
+		}
+		return done, true
+	}
+	// Several at a time: each worker takes the messages of some keys, in
+	// order, so events of one key still arrive in the order they happened.
+	w := min(d.opt.Workers, len(ms))
+	ok := make([]bool, len(ms))
+	var wg sync.WaitGroup
+	for i := range w {
+		wg.Go(func() {
+			for j, m := range ms {
+				if int(keyHash(m.Path)%uint32(w)) != i {
+					continue
+				}
+				if !d.send(ctx, ts, m) {
+					return
+				}
+				ok[j] = true
+			}
+		})
+	}
+	wg.Wait()
 	var done uint64
-	for _, m := range ms {
-		if !d.send(ctx, ts, m) {
+	for j, m := range ms {
+		if !ok[j] {
 			return done, false
 		}
 		done = m.Seq
 	}
 	return done, true
+}
+
+// keyHash spreads keys over workers (FNV-1a).
+func keyHash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
 }
 
 // message returns the message of rec for ts, or nil if no rule of its

@@ -160,7 +160,7 @@ func TestDeliverFiltered(t *testing.T) {
 	h, tg := newHook(t, "tok")
 	src := configs(`<QueueConfiguration><Id>jpg</Id><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:Delete</Event>` +
 		`<Filter><S3Key><FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter></QueueConfiguration>`)
-	d, _ := start(t, m, src, notify.Options{Region: "eu-west-1"}, tg)
+	d, _ := start(t, m, src, notify.Options{Region: "eu-west-1", Workers: 1}, tg) // one at a time: in feed order
 	active(t, d)
 	publish(t, m, "ObjectCreated:Put", "photos", "a b.jpg")
 	publish(t, m, "ObjectCreated:Put", "photos", "a.png")      // suffix
@@ -216,11 +216,58 @@ func TestDeliverOutageAndRestart(t *testing.T) {
 	start(t, m2, src, notify.Options{}, tg)
 	waitFor(t, "15 events", 5*time.Second, func() bool { return len(h.keys()) == 15 })
 	time.Sleep(100 * time.Millisecond)
-	got := h.keys()
-	for i, k := range got {
-		if k != fmt.Sprint("ObjectCreated:Put k", i) {
-			t.Fatalf("event %d: %s (all: %v)", i, k, got)
+	sameSet(t, h.keys(), 15)
+}
+
+// sameSet checks that got is "ObjectCreated:Put k0" … k(n-1), each once,
+// in any order (events of different keys may pass each other).
+func sameSet(t *testing.T, got []string, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, k := range got {
+		seen[k]++
+	}
+	for i := range n {
+		if k := fmt.Sprint("ObjectCreated:Put k", i); seen[k] != 1 {
+			t.Fatalf("%s received %d times (all: %v)", k, seen[k], got)
 		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d events, want %d: %v", len(got), n, got)
+	}
+}
+
+// TestDeliverKeyOrder: with several messages in flight, the events of
+// one key still arrive in the order they happened.
+func TestDeliverKeyOrder(t *testing.T) {
+	_, m := volume(t, 0)
+	h, tg := newHook(t, "")
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:*</Event></QueueConfiguration>`)
+	d, stop := start(t, m, src, notify.Options{Workers: 8}, tg)
+	active(t, d)
+	stop() // a backlog, delivered in batches when it starts again
+	for i := range 300 {
+		ev := "ObjectCreated:Put"
+		if i%3 == 2 {
+			ev = "ObjectRemoved:Delete"
+		}
+		publish(t, m, ev, "photos", fmt.Sprint("key", i%7))
+	}
+	d, _ = start(t, m, src, notify.Options{Workers: 8}, tg)
+	waitFor(t, "300 events", 10*time.Second, func() bool { return len(h.keys()) == 300 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := map[string]string{}
+	for _, doc := range h.got {
+		obj := doc["Records"].([]any)[0].(map[string]any)["s3"].(map[string]any)["object"].(map[string]any)
+		k, seq := obj["key"].(string), obj["sequencer"].(string)
+		if seq <= last[k] {
+			t.Fatalf("key %s: sequencer %s after %s", k, seq, last[k])
+		}
+		last[k] = seq
+	}
+	if len(last) != 7 {
+		t.Fatalf("%d keys", len(last))
 	}
 }
 
@@ -306,12 +353,7 @@ func TestDeliverLease(t *testing.T) {
 	if !d2.Status()[0].Active {
 		t.Fatal("d2 delivered without the lease")
 	}
-	got := h.keys()
-	for i := range 10 {
-		if got[i] != fmt.Sprint("ObjectCreated:Put k", i) {
-			t.Fatalf("events %v", got)
-		}
-	}
+	sameSet(t, h.keys(), 10)
 }
 
 func newHookTarget(t *testing.T, h *hook) (notify.Target, *httptest.Server) {

@@ -22,8 +22,10 @@
 // # Delivery
 //
 // Each target has its own position in the feed, kept in the volume. Events
-// go to a target in feed order, one at a time, so that events of one key
-// arrive in the order they happened. A failed delivery is retried with
+// of one key go to a target in the order they happened: a target that
+// takes batches gets them in feed order, up to 256 at once; one that takes
+// a message at a time (a webhook) gets up to Options.Workers at once, each
+// worker with the events of its own keys, in order. A failed delivery is retried with
 // exponential backoff for as long as the target fails; an event the target
 // rejects (ErrRejected) is retried Options.Retries times and then skipped,
 // with a log line naming its sequence. A target whose backlog passes
