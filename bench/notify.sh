@@ -47,7 +47,7 @@ run() { # with|without round
   if [[ $mode == with ]]; then
     # Every event delivered: the webhook has one per PUT warp made.
     local want
-    want=$(aws --endpoint-url "$URL" s3api list-objects-v2 --bucket bench --query 'length(Contents)' --output text)
+    want=$(aws --endpoint-url "$URL" s3 ls s3://bench/ --recursive | wc -l)
     for _ in $(seq 600); do
       [[ $(curl -s http://127.0.0.1:9919/stats | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["count"]))') -ge $want ]] && break
       sleep 0.1
