@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +27,7 @@ func newAdminCmd() *cobra.Command {
 	o := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage the users, groups, policies and service accounts of a running server, its bucket quotas, and run its lifecycle rules",
+		Short: "Manage the users, groups, policies and service accounts of a running server, its bucket quotas and notification targets, and run its lifecycle rules",
 		Long: `Manage identities through a server's admin API (the one MinIO's mc admin speaks).
 Credentials: --access-key/--secret-key (CAIRN_ACCESS_KEY, CAIRN_SECRET_KEY), else
 CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`,
@@ -36,7 +37,7 @@ CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KE
 	pf.StringVar(&o.accessKey, "access-key", "", "access key to sign with")
 	pf.StringVar(&o.secretKey, "secret-key", "", "its secret")
 	pf.BoolVar(&o.json, "json", false, "print JSON (for scripts) instead of tables")
-	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o), adminLifecycleCmd(o), adminQuotaCmd(o))
+	cmd.AddCommand(adminUserCmd(o), adminGroupCmd(o), adminPolicyCmd(o), adminSvcacctCmd(o), adminLifecycleCmd(o), adminQuotaCmd(o), adminNotifyCmd(o))
 	return cmd
 }
 
@@ -349,6 +350,29 @@ func adminQuotaCmd(o *adminOptions) *cobra.Command {
 			return nil, nil, c.SetBucketQuota(cmd.Context(), a[0], 0, 0)
 		})}
 	cmd.AddCommand(set, info, clear)
+	return cmd
+}
+
+func adminNotifyCmd(o *adminOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "notify", Short: "Bucket event notification targets (defined by MINIO_NOTIFY_* / CAIRN_NOTIFY_* variables)"}
+	cmd.AddCommand(&cobra.Command{Use: "status", Short: "Each target's delivery: backlog, deliveries, failures, lag, last error", Args: cobra.NoArgs,
+		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+			st, err := c.NotifyStatus(cmd.Context())
+			if err != nil {
+				return nil, nil, err
+			}
+			return st, func(w io.Writer) {
+				if len(st) == 0 {
+					fmt.Fprintln(w, "no notification targets (see docs/notifications.md)")
+					return
+				}
+				fmt.Fprintln(w, "TARGET	ACTIVE	BACKLOG	DELIVERED	FAILED	SKIPPED	DROPPED	LAG	LAST ERROR")
+				for _, s := range st {
+					fmt.Fprintf(w, "%s	%v	%d	%d	%d	%d	%d	%s	%s\n", s.ARN, s.Active, s.Backlog(), s.Delivered, s.Failed, s.Skipped, s.Dropped,
+						s.Lag.Round(time.Millisecond), s.LastError)
+				}
+			}, nil
+		})})
 	return cmd
 }
 

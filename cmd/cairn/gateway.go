@@ -324,11 +324,11 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		lc.Go(func() { backend.RunLifecycle(lcCtx, o.lcInterval, nil) })
 		defer func() { stopLC(); lc.Wait() }()
 	}
-	arns, stopNotify, err := startNotify(ctx, v, backend, o.region, reg, log)
+	nt, err := startNotify(ctx, v, backend, o.region, reg, log)
 	if err != nil {
 		return err
 	}
-	defer stopNotify()
+	defer nt.stop()
 	started := time.Now()
 	gopt := gateway.Options{
 		Backend:  backend,
@@ -347,7 +347,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		ClientRate:      clientRate,
 		KeyRate:         keyRate,
 		CORS:            cors,
-		NotifyTargets:   arns,
+		NotifyTargets:   nt.arns,
 		Listen: func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
 			return notify.Listen(ctx, v.meta, o.region, l, send)
 		},
@@ -373,6 +373,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
 				return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
 			},
+			NotifyStatus: nt.status,
 			ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
 				bs, err := backend.ListBuckets(ctx, posix.Root)
 				if err != nil {

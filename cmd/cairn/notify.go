@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/nats"
@@ -43,7 +45,15 @@ func newTarget(c notify.TargetConfig) (notify.Target, error) {
 	p := c.Params
 	switch c.Type {
 	case "webhook":
-		return webhook.New(webhook.Config{ID: c.ID, Endpoint: p["endpoint"], AuthToken: p["auth_token"]})
+		cfg := webhook.Config{ID: c.ID, Endpoint: p["endpoint"], AuthToken: p["auth_token"]}
+		if p["client_cert"] != "" || p["client_key"] != "" {
+			cert, err := tls.LoadX509KeyPair(p["client_cert"], p["client_key"])
+			if err != nil {
+				return nil, fmt.Errorf("client certificate: %w", err)
+			}
+			cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		return webhook.New(cfg)
 	case "redis":
 		return redis.New(redis.Config{ID: c.ID, Address: p["address"], Key: p["key"], Format: p["format"], User: p["user"], Password: p["password"]})
 	case "postgres":
@@ -62,13 +72,24 @@ func atoi(s string) int {
 	return n
 }
 
+// notifier is the server's event delivery: its targets' ARNs (for the
+// gateway to accept in bucket configurations), their state (nil without
+// targets) and the function that stops it.
+type notifier struct {
+	arns   []string
+	status func() []notify.Status
+	stop   func()
+}
+
 // startNotify starts delivering bucket events to the environment's
-// targets, and returns their ARNs (for the gateway to accept in bucket
-// configurations) and a function that stops delivery.
-func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string, reg prometheus.Registerer, log *slog.Logger) ([]string, func(), error) {
+// targets.
+func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string, reg prometheus.Registerer, log *slog.Logger) (notifier, error) {
+	// go-redis reports its connection retries itself: to the log, at
+	// debug (the dispatcher logs each failed delivery).
+	goredis.SetLogger(redisLog{log})
 	targets, err := notifyTargets(os.Environ())
 	if err != nil || len(targets) == 0 {
-		return nil, func() {}, err
+		return notifier{stop: func() {}}, err
 	}
 	var arns []string
 	for _, t := range targets {
@@ -80,7 +101,7 @@ func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string
 	var wg sync.WaitGroup
 	wg.Go(func() { d.Run(ctx) })
 	log.Info("delivering bucket events", "targets", arns)
-	return arns, func() { cancel(); wg.Wait() }, nil
+	return notifier{arns: arns, status: d.Status, stop: func() { cancel(); wg.Wait() }}, nil
 }
 
 // notifyCollector exports each target's delivery state as metrics.
@@ -117,4 +138,11 @@ func (c notifyCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(notifyActive, prometheus.GaugeValue, active)
+}
+
+// redisLog is go-redis's logger, writing to cairn's log at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

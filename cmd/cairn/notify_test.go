@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,4 +129,46 @@ func TestNotifyKillUnderLoad(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stopServer(t, srv)
+}
+
+// TestNotifyTargetsFromEnv: the targets the environment defines are built,
+// and a bad definition stops the server with a message naming it.
+func TestNotifyTargetsFromEnv(t *testing.T) {
+	ts, err := notifyTargets([]string{
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_A=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_A=http://127.0.0.1:1/",
+		"MINIO_NOTIFY_REDIS_ENABLE_B=on", "MINIO_NOTIFY_REDIS_ADDRESS_B=127.0.0.1:1", "MINIO_NOTIFY_REDIS_KEY_B=k",
+		"MINIO_NOTIFY_POSTGRES_ENABLE_C=on", "MINIO_NOTIFY_POSTGRES_CONNECTION_STRING_C=host=127.0.0.1 port=1", "MINIO_NOTIFY_POSTGRES_TABLE_C=events",
+		"MINIO_NOTIFY_MYSQL_ENABLE_D=on", "MINIO_NOTIFY_MYSQL_DSN_STRING_D=u:p@tcp(127.0.0.1:1)/db", "MINIO_NOTIFY_MYSQL_TABLE_D=events",
+		"MINIO_NOTIFY_NATS_ENABLE_E=on", "MINIO_NOTIFY_NATS_ADDRESS_E=127.0.0.1:1", "MINIO_NOTIFY_NATS_SUBJECT_E=s3",
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_OFF=off", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_OFF=not a url",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arns []string
+	for _, tg := range ts {
+		arns = append(arns, tg.ARN())
+		tg.Close()
+	}
+	want := "[arn:minio:sqs::D:mysql arn:minio:sqs::E:nats arn:minio:sqs::C:postgres arn:minio:sqs::B:redis arn:minio:sqs::A:webhook]"
+	if fmt.Sprint(arns) != want {
+		t.Fatalf("targets %v, want %s", arns, want)
+	}
+	for env, msg := range map[string]string{
+		"MINIO_NOTIFY_KAFKA_ENABLE_K=on":       "does not deliver to kafka",
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_W=on":     "not an http(s) URL",
+		"MINIO_NOTIFY_WEBHOOK_COLOUR_W=blue":   "MINIO_NOTIFY_WEBHOOK_COLOUR_W",
+		"CAIRN_NOTIFY_REDIS_ENABLE_R=on":       "an address and a key are required",
+		"MINIO_NOTIFY_POSTGRES_ENABLE_P=on":    "table",
+		"MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_W=x": "", // with W enabled below
+	} {
+		environ := []string{env}
+		if strings.HasSuffix(env, "CLIENT_CERT_W=x") {
+			environ = append(environ, "MINIO_NOTIFY_WEBHOOK_ENABLE_W=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_W=https://h/")
+			msg = "client certificate"
+		}
+		if _, err := notifyTargets(environ); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want an error saying %q", env, err, msg)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"cairn/internal/iam"
 	"cairn/internal/iam/policy"
+	"cairn/internal/s3/notify"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/sigv4"
 )
@@ -37,6 +38,9 @@ type Options struct {
 	// served. GetBucketQuota answers ErrNoQuota for a bucket without one.
 	GetBucketQuota func(ctx context.Context, bucket string) (BucketQuota, error)
 	SetBucketQuota func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error
+	// NotifyStatus returns the notification targets' delivery state
+	// (cairn admin notify status); nil: the server has no targets.
+	NotifyStatus func() []notify.Status
 	// ServerInfo describes the server (mc admin info); nil: not served.
 	ServerInfo func(ctx context.Context) (ServerInfo, error)
 }
@@ -127,6 +131,7 @@ var routes = []route{
 	{http.MethodGet, "get-bucket-quota", "admin:GetBucketQuota", nil, (*call).getBucketQuota},
 	{http.MethodGet, "list-access-keys-bulk", "", nil, (*call).listAccessKeysBulk}, // authorizes per user
 	{http.MethodGet, "info", "admin:ServerInfo", nil, (*call).serverInfo},
+	{http.MethodGet, "cairn/notify-status", "admin:ServerInfo", nil, (*call).notifyStatus},
 }
 
 // apiError is an admin API error: madmin reads its JSON.

@@ -195,7 +195,7 @@ mc admin accesskey rm root "$ak" >/dev/null
 if mc admin accesskey ls root alice | grep -q "$ak"; then echo "$ak is still listed"; exit 1; fi
 mc admin info root | grep -c "Uptime" >/dev/null
 mc admin info root --json | grep -c '"mode":"online"' >/dev/null
-step "bucket events: mc event add|ls|rm, mc watch"
+step "bucket events: mc event add|ls|rm, mc watch, cairn admin notify status"
 R s3api create-bucket --bucket evts >/dev/null
 mc event add root/evts arn:minio:sqs::IAM:webhook --event put,delete --suffix .txt >/dev/null
 mc event ls root/evts | grep -c 'arn:minio:sqs::IAM:webhook.*suffix=".txt"' >/dev/null
@@ -207,6 +207,8 @@ R s3 rm s3://evts/hook.txt >/dev/null
 wait || true
 grep -c '"type":"ObjectCreated:Put"' watch.json >/dev/null || { cat watch.json; exit 1; }
 grep -c '"type":"ObjectRemoved:Delete"' watch.json >/dev/null
+ca notify status | grep -c 'arn:minio:sqs::IAM:webhook *true' >/dev/null
+ca notify status --json | grep -c '"delivered":' >/dev/null
 mc event rm root/evts arn:minio:sqs::IAM:webhook --event put,delete --suffix .txt >/dev/null
 if mc event ls root/evts | grep -q IAM; then echo "the rule is still listed"; exit 1; fi
 echo "iam.sh: all steps passed"
