@@ -6,7 +6,7 @@
 # (every PUT still records its event: "recorded"), and with both targets
 # subscribed to every PUT ("with"), in turn, each round on a fresh data
 # directory; and how long events took to reach the webhook after their
-# change (bench/notifysink), drained. The webhook receiver and Redis run
+# change (`cairn bench webhook-sink`), drained. The webhook receiver and Redis run
 # on the same machine, on the same cores.
 #
 # Usage: WARP=/path/to/warp ROUNDS=3 bench/notify.sh
@@ -20,8 +20,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK=benchadmin SK=benchsecret123 DUR=${WARP_DURATION:-15s}
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 go build -o "$WORK/cairn" ./cmd/cairn
-go build -o "$WORK/sink" ./bench/notifysink
-"$WORK/sink" --address 127.0.0.1:9919 &
+"$WORK/cairn" bench webhook-sink --address 127.0.0.1:9919 >/dev/null &
 redis-server --port 9920 --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >/dev/null &
 sleep 0.5
 URL=http://127.0.0.1:9111

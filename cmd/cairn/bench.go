@@ -9,6 +9,6 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure metadata, data and S3 performance",
 	}
-	cmd.AddCommand(newBenchMetaCmd(), newBenchDataCmd(), newBenchS3Cmd(), newBenchFSCmd())
+	cmd.AddCommand(newBenchMetaCmd(), newBenchDataCmd(), newBenchS3Cmd(), newBenchFSCmd(), newBenchSinkCmd())
 	return cmd
 }

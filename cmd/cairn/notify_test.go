@@ -172,3 +172,33 @@ func TestNotifyTargetsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSink: the benchmark's webhook sink counts the records it
+// receives and reports their delays.
+func TestWebhookSink(t *testing.T) {
+	srv := httptest.NewServer(&eventSink{})
+	defer srv.Close()
+	at := time.Now().Add(-50 * time.Millisecond).UTC().Format("2006-01-02T15:04:05.000Z")
+	for range 3 {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"Records":[{"eventTime":"`+at+`"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(srv.URL + "/?reset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]float64
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st["count"] != 3 || st["p50_ms"] < 40 || st["p50_ms"] > 5000 {
+		t.Fatalf("stats %v", st)
+	}
+	resp, _ = http.Post(srv.URL, "application/json", strings.NewReader("not json"))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a bad document: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
