@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,7 +383,11 @@ func TestServerMount(t *testing.T) {
 	t.Cleanup(func() { forceUnmount(mp) })
 	addr := freePort(t)
 	cmd := exec.Command(bin, "server", dir, "--address", addr, "--mount", mp, "--mount-options", "attr_timeout=0,entry_timeout=0")
-	cmd.Env = append(os.Environ(), "CAIRN_ROOT_USER=mountroot", "CAIRN_ROOT_PASSWORD=mount-secret-1")
+	sink := &lineSink{}
+	hook := httptest.NewServer(sink)
+	defer hook.Close()
+	cmd.Env = append(os.Environ(), "CAIRN_ROOT_USER=mountroot", "CAIRN_ROOT_PASSWORD=mount-secret-1",
+		"MINIO_NOTIFY_WEBHOOK_ENABLE_M=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_M="+hook.URL)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -406,6 +412,8 @@ func TestServerMount(t *testing.T) {
 		return string(out)
 	}
 	aws("", "s3", "mb", "s3://shared")
+	aws("", "s3api", "put-bucket-notification-configuration", "--bucket", "shared", "--notification-configuration",
+		`{"QueueConfigurations":[{"QueueArn":"arn:minio:sqs::M:webhook","Events":["s3:ObjectCreated:*","s3:ObjectRemoved:*"]}]}`)
 	aws("from s3\n", "s3", "cp", "-", "s3://shared/dir/a.txt")
 	if b, err := os.ReadFile(filepath.Join(mp, "shared/dir/a.txt")); err != nil || string(b) != "from s3\n" {
 		t.Fatalf("an S3 object on the mount: %q %v", b, err)
@@ -415,6 +423,21 @@ func TestServerMount(t *testing.T) {
 	}
 	if out := aws("", "s3", "cp", "s3://shared/b.txt", "-"); out != "from the mount\n" {
 		t.Fatalf("a mount file over S3: %q", out)
+	}
+	// The mount's changes are bucket events, as the S3 client's are.
+	if err := os.Rename(filepath.Join(mp, "shared/b.txt"), filepath.Join(mp, "shared/dir/c.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(mp, "shared/dir/c.txt")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ObjectCreated:Put b.txt", "ObjectCreated:Put dir/a.txt", "ObjectCreated:Put dir/c.txt", "ObjectRemoved:Delete b.txt", "ObjectRemoved:Delete dir/c.txt"}
+	deadline := time.Now().Add(10 * time.Second)
+	for got := sink.sorted(); fmt.Sprint(got) != fmt.Sprint(want); got = sink.sorted() {
+		if time.Now().After(deadline) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,4 +202,40 @@ func TestWebhookSink(t *testing.T) {
 		t.Fatalf("a bad document: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// lineSink is a webhook endpoint that keeps "eventName key" of each event.
+type lineSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var doc struct {
+		Records []struct {
+			EventName string `json:"eventName"`
+			S3        struct {
+				Object struct {
+					Key string `json:"key"`
+				} `json:"object"`
+			} `json:"s3"`
+		}
+	}
+	if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	l.mu.Lock()
+	for _, rec := range doc.Records {
+		l.lines = append(l.lines, rec.EventName+" "+rec.S3.Object.Key)
+	}
+	l.mu.Unlock()
+}
+
+func (l *lineSink) sorted() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := append([]string(nil), l.lines...)
+	sort.Strings(out)
+	return out
 }

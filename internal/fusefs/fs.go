@@ -54,7 +54,7 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
 		keep:    newKeepCache(),
-		ctx:     vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()}),
+		ctx:     vfs.WithPaths(vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()})),
 		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
 		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},

@@ -112,6 +112,9 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		if err := putAttr(tx, ino, &a); err != nil {
 			return err
 		}
+		if err := setName(tx, ino, name); err != nil {
+			return err
+		}
 		if req.Type == posix.TypeSymlink {
 			if err := tx.Put(symlinkKey(ino), []byte(req.Target)); err != nil {
 				return err

@@ -125,24 +125,28 @@ func pendingPublishes(ctx context.Context) ([]Publish, *publishing) {
 
 // Record is one entry of the change feed.
 type Record struct {
-	Seq       uint64          `json:"seq"`
-	Time      int64           `json:"t"` // unix ns
-	Op        Op              `json:"op"`
-	Ino       posix.Ino       `json:"ino"`
-	Type      posix.FileType  `json:"type,omitempty"`
-	Parent    posix.Ino       `json:"parent,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	NewParent posix.Ino       `json:"nparent,omitempty"`
-	NewName   string          `json:"nname,omitempty"`
-	Length    uint64          `json:"len,omitempty"`
-	Mode      uint32          `json:"mode,omitempty"`
-	UID       uint32          `json:"uid,omitempty"`
-	GID       uint32          `json:"gid,omitempty"`
-	Nlink     uint32          `json:"nlink,omitempty"`
-	Xattr     string          `json:"xattr,omitempty"`
-	Origin    Origin          `json:"origin,omitempty"`
-	S3        *Publish        `json:"s3,omitempty"` // OpPublish's subject
-	Extra     json.RawMessage `json:"extra,omitempty"`
+	Seq       uint64         `json:"seq"`
+	Time      int64          `json:"t"` // unix ns
+	Op        Op             `json:"op"`
+	Ino       posix.Ino      `json:"ino"`
+	Type      posix.FileType `json:"type,omitempty"`
+	Parent    posix.Ino      `json:"parent,omitempty"`
+	Name      string         `json:"name,omitempty"`
+	NewParent posix.Ino      `json:"nparent,omitempty"`
+	NewName   string         `json:"nname,omitempty"`
+	Length    uint64         `json:"len,omitempty"`
+	Mode      uint32         `json:"mode,omitempty"`
+	UID       uint32         `json:"uid,omitempty"`
+	GID       uint32         `json:"gid,omitempty"`
+	Nlink     uint32         `json:"nlink,omitempty"`
+	Xattr     string         `json:"xattr,omitempty"`
+	// Path and NewPath are the paths of a file written, unlinked or
+	// renamed (from and to), for changes made with WithPaths.
+	Path    string          `json:"path,omitempty"`
+	NewPath string          `json:"npath,omitempty"`
+	Origin  Origin          `json:"origin,omitempty"`
+	S3      *Publish        `json:"s3,omitempty"` // OpPublish's subject
+	Extra   json.RawMessage `json:"extra,omitempty"`
 }
 
 // recordJSON is the stored form of a Record. A JSON string holds only UTF-8
@@ -212,6 +216,9 @@ func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) e
 		at := &aclTx{Tx: tx, dying: &dying}
 		rec := Record{Origin: origin}
 		if err := fn(at, &rec); err != nil {
+			return err
+		}
+		if err := recordPaths(ctx, tx, &rec); err != nil {
 			return err
 		}
 		created = at.created

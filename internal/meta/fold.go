@@ -77,6 +77,9 @@ func (m *FS) FoldFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		if err := putAttr(tx, ino, &a); err != nil {
 			return err
 		}
+		if err := setName(tx, ino, name); err != nil {
+			return err
+		}
 		for k, v := range xattrs {
 			if err := tx.Put(xattrKey(ino, k), v); err != nil {
 				return err
@@ -95,6 +98,9 @@ func (m *FS) FoldFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		now := a.Mtime
 		if fa.Nlink == 1 {
 			fa.Parent = foldDir
+			if err := setName(tx, fileIno, foldName); err != nil {
+				return err
+			}
 		}
 		fa.Ctime = now
 		if err := putAttr(tx, fileIno, &fa); err != nil {
@@ -176,6 +182,9 @@ func (m *FS) UnfoldDir(ctx context.Context, cred posix.Cred, parent posix.Ino, n
 		}
 		if fa.Nlink == 1 {
 			fa.Parent = parent
+			if err := setName(tx, fileIno, name); err != nil {
+				return err
+			}
 		}
 		fa.Ctime = now
 		if err := putAttr(tx, fileIno, &fa); err != nil {

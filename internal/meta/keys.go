@@ -12,6 +12,8 @@ import (
 //	'C' name                     volume setting or counter (see the cfg* names)
 //	'A' ino 'I'                  inode attributes (encodeAttr)
 //	'A' ino 'D' name             directory entry: type byte + child ino
+//	'A' ino 'B'                  the name of the inode's one link in its Attr.Parent
+//	                             (see InodePath)
 //	'A' ino 'C' index(4)         slice list of one 64 MiB chunk (24-byte records)
 //	'A' ino 'S'                  symlink target
 //	'A' ino 'X' name             extended attribute value
@@ -53,6 +55,7 @@ const (
 
 // Sub-families of an inode.
 const (
+	subName    = 'B'
 	subAttr    = 'I'
 	subDentry  = 'D'
 	subChunk   = 'C'
@@ -84,6 +87,8 @@ func inodePrefix(ino posix.Ino) []byte {
 }
 
 func attrKey(ino posix.Ino) []byte { return append(inodePrefix(ino), subAttr) }
+
+func nameKey(ino posix.Ino) []byte { return append(inodePrefix(ino), subName) }
 
 func dentryKey(parent posix.Ino, name string) []byte {
 	return append(append(inodePrefix(parent), subDentry), name...)

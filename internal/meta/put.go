@@ -230,6 +230,9 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err := putAttr(tx, ino, &a); err != nil {
 			return err
 		}
+		if err := setName(tx, ino, name); err != nil {
+			return err
+		}
 		if err := tx.Put(dentryKey(p, name), encodeDentry(posix.TypeFile, ino)); err != nil {
 			return err
 		}
@@ -321,6 +324,9 @@ func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, now i
 	a.Ctime = now
 	if a.Nlink == 1 {
 		a.Parent = k.Dir
+		if err := setName(tx, ino, name); err != nil {
+			return false, err
+		}
 	}
 	if err := putAttr(tx, ino, a); err != nil {
 		return false, err

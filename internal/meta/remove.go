@@ -166,6 +166,9 @@ func (m *FS) deleteInode(tx kv.Tx, ino posix.Ino, a *posix.Attr) error {
 	if err := tx.Delete(attrKey(ino)); err != nil {
 		return err
 	}
+	if err := tx.Delete(nameKey(ino)); err != nil {
+		return err
+	}
 	if err := deletePrefix(tx, xattrPrefix(ino)); err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func (m *FS) unlinkCheck(tx kv.Tx, cred posix.Cred, parent posix.Ino, pa *posix.
 		return v, syscall.EISDIR
 	}
 	// The inode's records in one read: its chunk lists, attributes,
-	// symlink target and xattrs (keys 'A' ino 'C'…'X'; a non-directory
+	// symlink target, name and xattrs (keys 'A' ino 'B'…'X'; a non-directory
 	// has no entries).
 	v.ino = ino
 	prefix := inodePrefix(ino)

@@ -271,6 +271,11 @@ func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64, keep *Keep) er
 			src.a.Parent = dst.parent
 		}
 	}
+	if src.typ == posix.TypeDir || src.a.Nlink == 1 {
+		if err := setName(tx, src.ino, dst.name); err != nil {
+			return err
+		}
+	}
 	if err := putAttr(tx, src.ino, &src.a); err != nil {
 		return err
 	}
@@ -300,6 +305,16 @@ func (m *FS) exchange(tx kv.Tx, src, dst *renameSide, now int64) error {
 		}
 		if dst.typ == posix.TypeDir || dst.a.Nlink == 1 {
 			dst.a.Parent = src.parent
+		}
+	}
+	if src.typ == posix.TypeDir || src.a.Nlink == 1 {
+		if err := setName(tx, src.ino, dst.name); err != nil {
+			return err
+		}
+	}
+	if dst.typ == posix.TypeDir || dst.a.Nlink == 1 {
+		if err := setName(tx, dst.ino, src.name); err != nil {
+			return err
 		}
 	}
 	if err := putAttr(tx, src.ino, &src.a); err != nil {

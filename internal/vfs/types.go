@@ -53,6 +53,11 @@ const (
 // WithOrigin returns a ctx whose changes the change feed attributes to o.
 func WithOrigin(ctx context.Context, o Origin) context.Context { return meta.WithOrigin(ctx, o) }
 
+// WithPaths returns a ctx whose changes to files record the files' paths
+// in the change feed (see meta.WithPaths): a mount's, so that they become
+// bucket events.
+func WithPaths(ctx context.Context) context.Context { return meta.WithPaths(ctx) }
+
 // OriginFrom returns the Origin attached to ctx, if any.
 func OriginFrom(ctx context.Context) (Origin, bool) { return meta.OriginFrom(ctx) }
 

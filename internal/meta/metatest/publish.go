@@ -132,3 +132,118 @@ func testLease(t *testing.T, ns func(t *testing.T) kv.Store) {
 	}
 	take(b, false, "b after dropping a lease it did not hold")
 }
+
+// testInodePath: an inode with one link knows its path through every
+// change that moves it; one with several links has none; a removed
+// inode's name goes with it.
+func testInodePath(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	path := func(ino posix.Ino) string {
+		t.Helper()
+		p, err := m.InodePath(bg, ino)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return p
+	}
+	a := mk(t, m, posix.Root, posix.RootIno, "a", posix.TypeDir, 0o755)
+	b := mk(t, m, posix.Root, a.Ino, "b", posix.TypeDir, 0o755)
+	f := mk(t, m, posix.Root, b.Ino, "f.txt", posix.TypeFile, 0o644)
+	if got := path(f.Ino); got != "a/b/f.txt" {
+		t.Fatalf("created: %s", got)
+	}
+	if got := path(posix.RootIno); got != "" {
+		t.Fatalf("root: %q", got)
+	}
+	// Renamed in its directory, then into another, then its directory.
+	if err := m.Rename(bg, posix.Root, b.Ino, "f.txt", b.Ino, "g.txt", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := path(f.Ino); got != "a/b/g.txt" {
+		t.Fatalf("renamed in place: %s", got)
+	}
+	if err := m.Rename(bg, posix.Root, b.Ino, "g.txt", a.Ino, "h.txt", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Rename(bg, posix.Root, a.Ino, "b", posix.RootIno, "c", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := path(f.Ino) + " " + path(b.Ino); got != "a/h.txt c" {
+		t.Fatalf("moved: %s", got)
+	}
+	// An exchange swaps the names.
+	g := mk(t, m, posix.Root, b.Ino, "x", posix.TypeFile, 0o644)
+	if err := m.Rename(bg, posix.Root, a.Ino, "h.txt", b.Ino, "x", meta.RenameExchange); err != nil {
+		t.Fatal(err)
+	}
+	if got := path(f.Ino) + " " + path(g.Ino); got != "c/x a/h.txt" {
+		t.Fatalf("exchanged: %s", got)
+	}
+	// A created-whole file (the S3 layer's PutFile) has its path too.
+	e, err := m.PutFile(bg, posix.Root, a.Ino, "put.bin", meta.PutFileRequest{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := path(e.Ino); got != "a/put.bin" {
+		t.Fatalf("put: %s", got)
+	}
+	// A second link: no one path.
+	if _, err := m.Link(bg, posix.Root, f.Ino, a.Ino, "link"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InodePath(bg, f.Ino); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("hard-linked: %v", err)
+	}
+	// Removed: nothing left of it.
+	if err := m.Unlink(bg, posix.Root, a.Ino, "put.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InodePath(bg, e.Ino); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("removed: %v", err)
+	}
+}
+
+// testRecordedPaths: with WithPaths, a file's writes, unlinks and renames
+// record its paths in their own transaction; without, none; a file with
+// no one path records none.
+func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
+	m := newFS(t, ns, meta.Format{})
+	ctx := meta.WithPaths(bg)
+	b := mk(t, m, posix.Root, posix.RootIno, "bkt", posix.TypeDir, 0o755)
+	d := mk(t, m, posix.Root, b.Ino, "d", posix.TypeDir, 0o755)
+	head, _ := m.FeedHead(bg)
+	f, err := m.Create(ctx, posix.Root, d.Ino, "f.txt", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.NoteWritten(ctx, f.Entry.Ino); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.NoteWritten(bg, f.Entry.Ino); err != nil { // without: no path
+		t.Fatal(err)
+	}
+	if err := m.Rename(ctx, posix.Root, d.Ino, "f.txt", b.Ino, "g.txt", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Link(ctx, posix.Root, f.Entry.Ino, b.Ino, "h.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.NoteWritten(ctx, f.Entry.Ino); err != nil { // two links: no one path
+		t.Fatal(err)
+	}
+	if err := m.Unlink(ctx, posix.Root, b.Ino, "h.txt"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := m.ReadFeed(bg, head, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, string(r.Op)+" "+r.Path+" "+r.NewPath)
+	}
+	want := "create  |write bkt/d/f.txt |write  |rename bkt/d/f.txt bkt/g.txt|link  |write  |unlink bkt/h.txt "
+	if strings.Join(got, "|") != want {
+		t.Fatalf("records:\n got %q\nwant %q", strings.Join(got, "|"), want)
+	}
+}

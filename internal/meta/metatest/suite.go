@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ChangeFeed", testChangeFeed},
 		{"Publish", testPublish},
 		{"Lease", testLease},
+		{"InodePath", testInodePath},
+		{"RecordedPaths", testRecordedPaths},
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},

@@ -283,8 +283,9 @@ func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 	}
 }
 
-// read returns the publish records after position after (and the last
-// record looked at). Targets at one position share one read: the last
+// read returns the publish records after position after, with a mount's
+// changes to files as the events they make (fsEvents), and the last
+// record looked at. Targets at one position share one read: the last
 // one is kept for the next to ask for it.
 func (d *Dispatcher) read(ctx context.Context, after uint64) ([]meta.Record, uint64, error) {
 	d.cache.mu.Lock()
@@ -294,7 +295,8 @@ func (d *Dispatcher) read(ctx context.Context, after uint64) ([]meta.Record, uin
 		return recs, last, nil
 	}
 	d.cache.mu.Unlock()
-	recs, last, err := d.feed.ReadFeedOps(ctx, after, 1000, []meta.Op{meta.OpPublish})
+	recs, last, err := d.feed.ReadFeedOps(ctx, after, 1000, feedOps)
+	recs = d.fsEvents(recs)
 	if err == nil && last > after {
 		d.cache.mu.Lock()
 		d.cache.after, d.cache.last, d.cache.recs = after, last, recs
@@ -451,7 +453,7 @@ func keyHash(s string) uint32 {
 // bucket routes it there. It reports false when the dispatcher stopped
 // before it could tell.
 func (d *Dispatcher) message(ctx context.Context, ts *targetState, rec *meta.Record) (*Message, bool) {
-	if rec.Op != meta.OpPublish || rec.S3 == nil {
+	if rec.S3 == nil {
 		return nil, true
 	}
 	cfg, err := d.configs.get(ctx, rec.S3.Bucket)

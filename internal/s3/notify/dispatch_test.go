@@ -14,6 +14,7 @@ import (
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/posix"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/webhook"
 )
@@ -365,4 +366,77 @@ func newHookTarget(t *testing.T, h *hook) (notify.Target, *httptest.Server) {
 		t.Fatal(err)
 	}
 	return tg, srv
+}
+
+// TestDeliverMountChanges: files written, renamed and removed on a mount
+// (records of the "fuse" agent) make the events an S3 client's changes
+// would, with keys from their paths; files outside the buckets, and
+// changes made by the S3 layer itself (which records its own events), make
+// none.
+func TestDeliverMountChanges(t *testing.T) {
+	_, m := volume(t, 0)
+	h, tg := newHook(t, "")
+	src := configs(`<QueueConfiguration><Queue>` + hookARN + `</Queue><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:*</Event></QueueConfiguration>`)
+	d, _ := start(t, m, src, notify.Options{Workers: 1}, tg)
+	active(t, d)
+	fuse := meta.WithPaths(meta.WithOrigin(bg, meta.Origin{Agent: "fuse", Session: 7})) // as a mount's
+	cred := posix.Cred{UID: 1000, GID: 1000}
+	mkdir := func(parent posix.Ino, name string) posix.Ino {
+		r, err := m.Create(bg, posix.Root, parent, name, meta.CreateRequest{Type: posix.TypeDir, Mode: 0o777, Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Entry.Ino
+	}
+	bucket := mkdir(posix.RootIno, "photos")
+	sub := mkdir(bucket, "2026")
+	write := func(parent posix.Ino, name string) posix.Ino {
+		r, err := m.Create(fuse, cred, parent, name, meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.SetAttr(fuse, cred, r.Entry.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.NoteWritten(fuse, r.Entry.Ino); err != nil {
+			t.Fatal(err)
+		}
+		return r.Entry.Ino
+	}
+	write(sub, "cat.jpg")
+	write(posix.RootIno, "stray.txt") // not in a bucket
+	if err := m.Rename(fuse, cred, sub, "cat.jpg", bucket, "dog.jpg", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unlink(fuse, cred, bucket, "dog.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	// The S3 layer's own file changes are not events: it records its own.
+	s3ctx := meta.WithOrigin(bg, meta.Origin{Agent: "s3"})
+	r, err := m.Create(s3ctx, posix.Root, sub, "tmp", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.NoteWritten(s3ctx, r.Entry.Ino); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ObjectCreated:Put 2026/cat.jpg", "ObjectRemoved:Delete 2026/cat.jpg", "ObjectCreated:Put dog.jpg", "ObjectRemoved:Delete dog.jpg"}
+	time.Sleep(time.Second)
+	recs, _ := m.ReadFeed(bg, 0, 100)
+	for _, r := range recs {
+		t.Logf("%d %s %+v type=%v parent=%d name=%s", r.Seq, r.Op, r.Origin, r.Type, r.Parent, r.Name)
+	}
+	t.Logf("status %+v keys %v", d.Status()[0], h.keys())
+	waitFor(t, "4 events", 5*time.Second, func() bool { return len(h.keys()) >= 4 })
+	time.Sleep(100 * time.Millisecond)
+	if got := h.keys(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	h.mu.Lock()
+	rec := h.got[0]["Records"].([]any)[0].(map[string]any)
+	h.mu.Unlock()
+	if rec["userIdentity"].(map[string]any)["principalId"] != "uid:1000" || rec["s3"].(map[string]any)["object"].(map[string]any)["size"] != 10.0 ||
+		rec["source"].(map[string]any)["agent"] != "fuse" {
+		t.Fatalf("record %v", rec)
+	}
 }
