@@ -296,7 +296,7 @@ func (d *Dispatcher) read(ctx context.Context, after uint64) ([]meta.Record, uin
 	}
 	d.cache.mu.Unlock()
 	recs, last, err := d.feed.ReadFeedOps(ctx, after, 1000, feedOps)
-	recs = d.fsEvents(recs)
+	recs = fsEvents(recs)
 	if err == nil && last > after {
 		d.cache.mu.Lock()
 		d.cache.after, d.cache.last, d.cache.recs = after, last, recs

@@ -21,7 +21,7 @@ var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpUnlink, meta.OpRena
 // not a bucket's key; two for a rename: the old key removed, the new one
 // created), keeping their sequence numbers. The paths are the ones the
 // change recorded in its transaction (meta.WithPaths, which mounts use).
-func (d *Dispatcher) fsEvents(recs []meta.Record) []meta.Record {
+func fsEvents(recs []meta.Record) []meta.Record {
 	out := recs[:0:0]
 	for i := range recs {
 		r := &recs[i]

@@ -87,7 +87,8 @@ func Listen(ctx context.Context, feed Feed, region string, l Listener, send func
 	}
 	quiet := time.Now()
 	for {
-		recs, last, err := feed.ReadFeedOps(ctx, pos, 1000, []meta.Op{meta.OpPublish})
+		recs, last, err := feed.ReadFeedOps(ctx, pos, 1000, feedOps)
+		recs = fsEvents(recs)
 		if errors.Is(err, meta.ErrFeedTruncated) {
 			if pos, err = feed.FeedOldest(ctx); err != nil {
 				return err
