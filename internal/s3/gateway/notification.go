@@ -92,6 +92,12 @@ func (q *request) listen() (*response, error) {
 	if err := l.Validate(); err != nil {
 		return nil, s3err.Newf(s3err.InvalidArgument, err.(*notify.ConfigError).Msg)
 	}
+	if q.bucket == "" && !q.cred.IsRoot() {
+		// Every bucket's keys, whatever their files' permissions say: the
+		// root user's alone (policies may allow s3:ListenNotification to
+		// users who could not read most of them).
+		return nil, s3err.Newf(s3err.AccessDenied, "Only the root user may listen to the events of every bucket; listen to a bucket.")
+	}
 	if q.bucket != "" {
 		if _, err := q.g.opt.Backend.HeadBucket(q.ctx, q.cred, q.bucket); err != nil {
 			return nil, err

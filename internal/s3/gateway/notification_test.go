@@ -16,12 +16,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
+	mcreds "github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/notification"
 
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/object/mem"
 	"cairn/internal/s3/gateway"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/webhook"
+	"cairn/internal/s3/s3fs"
 	"cairn/internal/s3/sigv4"
 )
 
@@ -297,5 +302,54 @@ func TestListenBucketNotification(t *testing.T) {
 	bad := h.mc.ListenBucketNotification(ctx, "live", "", "", []string{"s3:ObjectMelted:*"})
 	if info := <-bad; info.Err == nil || !strings.Contains(info.Err.Error(), "not supported") {
 		t.Fatalf("bad event name: %+v", info)
+	}
+}
+
+// TestListenWho: a user whose policies allow it listens to a bucket it can
+// search, but only the root user listens to every bucket (their keys are
+// not all the user's to see).
+func TestListenWho(t *testing.T) {
+	store := memkv.New()
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "gw", Storage: "mem", EnableACL: true}); err != nil {
+		t.Fatal(err)
+	}
+	h := &iamHarness{store: store}
+	var feed *meta.FS
+	h.url, h.ids, h.vfs = startGatewayWith(t, store, mem.New(), s3fs.Options{}, gateway.Options{
+		Listen: func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
+			return notify.Listen(ctx, feed, "us-east-1", l, send)
+		}})
+	feed = h.vfs.Meta()
+	h.root = h.client(testAK, testSecret, "")
+	lisa := h.user(t, "lisa", "readwrite")
+	ok(t, "lisa's bucket", func() error {
+		_, err := lisa.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String("lisas")})
+		return err
+	}())
+	mc := func(ak, sk string) *minio.Client {
+		c, err := minio.New(strings.TrimPrefix(h.url, "http://"), &minio.Options{Creds: mcreds.NewStaticV4(ak, sk, ""), Region: "us-east-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	first := func(ch <-chan notification.Info) error {
+		select {
+		case info := <-ch:
+			return info.Err
+		case <-time.After(300 * time.Millisecond):
+			return nil // streaming, nothing yet
+		}
+	}
+	if err := first(mc("lisa", "lisa-secret").ListenNotification(ctx, "", "", []string{"s3:ObjectCreated:*"})); err == nil || !strings.Contains(err.Error(), "Only the root user") {
+		t.Fatalf("lisa on every bucket: %v", err)
+	}
+	if err := first(mc("lisa", "lisa-secret").ListenBucketNotification(ctx, "lisas", "", "", []string{"s3:ObjectCreated:*"})); err != nil {
+		t.Fatalf("lisa on her bucket: %v", err)
+	}
+	if err := first(mc(testAK, testSecret).ListenNotification(ctx, "", "", []string{"s3:ObjectCreated:*"})); err != nil {
+		t.Fatalf("root on every bucket: %v", err)
 	}
 }
