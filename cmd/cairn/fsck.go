@@ -111,6 +111,13 @@ func printFsck(w io.Writer, r vfs.FsckReport, repair bool) {
 	if r.FixedCounters {
 		fmt.Fprintln(w, "counters set right")
 	}
+	if r.MissingNames > 0 {
+		verb := "--repair writes them"
+		if repair {
+			verb = fmt.Sprintf("%d written", r.FixedNames)
+		}
+		fmt.Fprintf(w, "%d inodes have no name record, so a mount's changes to them make no bucket events (%s)\n", r.MissingNames, verb)
+	}
 	if r.Consistent() {
 		fmt.Fprintln(w, "the volume is consistent")
 	}

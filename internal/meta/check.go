@@ -28,6 +28,12 @@ type CheckReport struct {
 	// Live holds the slice id ranges reserved by live sessions: blocks of
 	// those ids that nothing references yet may be writes in flight.
 	Live []SliceRange
+	// Names are the inodes with one link whose name record (InodePath)
+	// is missing or stale — inodes made before names were kept — with
+	// the name they should have. Not a problem (nothing is lost: their
+	// changes on a mount just make no bucket events); RepairNames writes
+	// them.
+	Names map[posix.Ino]string
 }
 
 // CountersWrong reports whether a counter differs from what it should be.
@@ -51,6 +57,14 @@ type checkState struct {
 	inline   map[uint64]uint32 // inline slices referenced, with their size
 	unlinked map[posix.Ino]bool
 	quotas   map[posix.Ino]quotaState
+	names    map[posix.Ino]string // name records
+	entry    map[posix.Ino]link   // an entry naming each inode
+}
+
+// link is a directory entry: the directory and the name.
+type link struct {
+	parent posix.Ino
+	name   string
 }
 
 // Check reads the whole metadata in one snapshot and reports: entries
@@ -66,7 +80,8 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		rep = CheckReport{Slices: map[uint64]uint32{}}
 		st = checkState{links: map[posix.Ino]uint32{}, subdirs: map[posix.Ino]uint32{}, parentOf: map[posix.Ino]posix.Ino{},
-			children: map[posix.Ino][]posix.Ino{}, attrs: map[posix.Ino]posix.Attr{}, inline: map[uint64]uint32{}, unlinked: map[posix.Ino]bool{}}
+			children: map[posix.Ino][]posix.Ino{}, attrs: map[posix.Ino]posix.Attr{}, inline: map[uint64]uint32{}, unlinked: map[posix.Ino]bool{},
+			names: map[posix.Ino]string{}, entry: map[posix.Ino]link{}}
 		if err := tx.Scan([]byte{famInode}, []byte{famInode + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
 			m.checkInodeKey(&rep, &st, k, v)
 			return true
@@ -111,6 +126,7 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 	}
 	rep.Inodes = len(st.attrs)
 	checkLinks(&rep, &st)
+	checkNames(&rep, &st)
 	checkReach(&rep, &st)
 	checkCounters(&rep, &st)
 	checkQuotas(&rep, &st)
@@ -151,11 +167,14 @@ func (m *FS) checkInodeKey(rep *CheckReport, st *checkState, k, v []byte) {
 		}
 		rep.Entries++
 		st.links[child]++
+		st.entry[child] = link{ino, string(k[10:])}
 		st.children[ino] = append(st.children[ino], child)
 		if typ == posix.TypeDir {
 			st.subdirs[ino]++
 			st.parentOf[child] = ino
 		}
+	case subName:
+		st.names[ino] = string(v)
 	case subChunk:
 		ss, err := decodeSlices(v)
 		if err != nil {
@@ -257,6 +276,67 @@ func checkCounters(rep *CheckReport, st *checkState) {
 	if rep.InodeCount != rep.WantInodes {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("inode counter %d, %d inodes found", rep.InodeCount, rep.WantInodes))
 	}
+}
+
+// checkNames lists the inodes with one link (and a parent) whose name
+// record is missing or names another entry.
+func checkNames(rep *CheckReport, st *checkState) {
+	for ino, a := range st.attrs {
+		if ino == posix.RootIno || a.Parent == 0 || (a.Type != posix.TypeDir && st.links[ino] != 1) {
+			continue
+		}
+		e, ok := st.entry[ino]
+		if !ok || e.parent != a.Parent || st.names[ino] == e.name {
+			continue
+		}
+		if rep.Names == nil {
+			rep.Names = map[posix.Ino]string{}
+		}
+		rep.Names[ino] = e.name
+	}
+}
+
+// RepairNames writes the name records a Check found missing or stale,
+// each after checking, in its transaction, that the inode still has that
+// one link (so it is safe on a volume in use).
+func (m *FS) RepairNames(ctx context.Context, rep CheckReport) (int, error) {
+	inos := make([]posix.Ino, 0, len(rep.Names))
+	for ino := range rep.Names {
+		inos = append(inos, ino)
+	}
+	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+	fixed := 0
+	for lo := 0; lo < len(inos); lo += 1000 {
+		batch := inos[lo:min(lo+1000, len(inos))]
+		n := 0
+		err := m.store.Update(ctx, func(tx kv.Tx) error {
+			n = 0
+			for _, ino := range batch {
+				a, err := getAttr(tx, ino)
+				if err != nil {
+					continue // gone meanwhile
+				}
+				name := rep.Names[ino]
+				b, err := tx.Get(dentryKey(a.Parent, name))
+				if err != nil {
+					continue // moved meanwhile: its move wrote its name
+				}
+				if _, child, err := decodeDentry(b); err != nil || child != ino {
+					continue
+				}
+				if err := setName(tx, ino, name); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return fixed, err
+		}
+		fixed += n
+	}
+	return fixed, nil
 }
 
 // RepairCounters sets the used-space and inode counters to the values a

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"syscall"
@@ -245,5 +246,46 @@ func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	want := "create  |write bkt/d/f.txt |write  |rename bkt/d/f.txt bkt/g.txt|link  |write  |unlink bkt/h.txt "
 	if strings.Join(got, "|") != want {
 		t.Fatalf("records:\n got %q\nwant %q", strings.Join(got, "|"), want)
+	}
+}
+
+// testRepairNames: Check finds inodes whose name record is missing (made
+// before names were kept) and RepairNames writes them, after which they
+// have their paths again.
+func testRepairNames(t *testing.T, ns func(t *testing.T) kv.Store) {
+	store := ns(t)
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "n", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := meta.Open(bg, store, meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { m.Close(); store.Close() }()
+	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
+	f := mk(t, m, posix.Root, d.Ino, "f", posix.TypeFile, 0o644)
+	// An older volume: no name records.
+	for _, ino := range []posix.Ino{d.Ino, f.Ino} {
+		key := binary.BigEndian.AppendUint64([]byte{'A'}, uint64(ino)) // meta's key schema: 'A' ino 'B'
+		key = append(key, 'B')
+		if err := store.Update(bg, func(tx kv.Tx) error { return tx.Delete(key) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.InodePath(bg, f.Ino); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("without names: %v", err)
+	}
+	rep, err := m.Check(bg)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Names) != 2 || rep.Names[f.Ino] != "f" || rep.Names[d.Ino] != "d" {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+	if n, err := m.RepairNames(bg, rep); err != nil || n != 2 {
+		t.Fatalf("repair: %d %v", n, err)
+	}
+	if p, err := m.InodePath(bg, f.Ino); err != nil || p != "d/f" {
+		t.Fatalf("after repair: %q %v", p, err)
+	}
+	if rep, err := m.Check(bg); err != nil || len(rep.Names) != 0 {
+		t.Fatalf("check after repair: %+v %v", rep.Names, err)
 	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"Lease", testLease},
 		{"InodePath", testInodePath},
 		{"RecordedPaths", testRecordedPaths},
+		{"RepairNames", testRepairNames},
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
