@@ -40,13 +40,13 @@ type FsckReport struct {
 	// waste space, lose nothing).
 	Problems []string `json:"problems"`
 	// Repaired counts what Repair fixed.
-	RemovedBlocks  int      `json:"removed_blocks,omitempty"`
-	FixedCounters  bool     `json:"fixed_counters,omitempty"`
+	RemovedBlocks int  `json:"removed_blocks,omitempty"`
+	FixedCounters bool `json:"fixed_counters,omitempty"`
 	// MissingNames counts inodes without the name record that gives them
 	// a path (made before names were kept: their changes on a mount make
 	// no bucket events); Repair writes them (FixedNames).
-	MissingNames int `json:"missing_names,omitempty"`
-	FixedNames   int `json:"fixed_names,omitempty"`
+	MissingNames   int      `json:"missing_names,omitempty"`
+	FixedNames     int      `json:"fixed_names,omitempty"`
 	LeftoverSample []string `json:"leftover_sample,omitempty"` // up to 20 keys
 }
 
