@@ -19,7 +19,7 @@ func TestIAMWithMC(t *testing.T) {
 		t.Fatalf("the mc on PATH is not MinIO's client (.ci/run installs it): %s", out)
 	}
 	bin := buildCairn(t)
-	sink := &keySink{keys: map[string]int{}}
+	sink := &webhookSink{}
 	hook := httptest.NewServer(sink)
 	defer hook.Close()
 	url, _ := startServer(t, bin, t.TempDir(), "CAIRN_ROOT_USER=iamroot", "CAIRN_ROOT_PASSWORD=iam-root-secret",

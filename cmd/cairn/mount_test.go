@@ -383,7 +383,7 @@ func TestServerMount(t *testing.T) {
 	t.Cleanup(func() { forceUnmount(mp) })
 	addr := freePort(t)
 	cmd := exec.Command(bin, "server", dir, "--address", addr, "--mount", mp, "--mount-options", "attr_timeout=0,entry_timeout=0")
-	sink := &lineSink{}
+	sink := &webhookSink{}
 	hook := httptest.NewServer(sink)
 	defer hook.Close()
 	cmd.Env = append(os.Environ(), "CAIRN_ROOT_USER=mountroot", "CAIRN_ROOT_PASSWORD=mount-secret-1",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -20,15 +19,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// keySink is a webhook endpoint that keeps the keys of the ObjectCreated
-// events it receives.
-type keySink struct {
-	mu   sync.Mutex
-	keys map[string]int
+// webhookSink is a webhook endpoint that keeps "eventName key" of each
+// event it receives, and counts them by key.
+type webhookSink struct {
+	mu    sync.Mutex
+	lines []string
+	keys  map[string]int
 }
 
-func (k *keySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
+func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var doc struct {
 		Records []struct {
 			EventName string `json:"eventName"`
@@ -39,24 +38,29 @@ func (k *keySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			} `json:"s3"`
 		}
 	}
-	if err := json.Unmarshal(b, &doc); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
 	k.mu.Lock()
-	for _, r := range doc.Records {
-		k.keys[r.S3.Object.Key]++
+	if k.keys == nil {
+		k.keys = map[string]int{}
+	}
+	for _, rec := range doc.Records {
+		k.keys[rec.S3.Object.Key]++
+		k.lines = append(k.lines, rec.EventName+" "+rec.S3.Object.Key)
 	}
 	k.mu.Unlock()
 }
 
-func (k *keySink) count(key string) int {
+func (k *webhookSink) count(key string) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.keys[key]
 }
 
-func (k *keySink) missing(acked []string) []string {
+// missing returns the keys of acked that no event named.
+func (k *webhookSink) missing(acked []string) []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []string
@@ -68,6 +72,15 @@ func (k *keySink) missing(acked []string) []string {
 	return out
 }
 
+// sorted returns the "eventName key" lines, sorted.
+func (k *webhookSink) sorted() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := append([]string(nil), k.lines...)
+	sort.Strings(out)
+	return out
+}
+
 // TestNotifyKillUnderLoad kills `cairn server` with SIGKILL in the middle
 // of 1,000 concurrent PUTs to a bucket whose events go to a webhook;
 // once it is started again, every PUT it acknowledged has had its event
@@ -76,7 +89,7 @@ func (k *keySink) missing(acked []string) []string {
 func TestNotifyKillUnderLoad(t *testing.T) {
 	bin := buildCairn(t)
 	dir := t.TempDir()
-	sink := &keySink{keys: map[string]int{}}
+	sink := &webhookSink{}
 	hook := httptest.NewServer(sink)
 	defer hook.Close()
 	env := append([]string{"MINIO_NOTIFY_WEBHOOK_ENABLE_KILL=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_KILL=" + hook.URL}, crashEnv...)
@@ -202,40 +215,4 @@ func TestWebhookSink(t *testing.T) {
 		t.Fatalf("a bad document: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
-}
-
-// lineSink is a webhook endpoint that keeps "eventName key" of each event.
-type lineSink struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *lineSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var doc struct {
-		Records []struct {
-			EventName string `json:"eventName"`
-			S3        struct {
-				Object struct {
-					Key string `json:"key"`
-				} `json:"object"`
-			} `json:"s3"`
-		}
-	}
-	if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	l.mu.Lock()
-	for _, rec := range doc.Records {
-		l.lines = append(l.lines, rec.EventName+" "+rec.S3.Object.Key)
-	}
-	l.mu.Unlock()
-}
-
-func (l *lineSink) sorted() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := append([]string(nil), l.lines...)
-	sort.Strings(out)
-	return out
 }

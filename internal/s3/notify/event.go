@@ -26,6 +26,8 @@ type Message struct {
 	Body []byte
 	// Doc is AWS's form alone: {"Records": [record]}.
 	Doc []byte
+	// Record is the event record itself, in AWS's schema.
+	Record json.RawMessage
 }
 
 // Removal reports whether the event removes its object (namespace-format
@@ -131,5 +133,5 @@ func NewMessage(r *meta.Record, region, ruleID string) (Message, error) {
 	// place of the null.
 	body := append(append(append(head[:len(head)-len("null}")], '['), one...), ']', '}')
 	doc := append(append([]byte(`{"Records":[`), one...), ']', '}')
-	return Message{Seq: r.Seq, Event: p.Event, Bucket: p.Bucket, Key: p.Key, Path: path, Time: t, Body: body, Doc: doc}, nil
+	return Message{Seq: r.Seq, Event: p.Event, Bucket: p.Bucket, Key: p.Key, Path: path, Time: t, Body: body, Doc: doc, Record: one}, nil
 }

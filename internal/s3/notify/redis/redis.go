@@ -84,13 +84,7 @@ func (t *Target) SendBatch(ctx context.Context, ms []*notify.Message) error {
 
 func (t *Target) queue(ctx context.Context, p goredis.Pipeliner, m *notify.Message) error {
 	if t.cfg.Format == "access" {
-		var doc struct {
-			Records []json.RawMessage `json:"Records"`
-		}
-		if err := json.Unmarshal(m.Doc, &doc); err != nil {
-			return err
-		}
-		b, err := json.Marshal([]accessEntry{{Event: doc.Records, EventTime: m.Time.Format(time.RFC3339Nano)}})
+		b, err := json.Marshal([]accessEntry{{Event: []json.RawMessage{m.Record}, EventTime: m.Time.Format(time.RFC3339Nano)}})
 		if err != nil {
 			return err
 		}
