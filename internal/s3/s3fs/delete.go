@@ -59,6 +59,10 @@ func (f *FS) keyDirs(ctx context.Context, cred posix.Cred, bucket string, segs [
 	return r.Path, nil
 }
 
+// errUnfolded: a folded object got its name back while it was being
+// deleted (deleteIn tries again).
+var errUnfolded = errors.New("s3fs: the object was unfolded meanwhile")
+
 // deleteIn removes the key segs (a directory marker when dir) whose
 // directories chain holds. Its first change removes the object: the one
 // a publish in ctx goes with.
@@ -69,8 +73,14 @@ func (f *FS) deleteIn(ctx context.Context, cred posix.Cred, chain []posix.Ino, s
 		// unlink(2) answers EISDIR for a directory: "a" when only "a/..."
 		// keys exist is no such object, and needs no lookup first.
 		emptied, err := f.v.UnlinkEmptied(ctx, cred, parent, name)
-		if errors.Is(err, syscall.EISDIR) {
-			return f.deleteFolded(ctx, cred, chain, segs)
+		for try := 0; errors.Is(err, syscall.EISDIR) && try < 3; try++ {
+			// The object, if any, is folded — unless a concurrent delete
+			// of the last key below empties the directory and gives the
+			// object its name back first: then it is unlinked after all.
+			if err = f.deleteFolded(ctx, cred, chain, segs); !errors.Is(err, errUnfolded) {
+				return err
+			}
+			emptied, err = f.v.UnlinkEmptied(ctx, cred, parent, name)
 		}
 		if errors.Is(err, syscall.ENOENT) {
 			return nil
@@ -253,7 +263,7 @@ func (f *FS) DeleteObjects(ctx context.Context, cred posix.Cred, bucket string, 
 						// The key is also a prefix: its object, if any,
 						// is folded.
 						segs, _, _ := splitKey(keys[i])
-						errs[i] = f.deleteFolded(removed(ctx, bucket, keys[i], "", false), cred, chain, segs)
+						errs[i] = f.deleteIn(removed(ctx, bucket, keys[i], "", false), cred, chain, segs, false)
 					case err == nil:
 						errs[i] = unlinkOutcome(out[j])
 					default:

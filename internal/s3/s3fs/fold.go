@@ -211,8 +211,11 @@ func (f *FS) objectSlotEntry(ctx context.Context, cred posix.Cred, b, parent pos
 // directory if that left it empty.
 func (f *FS) deleteFolded(ctx context.Context, cred posix.Cred, chain []posix.Ino, segs []string) error {
 	dir, err := f.v.Lookup(ctx, cred, chain[len(chain)-1], segs[len(segs)-1])
-	if err != nil || !dir.Attr.IsDir() {
+	if err != nil {
 		return nil
+	}
+	if !dir.Attr.IsDir() {
+		return errUnfolded // its directory went meanwhile: the object has its name back
 	}
 	r, m, err := f.lookupFolded(ctx, cred, chain[0], dir.Ino, 0, false)
 	if errors.Is(err, ErrNoSuchKey) {
