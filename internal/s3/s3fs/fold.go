@@ -219,7 +219,7 @@ func (f *FS) deleteFolded(ctx context.Context, cred posix.Cred, chain []posix.In
 	}
 	r, m, err := f.lookupFolded(ctx, cred, chain[0], dir.Ino, 0, false)
 	if errors.Is(err, ErrNoSuchKey) {
-		return nil
+		return f.unfoldedMeanwhile(ctx, cred, chain, segs, dir.Ino)
 	}
 	if err != nil {
 		return err
@@ -238,11 +238,26 @@ func (f *FS) deleteFolded(ctx context.Context, cred posix.Cred, chain []posix.In
 			return err
 		}
 	}
-	if err := f.v.Unlink(ctx, rc, at.parent, at.name); err != nil && !errors.Is(err, syscall.ENOENT) {
+	if err := f.v.Unlink(ctx, rc, at.parent, at.name); errors.Is(err, syscall.ENOENT) {
+		return f.unfoldedMeanwhile(ctx, cred, chain, segs, dir.Ino)
+	} else if err != nil {
 		return err
 	}
 	f.pruneEmptyDirs(ctx, cred, at.chain(chain), segs)
 	return nil
+}
+
+// unfoldedMeanwhile tells, when the object folded for directory dir was
+// not found, whether a concurrent delete of the last key below emptied
+// dir and gave the object its name back (UnfoldDir: one transaction) —
+// errUnfolded, so the caller deletes it by its name — or there was none
+// (nil).
+func (f *FS) unfoldedMeanwhile(ctx context.Context, cred posix.Cred, chain []posix.Ino, segs []string, dir posix.Ino) error {
+	e, err := f.v.Lookup(ctx, cred, chain[len(chain)-1], segs[len(segs)-1])
+	if err != nil || (e.Attr.IsDir() && e.Ino == dir) {
+		return nil
+	}
+	return errUnfolded
 }
 
 // reclaimFolds removes the folded files whose directory is gone (removed

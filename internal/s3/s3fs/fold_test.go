@@ -279,3 +279,42 @@ func TestMarkerWithData(t *testing.T) {
 		t.Fatalf("reclaimed %d: %v", n, err)
 	}
 }
+
+// A folded key and the last key below it deleted at once (in one
+// DeleteObjects, or two concurrent DeleteObject calls): whichever way the
+// unfold and the delete of the folded object interleave, both keys are
+// gone afterwards and nothing is left in the folds.
+func TestFoldedDeleteRace(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newFS(t)
+	if err := f.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		put(t, f, "bkt", "k/x", "x")
+		put(t, f, "bkt", "k", "k")
+		if i%2 == 0 {
+			for j, err := range f.DeleteObjects(ctx, root, "bkt", []string{"k/x", "k"}) {
+				if err != nil {
+					t.Fatalf("round %d: DeleteObjects key %d: %v", i, j, err)
+				}
+			}
+		} else {
+			errs := make(chan error, 2)
+			for _, key := range []string{"k", "k/x"} {
+				go func() { errs <- f.DeleteObject(ctx, root, "bkt", key) }()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("round %d: DeleteObject: %v", i, err)
+				}
+			}
+		}
+		if keys, _ := listKeys(t, f, "bkt", s3fs.ListOptions{}); len(keys) != 0 {
+			t.Fatalf("round %d: keys left after deleting both: %q", i, keys)
+		}
+		if _, err := get(t, f, "bkt", "k", s3fs.GetOptions{}); !errors.Is(err, s3fs.ErrNoSuchKey) {
+			t.Fatalf("round %d: the folded key after its delete: %v", i, err)
+		}
+	}
+}
