@@ -130,6 +130,11 @@ func waitLock(ctx context.Context, block bool, try func() error) error {
 	delay := time.Millisecond
 	for {
 		err := try()
+		if block && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Interrupted in the attempt itself (waiting for the store):
+			// the same EINTR as between attempts.
+			return syscall.EINTR
+		}
 		if !errors.Is(err, syscall.EAGAIN) || !block {
 			return err
 		}
