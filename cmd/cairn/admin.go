@@ -354,7 +354,8 @@ func adminQuotaCmd(o *adminOptions) *cobra.Command {
 }
 
 func adminNotifyCmd(o *adminOptions) *cobra.Command {
-	cmd := &cobra.Command{Use: "notify", Short: "Bucket event notification targets (defined by MINIO_NOTIFY_* / CAIRN_NOTIFY_* variables)"}
+	cmd := &cobra.Command{Use: "notify", Short: "Bucket event notification targets and the volume-wide rules (see docs/notifications.md)"}
+	cmd.AddCommand(adminNotifyTargetCmds(o)...)
 	cmd.AddCommand(&cobra.Command{Use: "status", Short: "Each target's delivery: backlog, deliveries, failures, lag, last error", Args: cobra.NoArgs,
 		RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
 			st, err := c.NotifyStatus(cmd.Context())

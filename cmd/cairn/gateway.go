@@ -347,7 +347,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		ClientRate:      clientRate,
 		KeyRate:         keyRate,
 		CORS:            cors,
-		NotifyTargets:   nt.arns,
+		Notify:          nt,
 		Listen: func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
 			return notify.Listen(ctx, v.meta, o.region, l, send)
 		},
@@ -373,7 +373,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
 				return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
 			},
-			NotifyStatus: nt.status,
+			Notify: nt,
 			ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
 				bs, err := backend.ListBuckets(ctx, posix.Root)
 				if err != nil {

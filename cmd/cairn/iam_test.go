@@ -28,18 +28,25 @@ func TestIAMWithMC(t *testing.T) {
 	defer cancel()
 	script, _ := filepath.Abs("testdata/iam.sh")
 	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = append(os.Environ(), "ENDPOINT="+url, "WORK="+t.TempDir(), "ROOT_USER=iamroot", "ROOT_PASSWORD=iam-root-secret", "CAIRN="+bin)
+	cmd.Env = append(os.Environ(), "ENDPOINT="+url, "WORK="+t.TempDir(), "ROOT_USER=iamroot", "ROOT_PASSWORD=iam-root-secret", "CAIRN="+bin, "HOOK="+hook.URL)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("iam.sh: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
-	// The events of the script's bucket "evts" reached the webhook target.
+	// The events of the script's bucket "evts" reached the webhook target
+	// of the environment (IAM), and those the script routed to the one it
+	// defined at run time (live): an object's, through the bucket's rule,
+	// and a bucket's creation, through the volume-wide rules.
 	deadline := time.Now().Add(10 * time.Second)
-	for len(sink.missing([]string{"hook.txt"})) > 0 || sink.count("hook.txt") < 2 {
+	for sink.count("hook.txt") < 2 || sink.count("live/one.txt") < 1 || !sink.has("BucketCreated bucket made-later") {
 		if time.Now().After(deadline) {
-			t.Fatalf("webhook events of evts/hook.txt: %d, want a put and a delete", sink.count("hook.txt"))
+			t.Fatalf("webhook events: %d of evts/hook.txt (want a put and a delete), %d of live/one.txt (want 1), a BucketCreated of made-later: %v",
+				sink.count("hook.txt"), sink.count("live/one.txt"), sink.has("BucketCreated bucket made-later"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if sink.count("live/two.txt") > 0 {
+		t.Fatal("an event reached the target after mc admin config reset removed it")
 	}
 }

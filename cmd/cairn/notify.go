@@ -3,15 +3,21 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
+	"cairn/internal/adminapi"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/nats"
 	"cairn/internal/s3/notify/redis"
@@ -20,29 +26,34 @@ import (
 	"cairn/internal/s3/s3fs"
 )
 
-// notifyTargets builds the notification targets the environment defines
-// (MinIO's MINIO_NOTIFY_* variables, or CAIRN_NOTIFY_*).
-func notifyTargets(environ []string) ([]notify.Target, error) {
+// envTargets reads the notification targets the environment defines
+// (MinIO's MINIO_NOTIFY_* variables, or CAIRN_NOTIFY_*), each checked by
+// building it (which reaches nothing).
+func envTargets(environ []string) ([]notify.TargetConfig, error) {
 	cfgs, err := notify.TargetsFromEnv(environ)
 	if err != nil {
 		return nil, err
 	}
-	var out []notify.Target
 	for _, c := range cfgs {
 		t, err := newTarget(c)
 		if err != nil {
-			for _, o := range out {
-				o.Close()
-			}
 			return nil, fmt.Errorf("notification target %s: %w", c.ARN(), err)
 		}
-		out = append(out, t)
+		t.Close()
 	}
-	return out, nil
+	return cfgs, nil
 }
 
 func newTarget(c notify.TargetConfig) (notify.Target, error) {
 	p := c.Params
+	maxOpen := 0
+	if v := p["max_open_connections"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("max_open_connections %q: a number of connections, 0 for no limit", v)
+		}
+		maxOpen = n
+	}
 	switch c.Type {
 	case "webhook":
 		cfg := webhook.Config{ID: c.ID, Endpoint: p["endpoint"], AuthToken: p["auth_token"]}
@@ -57,9 +68,9 @@ func newTarget(c notify.TargetConfig) (notify.Target, error) {
 	case "redis":
 		return redis.New(redis.Config{ID: c.ID, Address: p["address"], Key: p["key"], Format: p["format"], User: p["user"], Password: p["password"]})
 	case "postgres":
-		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "postgres", DSN: p["connection_string"], Table: p["table"], Format: p["format"], MaxOpen: atoi(p["max_open_connections"])})
+		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "postgres", DSN: p["connection_string"], Table: p["table"], Format: p["format"], MaxOpen: maxOpen})
 	case "mysql":
-		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "mysql", DSN: p["dsn_string"], Table: p["table"], Format: p["format"], MaxOpen: atoi(p["max_open_connections"])})
+		return sqltarget.New(sqltarget.Config{ID: c.ID, Engine: "mysql", DSN: p["dsn_string"], Table: p["table"], Format: p["format"], MaxOpen: maxOpen})
 	case "nats":
 		return nats.New(nats.Config{ID: c.ID, Address: p["address"], Subject: p["subject"], Username: p["username"], Password: p["password"],
 			Token: p["token"], JetStream: notify.On(p["jetstream"])})
@@ -67,45 +78,278 @@ func newTarget(c notify.TargetConfig) (notify.Target, error) {
 	return nil, fmt.Errorf("cairn does not deliver to %s targets (it delivers to webhook, redis, postgres, mysql and nats)", c.Type)
 }
 
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-// notifier is the server's event delivery: its targets' ARNs (for the
-// gateway to accept in bucket configurations), their state (nil without
-// targets) and the function that stops it.
+// notifier is the server's event delivery: the targets the environment
+// defines, and those an administrator adds at run time (kept in the
+// volume, so every gateway on it delivers to the same ones), with the
+// volume-wide rules. It runs one dispatcher over all of them, started
+// again when the stored targets change (positions are kept in the
+// volume, so nothing is delivered twice or skipped by the restart).
 type notifier struct {
-	arns   []string
-	status func() []notify.Status
-	stop   func()
+	env     []notify.TargetConfig
+	store   *notify.Store
+	feed    notify.Feed
+	configs notify.ConfigSource
+	region  string
+	log     *slog.Logger
+
+	arns  atomic.Pointer[[]string]
+	rules atomic.Pointer[volumeRules]
+	kick  chan struct{}
+
+	mu      sync.Mutex // the running dispatcher
+	d       *notify.Dispatcher
+	stopD   func()
+	running string // the stored targets it runs with (their JSON)
+	stop    func()
 }
 
-// startNotify starts delivering bucket events to the environment's
-// targets.
-func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string, reg prometheus.Registerer, log *slog.Logger) (notifier, error) {
+// volumeRules are the volume-wide rules as last read.
+type volumeRules struct {
+	raw         []byte
+	wantsAccess bool
+}
+
+// notifyReload is how often a gateway looks for targets and rules
+// another gateway (or admin call) changed.
+const notifyReload = 2 * time.Second
+
+// startNotify starts delivering bucket events to the environment's and
+// the volume's targets.
+func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string, reg prometheus.Registerer, log *slog.Logger) (*notifier, error) {
 	// go-redis reports its connection retries itself: to the log, at
 	// debug (the dispatcher logs each failed delivery).
 	goredis.SetLogger(redisLog{log})
-	targets, err := notifyTargets(os.Environ())
-	if err != nil || len(targets) == 0 {
-		return notifier{stop: func() {}}, err
+	env, err := envTargets(os.Environ())
+	if err != nil {
+		return nil, err
 	}
-	var arns []string
-	for _, t := range targets {
-		arns = append(arns, t.ARN())
+	n := &notifier{env: env, store: notify.NewStore(v.store), feed: v.meta, region: region, log: log, kick: make(chan struct{}, 1)}
+	n.configs = backend.BucketNotification
+	n.rules.Store(&volumeRules{})
+	n.arns.Store(&[]string{})
+	if err := n.reload(ctx); err != nil {
+		return nil, err
 	}
-	d := notify.New(v.meta, backend.BucketNotification, targets, notify.Options{Region: region, Log: log})
-	reg.MustRegister(notifyCollector{d})
+	reg.MustRegister(notifyCollector{n.Status})
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { d.Run(ctx) })
-	log.Info("delivering bucket events", "targets", arns)
-	return notifier{arns: arns, status: d.Status, stop: func() { cancel(); wg.Wait() }}, nil
+	wg.Go(func() {
+		t := time.NewTicker(notifyReload)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-n.kick:
+			}
+			if err := n.reload(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("reading the notification targets failed", "err", err)
+			}
+		}
+	})
+	n.stop = func() {
+		cancel()
+		wg.Wait()
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.stopD != nil {
+			n.stopD()
+		}
+	}
+	return n, nil
+}
+
+// reload reads the stored targets and rules and, when the targets
+// changed, starts the dispatcher again with them.
+func (n *notifier) reload(ctx context.Context) error {
+	stored, err := n.store.Targets(ctx)
+	if err != nil {
+		return err
+	}
+	raw, err := n.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	vr := &volumeRules{raw: raw}
+	if raw != nil {
+		var c notify.Config
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("the volume-wide notification rules: %w", err)
+		}
+		vr.wantsAccess = c.Wants("ObjectAccessed:")
+	}
+	n.rules.Store(vr)
+	sig, _ := json.Marshal(stored)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.d != nil && string(sig) == n.running {
+		return nil
+	}
+	var targets []notify.Target
+	var arns []string
+	for _, c := range append(slices.Clone(n.env), stored...) {
+		if !enabled(c) {
+			continue
+		}
+		t, err := newTarget(c)
+		if err != nil {
+			// Stored targets were built once when they were added: this
+			// one refers to something gone (a certificate file).
+			n.log.Error("a notification target cannot be used; its events wait", "target", c.ARN(), "err", err)
+			continue
+		}
+		targets = append(targets, t)
+		arns = append(arns, t.ARN())
+	}
+	if n.stopD != nil {
+		n.stopD() // saves its positions and gives up the lease
+		n.d, n.stopD = nil, nil
+	}
+	n.running = string(sig)
+	n.arns.Store(&arns)
+	d := notify.New(n.feed, n.configs, targets, notify.Options{Region: n.region, Log: n.log,
+		VolumeRules: func(context.Context) ([]byte, error) { return n.rules.Load().raw, nil }})
+	dctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { d.Run(dctx) })
+	n.d, n.stopD = d, func() { cancel(); wg.Wait() }
+	if len(arns) > 0 {
+		n.log.Info("delivering bucket events", "targets", arns)
+	}
+	return nil
+}
+
+// ARNs returns the targets' ARNs (gateway.Notify).
+func (n *notifier) ARNs() []string { return *n.arns.Load() }
+
+// WantsAccess reports whether the volume-wide rules ask for
+// ObjectAccessed events (gateway.Notify).
+func (n *notifier) WantsAccess() bool { return n.rules.Load().wantsAccess }
+
+// Status returns each target's delivery state.
+func (n *notifier) Status() []notify.Status {
+	n.mu.Lock()
+	d := n.d
+	n.mu.Unlock()
+	if d == nil {
+		return []notify.Status{}
+	}
+	return d.Status()
+}
+
+// Targets lists the targets, secrets hidden: the environment's first.
+func (n *notifier) Targets(ctx context.Context) ([]adminapi.NotifyTarget, error) {
+	stored, err := n.store.Targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []adminapi.NotifyTarget
+	for _, c := range n.env {
+		out = append(out, adminapi.NotifyTarget{ARN: c.ARN(), Type: c.Type, ID: c.ID, Params: c.Redacted().Params, FromEnv: true})
+	}
+	for _, c := range stored {
+		out = append(out, adminapi.NotifyTarget{ARN: c.ARN(), Type: c.Type, ID: c.ID, Params: c.Redacted().Params})
+	}
+	return out, nil
+}
+
+// SetTarget adds or replaces a stored target (with merge, c's settings
+// are laid over the stored ones), and delivers to it from now on unless
+// its enable setting is off.
+func (n *notifier) SetTarget(ctx context.Context, c notify.TargetConfig, merge bool) error {
+	if n.fromEnv(c.Type, c.ID) {
+		return &notify.TargetError{Msg: fmt.Sprintf("%s is defined by the server's environment; change it there", c.ARN())}
+	}
+	if merge {
+		stored, err := n.store.Targets(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range stored {
+			if o.Type == c.Type && o.ID == c.ID {
+				p := maps.Clone(o.Params)
+				maps.Copy(p, c.Params)
+				c.Params = p
+			}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if enabled(c) {
+		t, err := newTarget(c)
+		if err != nil {
+			return &notify.TargetError{Msg: err.Error()}
+		}
+		t.Close()
+	}
+	if err := n.store.PutTarget(ctx, c); err != nil {
+		return err
+	}
+	return n.reload(ctx)
+}
+
+// enabled reports whether a stored target is delivered to: unless its
+// enable setting says off.
+func enabled(c notify.TargetConfig) bool {
+	e, ok := c.Params["enable"]
+	return !ok || notify.On(e)
+}
+
+// RemoveTarget removes a stored target.
+func (n *notifier) RemoveTarget(ctx context.Context, typ, id string) error {
+	if n.fromEnv(typ, id) {
+		return &notify.TargetError{Msg: fmt.Sprintf("%s is defined by the server's environment; remove it there", notify.ARN{ID: id, Type: typ})}
+	}
+	if err := n.store.DeleteTarget(ctx, typ, id); err != nil {
+		return err
+	}
+	return n.reload(ctx)
+}
+
+func (n *notifier) fromEnv(typ, id string) bool {
+	return slices.ContainsFunc(n.env, func(c notify.TargetConfig) bool { return c.Type == typ && c.ID == id })
+}
+
+// Rules returns the volume-wide rules as NotificationConfiguration XML.
+func (n *notifier) Rules(ctx context.Context) ([]byte, error) {
+	raw, err := n.store.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, nil // no rules
+	}
+	var c notify.Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
+	}
+	return c.XML()
+}
+
+// SetRules replaces the volume-wide rules with a NotificationConfiguration
+// document (no rules: none).
+func (n *notifier) SetRules(ctx context.Context, doc []byte) error {
+	known := func(arn string) bool {
+		a, err := notify.ParseARN(arn)
+		return err == nil && slices.ContainsFunc(n.ARNs(), func(t string) bool {
+			b, err := notify.ParseARN(t)
+			return err == nil && a.ID == b.ID && a.Type == b.Type
+		})
+	}
+	c, err := notify.ParseXML(doc, known)
+	if err != nil {
+		return err
+	}
+	if err := n.store.SetRules(ctx, c); err != nil {
+		return err
+	}
+	return n.reload(ctx)
 }
 
 // notifyCollector exports each target's delivery state as metrics.
-type notifyCollector struct{ d *notify.Dispatcher }
+type notifyCollector struct{ status func() []notify.Status }
 
 var (
 	notifyDelivered = prometheus.NewDesc("cairn_notify_events_delivered_total", "Events delivered to the target.", []string{"target"}, nil)
@@ -124,7 +368,7 @@ func (c notifyCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c notifyCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.d.Status()
+	st := c.status()
 	active := 0.0
 	for _, s := range st {
 		ch <- prometheus.MustNewConstMetric(notifyDelivered, prometheus.CounterValue, float64(s.Delivered), s.ARN)

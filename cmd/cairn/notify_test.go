@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,10 +29,19 @@ type webhookSink struct {
 }
 
 func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet { // ?has=LINE: 200 once an event made it
+		if !k.has(r.URL.Query().Get("has")) {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		return
+	}
 	var doc struct {
 		Records []struct {
 			EventName string `json:"eventName"`
 			S3        struct {
+				Bucket struct {
+					Name string `json:"name"`
+				} `json:"bucket"`
 				Object struct {
 					Key string `json:"key"`
 				} `json:"object"`
@@ -47,6 +57,10 @@ func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k.keys = map[string]int{}
 	}
 	for _, rec := range doc.Records {
+		if rec.S3.Object.Key == "" { // a bucket's event
+			k.lines = append(k.lines, rec.EventName+" bucket "+rec.S3.Bucket.Name)
+			continue
+		}
 		k.keys[rec.S3.Object.Key]++
 		k.lines = append(k.lines, rec.EventName+" "+rec.S3.Object.Key)
 	}
@@ -70,6 +84,14 @@ func (k *webhookSink) missing(acked []string) []string {
 		}
 	}
 	return out
+}
+
+// has reports whether an event made the line "eventName key" (a bucket's
+// event: "eventName bucket NAME").
+func (k *webhookSink) has(line string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Contains(k.lines, line)
 }
 
 // sorted returns the "eventName key" lines, sorted.
@@ -148,7 +170,7 @@ func TestNotifyKillUnderLoad(t *testing.T) {
 // TestNotifyTargetsFromEnv: the targets the environment defines are built,
 // and a bad definition stops the server with a message naming it.
 func TestNotifyTargetsFromEnv(t *testing.T) {
-	ts, err := notifyTargets([]string{
+	ts, err := envTargets([]string{
 		"MINIO_NOTIFY_WEBHOOK_ENABLE_A=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_A=http://127.0.0.1:1/",
 		"MINIO_NOTIFY_REDIS_ENABLE_B=on", "MINIO_NOTIFY_REDIS_ADDRESS_B=127.0.0.1:1", "MINIO_NOTIFY_REDIS_KEY_B=k",
 		"MINIO_NOTIFY_POSTGRES_ENABLE_C=on", "MINIO_NOTIFY_POSTGRES_CONNECTION_STRING_C=host=127.0.0.1 port=1", "MINIO_NOTIFY_POSTGRES_TABLE_C=events",
@@ -160,9 +182,8 @@ func TestNotifyTargetsFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	var arns []string
-	for _, tg := range ts {
-		arns = append(arns, tg.ARN())
-		tg.Close()
+	for _, c := range ts {
+		arns = append(arns, c.ARN())
 	}
 	want := "[arn:minio:sqs::D:mysql arn:minio:sqs::E:nats arn:minio:sqs::C:postgres arn:minio:sqs::B:redis arn:minio:sqs::A:webhook]"
 	if fmt.Sprint(arns) != want {
@@ -174,14 +195,18 @@ func TestNotifyTargetsFromEnv(t *testing.T) {
 		"MINIO_NOTIFY_WEBHOOK_COLOUR_W=blue":   "MINIO_NOTIFY_WEBHOOK_COLOUR_W",
 		"CAIRN_NOTIFY_REDIS_ENABLE_R=on":       "an address and a key are required",
 		"MINIO_NOTIFY_POSTGRES_ENABLE_P=on":    "table",
-		"MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_W=x": "", // with W enabled below
+		"MINIO_NOTIFY_MYSQL_ENABLE_M=on":       "max_open_connections \"many\"", // with the rest below
+		"MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_W=x": "",                              // with W enabled below
 	} {
 		environ := []string{env}
 		if strings.HasSuffix(env, "CLIENT_CERT_W=x") {
 			environ = append(environ, "MINIO_NOTIFY_WEBHOOK_ENABLE_W=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_W=https://h/")
 			msg = "client certificate"
 		}
-		if _, err := notifyTargets(environ); err == nil || !strings.Contains(err.Error(), msg) {
+		if strings.HasSuffix(env, "MYSQL_ENABLE_M=on") {
+			environ = append(environ, "MINIO_NOTIFY_MYSQL_DSN_STRING_M=u:p@tcp(h:1)/db", "MINIO_NOTIFY_MYSQL_TABLE_M=events", "MINIO_NOTIFY_MYSQL_MAX_OPEN_CONNECTIONS_M=many")
+		}
+		if _, err := envTargets(environ); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want an error saying %q", env, err, msg)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 
 	"cairn/internal/iam"
 	"cairn/internal/iam/policy"
-	"cairn/internal/s3/notify"
 	"cairn/internal/s3/s3err"
 	"cairn/internal/s3/sigv4"
 )
@@ -38,9 +37,10 @@ type Options struct {
 	// served. GetBucketQuota answers ErrNoQuota for a bucket without one.
 	GetBucketQuota func(ctx context.Context, bucket string) (BucketQuota, error)
 	SetBucketQuota func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error
-	// NotifyStatus returns the notification targets' delivery state
-	// (cairn admin notify status); nil: the server has no targets.
-	NotifyStatus func() []notify.Status
+	// Notify manages the notification targets and the volume-wide rules
+	// (cairn admin notify, mc admin config set notify_*); nil: the server
+	// delivers no events.
+	Notify Notify
 	// ServerInfo describes the server (mc admin info); nil: not served.
 	ServerInfo func(ctx context.Context) (ServerInfo, error)
 }
@@ -132,6 +132,14 @@ var routes = []route{
 	{http.MethodGet, "list-access-keys-bulk", "", nil, (*call).listAccessKeysBulk}, // authorizes per user
 	{http.MethodGet, "info", "admin:ServerInfo", nil, (*call).serverInfo},
 	{http.MethodGet, "cairn/notify-status", "admin:ServerInfo", nil, (*call).notifyStatus},
+	{http.MethodGet, "cairn/notify-targets", "admin:ConfigUpdate", nil, (*call).notifyTargets},
+	{http.MethodPut, "cairn/notify-target", "admin:ConfigUpdate", nil, (*call).setNotifyTarget},
+	{http.MethodDelete, "cairn/notify-target", "admin:ConfigUpdate", nil, (*call).removeNotifyTarget},
+	{http.MethodGet, "cairn/notify-rules", "admin:ConfigUpdate", nil, (*call).notifyRules},
+	{http.MethodPut, "cairn/notify-rules", "admin:ConfigUpdate", nil, (*call).setNotifyRules},
+	{http.MethodPut, "set-config-kv", "admin:ConfigUpdate", nil, (*call).setConfigKV},
+	{http.MethodGet, "get-config-kv", "admin:ConfigUpdate", nil, (*call).getConfigKV},
+	{http.MethodDelete, "del-config-kv", "admin:ConfigUpdate", nil, (*call).delConfigKV},
 }
 
 // apiError is an admin API error: madmin reads its JSON.
@@ -262,6 +270,13 @@ func (c *call) write(out any) {
 	case noContent:
 		c.w.WriteHeader(http.StatusNoContent)
 		return
+	case configApplied:
+		c.w.Header().Set("X-Minio-Config-Applied", "true")
+		c.w.WriteHeader(http.StatusOK)
+		return
+	case sealedBytes:
+		b, err = seal(c.secret, []byte(v))
+		c.w.Header().Set("Content-Type", "application/octet-stream")
 	case sealedJSON:
 		if b, err = json.Marshal(v.v); err == nil {
 			b, err = seal(c.secret, b)

@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"internal/s3/sigv4":            {"internal/s3/s3err"},
 	"internal/iam/policy":          {},
 	"internal/iam":                 {"internal/iam/policy", "internal/posix", "internal/meta/kv"},
-	"internal/s3/notify":           {"internal/meta", "internal/posix"},
+	"internal/s3/notify":           {"internal/meta", "internal/meta/kv", "internal/posix"},
 	"internal/s3/notify/webhook":   {"internal/s3/notify"},
 	"internal/s3/notify/redis":     {"internal/s3/notify"},
 	"internal/s3/notify/sqltarget": {"internal/s3/notify"},

@@ -36,6 +36,8 @@ import (
 //	'e' name                     change-feed consumer position
 //	'Q' ino                      directory usage counters (reserved)
 //	'I' ...                      identities: package iam's own records
+//	'N' ...                      notification targets and volume-wide rules:
+//	                             package notify's own records
 const (
 	famConfig   = 'C'
 	famInode    = 'A'

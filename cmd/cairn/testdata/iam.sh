@@ -211,4 +211,38 @@ ca notify status | grep -c 'arn:minio:sqs::IAM:webhook *true' >/dev/null
 ca notify status --json | grep -c '"delivered":' >/dev/null
 mc event rm root/evts arn:minio:sqs::IAM:webhook --event put,delete --suffix .txt >/dev/null
 if mc event ls root/evts | grep -q IAM; then echo "the rule is still listed"; exit 1; fi
+
+step "targets at run time: mc admin config set|get|reset notify_*, cairn admin notify add|ls|rm|rules"
+mc admin config set root notify_webhook:live endpoint="$HOOK" >/dev/null
+mc admin config get root notify_webhook | grep -c "notify_webhook:live enable=on endpoint=$HOOK" >/dev/null
+mc admin config get root notify_webhook | grep -c "notify_webhook:IAM" >/dev/null
+must_fail "no setting" mc admin config set root notify_webhook:bad colour=blue
+must_fail "not an http" mc admin config set root notify_webhook:bad endpoint=ftp://x
+must_fail "environment" mc admin config reset root notify_webhook:IAM
+must_fail "notification sub-systems" mc admin config set root site region=eu-west-1
+mc event add root/evts arn:minio:sqs::live:webhook --event put --prefix live/ >/dev/null
+R s3 cp f.txt s3://evts/live/one.txt >/dev/null
+ca notify add redis r1 address=127.0.0.1:1 key=events password=hunter2 >/dev/null
+ca notify ls | grep -c 'arn:minio:sqs::r1:redis' >/dev/null
+if ca notify ls | grep -q hunter2; then echo "a target's password is listed"; exit 1; fi
+must_fail "no setting" ca notify add redis r2 colour=blue
+ca notify rm arn:minio:sqs::r1:redis >/dev/null
+must_fail "no such" ca notify rm arn:minio:sqs::r1:redis
+cat > rules.xml <<'X'
+<NotificationConfiguration><QueueConfiguration><Queue>arn:minio:sqs::live:webhook</Queue><Event>s3:BucketCreated</Event></QueueConfiguration></NotificationConfiguration>
+X
+ca notify rules set rules.xml >/dev/null
+ca notify rules get | grep -c "s3:BucketCreated" >/dev/null
+echo '<NotificationConfiguration><QueueConfiguration><Queue>arn:minio:sqs::gone:webhook</Queue><Event>s3:BucketCreated</Event></QueueConfiguration></NotificationConfiguration>' > bad-rules.xml
+must_fail "Unable to validate" ca notify rules set bad-rules.xml
+R s3api create-bucket --bucket made-later >/dev/null
+# (the rules are read as an event is delivered: wait for it before they go)
+for _ in $(seq 100); do curl -sf -o /dev/null "$HOOK/?has=BucketCreated%20bucket%20made-later" && break; sleep 0.1; done
+ca notify rules clear >/dev/null
+test -z "$(ca notify rules get)"
+mc admin config reset root notify_webhook:live >/dev/null
+if mc admin config get root notify_webhook | grep -q live; then echo "the reset target is still listed"; exit 1; fi
+R s3 cp f.txt s3://evts/live/two.txt >/dev/null
+mc event rm root/evts arn:minio:sqs::live:webhook --event put --prefix live/ >/dev/null
+must_fail "no such target\|Unable to validate\|not.*valid" mc event add root/evts arn:minio:sqs::live:webhook --event put
 echo "iam.sh: all steps passed"

@@ -87,9 +87,10 @@ type Options struct {
 	// CORS configuration of their own (none: such requests get no CORS
 	// headers).
 	CORS []s3fs.CORSRule
-	// NotifyTargets are the ARNs of the notification targets that bucket
-	// configurations may name (arn:minio:sqs::ID:type).
-	NotifyTargets []string
+	// Notify is the server's event delivery: the targets that bucket
+	// configurations may name, and whether its volume-wide rules ask for
+	// access events; nil: no targets.
+	Notify Notify
 	// Listen streams the events a listener wants until ctx ends
 	// (notify.Listen on the volume's feed); nil: no event streams.
 	Listen func(ctx context.Context, l notify.Listener, send func([]byte) error) error

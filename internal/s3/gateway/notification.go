@@ -116,14 +116,24 @@ func (q *request) listen() (*response, error) {
 	return res, nil
 }
 
+// Notify is the server's event delivery as the gateway sees it. Targets
+// may come and go while the server runs.
+type Notify interface {
+	// ARNs are the targets' ARNs (arn:minio:sqs::ID:type).
+	ARNs() []string
+	// WantsAccess reports whether the volume-wide rules ask for
+	// ObjectAccessed events (of every bucket).
+	WantsAccess() bool
+}
+
 // knownTarget reports whether arn names a target of this gateway (by its
 // ID and type: the region part is free).
 func (g *Gateway) knownTarget(arn string) bool {
 	a, err := notify.ParseARN(arn)
-	if err != nil {
+	if err != nil || g.opt.Notify == nil {
 		return false
 	}
-	for _, t := range g.opt.NotifyTargets {
+	for _, t := range g.opt.Notify.ARNs() {
 		if b, err := notify.ParseARN(t); err == nil && a.ID == b.ID && a.Type == b.Type {
 			return true
 		}
@@ -136,12 +146,15 @@ func (g *Gateway) knownTarget(arn string) bool {
 // otherwise). A failure to record is logged: the read has happened.
 func (q *request) recordAccess(ev string, oi s3fs.ObjectInfo) {
 	if !q.g.access.listened(q.bucket) {
-		if len(q.g.opt.NotifyTargets) == 0 {
+		n := q.g.opt.Notify
+		if n == nil || len(n.ARNs()) == 0 {
 			return
 		}
-		raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
-		if err != nil || raw == nil || !q.g.access.wants(q.bucket, raw) {
-			return
+		if !n.WantsAccess() {
+			raw, err := q.g.opt.Backend.BucketNotification(q.ctx, q.bucket)
+			if err != nil || raw == nil || !q.g.access.wants(q.bucket, raw) {
+				return
+			}
 		}
 	}
 	if err := q.g.opt.Backend.RecordEvent(q.ctx, ev, q.bucket, q.key, oi); err != nil {

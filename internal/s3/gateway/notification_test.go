@@ -63,13 +63,20 @@ func (e *eventSink) lines() []string {
 
 const sinkARN = "arn:minio:sqs::primary:webhook"
 
+// fixedTargets is a gateway.Notify with these targets and no volume-wide
+// rules.
+type fixedTargets []string
+
+func (f fixedTargets) ARNs() []string    { return f }
+func (f fixedTargets) WantsAccess() bool { return false }
+
 // notifyHarness is a gateway with one webhook target and its dispatcher
 // running on the same volume.
 func notifyHarness(t *testing.T) (*harness, *eventSink) {
 	t.Helper()
 	var feed *meta.FS
 	h := newHarnessOn(t, mem.New(), func(o *gateway.Options) {
-		o.NotifyTargets = []string{sinkARN}
+		o.Notify = fixedTargets{sinkARN}
 		o.Listen = func(ctx context.Context, l notify.Listener, send func([]byte) error) error {
 			l.Poll = 5 * time.Millisecond
 			return notify.Listen(ctx, feed, "us-east-1", l, send)

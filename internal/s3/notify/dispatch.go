@@ -53,6 +53,10 @@ type ConfigSource func(ctx context.Context, bucket string) ([]byte, error)
 // Options configure a Dispatcher.
 type Options struct {
 	Region string // awsRegion of the records; default us-east-1
+	// VolumeRules returns the volume-wide rules (Config's JSON, nil:
+	// none), which route the events of every bucket, s3:BucketCreated
+	// and s3:BucketRemoved included; nil: none.
+	VolumeRules func(ctx context.Context) ([]byte, error)
 	// Retries is how many times an event a target rejects is sent before
 	// it is skipped (logged with its sequence); default 3. Targets that
 	// cannot be reached are retried for as long as they fail.
@@ -141,7 +145,16 @@ type targetState struct {
 // New returns a Dispatcher for targets; Run starts it.
 func New(feed Feed, configs ConfigSource, targets []Target, opt Options) *Dispatcher {
 	opt.defaults()
-	d := &Dispatcher{feed: feed, configs: newConfigCache(configs), opt: opt}
+	src := func(ctx context.Context, bucket string) ([]byte, error) {
+		if bucket != "" {
+			return configs(ctx, bucket)
+		}
+		if opt.VolumeRules == nil {
+			return nil, nil
+		}
+		return opt.VolumeRules(ctx)
+	}
+	d := &Dispatcher{feed: feed, configs: newConfigCache(src), opt: opt}
 	for _, t := range targets {
 		d.targets = append(d.targets, &targetState{t: t})
 	}
@@ -450,27 +463,18 @@ func keyHash(s string) uint32 {
 }
 
 // message returns the message of rec for ts, or nil if no rule of its
-// bucket routes it there. It reports false when the dispatcher stopped
-// before it could tell.
+// bucket, nor of the volume-wide rules, routes it there. It reports
+// false when the dispatcher stopped before it could tell.
 func (d *Dispatcher) message(ctx context.Context, ts *targetState, rec *meta.Record) (*Message, bool) {
 	if rec.S3 == nil {
 		return nil, true
 	}
-	cfg, err := d.configs.get(ctx, rec.S3.Bucket)
-	for err != nil {
-		if ctx.Err() != nil {
-			return nil, false
-		}
-		d.fail(ts, err)
-		sleep(ctx, d.opt.MinBackoff)
-		cfg, err = d.configs.get(ctx, rec.S3.Bucket)
+	rule, ok := d.rule(ctx, ts, rec.S3.Bucket, rec)
+	if rule == nil && ok {
+		rule, ok = d.rule(ctx, ts, "", rec)
 	}
-	if cfg == nil {
-		return nil, true
-	}
-	rule := cfg.ruleFor(rec.S3.Event, rec.S3.Key, ts.t.ARN())
 	if rule == nil {
-		return nil, true
+		return nil, ok
 	}
 	m, err := NewMessage(rec, d.opt.Region, rule.ID)
 	if err != nil {
@@ -479,6 +483,25 @@ func (d *Dispatcher) message(ctx context.Context, ts *targetState, rec *meta.Rec
 		return nil, true
 	}
 	return &m, true
+}
+
+// rule returns the rule of bucket's configuration ("": the volume-wide
+// rules, Options.VolumeRules) that routes rec to ts, if one does; false if the dispatcher
+// stopped before it could tell.
+func (d *Dispatcher) rule(ctx context.Context, ts *targetState, bucket string, rec *meta.Record) (*Rule, bool) {
+	cfg, err := d.configs.get(ctx, bucket)
+	for err != nil {
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		d.fail(ts, err)
+		sleep(ctx, d.opt.MinBackoff)
+		cfg, err = d.configs.get(ctx, bucket)
+	}
+	if cfg == nil {
+		return nil, true
+	}
+	return cfg.ruleFor(rec.S3.Event, rec.S3.Key, ts.t.ARN()), true
 }
 
 // send delivers m, retrying with backoff: without end while the target
