@@ -7,9 +7,11 @@
 # subscribed to every PUT ("with"), in turn, each round on a fresh data
 # directory; and how long events took to reach the webhook after their
 # change (`cairn bench webhook-sink`), drained. The webhook receiver and Redis run
-# on the same machine, on the same cores.
+# on the same machine, on the same cores; with PIN=1, cairn and warp run on
+# CPU 0 and the receivers on CPU 1 in every mode (taskset), as if the
+# receivers were another host's.
 #
-# Usage: WARP=/path/to/warp ROUNDS=3 bench/notify.sh
+# Usage: WARP=/path/to/warp ROUNDS=3 [PIN=1] bench/notify.sh
 # Needs redis-server (Debian's) and the aws CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK=benchadmin SK=benchsecret123 DUR=${WARP_DURATION:-15s}
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 go build -o "$WORK/cairn" ./cmd/cairn
-"$WORK/cairn" bench webhook-sink --address 127.0.0.1:9919 >/dev/null &
-redis-server --port 9920 --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >/dev/null &
+SUT=() RCV=()
+if [[ ${PIN:-} == 1 ]]; then SUT=(taskset -c 0) RCV=(taskset -c 1); fi
+"${RCV[@]}" "$WORK/cairn" bench webhook-sink --address 127.0.0.1:9919 >/dev/null &
+"${RCV[@]}" redis-server --port 9920 --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >/dev/null &
 sleep 0.5
 URL=http://127.0.0.1:9111
 NOTIFY=(MINIO_NOTIFY_WEBHOOK_ENABLE_BENCH=on MINIO_NOTIFY_WEBHOOK_ENDPOINT_BENCH=http://127.0.0.1:9919/
@@ -31,7 +35,7 @@ run() { # with|without round
   local mode=$1 round=$2 dir="$WORK/data" env=()
   rm -rf "$dir"; sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
   [[ $mode != without ]] && env=("${NOTIFY[@]}")
-  env CAIRN_ROOT_USER=$AK CAIRN_ROOT_PASSWORD=$SK "${env[@]}" "$WORK/cairn" server "$dir" --address "${URL#http://}" >"$WORK/server.log" 2>&1 &
+  "${SUT[@]}" env CAIRN_ROOT_USER=$AK CAIRN_ROOT_PASSWORD=$SK "${env[@]}" "$WORK/cairn" server "$dir" --address "${URL#http://}" >"$WORK/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$URL/minio/health/ready" && break; sleep 0.1; done
   aws --endpoint-url "$URL" s3api create-bucket --bucket bench >/dev/null
@@ -41,7 +45,7 @@ run() { # with|without round
     curl -s "http://127.0.0.1:9919/stats?reset" >/dev/null
   fi
   local out="$WORK/warp.$mode.$round.out"
-  "$WARP" put --obj.size 4KiB --concurrent 16 --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
+  "${SUT[@]}" "$WARP" put --obj.size 4KiB --concurrent 16 --duration "$DUR" --host "${URL#http://}" --access-key $AK --secret-key $SK \
     --bucket bench --noclear --no-color --benchdata "$WORK/warp.$mode.$round" >"$out" 2>&1 || echo "warp failed: $(tail -2 "$out")"
   local ops
   ops=$(python3 -c 'import re,sys; m=re.search(r"Operation: PUT\b.*?\n\* Average: (?:[\d.]+ MiB/s, )?([\d.]+) obj/s", open(sys.argv[1]).read(), re.S); print(m.group(1) if m else 0)' "$out")

@@ -424,7 +424,11 @@ func TestServerMount(t *testing.T) {
 	if out := aws("", "s3", "cp", "s3://shared/b.txt", "-"); out != "from the mount\n" {
 		t.Fatalf("a mount file over S3: %q", out)
 	}
-	// The mount's changes are bucket events, as the S3 client's are.
+	// The mount's changes are bucket events, as the S3 client's are, made
+	// by the caller's uid (root here), not the file's owner.
+	if err := os.Chown(filepath.Join(mp, "shared/b.txt"), 4321, 4321); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(filepath.Join(mp, "shared/b.txt"), filepath.Join(mp, "shared/dir/c.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -438,6 +442,11 @@ func TestServerMount(t *testing.T) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	for _, line := range []string{want[0], want[2], want[3], want[4]} { // the mount's
+		if who := sink.principal(line); who != "uid:0" {
+			t.Errorf("%s: principalId %q, want uid:0 (the caller)", line, who)
+		}
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

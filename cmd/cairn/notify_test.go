@@ -26,6 +26,7 @@ type webhookSink struct {
 	mu    sync.Mutex
 	lines []string
 	keys  map[string]int
+	who   map[string]string // line → principalId of its last event
 }
 
 func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,8 +38,11 @@ func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var doc struct {
 		Records []struct {
-			EventName string `json:"eventName"`
-			S3        struct {
+			EventName    string `json:"eventName"`
+			UserIdentity struct {
+				PrincipalID string `json:"principalId"`
+			} `json:"userIdentity"`
+			S3 struct {
 				Bucket struct {
 					Name string `json:"name"`
 				} `json:"bucket"`
@@ -54,7 +58,7 @@ func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	k.mu.Lock()
 	if k.keys == nil {
-		k.keys = map[string]int{}
+		k.keys, k.who = map[string]int{}, map[string]string{}
 	}
 	for _, rec := range doc.Records {
 		if rec.S3.Object.Key == "" { // a bucket's event
@@ -62,7 +66,9 @@ func (k *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		k.keys[rec.S3.Object.Key]++
-		k.lines = append(k.lines, rec.EventName+" "+rec.S3.Object.Key)
+		line := rec.EventName + " " + rec.S3.Object.Key
+		k.lines = append(k.lines, line)
+		k.who[line] = rec.UserIdentity.PrincipalID
 	}
 	k.mu.Unlock()
 }
@@ -92,6 +98,13 @@ func (k *webhookSink) has(line string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return slices.Contains(k.lines, line)
+}
+
+// principal returns the principalId of the last event that made line.
+func (k *webhookSink) principal(line string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.who[line]
 }
 
 // sorted returns the "eventName key" lines, sorted.

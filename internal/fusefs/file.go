@@ -19,7 +19,8 @@ import (
 type fileHandle struct {
 	ino      posix.Ino
 	flags    uint32
-	capsGone atomic.Bool // security.capability removed since the first write
+	ctx      context.Context // as its opener: the change feed names who wrote
+	capsGone atomic.Bool     // security.capability removed since the first write
 	// privs: setuid/setgid bits that the first write removes (vfs clears
 	// them); the kernel's cached mode is then dropped.
 	privs atomic.Bool
@@ -39,7 +40,10 @@ func (f *rawFS) fileWritable(fh uint64) bool {
 }
 
 func (f *rawFS) addFile(fh vfs.Handle, ino posix.Ino, flags uint32, c posix.Cred, a *posix.Attr) {
-	h := &fileHandle{ino: ino, flags: flags}
+	h := &fileHandle{ino: ino, flags: flags, ctx: f.ctx}
+	if h.writable() {
+		h.ctx = f.asCaller(c.UID)
+	}
 	if _, kill := posix.KillSuidOnWrite(c, a); kill && h.writable() {
 		h.privs.Store(true)
 	}
@@ -144,8 +148,12 @@ func (f *rawFS) killCaps(ino posix.Ino) {
 }
 
 func (f *rawFS) Flush(_ <-chan struct{}, in *fuse.FlushIn) fuse.Status {
-	err := f.v.Flush(f.ctx, vfs.Handle(in.Fh))
-	if h := f.file(in.Fh); h != nil && f.hadLocks(h.ino) {
+	ctx, h := f.ctx, f.file(in.Fh)
+	if h != nil {
+		ctx = h.ctx
+	}
+	err := f.v.Flush(ctx, vfs.Handle(in.Fh))
+	if h != nil && f.hadLocks(h.ino) {
 		// close(2) drops the POSIX locks the process holds on the file.
 		if lerr := f.v.ReleaseLocks(f.ctx, h.ino, in.LockOwner); lerr != nil && err == nil {
 			err = lerr
@@ -168,7 +176,11 @@ func (f *rawFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
 			f.log.Error("releasing flocks", "ino", h.ino, "err", err)
 		}
 	}
-	if err := f.v.Release(f.ctx, vfs.Handle(in.Fh)); err != nil {
+	ctx := f.ctx
+	if h != nil {
+		ctx = h.ctx
+	}
+	if err := f.v.Release(ctx, vfs.Handle(in.Fh)); err != nil {
 		f.log.Error("release failed", "fh", in.Fh, "err", err)
 	}
 	if h != nil {

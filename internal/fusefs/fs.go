@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +28,10 @@ type rawFS struct {
 	groups *groupCache
 
 	// ctx is every request's context: the change feed records the
-	// mount's changes as made by this mount's session.
-	ctx context.Context
+	// mount's changes as made by this mount's session (asCaller: and by
+	// the caller's uid, for the changes that make bucket events).
+	ctx  context.Context
+	sess uint64
 	// srv is the FUSE server, for notifications to the kernel.
 	srv *fuse.Server
 
@@ -55,6 +58,7 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
 		keep:    newKeepCache(),
 		ctx:     vfs.WithPaths(vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()})),
+		sess:    v.Meta().SessionID(),
 		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
 		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
@@ -189,4 +193,12 @@ func fuseLockEnd(end uint64) uint64 {
 		return math.MaxInt64
 	}
 	return end
+}
+
+// asCaller is the context of a change that uid makes on the mount (an
+// unlink, a rename, writes to a file it opened): the change feed records
+// uid as its principal ("uid:N", as bucket events show it).
+func (f *rawFS) asCaller(uid uint32) context.Context {
+	o := vfs.Origin{Agent: "fuse", Session: f.sess, Principal: "uid:" + strconv.FormatUint(uint64(uid), 10)}
+	return vfs.WithPaths(vfs.WithOrigin(context.Background(), o))
 }

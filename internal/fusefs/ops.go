@@ -136,7 +136,8 @@ func (f *rawFS) Unlink(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.St
 	if st := f.canChange(name); !st.Ok() {
 		return st
 	}
-	return f.status("unlink", f.v.Unlink(f.ctx, f.cred(h), posix.Ino(h.NodeId), name))
+	c := f.cred(h)
+	return f.status("unlink", f.v.Unlink(f.asCaller(c.UID), c, posix.Ino(h.NodeId), name))
 }
 
 func (f *rawFS) Rmdir(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
@@ -169,7 +170,8 @@ func (f *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName st
 	default: // RENAME_WHITEOUT, or both at once
 		return fuse.EINVAL
 	}
-	err := f.v.Rename(f.ctx, f.cred(&in.InHeader), posix.Ino(in.NodeId), oldName, posix.Ino(in.Newdir), newName, flags)
+	c := f.cred(&in.InHeader)
+	err := f.v.Rename(f.asCaller(c.UID), c, posix.Ino(in.NodeId), oldName, posix.Ino(in.Newdir), newName, flags)
 	return f.status("rename", err)
 }
 
