@@ -28,6 +28,9 @@ type runOptions struct {
 	logLevel    string
 	logMaxSize  sizeValue
 	logMaxFiles int
+	// takeover: the background process will take over a live mount (its
+	// pid file names the process serving it now).
+	takeover bool
 }
 
 func (o *runOptions) flags(cmd *cobra.Command) {
@@ -74,7 +77,7 @@ func daemonize(cmd *cobra.Command, o *runOptions, defaultLog, defaultPid string)
 		}
 		*p = abs
 	}
-	if err := checkPidFile(o.pidFile); err != nil {
+	if err := checkPidFile(o.pidFile); err != nil && !o.takeover {
 		return err
 	}
 	exe, err := os.Executable()

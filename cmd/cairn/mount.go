@@ -241,6 +241,9 @@ mount(8) and /etc/fstab pass them (see cairn install-mount-helper).`,
 				return err
 			}
 			defPid, defLog := mountState(mp)
+			if _, err := os.Stat(takeoverSocket(mp)); err == nil {
+				o.takeover = true // a live mount there, unless the socket is stale
+			}
 			if o.daemon && os.Getenv(daemonChildEnv) == "" {
 				return daemonize(cmd, &o.runOptions, defLog, defPid)
 			}
@@ -291,8 +294,17 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	if err := os.MkdirAll(filepath.Dir(o.pidFile), 0o755); err != nil {
 		return err
 	}
+	// A live cairn mount there: take it over (smooth remount).
 	if err := checkPidFile(o.pidFile); err != nil {
-		return fmt.Errorf("%s is already mounted by cairn: %w", mp, err)
+		offer, oerr := askTakeover(mp)
+		if offer == nil {
+			if oerr != nil {
+				return fmt.Errorf("taking over the mount at %s: %w", mp, oerr)
+			}
+			return fmt.Errorf("%s is already mounted by cairn: %w", mp, err)
+		}
+		oldPid, _ := readPid(o.pidFile)
+		return runTakeover(ctx, metaURL, mp, o, log, fo, offer, oldPid)
 	}
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
 		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
@@ -304,12 +316,60 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	if err != nil {
 		return err
 	}
+	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
+}
+
+// runTakeover serves the mount at mp that offer hands over.
+func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, offer *takeoverOffer, oldPid int) error {
+	if err := fusefs.CheckTakeover(offer.state, fo); err != nil {
+		offer.answer(err)
+		return err
+	}
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, resume: offer.state.Session})
+	if err != nil {
+		offer.answer(err)
+		return err
+	}
+	defer v.close(context.WithoutCancel(ctx))
+	fail := func(err error) error {
+		offer.answer(err)
+		v.meta.DetachSession() // the old process keeps it
+		return fmt.Errorf("taking over the mount at %s: %w", mp, err)
+	}
+	if err := v.vfs.RestoreHandles(ctx, offer.state.Handles); err != nil {
+		return fail(err)
+	}
+	srv, err := fusefs.Resume(mp, offer.fd, offer.state, v.vfs, fo)
+	if err != nil {
+		return fail(err)
+	}
+	offer.answer(nil)
+	waitGone(oldPid, 30*time.Second)
+	log.Info("took the mount over", "mountpoint", mp, "from_pid", oldPid, "open_files", len(offer.state.Files), "open_dirs", len(offer.state.Dirs))
+	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
+}
+
+// serveMount serves srv (v mounted at mp) until it is unmounted or taken
+// over by another process.
+func serveMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, v *volume, srv *fusefs.Server) error {
 	removePid, err := writePidFile(o.pidFile)
 	if err != nil {
 		srv.Unmount()
 		return err
 	}
 	defer removePid()
+	if cwd, err := os.Getwd(); err == nil && (cwd == mp || strings.HasPrefix(cwd, mp+"/")) {
+		// Started from inside the mount (as a remount may be): a working
+		// directory there would keep it busy for good.
+		os.Chdir("/")
+	}
+	stopTakeover, handedOver, err := serveTakeover(mp, srv, v, log)
+	if err != nil {
+		log.Warn("no smooth remount for this mount", "err", err)
+	} else {
+		defer stopTakeover()
+	}
 	if o.pprof != "" {
 		_, stop, err := startProfiling(o.pprof, log)
 		if err != nil {
@@ -321,7 +381,12 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	log.Info("cairn mounted", "mountpoint", mp, "volume", v.meta.Format().Name, "meta", redactURL(metaURL), "version", version,
 		"kernel_checks", !fo.UserspaceChecks && fo.Squash.Root == nil && fo.Squash.All == nil, "read_only", fo.ReadOnly)
 	serveUntilUnmounted(ctx, srv, log)
-	log.Info("unmounted", "mountpoint", mp)
+	select {
+	case <-handedOver:
+		log.Info("the mount is another process's now; exiting", "mountpoint", mp)
+	default:
+		log.Info("unmounted", "mountpoint", mp)
+	}
 	return nil
 }
 

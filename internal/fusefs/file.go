@@ -19,6 +19,7 @@ import (
 type fileHandle struct {
 	ino      posix.Ino
 	flags    uint32
+	uid      uint32          // its opener
 	ctx      context.Context // as its opener: the change feed names who wrote
 	capsGone atomic.Bool     // security.capability removed since the first write
 	// privs: setuid/setgid bits that the first write removes (vfs clears
@@ -40,7 +41,7 @@ func (f *rawFS) fileWritable(fh uint64) bool {
 }
 
 func (f *rawFS) addFile(fh vfs.Handle, ino posix.Ino, flags uint32, c posix.Cred, a *posix.Attr) {
-	h := &fileHandle{ino: ino, flags: flags, ctx: f.ctx}
+	h := &fileHandle{ino: ino, flags: flags, uid: c.UID, ctx: f.ctx}
 	if h.writable() {
 		h.ctx = f.asCaller(c.UID)
 	}

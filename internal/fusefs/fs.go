@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,9 @@ type rawFS struct {
 	// protectedHardlinks is the host's fs.protected_hardlinks, which cairn
 	// applies when it checks permissions itself.
 	protectedHardlinks bool
+
+	// active counts the requests being served (counted).
+	active atomic.Int64
 
 	mu     sync.Mutex
 	dirs   map[uint64]*dirHandle

@@ -20,12 +20,31 @@ type Server struct {
 	srv        *fuse.Server
 	fs         *rawFS
 	mountpoint string
+	// resumed: this process took the mount over (Resume); go-fuse does
+	// not know its mountpoint.
+	resumed bool
 }
+
+var _ fuse.RawFileSystem = counted{}
 
 // Mount mounts v at mountpoint and starts serving it. The caller owns v;
 // it must stay open until Wait returns.
 func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
 	fs := newRawFS(v, opts)
+	srv, err := fuse.NewServer(counted{fs}, mountpoint, mountOptions(v, opts))
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
+	}
+	return &Server{srv: srv, fs: fs, mountpoint: mountpoint}, nil
+}
+
+// mountOptions are go-fuse's options for a mount of v with opts.
+func mountOptions(v *vfs.FS, opts Options) *fuse.MountOptions {
 	mo := &fuse.MountOptions{
 		FsName:       opts.FsName,
 		Name:         "cairn",
@@ -52,16 +71,7 @@ func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	srv, err := fuse.NewServer(fs, mountpoint, mo)
-	if err != nil {
-		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
-	}
-	go srv.Serve()
-	if err := srv.WaitMount(); err != nil {
-		srv.Unmount()
-		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
-	}
-	return &Server{srv: srv, fs: fs, mountpoint: mountpoint}, nil
+	return mo
 }
 
 // Mountpoint returns where the volume is mounted.
@@ -72,10 +82,18 @@ func (s *Server) Mountpoint() string { return s.mountpoint }
 func (s *Server) Unmount() error {
 	var err error
 	for range 5 {
-		if err = s.srv.Unmount(); err == nil || !strings.Contains(err.Error(), "busy") {
-			return err
+		if s.resumed {
+			err = Unmount(s.mountpoint, false)
+		} else {
+			err = s.srv.Unmount()
+		}
+		if err == nil || !strings.Contains(err.Error(), "busy") {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil && s.resumed {
+		s.srv.Wait()
 	}
 	return err
 }
