@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cairn/internal/fusefs"
+	"cairn/internal/meta"
 	"cairn/internal/posix"
 )
 
@@ -296,15 +297,11 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	}
 	// A live cairn mount there: take it over (smooth remount).
 	if err := checkPidFile(o.pidFile); err != nil {
-		offer, oerr := askTakeover(mp)
-		if offer == nil {
-			if oerr != nil {
-				return fmt.Errorf("taking over the mount at %s: %w", mp, oerr)
-			}
+		if _, serr := os.Stat(takeoverSocket(mp)); serr != nil {
 			return fmt.Errorf("%s is already mounted by cairn: %w", mp, err)
 		}
 		oldPid, _ := readPid(o.pidFile)
-		return runTakeover(ctx, metaURL, mp, o, log, fo, offer, oldPid)
+		return runTakeover(ctx, metaURL, mp, o, log, fo, oldPid)
 	}
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
 		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
@@ -319,19 +316,29 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
 }
 
-// runTakeover serves the mount at mp that offer hands over.
-func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, offer *takeoverOffer, oldPid int) error {
-	if err := fusefs.CheckTakeover(offer.state, fo); err != nil {
-		offer.answer(err)
-		return err
-	}
-	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
-		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, resume: offer.state.Session})
+// runTakeover takes over the mount at mp that process oldPid serves, and
+// serves it. The volume is opened first, so that the mount pauses only
+// for the handover itself.
+func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, oldPid int) error {
+	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, mountpoint: mp,
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
 	if err != nil {
-		offer.answer(err)
 		return err
 	}
 	defer v.close(context.WithoutCancel(ctx))
+	offer, err := askTakeover(mp, fusefs.KernelOptions(fo))
+	if err != nil || offer == nil {
+		if err == nil {
+			err = errors.New("its process does not answer on " + takeoverSocket(mp))
+		}
+		return fmt.Errorf("taking over the mount at %s: %w", mp, err)
+	}
+	host, _ := os.Hostname()
+	info := meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: "mount " + mp, Mountpoint: mp}
+	if err := v.meta.ResumeSession(ctx, offer.state.Session, info); err != nil {
+		offer.answer(err)
+		return fmt.Errorf("taking over the mount at %s: %w", mp, err)
+	}
 	fail := func(err error) error {
 		offer.answer(err)
 		v.meta.DetachSession() // the old process keeps it

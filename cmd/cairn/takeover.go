@@ -43,6 +43,9 @@ type takeoverRequest struct {
 	Op      string `json:"op"` // "takeover"
 	PID     int    `json:"pid"`
 	Version string `json:"version"`
+	// Kernel: the new process's options that the kernel fixes at mount
+	// time; they must be the mount's.
+	Kernel fusefs.KernelMountOptions `json:"kernel"`
 }
 
 type takeoverReply struct {
@@ -69,8 +72,7 @@ func serveTakeover(mp string, srv *fusefs.Server, v *volume, log *slog.Logger) (
 			if err != nil {
 				return
 			}
-			if handOver(c, srv, v, log) {
-				close(done)
+			if handOver(c, srv, v, log, done) {
 				ln.Close()
 				return
 			}
@@ -80,8 +82,8 @@ func serveTakeover(mp string, srv *fusefs.Server, v *volume, log *slog.Logger) (
 }
 
 // handOver answers one takeover request on c: true once the mount is the
-// other process's.
-func handOver(c *net.UnixConn, srv *fusefs.Server, v *volume, log *slog.Logger) bool {
+// other process's (done is closed then, before srv stops).
+func handOver(c *net.UnixConn, srv *fusefs.Server, v *volume, log *slog.Logger, done chan struct{}) bool {
 	defer c.Close()
 	if cred, err := peerUID(c); err != nil || cred != uint32(os.Geteuid()) {
 		return false // only the mount's own user may take it over
@@ -90,6 +92,11 @@ func handOver(c *net.UnixConn, srv *fusefs.Server, v *volume, log *slog.Logger) 
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	var req takeoverRequest
 	if err := dec.Decode(&req); err != nil || req.Op != "takeover" {
+		return false
+	}
+	if err := fusefs.CheckTakeover(srv.KernelOptions(), req.Kernel); err != nil {
+		log.Warn("takeover refused", "from_pid", req.PID, "err", err)
+		enc.Encode(takeoverReply{Error: err.Error()})
 		return false
 	}
 	log.Info("handing the mount over", "to_pid", req.PID, "to_version", req.Version)
@@ -119,6 +126,7 @@ func handOver(c *net.UnixConn, srv *fusefs.Server, v *volume, log *slog.Logger) 
 	// The new process has resumed the session: this one lets it go
 	// without ending it, and stops reading.
 	v.meta.DetachSession()
+	close(done)
 	h.Commit()
 	log.Info("mount handed over", "to_pid", req.PID)
 	return true
@@ -150,7 +158,7 @@ type takeoverOffer struct {
 
 // askTakeover asks the process serving mp for its mount. nil, nil: no
 // cairn process serves mp.
-func askTakeover(mp string) (*takeoverOffer, error) {
+func askTakeover(mp string, kernel fusefs.KernelMountOptions) (*takeoverOffer, error) {
 	path := takeoverSocket(mp)
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil
@@ -160,7 +168,7 @@ func askTakeover(mp string) (*takeoverOffer, error) {
 		return nil, nil // a socket left by a process that is gone
 	}
 	conn.SetDeadline(time.Now().Add(time.Minute))
-	if err := json.NewEncoder(conn).Encode(takeoverRequest{Op: "takeover", PID: os.Getpid(), Version: version}); err != nil {
+	if err := json.NewEncoder(conn).Encode(takeoverRequest{Op: "takeover", PID: os.Getpid(), Version: version, Kernel: kernel}); err != nil {
 		conn.Close()
 		return nil, err
 	}

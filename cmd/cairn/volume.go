@@ -66,7 +66,6 @@ type volume struct {
 type volumeOptions struct {
 	logger     *slog.Logger
 	session    string // process description; empty: no session
-	resume     uint64 // a session to resume (a mount taken over) instead of a new one
 	mountpoint string // where the process mounts the volume, if it does
 	cache      int64
 	directIO   bool // file block store: O_DIRECT writes
@@ -100,12 +99,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	if opt.session != "" {
 		host, _ := os.Hostname()
 		info := meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: opt.session, Mountpoint: opt.mountpoint}
-		if opt.resume != 0 {
-			err = m.ResumeSession(ctx, opt.resume, info)
-		} else {
-			_, err = m.NewSession(ctx, info)
-		}
-		if err != nil {
+		if _, err := m.NewSession(ctx, info); err != nil {
 			v.close(ctx)
 			return nil, err
 		}

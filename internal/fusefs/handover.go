@@ -88,20 +88,24 @@ type KernelMountOptions struct {
 	AllowOther   bool `json:"allow_other"`
 }
 
-func kernelOptions(o Options) KernelMountOptions {
-	return KernelMountOptions{KernelChecks: o.kernelChecks(), ReadOnly: o.ReadOnly, AllowOther: o.AllowOther}
+// KernelOptions are the options of opts that the kernel fixes at mount
+// time.
+func KernelOptions(opts Options) KernelMountOptions {
+	return KernelMountOptions{KernelChecks: opts.kernelChecks(), ReadOnly: opts.ReadOnly, AllowOther: opts.AllowOther}
 }
 
-// CheckTakeover tells whether a process with opts may take over a mount
-// whose state is st.
-func CheckTakeover(st *State, opts Options) error {
-	k := kernelOptions(opts)
+// KernelOptions are the options the kernel fixed for this mount.
+func (s *Server) KernelOptions() KernelMountOptions { return KernelOptions(s.fs.opts) }
+
+// CheckTakeover tells whether a process whose options' kernel part is k
+// may take over a mount that has.
+func CheckTakeover(has, k KernelMountOptions) error {
 	switch {
-	case k.KernelChecks != st.Kernel.KernelChecks:
+	case k.KernelChecks != has.KernelChecks:
 		return errors.New("the permission mode (kernel checks, or --userspace-checks/--root-squash/--all-squash) cannot change on a live mount; unmount it first")
-	case k.ReadOnly != st.Kernel.ReadOnly:
+	case k.ReadOnly != has.ReadOnly:
 		return errors.New("--read-only cannot change on a live mount; unmount it first")
-	case k.AllowOther != st.Kernel.AllowOther:
+	case k.AllowOther != has.AllowOther:
 		return errors.New("allow_other cannot change on a live mount; unmount it first")
 	}
 	return nil
@@ -245,7 +249,7 @@ func (h *Handover) closeAll() {
 
 // state lists the mount's open files and directories.
 func (f *rawFS) state() State {
-	st := State{Handles: f.v.Handles(), Kernel: kernelOptions(f.opts), Locked: map[string]int{}}
+	st := State{Handles: f.v.Handles(), Kernel: KernelOptions(f.opts), Locked: map[string]int{}}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for fh, h := range f.files {
@@ -289,7 +293,7 @@ func (f *rawFS) restore(st *State) {
 // another process handed over, with v (whose session and handles are
 // st's, resumed by the caller).
 func Resume(mountpoint string, fd int, st *State, v *vfs.FS, opts Options) (*Server, error) {
-	if err := CheckTakeover(st, opts); err != nil {
+	if err := CheckTakeover(st.Kernel, KernelOptions(opts)); err != nil {
 		return nil, err
 	}
 	fs := newRawFS(v, opts)

@@ -2,7 +2,9 @@
 # A cairn mount as Linux users meet it: users made with useradd, the
 # setfacl/getfacl examples of POSIX ACL guides (the mask, default ACLs
 # inherited by new files and directories, named users and groups, chmod
-# moving the mask), root squash and all squash, and setcap/getcap.
+# moving the mask), root squash and all squash, setcap/getcap, and a
+# remount (a new `cairn mount` taking the mount over) under a running
+# `tail -f`, an open writer and a shell whose directory is inside.
 #
 # Needs root. Environment: CAIRN (the binary), WORK (an empty directory).
 set -euo pipefail
@@ -139,6 +141,32 @@ step "SELinux labels need --enable-selinux"
 mount_it --enable-selinux
 setfattr -n security.selinux -v "system_u:object_r:tmp_t:s0" "$MNT/shared/tool"
 getfattr --only-values -n security.selinux "$MNT/shared/tool" | grep -q "tmp_t" || fail "security.selinux"
+umount_it
+
+step "remount under a running tail -f, an open writer and a shell inside"
+mount_it
+mkdir -p "$MNT/shared/logs"
+( exec 3>"$MNT/shared/logs/app.log"
+  for i in $(seq 1 60); do echo "entry $i" >&3 || exit 1; sleep 0.05; done ) &
+writer=$!
+sleep 0.3
+tail -n +1 -f "$MNT/shared/logs/app.log" >"$WORK/tail.out" &
+tailer=$!
+( cd "$MNT/shared/logs" && for i in $(seq 1 60); do ls >/dev/null && [ -e app.log ] || exit 1; sleep 0.05; done ) &
+shell=$!
+old=$(cat "/run/cairn/mount-$(echo "${MNT#/}" | tr / -).pid")
+sleep 0.5
+"$CAIRN" mount -d "$META" "$MNT" -o allow_other >/dev/null || fail "the remount"
+new=$(cat "/run/cairn/mount-$(echo "${MNT#/}" | tr / -).pid")
+[ "$old" != "$new" ] || fail "the same mount process after the remount"
+kill -0 "$old" 2>/dev/null && { sleep 2; kill -0 "$old" 2>/dev/null; } && fail "the old mount process ($old) is still running"
+wait "$writer" || fail "the writer saw an error"
+wait "$shell" || fail "the shell inside the mount saw an error"
+sleep 0.5
+kill "$tailer"; wait "$tailer" 2>/dev/null || true
+[ "$(wc -l <"$WORK/tail.out")" = 60 ] || fail "tail -f printed $(wc -l <"$WORK/tail.out") lines, want 60"
+[ "$(tail -1 "$MNT/shared/logs/app.log")" = "entry 60" ] || fail "the log's last line: $(tail -1 "$MNT/shared/logs/app.log")"
+cd "$WORK"
 umount_it
 
 echo "mount.sh: all passed"
