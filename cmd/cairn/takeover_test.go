@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestSmoothRemount(t *testing.T) {
 		}
 	}
 	writeLine(0)
-	var tailOut bytes.Buffer
+	var tailOut lockedBuffer
 	tail := exec.Command("tail", "-n", "+1", "-f", filepath.Join(mp, "dir", "log.txt"))
 	tail.Stdout = &tailOut
 	if err := tail.Start(); err != nil {
@@ -65,7 +66,7 @@ func TestSmoothRemount(t *testing.T) {
 	}
 	defer tail.Process.Kill()
 	shell := exec.Command("bash", "-c", `cd "$1/dir" && for i in $(seq 100); do ls >/dev/null && cat ../a.txt >/dev/null || exit 1; sleep 0.03; done`, "sh", mp)
-	var shellOut bytes.Buffer
+	var shellOut lockedBuffer
 	shell.Stdout, shell.Stderr = &shellOut, &shellOut
 	if err := shell.Start(); err != nil {
 		t.Fatal(err)
@@ -167,4 +168,22 @@ func TestSmoothRemount(t *testing.T) {
 	if len(sessions(t, c, metaURL)) != 0 {
 		t.Fatal("the session outlived the mount")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
