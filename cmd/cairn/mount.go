@@ -40,6 +40,7 @@ type mountFlags struct {
 	negativeTimeout time.Duration
 	maxWrite        sizeValue
 	maxReadAhead    sizeValue
+	writebackCache  bool
 	fuseDebug       bool
 }
 
@@ -57,6 +58,7 @@ func (m *mountFlags) register(fl *pflag.FlagSet) {
 	m.maxWrite = sizeValue(1 << 20)
 	fl.Var(&m.maxWrite, "max-write", "largest read or write request the kernel sends (up to 1M)")
 	fl.Var(&m.maxReadAhead, "max-readahead", "the kernel's read-ahead window (0: the kernel's default)")
+	fl.BoolVar(&m.writebackCache, "writeback-cache", false, "let the kernel keep writes in its page cache and send them in larger requests (kernel permission checks only)")
 	fl.BoolVar(&m.fuseDebug, "fuse-debug", false, "print every FUSE request and reply to stderr")
 }
 
@@ -129,6 +131,7 @@ func (m *mountFlags) options(log *slog.Logger, fsName string) (fusefs.Options, e
 		NegativeTimeout: fuseTimeout(m.negativeTimeout),
 		MaxWrite:        int(m.maxWrite),
 		MaxReadAhead:    int(m.maxReadAhead),
+		WritebackCache:  m.writebackCache,
 		FsName:          fsName,
 		Logger:          log,
 		Debug:           m.fuseDebug,
@@ -138,6 +141,9 @@ func (m *mountFlags) options(log *slog.Logger, fsName string) (fusefs.Options, e
 	}
 	if m.rootSquash != "" && m.allSquash != "" {
 		return o, errors.New("--root-squash and --all-squash exclude each other (all squash maps root too)")
+	}
+	if m.writebackCache && (m.rootSquash != "" || m.allSquash != "" || m.userspaceChecks) {
+		return o, errors.New("--writeback-cache needs the kernel's permission checks: not with --root-squash, --all-squash or --userspace-checks")
 	}
 	for _, s := range []struct {
 		flag, v string

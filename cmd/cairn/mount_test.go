@@ -286,6 +286,7 @@ func TestMountBadOptions(t *testing.T) {
 		{"exclude each other", []string{"--root-squash", "1:1", "--all-squash", "2:2"}},
 		{"max-write", []string{"-o", "max_write=16M"}},
 		{"invalid", []string{"-o", "attr_timeout=soon"}},
+		{"needs the kernel's permission checks", []string{"-o", "writeback_cache,all_squash=1:1"}},
 	} {
 		c.fails(tc.want, append([]string{"mount", metaURL, mp}, tc.args...)...)
 	}

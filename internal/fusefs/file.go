@@ -53,6 +53,21 @@ func (f *rawFS) addFile(fh vfs.Handle, ino posix.Ino, flags uint32, c posix.Cred
 	f.mu.Unlock()
 }
 
+// handleFlags are the flags of the vfs handle of a file opened with
+// flags: with the writeback cache, a write-only file is readable (the
+// kernel reads a page it writes in part) and O_APPEND is the kernel's to
+// place.
+func (f *rawFS) handleFlags(flags uint32) int {
+	fl := int(flags)
+	if !f.writeback {
+		return fl
+	}
+	if fl&syscall.O_ACCMODE == syscall.O_WRONLY {
+		fl = fl&^syscall.O_ACCMODE | syscall.O_RDWR
+	}
+	return fl &^ syscall.O_APPEND
+}
+
 // openFlags are the FOPEN_* flags of a handle opened with flags.
 func openFlags(flags uint32) uint32 {
 	if flags&syscall.O_DIRECT != 0 {
@@ -69,7 +84,7 @@ func (f *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 	}
 	ino := posix.Ino(in.NodeId)
 	c := f.cred(&in.InHeader)
-	fh, a, err := f.v.Open(f.ctx, c, ino, int(in.Flags))
+	fh, a, err := f.v.OpenAs(f.ctx, c, ino, int(in.Flags), f.handleFlags(in.Flags))
 	if err != nil {
 		return f.status("open", err)
 	}
@@ -94,7 +109,7 @@ func (f *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *f
 		return st
 	}
 	c := f.createCred(&in.InHeader, in.Umask)
-	fh, e, err := f.v.Create(f.ctx, c, posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags))
+	fh, e, err := f.v.CreateAs(f.ctx, c, posix.Ino(in.NodeId), name, in.Mode&posix.ModeMask, int(in.Flags), f.handleFlags(in.Flags))
 	if err != nil {
 		return f.status("create", err)
 	}

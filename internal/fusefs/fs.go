@@ -42,6 +42,8 @@ type rawFS struct {
 	// applies when it checks permissions itself.
 	protectedHardlinks bool
 
+	// writeback: the kernel's writeback cache is on.
+	writeback bool
 	// active counts the requests being served (counted).
 	active atomic.Int64
 
@@ -60,10 +62,11 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 	f := &rawFS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		v:             v, opts: opts, log: log, groups: newGroupCache(),
-		keep:    newKeepCache(),
-		ctx:     vfs.WithPaths(vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()})),
-		sess:    v.Meta().SessionID(),
-		attrTTL: timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
+		keep:      newKeepCache(),
+		ctx:       vfs.WithPaths(vfs.WithOrigin(context.Background(), vfs.Origin{Agent: "fuse", Session: v.Meta().SessionID()})),
+		sess:      v.Meta().SessionID(),
+		writeback: opts.WritebackCache && opts.kernelChecks(),
+		attrTTL:   timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
 		negTTL: max(opts.NegativeTimeout, 0),
 		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
 	}

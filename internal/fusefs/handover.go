@@ -48,7 +48,7 @@ import (
 //
 // What the kernel settled at mount time stays: the mount options
 // (default_permissions, ro, allow_other) and what INIT negotiated (POSIX
-// ACLs, locks, the largest write). The new process must be started with
+// ACLs, locks, the writeback cache, the largest write). The new process must be started with
 // the same permission mode, read-only setting and allow_other.
 
 // State is what a mount hands to the process that takes it over.
@@ -86,12 +86,14 @@ type KernelMountOptions struct {
 	KernelChecks bool `json:"kernel_checks"`
 	ReadOnly     bool `json:"read_only"`
 	AllowOther   bool `json:"allow_other"`
+	Writeback    bool `json:"writeback_cache,omitempty"`
 }
 
 // KernelOptions are the options of opts that the kernel fixes at mount
 // time.
 func KernelOptions(opts Options) KernelMountOptions {
-	return KernelMountOptions{KernelChecks: opts.kernelChecks(), ReadOnly: opts.ReadOnly, AllowOther: opts.AllowOther}
+	return KernelMountOptions{KernelChecks: opts.kernelChecks(), ReadOnly: opts.ReadOnly, AllowOther: opts.AllowOther,
+		Writeback: opts.WritebackCache && opts.kernelChecks()}
 }
 
 // KernelOptions are the options the kernel fixed for this mount.
@@ -107,6 +109,8 @@ func CheckTakeover(has, k KernelMountOptions) error {
 		return errors.New("--read-only cannot change on a live mount; unmount it first")
 	case k.AllowOther != has.AllowOther:
 		return errors.New("allow_other cannot change on a live mount; unmount it first")
+	case k.Writeback != has.Writeback:
+		return errors.New("--writeback-cache cannot change on a live mount (the kernel settled it at mount time); unmount it first")
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ var _ fuse.RawFileSystem = counted{}
 // Mount mounts v at mountpoint and starts serving it. The caller owns v;
 // it must stay open until Wait returns.
 func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
+	if opts.WritebackCache && !opts.kernelChecks() {
+		return nil, errors.New("fusefs: the writeback cache needs the kernel's permission checks (no squash, no userspace checks)")
+	}
 	fs := newRawFS(v, opts)
 	srv, err := fuse.NewServer(counted{fs}, mountpoint, mountOptions(v, opts))
 	if err != nil {
@@ -70,6 +73,9 @@ func mountOptions(v *vfs.FS, opts Options) *fuse.MountOptions {
 	}
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
+	}
+	if opts.WritebackCache && opts.kernelChecks() {
+		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	return mo
 }

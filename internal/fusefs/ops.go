@@ -85,6 +85,13 @@ func (f *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut
 	}
 	ino := posix.Ino(in.NodeId)
 	cred := f.cred(&in.InHeader)
+	if f.writeback && v&fuse.FATTR_FH != 0 && f.fileWritable(in.Fh) &&
+		v&^(fuse.FATTR_MTIME|fuse.FATTR_CTIME|fuse.FATTR_ATIME|fuse.FATTR_FH|fuse.FATTR_LOCKOWNER) == 0 {
+		// The kernel's own times of data it wrote back, through a file
+		// open for writing (it checked any futimens(2) of a caller): set
+		// as a write sets them, whoever flushes.
+		cred = posix.Root
+	}
 	a, err := f.v.SetAttr(f.ctx, cred, ino, req)
 	if err != nil {
 		return f.status("setattr", err)

@@ -35,6 +35,13 @@ type Options struct {
 	// EnableSELinux stores SELinux labels (security.selinux); off, they
 	// behave as EnableCap's attribute does.
 	EnableSELinux bool
+	// WritebackCache lets the kernel keep writes in its page cache and
+	// send them later, in larger requests (FUSE writeback cache). Only
+	// with the kernel's permission checks. Writes reach the volume when
+	// the kernel flushes them (close, fsync, memory pressure) rather than
+	// as they are made; O_APPEND is placed by the kernel, at the end of
+	// the file as this mount knows it.
+	WritebackCache bool
 	// FsName is the mount's source as mount(8) and df show it.
 	FsName string
 	// Logger receives errors that become EIO, and operational messages;

@@ -31,11 +31,19 @@ func (h *handle) writable() bool { return h.flags&syscall.O_ACCMODE != syscall.O
 // Open opens ino with open(2) flags after checking permissions. O_TRUNC
 // truncates. The caller must Release the handle.
 func (fs *FS) Open(ctx context.Context, cred posix.Cred, ino posix.Ino, flags int) (Handle, posix.Attr, error) {
+	return fs.OpenAs(ctx, cred, ino, flags, flags)
+}
+
+// OpenAs is Open checking permissions for flags but giving the handle
+// handleFlags: a mount with the kernel's writeback cache opens write-only
+// files readable (the kernel reads the pages it writes in part) and
+// without O_APPEND (the kernel places appends itself).
+func (fs *FS) OpenAs(ctx context.Context, cred posix.Cred, ino posix.Ino, flags, handleFlags int) (Handle, posix.Attr, error) {
 	a, err := fs.meta.OpenInode(ctx, cred, ino, flags)
 	if err != nil {
 		return 0, a, err
 	}
-	return fs.openAfterCheck(ctx, cred, ino, a, flags)
+	return fs.openAfterCheck(ctx, cred, ino, a, handleFlags)
 }
 
 func (fs *FS) openAfterCheck(ctx context.Context, cred posix.Cred, ino posix.Ino, a posix.Attr, flags int) (Handle, posix.Attr, error) {
@@ -70,17 +78,22 @@ func (fs *FS) openAfterCheck(ctx context.Context, cred posix.Cred, ino posix.Ino
 // file and opens it. A newly created file is opened without a permission
 // check, as the kernel does (creating a 0444 file for writing works).
 func (fs *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, mode uint32, flags int) (Handle, meta.Entry, error) {
+	return fs.CreateAs(ctx, cred, parent, name, mode, flags, flags)
+}
+
+// CreateAs is Create giving the handle handleFlags (see OpenAs).
+func (fs *FS) CreateAs(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, mode uint32, flags, handleFlags int) (Handle, meta.Entry, error) {
 	r, err := fs.meta.Create(ctx, cred, parent, name, meta.CreateRequest{
 		Type: posix.TypeFile, Mode: mode, Umask: cred.Umask, Exclusive: flags&syscall.O_EXCL != 0})
 	if err != nil {
 		return 0, meta.Entry{}, err
 	}
 	if r.Existed {
-		fh, a, err := fs.Open(ctx, cred, r.Ino, flags)
+		fh, a, err := fs.OpenAs(ctx, cred, r.Ino, flags, handleFlags)
 		return fh, meta.Entry{Ino: r.Ino, Attr: a}, err
 	}
 	fs.meta.OpenCreated(r.Ino)
-	fh, a, err := fs.openAfterCheck(ctx, cred, r.Ino, r.Attr, flags&^syscall.O_TRUNC)
+	fh, a, err := fs.openAfterCheck(ctx, cred, r.Ino, r.Attr, handleFlags&^syscall.O_TRUNC)
 	return fh, meta.Entry{Ino: r.Ino, Attr: a}, err
 }
 
