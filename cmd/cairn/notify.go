@@ -94,7 +94,6 @@ type notifier struct {
 
 	arns  atomic.Pointer[[]string]
 	rules atomic.Pointer[volumeRules]
-	kick  chan struct{}
 
 	mu      sync.Mutex // the running dispatcher
 	d       *notify.Dispatcher
@@ -123,7 +122,7 @@ func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string
 	if err != nil {
 		return nil, err
 	}
-	n := &notifier{env: env, store: notify.NewStore(v.store), feed: v.meta, region: region, log: log, kick: make(chan struct{}, 1)}
+	n := &notifier{env: env, store: notify.NewStore(v.store), feed: v.meta, region: region, log: log}
 	n.configs = backend.BucketNotification
 	n.rules.Store(&volumeRules{})
 	n.arns.Store(&[]string{})
@@ -141,7 +140,6 @@ func startNotify(ctx context.Context, v *volume, backend *s3fs.FS, region string
 			case <-ctx.Done():
 				return
 			case <-t.C:
-			case <-n.kick:
 			}
 			if err := n.reload(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("reading the notification targets failed", "err", err)

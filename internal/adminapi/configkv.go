@@ -119,20 +119,30 @@ func targetID(t string) string {
 	return t
 }
 
-// setConfigKV defines or changes notification targets: the settings
-// named are laid over the target's stored ones.
-func (c *call) setConfigKV() (any, error) {
+// configLines is the notifier and the configuration lines of a sealed
+// set-config-kv or del-config-kv body.
+func (c *call) configLines() (Notify, []kvLine, error) {
 	n, err := c.notifier()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := c.opened()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lines, err := parseKVLines(string(b))
 	if err != nil {
-		return nil, fail(http.StatusBadRequest, "XMinioConfigError", "%v", err)
+		return nil, nil, fail(http.StatusBadRequest, "XMinioConfigError", "%v", err)
+	}
+	return n, lines, nil
+}
+
+// setConfigKV defines or changes notification targets: the settings
+// named are laid over the target's stored ones.
+func (c *call) setConfigKV() (any, error) {
+	n, lines, err := c.configLines()
+	if err != nil {
+		return nil, err
 	}
 	if len(lines) == 0 {
 		return nil, fail(http.StatusBadRequest, "XMinioConfigError", "no configuration given")
@@ -204,17 +214,9 @@ func (c *call) getConfigKV() (any, error) {
 
 // delConfigKV removes notification targets.
 func (c *call) delConfigKV() (any, error) {
-	n, err := c.notifier()
+	n, lines, err := c.configLines()
 	if err != nil {
 		return nil, err
-	}
-	b, err := c.opened()
-	if err != nil {
-		return nil, err
-	}
-	lines, err := parseKVLines(string(b))
-	if err != nil {
-		return nil, fail(http.StatusBadRequest, "XMinioConfigError", "%v", err)
 	}
 	for _, l := range lines {
 		typ, err := notifyType(l.subsys)
