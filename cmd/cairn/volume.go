@@ -27,17 +27,19 @@ import (
 func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, error) {
 	scheme, _, ok := strings.Cut(metaURL, "://")
 	if !ok {
-		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db)", metaURL)
+		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db), postgres://, mysql:// or redis://", metaURL)
 	}
 	switch scheme {
 	case "sqlite3", "sqlite":
 		return sqlkv.Open(ctx, metaURL, sqlkv.Options{Relaxed: d.relaxed()})
 	case "mem", "memkv":
 		return memkv.New(), nil
-	case "redis", "rediss", "postgres", "postgresql", "mysql", "tikv":
-		return nil, fmt.Errorf("metadata engine %q is not available in this version; use sqlite3://PATH", scheme)
+	case "postgres", "postgresql", "mysql":
+		return sqlkv.OpenDB(ctx, metaURL, sqlkv.Options{Relaxed: d.relaxed()})
+	case "tikv", "etcd", "fdb":
+		return nil, fmt.Errorf("metadata engine %q is not available in this version; docs/scaling.md says what it would take", scheme)
 	}
-	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://PATH", scheme, metaURL)
+	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://, postgres://, mysql:// or redis://", scheme, redactURL(metaURL))
 }
 
 // openObjects opens the object store a volume's format names.

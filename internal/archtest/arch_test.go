@@ -52,6 +52,7 @@ var allowed = map[string][]string{
 	"internal/adminapi":            {"internal/iam", "internal/iam/policy", "internal/s3/sigv4", "internal/s3/s3err", "internal/s3/notify"},
 	"internal/console":             {},
 	"internal/archtest":            {},
+	"internal/testsrv":             {},
 }
 
 // thirdParty lists import path prefixes that only some packages may use.
@@ -61,8 +62,8 @@ var thirdParty = map[string][]string{
 	"github.com/mattn/go-sqlite3":    {"internal/meta/kv/sqlkv", "cmd/cairn"},
 	"github.com/ncruces/go-sqlite3":  {"internal/meta/kv/sqlkv", "cmd/cairn"},
 	"github.com/redis/go-redis":      {"internal/meta/kv/rediskv", "internal/s3/notify/redis", "cmd/cairn"},
-	"github.com/jackc/pgx":           {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "cmd/cairn"},
-	"github.com/go-sql-driver/mysql": {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "cmd/cairn"},
+	"github.com/jackc/pgx":           {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "internal/testsrv", "cmd/cairn"},
+	"github.com/go-sql-driver/mysql": {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "internal/testsrv", "cmd/cairn"},
 	"github.com/nats-io/nats.go":     {"internal/s3/notify/nats", "cmd/cairn"},
 	"github.com/aws/aws-sdk-go-v2":   {"internal/object/s3", "cmd/cairn"},
 	"github.com/minio/minio-go":      {"internal/object/s3", "cmd/cairn"},

@@ -168,14 +168,24 @@ func (s *Store) retry(ctx context.Context, once func() error) error {
 		if !errors.Is(err, kv.ErrConflict) {
 			return err
 		}
-		backoff := time.Duration(1+rand.IntN(1<<min(attempt, 8))) * 100 * time.Microsecond
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+		if err := backoff(ctx, attempt); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("sqlkv: gave up after %d attempts: %w", maxRetries, err)
+}
+
+// backoff waits before rerun attempt+1 of a conflicting transaction: a
+// random time that grows with the attempts, so that transactions that
+// met once are unlikely to meet again.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1<<min(attempt, 8))) * 100 * time.Microsecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // wrap maps SQLite's busy and locked failures to kv.ErrConflict.

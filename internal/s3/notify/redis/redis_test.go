@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,47 +15,14 @@ import (
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/redis"
+	"cairn/internal/testsrv"
 )
 
-// redisServer starts Debian's redis-server on a free loopback port for
-// the test. It is skipped where redis-server is missing, except in CI,
-// where .ci/run installs it and its absence fails the test.
-func redisServer(t *testing.T) string { return redisServerB(t) }
+// redisServer starts Debian's redis-server for the test.
+func redisServer(t *testing.T) string { return testsrv.StartRedis(t).Addr }
 
 // redisServerB is redisServer for tests and benchmarks.
-func redisServerB(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed (.ci/run installs it)")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return addr
-		}
-		if i == 100 {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func redisServerB(t testing.TB) string { return testsrv.StartRedis(t).Addr }
 
 func message(t *testing.T, seq uint64, ev, key string) *notify.Message {
 	t.Helper()

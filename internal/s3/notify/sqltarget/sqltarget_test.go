@@ -4,149 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"cairn/internal/meta"
 	"cairn/internal/s3/notify"
 	"cairn/internal/s3/notify/sqltarget"
+	"cairn/internal/testsrv"
 )
-
-// need finds a server program; it skips where it is missing, except in
-// CI, where .ci/run installs it and its absence fails the test.
-func need(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-		if m, _ := filepath.Glob(n); len(m) > 0 {
-			return m[len(m)-1]
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed (.ci/run installs it)", names[0])
-	}
-	t.Skipf("%s is not installed", names[0])
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// asUser runs a server program as name when the test runs as root (as
-// PostgreSQL requires), in dir, which it then owns.
-func asUser(t *testing.T, name, dir string, argv ...string) *exec.Cmd {
-	t.Helper()
-	if os.Getuid() != 0 {
-		return exec.Command(argv[0], argv[1:]...)
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatalf("user %s: %v", name, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	return exec.Command("runuser", append([]string{"-u", name, "--"}, argv...)...)
-}
-
-func waitDB(t *testing.T, driver, dsn string) {
-	t.Helper()
-	for i := 0; ; i++ {
-		db, err := sql.Open(driver, dsn)
-		if err == nil {
-			err = db.Ping()
-			db.Close()
-		}
-		if err == nil {
-			return
-		}
-		if i == 300 {
-			t.Fatalf("%s did not start: %v", driver, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// startPostgres runs a PostgreSQL server (Debian's) for the test and
-// returns its connection string.
-func startPostgres(t *testing.T) string {
-	bin := filepath.Dir(need(t, "initdb", "/usr/lib/postgresql/*/bin/initdb"))
-	dir, err := os.MkdirTemp("", "pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	data := filepath.Join(dir, "data")
-	if out, err := asUser(t, "postgres", dir, filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	srv := asUser(t, "postgres", dir, filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-F")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port)
-	waitDB(t, "pgx", dsn)
-	return dsn
-}
-
-// startMariaDB runs a MariaDB server (Debian's) for the test and returns
-// a DSN of its database "events".
-func startMariaDB(t *testing.T) string {
-	mysqld := need(t, "mariadbd", "/usr/sbin/mariadbd")
-	install := need(t, "mariadb-install-db")
-	dir, err := os.MkdirTemp("", "maria")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	data := filepath.Join(dir, "data")
-	if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user="+currentUser(), "--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
-		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	srv := exec.Command(mysqld, "--no-defaults", "--datadir="+data, "--port="+strconv.Itoa(port), "--bind-address=127.0.0.1",
-		"--socket="+filepath.Join(dir, "sock"), "--user="+currentUser(), "--skip-log-bin", "--innodb-buffer-pool-size=32M")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	root := fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port)
-	waitDB(t, "mysql", root)
-	db, _ := sql.Open("mysql", root)
-	defer db.Close()
-	if _, err := db.Exec("CREATE DATABASE events"); err != nil {
-		t.Fatal(err)
-	}
-	return root + "events"
-}
-
-func currentUser() string {
-	u, err := user.Current()
-	if err != nil {
-		return "root"
-	}
-	return u.Username
-}
 
 func message(t *testing.T, seq uint64, ev, key string) *notify.Message {
 	t.Helper()
@@ -218,11 +84,13 @@ func check(t *testing.T, engine, driver, dsn, keyCol string) {
 }
 
 func TestPostgres(t *testing.T) {
-	check(t, "postgres", "pgx", startPostgres(t), "key")
+	check(t, "postgres", "pgx", testsrv.StartPostgres(t).DSN(), "key")
 }
 
 func TestMySQL(t *testing.T) {
-	check(t, "mysql", "mysql", startMariaDB(t), "key_name")
+	m := testsrv.StartMariaDB(t)
+	u := m.NewDatabase(t)
+	check(t, "mysql", "mysql", m.DSN(u[strings.LastIndex(u, "/")+1:]), "key_name")
 }
 
 func TestBadConfig(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/meta/kv/sqlkv"
 	"cairn/internal/meta/metatest"
+	"cairn/internal/testsrv"
 )
 
 func TestMemKV(t *testing.T) {
@@ -18,6 +19,28 @@ func TestMemKV(t *testing.T) {
 func TestSQLite(t *testing.T) {
 	metatest.Run(t, func(t *testing.T) kv.Store {
 		s, err := sqlkv.Open(context.Background(), "sqlite3://"+filepath.Join(t.TempDir(), "meta.db"), sqlkv.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	srv := testsrv.StartPostgres(t)
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		s, err := sqlkv.OpenDB(context.Background(), srv.NewSchema(t), sqlkv.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestMariaDB(t *testing.T) {
+	srv := testsrv.StartMariaDB(t)
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		s, err := sqlkv.OpenDB(context.Background(), srv.NewDatabase(t), sqlkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,486 @@
+package sqlkv
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"cairn/internal/meta/kv"
+)
+
+// PostgreSQL and MySQL (MariaDB) engines.
+//
+// Both keep the volume in one table, cairn_kv (k, v), whose primary key is
+// the key's bytes (bytea and VARBINARY compare as unsigned bytes, the
+// contract's order), through database/sql with a dialect for the few
+// statements that differ. An Update is one SERIALIZABLE transaction: the
+// server detects conflicts itself (PostgreSQL's serializable snapshot
+// isolation, predicate locks included, so phantoms conflict; InnoDB's
+// next-key locks, so a scanned range blocks inserts into it) and a
+// serialization failure, deadlock or lock wait timeout is kv.ErrConflict,
+// which Update retries. A View is a read-only REPEATABLE READ transaction:
+// one snapshot, never a conflict.
+//
+// Durability is the server's: PostgreSQL commits with synchronous_commit
+// on (Options.Relaxed turns it off for the store's sessions), InnoDB with
+// innodb_flush_log_at_trx_commit=1 unless its administrator chose
+// otherwise.
+
+// dialect is what differs between the SQL servers.
+type dialect struct {
+	name   string // for messages: "postgres", "mysql"
+	schema []string
+	// upsert writes (k, v) whatever is there.
+	upsert string
+	// ph returns the n-th (1-based) placeholder.
+	ph func(n int) string
+	// conflict reports a failure that a rerun may not meet.
+	conflict func(error) bool
+}
+
+var postgresDialect = dialect{
+	name: "postgres",
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS cairn_kv (k bytea PRIMARY KEY, v bytea NOT NULL)`,
+	},
+	upsert: `INSERT INTO cairn_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+	ph:     func(n int) string { return fmt.Sprintf("$%d", n) },
+	conflict: func(err error) bool {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			switch pe.Code {
+			case "40001", "40P01", "23505": // serialization failure, deadlock, a racing insert
+				return true
+			}
+		}
+		return false
+	},
+}
+
+var mysqlDialect = dialect{
+	name: "mysql",
+	// A key is at most 3,072 bytes (InnoDB's index limit); cairn's are
+	// names of at most 255 bytes and a few ids.
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS cairn_kv (k VARBINARY(3072) NOT NULL PRIMARY KEY, v LONGBLOB NOT NULL) ENGINE=InnoDB ROW_FORMAT=DYNAMIC`,
+	},
+	upsert: `INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`,
+	ph:     func(int) string { return "?" },
+	conflict: func(err error) bool {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) {
+			switch me.Number {
+			case 1213, 1205, 1020: // deadlock, lock wait timeout, record changed since read
+				return true
+			}
+		}
+		return false
+	},
+}
+
+// DB is a kv.Store on a PostgreSQL or MySQL server.
+type DB struct {
+	db *sql.DB
+	d  *dialect
+}
+
+var _ kv.Store = (*DB)(nil)
+
+// OpenDB opens the store a META-URL names on a database server:
+//
+//	postgres://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAMS]   (also postgresql://)
+//	mysql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAMS]
+//	mysql://USER[:PASSWORD]@(HOST:PORT)/DB                   (JuiceFS's form)
+//
+// PostgreSQL's PARAMS are libpq's (sslmode, search_path to keep several
+// volumes in one database, ...); MySQL's are the Go driver's (tls, ...).
+// The table is created when missing. The caller must Close the store.
+func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
+	scheme, _, _ := strings.Cut(metaURL, "://")
+	var s *DB
+	switch scheme {
+	case "postgres", "postgresql":
+		cfg, err := pgx.ParseConfig(metaURL)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: bad META-URL: %v", err)
+		}
+		if opt.Relaxed {
+			cfg.RuntimeParams["synchronous_commit"] = "off"
+		}
+		s = &DB{db: stdlib.OpenDB(*cfg), d: &postgresDialect}
+	case "mysql":
+		cfg, err := mysqlConfig(metaURL)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: bad META-URL: %v", err)
+		}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: %v", err)
+		}
+		s = &DB{db: sql.OpenDB(c), d: &mysqlDialect}
+	default:
+		return nil, fmt.Errorf("sqlkv: %q is not a postgres:// or mysql:// URL", metaURL)
+	}
+	s.db.SetMaxOpenConns(64)
+	s.db.SetMaxIdleConns(64)
+	s.db.SetConnMaxIdleTime(5 * time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, q := range s.d.schema {
+		if _, err := s.db.ExecContext(cctx, q); err != nil {
+			if s.d.conflict(err) {
+				// Two processes creating the table at once: the other won.
+				continue
+			}
+			s.db.Close()
+			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, redact(metaURL), err)
+		}
+	}
+	return s, nil
+}
+
+// mysqlConfig turns a mysql:// URL into the Go driver's configuration.
+func mysqlConfig(metaURL string) (*mysql.Config, error) {
+	rest := strings.TrimPrefix(metaURL, "mysql://")
+	var cfg *mysql.Config
+	if strings.Contains(rest, "@(") || strings.Contains(rest, "@tcp(") || strings.Contains(rest, "@unix(") {
+		// The driver's own DSN, with JuiceFS's shorthand "@(host:port)".
+		var err error
+		if cfg, err = mysql.ParseDSN(strings.Replace(rest, "@(", "@tcp(", 1)); err != nil {
+			return nil, err
+		}
+	} else {
+		u, err := url.Parse(metaURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg = mysql.NewConfig()
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+		cfg.Net, cfg.Addr = "tcp", u.Host
+		if u.Port() == "" {
+			cfg.Addr = u.Hostname() + ":3306"
+		}
+		cfg.DBName = strings.TrimPrefix(u.Path, "/")
+		q := u.Query()
+		if v := q.Get("tls"); v != "" {
+			cfg.TLSConfig = v
+		}
+	}
+	if cfg.DBName == "" {
+		return nil, errors.New("no database name (mysql://USER:PASSWORD@HOST:PORT/DB)")
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	// A lock wait is how InnoDB makes conflicting transactions meet: a
+	// short one turns a long wait into a rerun.
+	cfg.Params["innodb_lock_wait_timeout"] = "5"
+	cfg.InterpolateParams = true
+	cfg.MaxAllowedPacket = 64 << 20
+	return cfg, nil
+}
+
+// redact drops a password from a URL for messages.
+func redact(metaURL string) string {
+	if u, err := url.Parse(metaURL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return metaURL
+}
+
+// Update implements kv.Store.
+func (s *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.retry(ctx, func() error {
+		return s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
+	})
+}
+
+// View implements kv.Store.
+func (s *DB) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.retry(ctx, func() error {
+		return s.run(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
+	})
+}
+
+// run is one attempt of a transaction.
+func (s *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(kv.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sqltx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
+			return fmt.Errorf("%s: %w", s.d.name, kv.ErrClosed)
+		}
+		return s.wrap(err)
+	}
+	t := &dbtx{s: s, tx: sqltx, ctx: ctx, ro: opts.ReadOnly}
+	if err := callClosure(fn, t); err != nil {
+		sqltx.Rollback()
+		if t.err != nil {
+			return t.err // the engine's failure behind the closure's error
+		}
+		return err
+	}
+	if t.err != nil {
+		sqltx.Rollback()
+		return t.err
+	}
+	return s.wrap(sqltx.Commit())
+}
+
+func (s *DB) retry(ctx context.Context, once func() error) error {
+	var err error
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		err = once()
+		if !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s: gave up after %d attempts: %w", s.d.name, maxRetries, err)
+}
+
+func (s *DB) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case s.d.conflict(err):
+		return fmt.Errorf("%s: %v: %w", s.d.name, err, kv.ErrConflict)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("%s: %w", s.d.name, err)
+}
+
+// Close implements kv.Store.
+func (s *DB) Close() error { return s.db.Close() }
+
+// dbtx is one transaction on the server. The first engine failure is kept
+// in err, so that a closure that hides it (turns it into its own error)
+// still has the attempt retried when it was a conflict.
+type dbtx struct {
+	s   *DB
+	tx  *sql.Tx
+	ctx context.Context
+	ro  bool
+	err error
+}
+
+func (t *dbtx) fail(err error) error {
+	err = t.s.wrap(err)
+	if t.err == nil && errors.Is(err, kv.ErrConflict) {
+		t.err = err
+	}
+	return err
+}
+
+func (t *dbtx) Get(key []byte) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRowContext(t.ctx, "SELECT v FROM cairn_kv WHERE k = "+t.s.d.ph(1), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kv.ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+func (t *dbtx) Gets(keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	q.WriteString("SELECT k, v FROM cairn_kv WHERE k IN (")
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(t.s.d.ph(i + 1))
+		args[i] = k
+	}
+	q.WriteString(")")
+	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, t.fail(err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		for i, want := range keys {
+			if bytes.Equal(k, want) {
+				out[i] = v
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail(err)
+	}
+	return out, nil
+}
+
+func (t *dbtx) Put(key, value []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.d.upsert, key, value); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *dbtx) Delete(key []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM cairn_kv WHERE k = "+t.s.d.ph(1), key); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *dbtx) DeleteRange(begin, end []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if end == nil {
+		return errors.New("kv: DeleteRange needs an end")
+	}
+	if begin == nil {
+		begin = []byte{}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM cairn_kv WHERE k >= "+t.s.d.ph(1)+" AND k < "+t.s.d.ph(2), begin, end); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *dbtx) Incr(key []byte, delta int64) (int64, error) {
+	if t.ro {
+		return 0, kv.ErrReadOnly
+	}
+	return kv.IncrWithGetPut(t, key, delta)
+}
+
+// scanPage is the most rows a scan reads in one statement. Rows are read
+// a page at a time and handed to fn after the statement is done, so that
+// fn may use the transaction (a connection runs one statement at a time).
+const scanPage = 256
+
+func (t *dbtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []byte) bool) error {
+	if begin == nil {
+		begin = []byte{}
+	}
+	cols := "k, v"
+	if opt.KeysOnly {
+		cols = "k"
+	}
+	lo, hi := begin, end // the range still to read: [lo, hi)
+	loIncl := true       // lo itself is in the range (false after a forward page)
+	visited := 0
+	for {
+		n := scanPage
+		if opt.Limit > 0 {
+			n = min(n, opt.Limit-visited)
+		}
+		var q strings.Builder
+		args := []any{lo}
+		q.WriteString("SELECT " + cols + " FROM cairn_kv WHERE k ")
+		if loIncl {
+			q.WriteString(">= ")
+		} else {
+			q.WriteString("> ")
+		}
+		q.WriteString(t.s.d.ph(1))
+		if hi != nil {
+			q.WriteString(" AND k < " + t.s.d.ph(2))
+			args = append(args, hi)
+		}
+		if opt.Reverse {
+			q.WriteString(" ORDER BY k DESC")
+		} else {
+			q.WriteString(" ORDER BY k")
+		}
+		fmt.Fprintf(&q, " LIMIT %d", n)
+		keys, vals, err := t.page(q.String(), args, opt.KeysOnly)
+		if err != nil {
+			return err
+		}
+		for i := range keys {
+			visited++
+			if !fn(keys[i], vals[i]) {
+				return nil
+			}
+		}
+		if len(keys) < n || (opt.Limit > 0 && visited >= opt.Limit) {
+			return nil
+		}
+		last := keys[len(keys)-1]
+		if opt.Reverse {
+			hi = last // k < last
+		} else {
+			lo, loIncl = last, false
+		}
+	}
+}
+
+func (t *dbtx) page(q string, args []any, keysOnly bool) (keys, vals [][]byte, err error) {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, nil, t.fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v []byte
+		if keysOnly {
+			err = rows.Scan(&k)
+		} else {
+			err = rows.Scan(&k, &v)
+			if err == nil && v == nil {
+				v = []byte{}
+			}
+		}
+		if err != nil {
+			return nil, nil, t.fail(err)
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, t.fail(err)
+	}
+	return keys, vals, nil
+}
