@@ -25,7 +25,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
-
 // Need finds a program by name or path glob (the newest match), skipping
 // or failing the test when there is none.
 func Need(t testing.TB, names ...string) string {
