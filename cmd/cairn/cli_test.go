@@ -22,9 +22,10 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("format: %v\n%s", err, out)
 	}
 	for _, bad := range [][]string{
-		{"format", url, "again"},             // already formatted
-		{"format", "nonsense", "x"},          // not a META-URL
-		{"format", "redis://localhost", "x"}, // engine not available yet
+		{"format", url, "again"},                 // already formatted
+		{"format", "nonsense", "x"},              // not a META-URL
+		{"format", "redis://127.0.0.1:1", "x"},   // no server there
+		{"format", "tikv://127.0.0.1:2379", "x"}, // engine not available
 		{"format", "sqlite3://" + filepath.Join(dir, "b.db"), "x", "--block-size", "3M"},
 		{"format", "sqlite3://" + filepath.Join(dir, "c.db"), "x", "--capacity", "lots"},
 		{"status", "sqlite3://" + filepath.Join(dir, "empty.db")}, // no volume

@@ -19,12 +19,15 @@ func newFormatCmd() *cobra.Command {
 		capacity  sizeValue
 		inodes    uint64
 		enableACL bool
+		durable   durability
 	)
 	cmd := &cobra.Command{
 		Use:   "format META-URL NAME",
 		Short: "Create a volume: metadata in META-URL, blocks in an object store",
 		Example: `  cairn format sqlite3://data/meta.db myvol
-  cairn format sqlite3://data/meta.db myvol --storage file --bucket data/blocks --capacity 100G`,
+  cairn format sqlite3://data/meta.db myvol --storage file --bucket data/blocks --capacity 100G
+  cairn format "postgres://cairn:secret@db.example.com/cairn" myvol --bucket /srv/cairn/blocks
+  cairn format redis://redis.example.com:6379/1 myvol --bucket /srv/cairn/blocks`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			metaURL, name := args[0], args[1]
@@ -47,7 +50,7 @@ func newFormatCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			store, err := openStore(ctx, metaURL, durabilityFull)
+			store, err := openStore(ctx, metaURL, durable)
 			if err != nil {
 				return err
 			}
@@ -67,6 +70,7 @@ func newFormatCmd() *cobra.Command {
 	fl.Var(&blockSize, "block-size", "size of stored blocks (64K to 16M, a power of two)")
 	fl.Var(&capacity, "capacity", "volume capacity, e.g. 100G (0: unlimited)")
 	fl.Uint64Var(&inodes, "inodes", 0, "most inodes the volume may hold (0: unlimited)")
+	fl.Var(&durable, "durability", durabilityUsage+" (checked against a Redis server's settings)")
 	fl.BoolVar(&enableACL, "enable-acl", true, "POSIX ACLs (on by default, as on ext4; once a volume has them they cannot be turned off)")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/meta/kv/rediskv"
 	"cairn/internal/meta/kv/sqlkv"
 	"cairn/internal/object"
 	"cairn/internal/object/file"
@@ -36,6 +37,25 @@ func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, err
 		return memkv.New(), nil
 	case "postgres", "postgresql", "mysql":
 		return sqlkv.OpenDB(ctx, metaURL, sqlkv.Options{Relaxed: d.relaxed()})
+	case "redis", "rediss":
+		s, err := rediskv.Open(ctx, metaURL)
+		if err != nil {
+			return nil, err
+		}
+		if !d.relaxed() {
+			// Redis acknowledges a write before it is on disk unless
+			// told otherwise: refuse to promise what it will not keep.
+			durable, setting, err := s.Persistence(ctx)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("redis: cannot read the server's persistence settings (CONFIG GET): %v; pass --durability relaxed to run without checking", err)
+			}
+			if !durable {
+				s.Close()
+				return nil, fmt.Errorf("redis: the server keeps writes with %s, so an acknowledged write can be lost on power loss; set appendonly yes and appendfsync always in redis.conf (or CONFIG SET), or pass --durability relaxed to accept that", setting)
+			}
+		}
+		return s, nil
 	case "tikv", "etcd", "fdb":
 		return nil, fmt.Errorf("metadata engine %q is not available in this version; docs/scaling.md says what it would take", scheme)
 	}

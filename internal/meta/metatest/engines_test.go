@@ -2,11 +2,13 @@ package metatest_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/memkv"
+	"cairn/internal/meta/kv/rediskv"
 	"cairn/internal/meta/kv/sqlkv"
 	"cairn/internal/meta/metatest"
 	"cairn/internal/testsrv"
@@ -41,6 +43,19 @@ func TestMariaDB(t *testing.T) {
 	srv := testsrv.StartMariaDB(t)
 	metatest.Run(t, func(t *testing.T) kv.Store {
 		s, err := sqlkv.OpenDB(context.Background(), srv.NewDatabase(t), sqlkv.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRedis(t *testing.T) {
+	srv := testsrv.StartRedis(t)
+	n := 0
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		n++
+		s, err := rediskv.Open(context.Background(), fmt.Sprintf("redis://%s/0?prefix=v%d", srv.Addr, n))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,678 @@
+// Package rediskv implements kv.Store on Redis (5.0 or later; Lua
+// scripting on).
+//
+// # Layout
+//
+// A store named P (the URL's prefix parameter, "cairn" by default) keeps
+// key K's value in the Redis string "{P}:K" and every key in one sorted
+// set "{P}i" with score 0, which Redis orders by the members' bytes
+// (ZRANGEBYLEX): the contract's order, for ranged scans. The braces are a
+// Redis Cluster hash tag, so a store's keys share one slot and a script
+// may touch them all.
+//
+// # Transactions
+//
+// Transactions are optimistic. Reads go to Redis as they come (a Get, a
+// Gets, a page of a scan: each one command or script, so each is atomic)
+// and the transaction remembers what it saw: a SHA-1 of each value read
+// (or that it was absent) and, for each range it scanned, a SHA-1 of the
+// keys Redis held in the part of the range it visited. Writes stay in the
+// transaction, which reads its own. Commit is one Lua script, atomic on
+// the server: it checks every remembered value and range against the
+// current state and applies the writes only when nothing changed, so a
+// transaction commits only if it would have read the same running alone
+// at the moment of commit (serializable; a concurrent insert into a
+// scanned range is a conflict, not a phantom). Otherwise Update runs the
+// closure again. A View checks the same way at its end unless it made a
+// single read, which is a snapshot by itself; a closure that fails is
+// checked too, so that an error caused by a torn read becomes a rerun.
+//
+// Optimism alone can starve a transaction whose reads keep being changed
+// by faster ones (a View of two keys that a loop rewrites). After a few
+// conflicts a transaction takes the store's commit lock ("{P}L", with an
+// expiry, so a crashed holder frees it): while it is held every other
+// commit answers "conflict" and backs off, so the holder's next run sees
+// a still store and commits.
+//
+// # Durability
+//
+// A commit is acknowledged once Redis has applied it; it survives a power
+// cut only if the server was told so (appendonly yes, appendfsync
+// always). Store.Persistence reports the server's setting.
+package rediskv
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"cairn/internal/meta/kv"
+)
+
+// Store is a kv.Store on one Redis database.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string // "{P}:": a value key is prefix + key
+	index  string // "{P}i": the sorted set of every key
+	lock   string // "{P}L": the commit lock
+	closed atomic.Bool
+}
+
+var _ kv.Store = (*Store)(nil)
+
+// Open opens the store a META-URL names:
+//
+//	redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&...]   (rediss:// for TLS)
+//
+// The other query parameters are go-redis's (dial_timeout, pool_size, ...).
+// Several volumes may share a database under different prefixes. The
+// caller must Close the store.
+func Open(ctx context.Context, metaURL string) (*Store, error) {
+	u, err := url.Parse(metaURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: bad META-URL: %v", err)
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("redis: %q is not a redis:// or rediss:// URL", redact(metaURL))
+	}
+	q := u.Query()
+	prefix := q.Get("prefix")
+	if prefix == "" {
+		prefix = "cairn"
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("redis: prefix %q may not contain braces", prefix)
+	}
+	q.Del("prefix")
+	u.RawQuery = q.Encode()
+	opt, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("redis: bad META-URL: %v", err)
+	}
+	s := &Store{rdb: redis.NewClient(opt), prefix: "{" + prefix + "}:", index: "{" + prefix + "}i", lock: "{" + prefix + "}L"}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(cctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis: cannot reach the metadata store at %s: %w", redact(metaURL), err)
+	}
+	return s, nil
+}
+
+// redact drops a password from a URL for messages.
+func redact(metaURL string) string {
+	if u, err := url.Parse(metaURL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return metaURL
+}
+
+// Persistence reports the server's append-only-file settings: durable is
+// true when every write is on stable storage before Redis answers
+// (appendonly yes, appendfsync always).
+func (s *Store) Persistence(ctx context.Context) (durable bool, setting string, err error) {
+	v, err := s.rdb.ConfigGet(ctx, "append*").Result()
+	if err != nil {
+		return false, "", err
+	}
+	setting = fmt.Sprintf("appendonly %s, appendfsync %s", v["appendonly"], v["appendfsync"])
+	return v["appendonly"] == "yes" && v["appendfsync"] == "always", setting, nil
+}
+
+// Close implements kv.Store.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.rdb.Close()
+}
+
+// maxRetries bounds the reruns of a conflicting transaction.
+const maxRetries = 100
+
+// Update implements kv.Store.
+func (s *Store) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.retry(ctx, false, fn)
+}
+
+// View implements kv.Store.
+func (s *Store) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return s.retry(ctx, true, fn)
+}
+
+// lockAfter is the conflicts after which a transaction takes the commit
+// lock, and lockTTL how long the lock lasts unless released.
+const (
+	lockAfter = 3
+	lockTTL   = 5 * time.Second
+)
+
+func (s *Store) retry(ctx context.Context, ro bool, fn func(kv.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		if s.closed.Load() {
+			return fmt.Errorf("redis: %w", kv.ErrClosed)
+		}
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		token := ""
+		if attempt >= lockAfter {
+			token = s.takeLock(ctx)
+		}
+		err = s.once(ctx, ro, token, fn)
+		if token != "" {
+			s.releaseLock(token)
+		}
+		if !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+		d := time.Duration(1+rand.IntN(1<<min(attempt, 8))) * 100 * time.Microsecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return fmt.Errorf("redis: gave up after %d attempts: %w", maxRetries, err)
+}
+
+// takeLock tries to take the commit lock, returning its token, or "" when
+// another transaction holds it.
+func (s *Store) takeLock(ctx context.Context) string {
+	token := strconv.FormatUint(rand.Uint64(), 36)
+	ok, err := s.rdb.SetNX(ctx, s.lock, token, lockTTL).Result()
+	if err != nil || !ok {
+		return ""
+	}
+	return token
+}
+
+// releaseScript deletes the lock if it is still the caller's.
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
+return 0
+`)
+
+func (s *Store) releaseLock(token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	releaseScript.Run(ctx, s.rdb, []string{s.lock}, token)
+}
+
+// once runs one attempt; token is the commit lock's when it is held.
+func (s *Store) once(ctx context.Context, ro bool, token string, fn func(kv.Tx) error) error {
+	t := &tx{s: s, ctx: ctx, ro: ro, token: token, reads: map[string]read{}, writes: map[string]*write{}}
+	if err := callClosure(fn, t); err != nil {
+		if t.err != nil {
+			return t.err
+		}
+		// An error may come from a torn read: if what was read has
+		// changed, run again rather than report it.
+		if ok, verr := t.commit(false); verr == nil && !ok {
+			return fmt.Errorf("redis: %w", kv.ErrConflict)
+		}
+		return err
+	}
+	if t.err != nil {
+		return t.err
+	}
+	apply := !ro && len(t.writes) > 0
+	if !apply && t.ops <= 1 {
+		return nil // one atomic read, or none
+	}
+	ok, err := t.commit(apply)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if !ok {
+		return fmt.Errorf("redis: %w", kv.ErrConflict)
+	}
+	return nil
+}
+
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, redis.ErrClosed), s.closed.Load():
+		return fmt.Errorf("redis: %v: %w", err, kv.ErrClosed)
+	}
+	return fmt.Errorf("redis: %w", err)
+}
+
+// callClosure runs fn, turning a panic into an error.
+func callClosure(fn func(kv.Tx) error, t kv.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("redis: transaction closure panicked: %v", r)
+		}
+	}()
+	return fn(t)
+}
+
+// read is a key's value as the transaction first saw it.
+type read struct {
+	val    []byte
+	absent bool
+}
+
+// write is a pending change of a key: a value, or a deletion.
+type write struct {
+	val []byte
+	del bool
+}
+
+// scanned is a range the transaction visited: the keys Redis held in it,
+// as bounds for ZRANGEBYLEX and a digest.
+type scanned struct {
+	lo, hi string
+	sum    string
+}
+
+// tx is one attempt of a transaction.
+type tx struct {
+	s      *Store
+	ctx    context.Context
+	ro     bool
+	token  string // the commit lock's, when this attempt holds it
+	ops    int    // reads sent to Redis
+	reads  map[string]read
+	writes map[string]*write
+	ranges []scanned
+	err    error // the first engine failure, reported whatever fn returns
+}
+
+func (t *tx) fail(err error) error {
+	err = t.s.wrap(err)
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+func (t *tx) Get(key []byte) ([]byte, error) {
+	if w, ok := t.writes[string(key)]; ok {
+		if w.del {
+			return nil, kv.ErrNotFound
+		}
+		return w.val, nil
+	}
+	if r, ok := t.reads[string(key)]; ok {
+		if r.absent {
+			return nil, kv.ErrNotFound
+		}
+		return r.val, nil
+	}
+	t.ops++
+	v, err := t.s.rdb.Get(t.ctx, t.s.prefix+string(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		t.reads[string(key)] = read{absent: true}
+		return nil, kv.ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	t.reads[string(key)] = read{val: v}
+	return v, nil
+}
+
+func (t *tx) Gets(keys ...[]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	var ask []string
+	for _, k := range keys {
+		_, w := t.writes[string(k)]
+		_, r := t.reads[string(k)]
+		if !w && !r {
+			ask = append(ask, t.s.prefix+string(k))
+		}
+	}
+	if len(ask) > 0 {
+		t.ops++
+		vs, err := t.s.rdb.MGet(t.ctx, ask...).Result()
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		for i, v := range vs {
+			k := ask[i][len(t.s.prefix):]
+			if s, ok := v.(string); ok {
+				t.reads[k] = read{val: []byte(s)}
+			} else {
+				t.reads[k] = read{absent: true}
+			}
+		}
+	}
+	for i, k := range keys {
+		v, err := t.Get(k)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (t *tx) Put(key, value []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	t.writes[string(key)] = &write{val: bytes.Clone(value)}
+	if t.writes[string(key)].val == nil {
+		t.writes[string(key)].val = []byte{}
+	}
+	return nil
+}
+
+func (t *tx) Delete(key []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	t.writes[string(key)] = &write{del: true}
+	return nil
+}
+
+func (t *tx) DeleteRange(begin, end []byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	return kv.DeleteRangeWithScan(t, begin, end)
+}
+
+func (t *tx) Incr(key []byte, delta int64) (int64, error) {
+	if t.ro {
+		return 0, kv.ErrReadOnly
+	}
+	return kv.IncrWithGetPut(t, key, delta)
+}
+
+// scanPage is the most keys one scan script returns.
+const scanPage = 256
+
+// Scan merges Redis's keys in the range, a page at a time, with the
+// transaction's own writes.
+func (t *tx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []byte) bool) error {
+	if begin == nil {
+		begin = []byte{}
+	}
+	// The transaction's writes in the range, in the scan's order.
+	var mine []string
+	for k := range t.writes {
+		if k >= string(begin) && (end == nil || k < string(end)) {
+			mine = append(mine, k)
+		}
+	}
+	slices.Sort(mine)
+	if opt.Reverse {
+		slices.Reverse(mine)
+	}
+	// The part of the range not yet fetched from Redis, as ZRANGEBYLEX
+	// bounds: [lo, hi) forward, moving lo; the same in reverse, moving hi.
+	lo, hi := "["+string(begin), "+"
+	if end != nil {
+		hi = "(" + string(end)
+	}
+	var (
+		page     []string // keys of the current page not yet merged
+		vals     [][]byte
+		more     = true // Redis may hold more keys past the page
+		seen     []string
+		visited  int
+		stopped  bool
+	)
+	for !stopped {
+		if len(page) == 0 && more {
+			ks, vs, err := t.scanPage(lo, hi, opt.Reverse, opt.KeysOnly)
+			if err != nil {
+				return err
+			}
+			page, vals, more = ks, vs, len(ks) == scanPage
+			if len(ks) > 0 {
+				if opt.Reverse {
+					hi = "(" + ks[len(ks)-1]
+				} else {
+					lo = "(" + ks[len(ks)-1]
+				}
+			}
+		}
+		// The next key: Redis's or the transaction's, whichever comes first.
+		var k string
+		fromRedis := false
+		switch {
+		case len(page) > 0 && len(mine) > 0:
+			if page[0] == mine[0] || before(page[0], mine[0], opt.Reverse) {
+				k, fromRedis = page[0], true
+			} else {
+				k = mine[0]
+			}
+		case len(page) > 0:
+			k, fromRedis = page[0], true
+		case len(mine) > 0:
+			k = mine[0]
+		default:
+			stopped = true
+			continue
+		}
+		var v []byte
+		if fromRedis {
+			v = vals[0]
+			page, vals = page[1:], vals[1:]
+			seen = append(seen, k)
+			if len(mine) > 0 && mine[0] == k {
+				mine = mine[1:]
+			}
+			if _, ok := t.reads[k]; !ok && !opt.KeysOnly {
+				t.reads[k] = read{val: v}
+			}
+		} else {
+			mine = mine[1:]
+		}
+		if w, ok := t.writes[k]; ok {
+			if w.del {
+				continue
+			}
+			v = w.val
+		} else if r, ok := t.reads[k]; ok && !opt.KeysOnly {
+			v = r.val // a value read before stays what this transaction saw
+		}
+		if opt.KeysOnly {
+			v = nil
+		}
+		visited++
+		if !fn([]byte(k), v) || (opt.Limit > 0 && visited >= opt.Limit) {
+			// The visited part ends at k; Redis's keys up to k were seen.
+			t.remember(begin, end, k, true, seen, opt.Reverse)
+			return nil
+		}
+	}
+	t.remember(begin, end, "", false, seen, opt.Reverse)
+	return nil
+}
+
+// before reports whether a comes before b in the scan's order.
+func before(a, b string, reverse bool) bool {
+	if reverse {
+		return a > b
+	}
+	return a < b
+}
+
+// remember records a visited range: [begin, stop] (forward) or
+// [stop, end) (reverse) when the scan stopped at stop, else [begin, end).
+func (t *tx) remember(begin, end []byte, stop string, stopped bool, seen []string, reverse bool) {
+	lo, hi := "["+string(begin), "+"
+	if end != nil {
+		hi = "(" + string(end)
+	}
+	if stopped {
+		if reverse {
+			lo = "[" + stop
+		} else {
+			hi = "[" + stop
+		}
+	}
+	if reverse {
+		slices.Reverse(seen)
+	}
+	t.ranges = append(t.ranges, scanned{lo: lo, hi: hi, sum: keysDigest(seen)})
+}
+
+// keysDigest is the digest the commit script computes over the keys of a
+// range: SHA-1 of each key's length, ':', and the key, concatenated.
+func keysDigest(keys []string) string {
+	h := sha1.New()
+	for _, k := range keys {
+		h.Write([]byte(strconv.Itoa(len(k))))
+		h.Write([]byte{':'})
+		h.Write([]byte(k))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// scanPageScript returns up to ARGV[4] keys of the index between ARGV[2]
+// and ARGV[3] (ZRANGEBYLEX bounds) in order (reversed when ARGV[5] is
+// "1"), then, unless ARGV[6] is "1", their values: one atomic read.
+var scanPageScript = redis.NewScript(`
+local ks
+if ARGV[5] == "1" then
+  ks = redis.call("ZREVRANGEBYLEX", KEYS[1], ARGV[3], ARGV[2], "LIMIT", 0, tonumber(ARGV[4]))
+else
+  ks = redis.call("ZRANGEBYLEX", KEYS[1], ARGV[2], ARGV[3], "LIMIT", 0, tonumber(ARGV[4]))
+end
+if ARGV[6] == "1" or #ks == 0 then
+  return {ks, {}}
+end
+local names = {}
+for i, k in ipairs(ks) do names[i] = ARGV[1] .. k end
+local vs = redis.call("MGET", unpack(names))
+for i = 1, #vs do if not vs[i] then vs[i] = "" end end
+return {ks, vs}
+`)
+
+func (t *tx) scanPage(lo, hi string, reverse, keysOnly bool) ([]string, [][]byte, error) {
+	t.ops++
+	res, err := scanPageScript.Run(t.ctx, t.s.rdb, []string{t.s.index},
+		t.s.prefix, lo, hi, scanPage, flag(reverse), flag(keysOnly)).Slice()
+	if err != nil {
+		return nil, nil, t.fail(err)
+	}
+	if len(res) != 2 {
+		return nil, nil, t.fail(fmt.Errorf("scan script answered %d items", len(res)))
+	}
+	ksAny, _ := res[0].([]any)
+	vsAny, _ := res[1].([]any)
+	ks := make([]string, len(ksAny))
+	vs := make([][]byte, len(ksAny))
+	for i := range ksAny {
+		ks[i], _ = ksAny[i].(string)
+		if !keysOnly && i < len(vsAny) {
+			s, _ := vsAny[i].(string)
+			vs[i] = []byte(s)
+		}
+	}
+	return ks, vs, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// commitScript checks what a transaction read and, when nothing changed,
+// applies its writes. KEYS: the index and the commit lock. ARGV: the
+// value-key prefix; the lock's token if the caller holds it; the number of values
+// read, then for each its key and its SHA-1 ("" when it was absent); the
+// number of ranges, then for each its ZRANGEBYLEX bounds and the digest of
+// its keys; the number of writes, then for each "p" key value or "d" key.
+// It answers 1 when it applied the writes, 0 on a conflict (or while
+// another transaction holds the lock).
+var commitScript = redis.NewScript(`
+local p, idx = ARGV[1], KEYS[1]
+local held = redis.call("GET", KEYS[2])
+if held and held ~= ARGV[2] then return 0 end
+local i = 3
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  local v = redis.call("GET", p .. ARGV[i])
+  if ARGV[i+1] == "" then
+    if v then return 0 end
+  elseif not v or redis.sha1hex(v) ~= ARGV[i+1] then
+    return 0
+  end
+  i = i + 2
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  local ks = redis.call("ZRANGEBYLEX", idx, ARGV[i], ARGV[i+1])
+  local parts = {}
+  for j, k in ipairs(ks) do parts[j] = #k .. ":" .. k end
+  if redis.sha1hex(table.concat(parts)) ~= ARGV[i+2] then return 0 end
+  i = i + 3
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  if ARGV[i] == "p" then
+    redis.call("SET", p .. ARGV[i+1], ARGV[i+2])
+    redis.call("ZADD", idx, 0, ARGV[i+1])
+    i = i + 3
+  else
+    redis.call("DEL", p .. ARGV[i+1])
+    redis.call("ZREM", idx, ARGV[i+1])
+    i = i + 2
+  end
+end
+return 1
+`)
+
+// commit runs the commit script, with the writes when apply is set (else
+// it only checks the reads). It reports whether nothing read had changed.
+func (t *tx) commit(apply bool) (bool, error) {
+	args := []any{t.s.prefix, t.token, len(t.reads)}
+	for k, r := range t.reads {
+		sum := ""
+		if !r.absent {
+			h := sha1.Sum(r.val)
+			sum = hex.EncodeToString(h[:])
+		}
+		args = append(args, k, sum)
+	}
+	args = append(args, len(t.ranges))
+	for _, r := range t.ranges {
+		args = append(args, r.lo, r.hi, r.sum)
+	}
+	if apply {
+		args = append(args, len(t.writes))
+		for k, w := range t.writes {
+			if w.del {
+				args = append(args, "d", k)
+			} else {
+				args = append(args, "p", k, w.val)
+			}
+		}
+	} else {
+		args = append(args, 0)
+	}
+	n, err := commitScript.Run(t.ctx, t.s.rdb, []string{t.s.index, t.s.lock}, args...).Int()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
