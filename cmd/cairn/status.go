@@ -32,7 +32,7 @@ func newStatusCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			r := statusReport{Setting: m.Format()}
+			r := statusReport{Setting: m.Format().Redacted()}
 			if r.Usage, err = m.StatFS(ctx); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -20,6 +21,7 @@ import (
 	"cairn/internal/object"
 	"cairn/internal/object/file"
 	"cairn/internal/object/mem"
+	s3store "cairn/internal/object/s3"
 	"cairn/internal/vfs"
 )
 
@@ -63,7 +65,7 @@ func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, err
 }
 
 // openObjects opens the object store a volume's format names.
-func openObjects(f meta.Format, directIO bool) (object.Store, error) {
+func openObjects(ctx context.Context, f meta.Format, directIO bool) (object.Store, error) {
 	switch f.Storage {
 	case "file":
 		s, err := file.New(f.Bucket, file.Options{DirectIO: directIO})
@@ -73,8 +75,33 @@ func openObjects(f meta.Format, directIO bool) (object.Store, error) {
 		return object.WithRetry(s, object.RetryOptions{}), nil
 	case "mem":
 		return mem.New(), nil
+	case "s3":
+		cfg := s3store.Config{URL: f.Bucket, AccessKey: f.AccessKey, SecretKey: f.SecretKey}
+		if cfg.AccessKey == "" {
+			cfg.AccessKey = firstEnv("CAIRN_STORAGE_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+			cfg.SecretKey = firstEnv("CAIRN_STORAGE_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")
+			cfg.SessionToken = os.Getenv("AWS_SESSION_TOKEN")
+		}
+		s, err := s3store.New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		// Six tries over about six seconds: a restarting or throttling
+		// service is waited for; a dead one is an error (EIO, S3
+		// InternalError) rather than a hang.
+		return object.WithRetry(s, object.RetryOptions{Attempts: 6, Base: 100 * time.Millisecond}), nil
 	}
-	return nil, fmt.Errorf("storage %q is not available in this version (use file)", f.Storage)
+	return nil, fmt.Errorf("storage %q is not available in this version (use file or s3)", f.Storage)
+}
+
+// firstEnv returns the first of the variables that is set.
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // volume is an opened volume with every layer wired.
@@ -110,7 +137,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 		}
 		return nil, err
 	}
-	objs, err := openObjects(m.Format(), opt.directIO)
+	objs, err := openObjects(ctx, m.Format(), opt.directIO)
 	if err != nil {
 		m.Close()
 		store.Close()

@@ -29,17 +29,29 @@ const MaxSymlinkLen = 4096
 // Format describes a volume; it is written once by Format and read by every
 // client that opens the volume.
 type Format struct {
-	Name      string `json:"name"`
-	UUID      string `json:"uuid"`
-	Storage   string `json:"storage"`          // object store kind: "file", "mem", "s3"
-	Bucket    string `json:"bucket,omitempty"` // object store location
-	BlockSize int    `json:"block_size"`       // bytes per stored block
+	Name    string `json:"name"`
+	UUID    string `json:"uuid"`
+	Storage string `json:"storage"`          // object store kind: "file", "mem", "s3"
+	Bucket  string `json:"bucket,omitempty"` // object store location
+	// AccessKey and SecretKey sign an s3 store's requests when given at
+	// format time (else they come from the environment at every start).
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+	BlockSize int    `json:"block_size"` // bytes per stored block
 	// Capacity and Inodes limit the volume; 0 means unlimited.
 	Capacity  uint64    `json:"capacity,omitempty"`
 	Inodes    uint64    `json:"inodes,omitempty"`
 	EnableACL bool      `json:"enable_acl"`
 	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Redacted returns f without its secret, for printing.
+func (f Format) Redacted() Format {
+	if f.SecretKey != "" {
+		f.SecretKey = "(set)"
+	}
+	return f
 }
 
 // formatVersion is the metadata layout version this code writes.

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -289,4 +290,102 @@ func currentUser() string {
 		return "root"
 	}
 	return u.Username
+}
+
+// S3 is a running S3 service with one root key pair.
+type S3 struct {
+	Endpoint             string // http://127.0.0.1:PORT
+	AccessKey, SecretKey string
+	cmd                  *exec.Cmd
+}
+
+// Stop kills the server.
+func (s *S3) Stop() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+// startS3 runs a server command and waits for addr.
+func startS3(t testing.TB, what string, s *S3, addr string, cmd *exec.Cmd) *S3 {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(t.TempDir(), what+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	s.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", what, b)
+		}
+	})
+	waitTCP(t, what, addr, cmd)
+	return s
+}
+
+// StartMinIO runs MinIO's server (a test tool; .ci/run installs it with
+// go install) on a temporary directory.
+func StartMinIO(t testing.TB) *S3 {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	bin := Need(t, "minio", filepath.Join(home, "go/bin/minio"))
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s := &S3{Endpoint: "http://" + addr, AccessKey: "minioadmin", SecretKey: "minio-secret-key"}
+	cmd := exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "--quiet")
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey, "MINIO_BROWSER=off")
+	startS3(t, "minio", s, addr, cmd)
+	waitHTTP(t, s.Endpoint+"/minio/health/ready")
+	return s
+}
+
+// StartCairn runs `cairn server` from the binary bin on a temporary
+// directory.
+func StartCairn(t testing.TB, bin string) *S3 {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s := &S3{Endpoint: "http://" + addr, AccessKey: "cairnroot", SecretKey: "cairn-secret-key"}
+	cmd := exec.Command(bin, "server", t.TempDir(), "--address", addr)
+	cmd.Env = append(os.Environ(), "CAIRN_ROOT_USER="+s.AccessKey, "CAIRN_ROOT_PASSWORD="+s.SecretKey)
+	startS3(t, "cairn", s, addr, cmd)
+	waitHTTP(t, s.Endpoint+"/health/ready")
+	return s
+}
+
+// waitHTTP waits until url answers 200.
+func waitHTTP(t testing.TB, url string) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200", url)
+}
+
+// BuildCairn builds cmd/cairn into a temporary directory and returns the
+// binary's path.
+func BuildCairn(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(t.TempDir(), "cairn")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd/cairn")).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -429,12 +429,12 @@ func (t *tx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []by
 		hi = "(" + string(end)
 	}
 	var (
-		page     []string // keys of the current page not yet merged
-		vals     [][]byte
-		more     = true // Redis may hold more keys past the page
-		seen     []string
-		visited  int
-		stopped  bool
+		page    []string // keys of the current page not yet merged
+		vals    [][]byte
+		more    = true // Redis may hold more keys past the page
+		seen    []string
+		visited int
+		stopped bool
 	)
 	for !stopped {
 		if len(page) == 0 && more {

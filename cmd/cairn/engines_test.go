@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"cairn/internal/testsrv"
+)
+
+// TestEngines runs the commands on each metadata engine: format (blocks
+// in MinIO for one of them, in a directory for the others), two gateways
+// of one volume (a bucket and an object made through one are seen
+// through the other), status listing both sessions, fsck.
+func TestEngines(t *testing.T) {
+	bin := buildCairn(t)
+	redis := testsrv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	pg := testsrv.StartPostgres(t)
+	maria := testsrv.StartMariaDB(t)
+	minioSrv := testsrv.StartMinIO(t)
+	mc, err := minio.New(strings.TrimPrefix(minioSrv.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(minioSrv.AccessKey, minioSrv.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, url string
+		s3        bool
+	}{
+		{"redis", "redis://" + redis.Addr + "/3", false},
+		{"postgres", pg.NewSchema(t), true},
+		{"mariadb", maria.NewDatabase(t), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			run := func(env []string, args ...string) string {
+				t.Helper()
+				cmd := exec.Command(bin, args...)
+				cmd.Env = append(os.Environ(), env...)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("cairn %s: %v\n%s", strings.Join(args, " "), err, out)
+				}
+				return string(out)
+			}
+			format := []string{"format", c.url, "vol-" + c.name}
+			var env []string
+			if c.s3 {
+				var err error
+				for i := 0; i < 100; i++ { // MinIO's IAM loads after it answers
+					if err = mc.MakeBucket(context.Background(), "blocks", minio.MakeBucketOptions{}); err == nil {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				format = append(format, "--storage", "s3", "--bucket", minioSrv.Endpoint+"/blocks/"+c.name)
+				env = []string{"CAIRN_STORAGE_ACCESS_KEY=" + minioSrv.AccessKey, "CAIRN_STORAGE_SECRET_KEY=" + minioSrv.SecretKey}
+			} else {
+				format = append(format, "--bucket", filepath.Join(dir, "blocks"))
+			}
+			run(env, format...)
+			env = append(env, "CAIRN_ROOT_USER=enginesroot", "CAIRN_ROOT_PASSWORD=engines-secret")
+			key := filepath.Join(dir, "master.key")
+			var clients []*minio.Client
+			for i := 0; i < 2; i++ {
+				addr := freePort(t)
+				cmd := exec.Command(bin, "gateway", c.url, addr, "--master-key-file", key)
+				cmd.Env = append(os.Environ(), env...)
+				var log bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &log, &log
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					cmd.Process.Kill()
+					cmd.Wait()
+					if t.Failed() {
+						t.Logf("gateway %d log:\n%s", i, log.String())
+					}
+				})
+				waitUp(t, "http://"+addr+"/health/ready")
+				cl, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("enginesroot", "engines-secret", "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				clients = append(clients, cl)
+			}
+			ctx := context.Background()
+			if err := clients[0].MakeBucket(ctx, "shared", minio.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			body := bytes.Repeat([]byte(c.name), 300000) // several blocks
+			if _, err := clients[0].PutObject(ctx, "shared", "dir/obj", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			o, err := clients[1].GetObject(ctx, "shared", "dir/obj", minio.GetObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(o)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("read through the other gateway: %d bytes, %v", len(got), err)
+			}
+			if c.s3 {
+				n := 0
+				for obj := range mc.ListObjects(ctx, "blocks", minio.ListObjectsOptions{Prefix: c.name + "/", Recursive: true}) {
+					if obj.Err != nil {
+						t.Fatal(obj.Err)
+					}
+					n++
+				}
+				if n == 0 {
+					t.Fatal("no block reached the MinIO bucket")
+				}
+			}
+			st := run(env, "status", c.url)
+			if strings.Count(st, `"pid"`) != 2 {
+				t.Fatalf("status does not list two gateway sessions:\n%s", st)
+			}
+			if out := run(env, "fsck", c.url); !strings.Contains(out, "consistent") {
+				t.Fatalf("fsck: %s", out)
+			}
+		})
+	}
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	for i := 0; i < 400; i++ {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(fmt.Sprintf("%s did not become ready", url))
+}
