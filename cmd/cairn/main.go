@@ -60,7 +60,7 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.AddCommand(newFormatCmd(), newStatusCmd(), newQuotaCmd(), newBenchCmd(), newServerCmd(), newGatewayCmd(), newFsckCmd(), newAdminCmd(),
-		newMountCmd(), newUmountCmd(), newInstallHelperCmd())
+		newMountCmd(), newUmountCmd(), newInstallHelperCmd(), newDumpCmd(), newLoadCmd())
 	return root
 }
 

@@ -244,6 +244,12 @@ func testBinaryOrder(t *testing.T, s kv.Store) {
 	if got := scan(t, s, []byte{0xff}, kv.PrefixEnd([]byte{0xff}), kv.ScanOptions{KeysOnly: true}); len(got) != 2 {
 		t.Fatalf("prefix 0xff scan: %q", got)
 	}
+	// A nil begin is the start of the key space, in both directions.
+	for _, rev := range []bool{false, true} {
+		if got := scan(t, s, nil, nil, kv.ScanOptions{KeysOnly: true, Reverse: rev}); len(got) != len(keys) {
+			t.Fatalf("scan from nil (reverse %v) found %d keys, want %d", rev, len(got), len(keys))
+		}
+	}
 }
 
 func testScanOptions(t *testing.T, s kv.Store) {

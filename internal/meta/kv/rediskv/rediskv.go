@@ -126,9 +126,13 @@ func redact(metaURL string) string {
 // true when every write is on stable storage before Redis answers
 // (appendonly yes, appendfsync always).
 func (s *Store) Persistence(ctx context.Context) (durable bool, setting string, err error) {
-	v, err := s.rdb.ConfigGet(ctx, "append*").Result()
-	if err != nil {
-		return false, "", err
+	v := map[string]string{}
+	for _, name := range []string{"appendonly", "appendfsync"} {
+		r, err := s.rdb.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return false, "", err
+		}
+		v[name] = r[name]
 	}
 	setting = fmt.Sprintf("appendonly %s, appendfsync %s", v["appendonly"], v["appendfsync"])
 	return v["appendonly"] == "yes" && v["appendfsync"] == "always", setting, nil

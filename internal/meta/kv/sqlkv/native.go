@@ -399,6 +399,9 @@ func (t *rtx) Incr(key []byte, delta int64) (int64, error) {
 // Scan steps one statement over the range; fn runs between steps, and may
 // use the transaction (another scan gets a statement of its own).
 func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) bool) error {
+	if begin == nil {
+		begin = []byte{} // a NULL bound would match nothing
+	}
 	if end != nil && bytes.Compare(begin, end) >= 0 {
 		return nil
 	}

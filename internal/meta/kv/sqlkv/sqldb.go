@@ -46,6 +46,11 @@ type dialect struct {
 	ph func(n int) string
 	// conflict reports a failure that a rerun may not meet.
 	conflict func(error) bool
+	// lockReads is appended to the reads of an Update: InnoDB's
+	// SERIALIZABLE reads take shared locks, and two transactions that
+	// read a row and then write it deadlock on the upgrade; exclusive
+	// locks from the start make the second wait for the first instead.
+	lockReads string
 }
 
 var postgresDialect = dialect{
@@ -74,8 +79,9 @@ var mysqlDialect = dialect{
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS cairn_kv (k VARBINARY(3072) NOT NULL PRIMARY KEY, v LONGBLOB NOT NULL) ENGINE=InnoDB ROW_FORMAT=DYNAMIC`,
 	},
-	upsert: `INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`,
-	ph:     func(int) string { return "?" },
+	upsert:    `INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`,
+	ph:        func(int) string { return "?" },
+	lockReads: " FOR UPDATE",
 	conflict: func(err error) bool {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) {
@@ -286,6 +292,14 @@ type dbtx struct {
 	err error
 }
 
+// lock is the suffix of the transaction's reads.
+func (t *dbtx) lock() string {
+	if t.ro {
+		return ""
+	}
+	return t.s.d.lockReads
+}
+
 func (t *dbtx) fail(err error) error {
 	err = t.s.wrap(err)
 	if t.err == nil && errors.Is(err, kv.ErrConflict) {
@@ -296,7 +310,7 @@ func (t *dbtx) fail(err error) error {
 
 func (t *dbtx) Get(key []byte) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRowContext(t.ctx, "SELECT v FROM cairn_kv WHERE k = "+t.s.d.ph(1), key).Scan(&v)
+	err := t.tx.QueryRowContext(t.ctx, "SELECT v FROM cairn_kv WHERE k = "+t.s.d.ph(1)+t.lock(), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kv.ErrNotFound
 	}
@@ -324,7 +338,7 @@ func (t *dbtx) Gets(keys ...[]byte) ([][]byte, error) {
 		q.WriteString(t.s.d.ph(i + 1))
 		args[i] = k
 	}
-	q.WriteString(")")
+	q.WriteString(")" + t.lock())
 	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
 	if err != nil {
 		return nil, t.fail(err)
@@ -435,7 +449,7 @@ func (t *dbtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []
 		} else {
 			q.WriteString(" ORDER BY k")
 		}
-		fmt.Fprintf(&q, " LIMIT %d", n)
+		fmt.Fprintf(&q, " LIMIT %d%s", n, t.lock())
 		keys, vals, err := t.page(q.String(), args, opt.KeysOnly)
 		if err != nil {
 			return err
