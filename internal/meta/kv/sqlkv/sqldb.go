@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -98,6 +99,9 @@ var mysqlDialect = dialect{
 type DB struct {
 	db *sql.DB
 	d  *dialect
+	// gate is held shared by each Update's attempt, and alone by the
+	// attempts of one that conflicted soloAfter times.
+	gate sync.RWMutex
 }
 
 var _ kv.Store = (*DB)(nil)
@@ -208,12 +212,44 @@ func redact(metaURL string) string {
 	return metaURL
 }
 
+// soloAfter is the conflicts after which an Update runs alone in this
+// process: the Updates that keep meeting another process's (or each
+// other's) on the same rows are then retried one at a time here instead of
+// starving each other.
+const soloAfter = 3
+
 // Update implements kv.Store.
 func (s *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
-	return s.retry(ctx, func() error {
-		return s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
-	})
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		if attempt >= soloAfter {
+			s.gate.Lock()
+		} else {
+			s.gate.RLock()
+		}
+		err = s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
+		if attempt >= soloAfter {
+			s.gate.Unlock()
+		} else {
+			s.gate.RUnlock()
+		}
+		if !errors.Is(err, kv.ErrConflict) {
+			return err
+		}
+		if attempt == maxDBRetries {
+			return fmt.Errorf("%s: gave up after %d attempts: %w", s.d.name, attempt+1, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
 }
+
+// maxDBRetries bounds the reruns of a conflicting Update on a server.
+const maxDBRetries = 200
 
 // View implements kv.Store.
 func (s *DB) View(ctx context.Context, fn func(kv.Tx) error) error {
