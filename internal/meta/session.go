@@ -109,8 +109,8 @@ func (t *openTable) register(ino posix.Ino) {
 }
 
 // NewSession registers this client and starts its heartbeat (every
-// SessionTimeout/5), which also cleans up dead sessions and trims the change
-// feed. Close ends it.
+// SessionTimeout/5, at most every 12 s), which also cleans up dead sessions
+// and trims the change feed. Close ends it.
 func (m *FS) NewSession(ctx context.Context, info SessionInfo) (uint64, error) {
 	m.sessMu.Lock()
 	defer m.sessMu.Unlock()
@@ -154,7 +154,10 @@ func (m *FS) SessionID() uint64 {
 
 func (m *FS) heartbeat(s *session) {
 	defer close(s.done)
-	t := time.NewTicker(m.opts.SessionTimeout / 5)
+	// A beat every 12 s at most (JuiceFS's default heartbeat), so that
+	// a client that died on this host is cleaned up by the others soon,
+	// whatever the timeout for those whose fate is unknown.
+	t := time.NewTicker(min(m.opts.SessionTimeout/5, 12*time.Second))
 	defer t.Stop()
 	for {
 		select {
