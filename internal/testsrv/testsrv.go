@@ -155,6 +155,8 @@ func asUser(t testing.TB, name, dir string, argv ...string) *exec.Cmd {
 type Postgres struct {
 	Port int
 	cmd  *exec.Cmd
+	argv []string     // the server's command line, for Restart
+	dir  string       // its directory
 	seq  atomic.Int64 // numbers the schemas NewSchema makes
 }
 
@@ -167,16 +169,47 @@ func StartPostgres(t testing.TB) *Postgres {
 	if out, err := asUser(t, "postgres", dir, filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	p := &Postgres{Port: FreePort(t)}
-	p.cmd = asUser(t, "postgres", dir, filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(p.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
+	p := &Postgres{Port: FreePort(t), dir: dir}
+	p.argv = []string{filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(p.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}
+	p.start(t)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *Postgres) start(t testing.TB) {
+	t.Helper()
+	p.cmd = asUser(t, "postgres", p.dir, p.argv...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	waitTCP(t, "postgres", fmt.Sprintf("127.0.0.1:%d", p.Port), p.cmd)
 	waitDB(t, "pgx", p.DSN())
-	return p
+}
+
+func (p *Postgres) stop() {
+	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
+		return
+	}
+	// pg_ctl's fast shutdown cuts the sessions, as an administrator's
+	// restart does, and waits until the server is down (runuser does
+	// not pass signals on).
+	ctl := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(filepath.Dir(p.argv[0]), "pg_ctl"), "-D", p.argv[2], "stop", "-m", "fast", "-w")
+	if os.Getuid() != 0 {
+		ctl = exec.Command(ctl.Args[4], ctl.Args[5:]...)
+	}
+	if ctl.Run() != nil {
+		p.cmd.Process.Kill()
+	}
+	p.cmd.Wait()
+}
+
+// Restart stops the server, cutting every session, and starts it again
+// on the same port and data.
+func (p *Postgres) Restart(t testing.TB) {
+	t.Helper()
+	p.stop()
+	p.start(t)
 }
 
 // waitDB waits until a database/sql driver connects and pings.
