@@ -424,7 +424,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		// Runs before v.close: the volume stays open until the mount is gone.
 		defer func() { stopMount(); <-unmounted; log.Info("unmounted", "mountpoint", o.mount) }()
 	}
-	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", metaURL, "version", version)
+	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", redactURL(metaURL), "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

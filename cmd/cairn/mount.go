@@ -164,10 +164,24 @@ func (m *mountFlags) options(log *slog.Logger, fsName string) (fusefs.Options, e
 // redactURL hides a password in a META-URL (it shows in df and mount).
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return s
+		}
+		return u.Redacted()
+	}
+	// Not a URL Go parses (JuiceFS's mysql://USER:PASSWORD@(HOST:PORT)/DB):
+	// hide what lies between the first ':' after "://" and the last '@'.
+	scheme, rest, ok := strings.Cut(s, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
 		return s
 	}
-	return u.Redacted()
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return s
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // mountState is where a mount keeps its pid file (and, run in the
