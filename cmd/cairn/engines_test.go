@@ -177,6 +177,44 @@ func TestEngines(t *testing.T) {
 	})
 }
 
+// makeBucketRetry creates a bucket on MinIO, which refuses requests
+// until its IAM has loaded.
+func makeBucketRetry(t *testing.T, mc *minio.Client, bucket string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 100; i++ {
+		if err = mc.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{}); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(err)
+}
+
+// startGateway runs `cairn gateway` until the test ends.
+func startGateway(t *testing.T, bin string, env []string, url, addr, masterKey string) {
+	t.Helper()
+	cmd := exec.Command(bin, "gateway", url, addr, "--master-key-file", masterKey)
+	cmd.Env = append(os.Environ(), env...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "gateway.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("gateway %s log:\n%s", addr, b)
+		}
+	})
+	waitUp(t, "http://"+addr+"/health/ready")
+}
+
 func waitUp(t *testing.T, url string) {
 	t.Helper()
 	for i := 0; i < 400; i++ {
