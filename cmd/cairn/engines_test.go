@@ -78,8 +78,10 @@ func TestEngines(t *testing.T) {
 			env = append(env, "CAIRN_ROOT_USER=enginesroot", "CAIRN_ROOT_PASSWORD=engines-secret")
 			key := filepath.Join(dir, "master.key")
 			var clients []*minio.Client
+			var addrs []string
 			for i := 0; i < 2; i++ {
 				addr := freePort(t)
+				addrs = append(addrs, addr)
 				cmd := exec.Command(bin, "gateway", c.url, addr, "--master-key-file", key)
 				cmd.Env = append(os.Environ(), env...)
 				var log bytes.Buffer
@@ -117,6 +119,61 @@ func TestEngines(t *testing.T) {
 			if err != nil || !bytes.Equal(got, body) {
 				t.Fatalf("read through the other gateway: %d bytes, %v", len(got), err)
 			}
+			// Identity and bucket changes made through one gateway hold at
+			// the other within a second.
+			admin := func(gw int, args ...string) {
+				t.Helper()
+				a := append([]string{"admin", "--endpoint", "http://" + addrs[gw], "--access-key", "enginesroot", "--secret-key", "engines-secret"}, args...)
+				if out, err := exec.Command(bin, a...).CombinedOutput(); err != nil {
+					t.Fatalf("cairn %s: %v\n%s", strings.Join(a, " "), err, out)
+				}
+			}
+			// (Polled 4 times a second: faster, a key still unknown
+			// would be locked out after five failures in a row.)
+			var lastErr error
+			within := func(what string, ok func() bool) {
+				t.Helper()
+				start := time.Now()
+				for !ok() {
+					if time.Since(start) > time.Second {
+						t.Fatalf("%s: not within 1 s (%v)", what, lastErr)
+					}
+					time.Sleep(250 * time.Millisecond)
+				}
+				t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+			}
+			admin(0, "user", "add", "alice", "alice-secret-1")
+			admin(0, "policy", "attach", "readwrite", "--user", "alice")
+			alice, err := minio.New(addrs[1], &minio.Options{Creds: credentials.NewStaticV4("alice", "alice-secret-1", "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// (alice writes in a bucket of her own: "shared" is root's
+			// directory, mode 755, which her uid may not write in.)
+			putAs := func(cl *minio.Client) error {
+				_, err := cl.PutObject(ctx, "alice-bucket", "alice.txt", strings.NewReader("a"), 1, minio.PutObjectOptions{})
+				return err
+			}
+			within("a user made on gateway 0 known to gateway 1", func() bool {
+				_, lastErr = alice.ListBuckets(ctx)
+				return lastErr == nil
+			})
+			if err := alice.MakeBucket(ctx, "alice-bucket", minio.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := putAs(alice); err != nil {
+				t.Fatal(err)
+			}
+			admin(1, "user", "disable", "alice")
+			alice0, _ := minio.New(addrs[0], &minio.Options{Creds: credentials.NewStaticV4("alice", "alice-secret-1", "")})
+			within("a user disabled on gateway 1 refused by gateway 0", func() bool { return putAs(alice0) != nil })
+			if err := clients[0].SetBucketVersioning(ctx, "shared", minio.BucketVersioningConfiguration{Status: "Enabled"}); err != nil {
+				t.Fatal(err)
+			}
+			within("versioning enabled on gateway 0 seen by gateway 1", func() bool {
+				v, err := clients[1].GetBucketVersioning(ctx, "shared")
+				return err == nil && v.Status == "Enabled"
+			})
 			if c.s3 {
 				n := 0
 				for obj := range mc.ListObjects(ctx, "blocks", minio.ListObjectsOptions{Prefix: c.name + "/", Recursive: true}) {

@@ -11,10 +11,10 @@ import (
 
 // versionCacheTTL is how long a gateway trusts the versioning state,
 // object lock and lifecycle configuration it read of a bucket: a change
-// made through another gateway applies there within it (AWS documents up
-// to 15 minutes after a change). A change made through this FS applies at
-// once.
-const versionCacheTTL = 2 * time.Second
+// made through another gateway applies there within it, so within a
+// second (AWS documents up to 15 minutes after a change). A change made
+// through this FS applies at once.
+const versionCacheTTL = 500 * time.Millisecond
 
 type versionCache struct {
 	mu sync.Mutex
