@@ -401,7 +401,9 @@ func (d *Dispatcher) sendAll(ctx context.Context, ts *targetState, ms []*Message
 		return 0, true
 	}
 	if bt, ok := ts.t.(BatchTarget); ok && len(ms) > 1 {
-		err := bt.SendBatch(ctx, ms)
+		sctx, done := drainCtx(ctx)
+		err := bt.SendBatch(sctx, ms)
+		done()
 		if err == nil {
 			ts.delivered.Add(uint64(len(ms)))
 			last := ms[len(ms)-1]
@@ -451,6 +453,34 @@ func (d *Dispatcher) sendAll(ctx context.Context, ts *targetState, ms []*Message
 		done = m.Seq
 	}
 	return done, true
+}
+
+// drainGrace is how long a send under way may still take once the
+// dispatcher stops.
+const drainGrace = 5 * time.Second
+
+// drainCtx returns the context of one send: it ends drainGrace after ctx
+// does, so that a send the target may already have received when the
+// dispatcher stops can finish and count, and the position saved at the
+// stop includes it (else whoever goes on sends it again).
+func drainCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(drainGrace, cancel)
+		mu.Unlock()
+	})
+	return sctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
 }
 
 // keyHash spreads keys over workers (FNV-1a).
@@ -511,7 +541,9 @@ func (d *Dispatcher) send(ctx context.Context, ts *targetState, m *Message) bool
 	wait := d.opt.MinBackoff
 	rejected := 0
 	for ctx.Err() == nil && d.held.Load() {
-		err := ts.t.Send(ctx, m)
+		sctx, done := drainCtx(ctx)
+		err := ts.t.Send(sctx, m)
+		done()
 		if err == nil {
 			ts.delivered.Add(1)
 			ts.lastTime.Store(m.Time.UnixNano())
