@@ -82,21 +82,7 @@ func TestEngines(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				addr := freePort(t)
 				addrs = append(addrs, addr)
-				cmd := exec.Command(bin, "gateway", c.url, addr, "--master-key-file", key)
-				cmd.Env = append(os.Environ(), env...)
-				var log bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &log, &log
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					cmd.Wait()
-					if t.Failed() {
-						t.Logf("gateway %d log:\n%s", i, log.String())
-					}
-				})
-				waitUp(t, "http://"+addr+"/health/ready")
+				startGateway(t, bin, env, c.url, addr, key)
 				cl, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("enginesroot", "engines-secret", "")})
 				if err != nil {
 					t.Fatal(err)
@@ -306,21 +292,7 @@ func TestEngineRestart(t *testing.T) {
 				t.Fatalf("format: %v\n%s", err, out)
 			}
 			addr := freePort(t)
-			cmd := exec.Command(bin, "gateway", c.url, addr, "--master-key-file", filepath.Join(dir, "master.key"))
-			cmd.Env = append(os.Environ(), "CAIRN_ROOT_USER=restartroot", "CAIRN_ROOT_PASSWORD=restart-secret")
-			var log bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &log, &log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				cmd.Wait()
-				if t.Failed() {
-					t.Logf("gateway log:\n%s", log.String())
-				}
-			})
-			waitUp(t, "http://"+addr+"/health/ready")
+			startGateway(t, bin, []string{"CAIRN_ROOT_USER=restartroot", "CAIRN_ROOT_PASSWORD=restart-secret"}, c.url, addr, filepath.Join(dir, "master.key"))
 			cl, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("restartroot", "restart-secret", "")})
 			if err != nil {
 				t.Fatal(err)

@@ -50,17 +50,7 @@ const dumpPage = 1000
 // quiet: each page is read in a View of its own, so changes made during
 // the dump may be partly in it.
 func Dump(ctx context.Context, store kv.Store, w io.Writer, progress func(keys int)) error {
-	var f Format
-	err := store.View(ctx, func(tx kv.Tx) error {
-		b, err := tx.Get(configKey(cfgFormat))
-		if errors.Is(err, kv.ErrNotFound) {
-			return ErrNotFormatted
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &f)
-	})
+	f, err := ReadFormat(ctx, store)
 	if err != nil {
 		return err
 	}

@@ -286,20 +286,7 @@ func (s *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(kv.Tx) error)
 }
 
 func (s *DB) retry(ctx context.Context, once func() error) error {
-	var err error
-	for attempt := 0; attempt < maxRetries; attempt++ {
-		if err = ctx.Err(); err != nil {
-			return err
-		}
-		err = once()
-		if !errors.Is(err, kv.ErrConflict) {
-			return err
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("%s: gave up after %d attempts: %w", s.d.name, maxRetries, err)
+	return retryConflicts(ctx, s.d.name, once)
 }
 
 func (s *DB) wrap(err error) error {

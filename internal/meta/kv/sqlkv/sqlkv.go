@@ -159,6 +159,13 @@ func (s *Store) View(ctx context.Context, fn func(kv.Tx) error) error {
 // retry runs once until it does not fail with kv.ErrConflict, backing off
 // between attempts.
 func (s *Store) retry(ctx context.Context, once func() error) error {
+	return retryConflicts(ctx, "sqlkv", once)
+}
+
+// retryConflicts runs once until it does not fail with kv.ErrConflict, up
+// to maxRetries times, backing off between attempts; name starts the
+// message of the last failure.
+func retryConflicts(ctx context.Context, name string, once func() error) error {
 	var err error
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		if err = ctx.Err(); err != nil {
@@ -172,7 +179,7 @@ func (s *Store) retry(ctx context.Context, once func() error) error {
 			return err
 		}
 	}
-	return fmt.Errorf("sqlkv: gave up after %d attempts: %w", maxRetries, err)
+	return fmt.Errorf("%s: gave up after %d attempts: %w", name, maxRetries, err)
 }
 
 // backoff waits before rerun attempt+1 of a conflicting transaction: a
