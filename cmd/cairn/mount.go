@@ -38,6 +38,7 @@ type mountFlags struct {
 	attrTimeout     time.Duration
 	entryTimeout    time.Duration
 	negativeTimeout time.Duration
+	followInterval  time.Duration
 	maxWrite        sizeValue
 	maxReadAhead    sizeValue
 	writebackCache  bool
@@ -55,6 +56,7 @@ func (m *mountFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&m.attrTimeout, "attr-timeout", time.Second, "how long the kernel caches attributes (0: not at all)")
 	fl.DurationVar(&m.entryTimeout, "entry-timeout", time.Second, "how long the kernel caches names (0: not at all)")
 	fl.DurationVar(&m.negativeTimeout, "negative-timeout", 0, "how long the kernel caches names found missing")
+	fl.DurationVar(&m.followInterval, "follow-interval", 200*time.Millisecond, "how often to read other clients' changes and drop what they made stale from the kernel's caches (0: never; the caches then last their timeouts)")
 	m.maxWrite = sizeValue(1 << 20)
 	fl.Var(&m.maxWrite, "max-write", "largest read or write request the kernel sends (up to 1M)")
 	fl.Var(&m.maxReadAhead, "max-readahead", "the kernel's read-ahead window (0: the kernel's default)")
@@ -129,6 +131,7 @@ func (m *mountFlags) options(log *slog.Logger, fsName string) (fusefs.Options, e
 		AttrTimeout:     fuseTimeout(m.attrTimeout),
 		EntryTimeout:    fuseTimeout(m.entryTimeout),
 		NegativeTimeout: fuseTimeout(m.negativeTimeout),
+		FollowInterval:  fuseTimeout(m.followInterval),
 		MaxWrite:        int(m.maxWrite),
 		MaxReadAhead:    int(m.maxReadAhead),
 		WritebackCache:  m.writebackCache,

@@ -2,6 +2,7 @@ package fusefs_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -145,4 +146,94 @@ func TestLocksAcrossMounts(t *testing.T) {
 	if err := unix.FcntlFlock(fb.Fd(), unix.F_SETLK, &other); err != nil {
 		t.Fatalf("after the first mount's file closed: %v", err)
 	}
+}
+
+// Two mounts of one volume with attributes and names cached for an hour:
+// what one changes, the other shows within a second or two all the same,
+// because each follows the other's changes in the change feed and tells
+// its kernel to drop what they made stale.
+func TestFollowOtherClients(t *testing.T) {
+	requireFuse(t)
+	v1, dir := newVolumeDir(t)
+	v2 := openVolume(t, dir)
+	opts := fusefs.Options{AttrTimeout: time.Hour, EntryTimeout: time.Hour, NegativeTimeout: time.Hour}
+	a, b := mount(t, v1, opts), mount(t, v2, opts)
+	pa, pb := filepath.Join(a, "f"), filepath.Join(b, "f")
+	if err := os.WriteFile(pa, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// eventually waits for cond on b's side.
+	eventually := func(what string, cond func() (bool, string)) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			ok, got := cond()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: b still shows %s", what, got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stat := func(p string) (os.FileInfo, error) { return os.Lstat(p) }
+	if _, err := stat(pb); err != nil { // b caches f's name and attributes
+		t.Fatal(err)
+	}
+	if _, err := stat(filepath.Join(b, "g")); !errors.Is(err, os.ErrNotExist) { // and g's absence
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pa, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a chmod", func() (bool, string) {
+		fi, err := stat(pb)
+		return err == nil && fi.Mode().Perm() == 0o600, fmt.Sprint(fi.Mode(), err)
+	})
+	if err := os.WriteFile(pa, []byte("a longer second content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a write", func() (bool, string) {
+		fi, err := stat(pb)
+		return err == nil && fi.Size() == 23, fmt.Sprint(fi.Size(), err)
+	})
+	// b's kernel caches the file's ACL (none) ...
+	buf := make([]byte, 256)
+	if _, err := unix.Getxattr(pb, "system.posix_acl_access", buf); !errors.Is(err, unix.ENODATA) {
+		t.Fatalf("ACL before setfacl: %v", err)
+	}
+	if err := unix.Setxattr(pa, "system.posix_acl_access", aclBytes(), 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a setfacl", func() (bool, string) {
+		n, err := unix.Getxattr(pb, "system.posix_acl_access", buf)
+		return err == nil && string(buf[:n]) == string(aclBytes()), fmt.Sprint(n, err)
+	})
+	if err := os.Rename(pa, filepath.Join(a, "g")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a rename", func() (bool, string) {
+		_, errF := stat(pb)
+		fi, errG := stat(filepath.Join(b, "g"))
+		return errors.Is(errF, os.ErrNotExist) && errG == nil && fi.Size() == 23, fmt.Sprint(errF, errG)
+	})
+	if err := os.Mkdir(filepath.Join(a, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(a, "g")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an unlink", func() (bool, string) {
+		_, err := stat(filepath.Join(b, "g"))
+		return errors.Is(err, os.ErrNotExist), fmt.Sprint(err)
+	})
+	// b's own changes need no notice, and a's mount follows b's.
+	if err := os.WriteFile(filepath.Join(b, "d", "h"), []byte("from b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually("b's create, on a", func() (bool, string) {
+		got, err := os.ReadFile(filepath.Join(a, "d", "h"))
+		return err == nil && string(got) == "from b", fmt.Sprint(string(got), err)
+	})
 }

@@ -38,6 +38,9 @@ type rawFS struct {
 
 	attrTTL, entryTTL, negTTL time.Duration
 	keep                      *keepCache
+	// followEvery is how often other clients' changes are read (0: not
+	// followed).
+	followEvery time.Duration
 	// protectedHardlinks is the host's fs.protected_hardlinks, which cairn
 	// applies when it checks permissions itself.
 	protectedHardlinks bool
@@ -67,8 +70,12 @@ func newRawFS(v *vfs.FS, opts Options) *rawFS {
 		sess:      v.Meta().SessionID(),
 		writeback: opts.WritebackCache && opts.kernelChecks(),
 		attrTTL:   timeoutOr(opts.AttrTimeout), entryTTL: timeoutOr(opts.EntryTimeout),
-		negTTL: max(opts.NegativeTimeout, 0),
-		dirs:   map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
+		negTTL:      max(opts.NegativeTimeout, 0),
+		followEvery: max(opts.FollowInterval, 0),
+		dirs:        map[uint64]*dirHandle{}, files: map[uint64]*fileHandle{}, locked: map[posix.Ino]int{},
+	}
+	if opts.FollowInterval == 0 {
+		f.followEvery = defaultFollowInterval
 	}
 	if !opts.kernelChecks() {
 		// The kernel walks cached names without asking the file system

@@ -326,7 +326,9 @@ func Resume(mountpoint string, fd int, st *State, v *vfs.FS, opts Options) (*Ser
 	}
 	unix.Close(fd)
 	go srv.Serve()
-	return &Server{srv: srv, fs: fs, mountpoint: mountpoint, resumed: true}, nil
+	s := &Server{srv: srv, fs: fs, mountpoint: mountpoint, resumed: true}
+	s.startFollowing()
+	return s, nil
 }
 
 // initBytes is the INIT request of settings as the kernel sends it.

@@ -43,7 +43,23 @@ func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
 		srv.Unmount()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
 	}
-	return &Server{srv: srv, fs: fs, mountpoint: mountpoint}, nil
+	s := &Server{srv: srv, fs: fs, mountpoint: mountpoint}
+	s.startFollowing()
+	return s, nil
+}
+
+// startFollowing follows other clients' changes until the file system is
+// unmounted.
+func (s *Server) startFollowing() {
+	if s.fs.followEvery <= 0 {
+		return
+	}
+	stop := make(chan struct{})
+	go s.fs.follow(stop)
+	go func() {
+		s.srv.Wait()
+		close(stop)
+	}()
 }
 
 // mountOptions are go-fuse's options for a mount of v with opts.

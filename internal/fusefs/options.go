@@ -25,6 +25,11 @@ type Options struct {
 	// attributes and names; 0 means the default (1 s), negative means no
 	// caching. NegativeTimeout caches failed lookups (default none).
 	AttrTimeout, EntryTimeout, NegativeTimeout time.Duration
+	// FollowInterval is how often the mount reads the changes other
+	// clients made and drops what they made stale from the kernel's
+	// caches (see follow.go): 0 means 200 ms, negative never (the
+	// caches then last their timeouts).
+	FollowInterval time.Duration
 	// MaxWrite is the largest read or write request (default 1 MiB);
 	// MaxReadAhead the kernel's read-ahead (default the kernel's).
 	MaxWrite, MaxReadAhead int

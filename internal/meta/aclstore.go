@@ -203,6 +203,9 @@ type aclTx struct {
 	// dying collects the inodes this transaction frees (see
 	// openTable.dying); mutate clears their marks when it ends.
 	dying *[]posix.Ino
+	// shard is the session and slot of the counter shards this
+	// transaction moves (see counters.go).
+	shard []byte
 }
 
 type createdACL struct {

@@ -110,11 +110,13 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 		}); err != nil {
 			return err
 		}
-		vals, err := tx.Gets(configKey(cfgUsedSpace), configKey(cfgInodes))
-		if err != nil {
+		var err error
+		if rep.UsedSpace, err = counterTotal(tx, cfgUsedSpace); err != nil {
 			return err
 		}
-		rep.UsedSpace, rep.InodeCount = counterValue(vals[0]), counterValue(vals[1])
+		if rep.InodeCount, err = counterTotal(tx, cfgInodes); err != nil {
+			return err
+		}
 		st.quotas, err = scanQuotas(tx)
 		return err
 	})

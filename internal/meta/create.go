@@ -130,7 +130,7 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		if err := putAttr(tx, parent, &pa); err != nil {
 			return err
 		}
-		if err := addInodes(tx, a.Quota, 1); err != nil {
+		if err := m.addInodes(tx, a.Quota, 1); err != nil {
 			return err
 		}
 		res.Ino, res.Attr = ino, a
@@ -219,11 +219,11 @@ func (m *FS) checkInodeQuota(tx kv.Tx) error {
 	if m.fmt.Inodes == 0 {
 		return nil
 	}
-	b, err := tx.Get(configKey(cfgInodes))
-	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+	n, err := counterTotal(tx, cfgInodes)
+	if err != nil {
 		return err
 	}
-	if len(b) == 8 && u64(b) >= m.fmt.Inodes {
+	if n >= 0 && uint64(n) >= m.fmt.Inodes {
 		return syscall.ENOSPC
 	}
 	return nil

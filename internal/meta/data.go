@@ -186,19 +186,25 @@ func (m *FS) addUsage(tx kv.Tx, q posix.Ino, delta int64) error {
 	if delta == 0 {
 		return nil
 	}
-	used, err := tx.Incr(configKey(cfgUsedSpace), delta)
-	if err != nil {
-		return err
+	if delta > 0 && m.fmt.Capacity > 0 {
+		// Read before the Add, whose change the transaction may not see.
+		used, err := counterTotal(tx, cfgUsedSpace)
+		if err != nil {
+			return err
+		}
+		if used+delta > int64(m.fmt.Capacity) {
+			return syscall.ENOSPC
+		}
 	}
-	if delta > 0 && m.fmt.Capacity > 0 && uint64(used) > m.fmt.Capacity {
-		return syscall.ENOSPC
+	if err := m.addCounter(tx, cfgUsedSpace, delta); err != nil {
+		return err
 	}
 	return charge(tx, q, delta, 0)
 }
 
 // addInodes adds delta to the volume's inode count and to quota q's.
-func addInodes(tx kv.Tx, q posix.Ino, delta int64) error {
-	if _, err := tx.Incr(configKey(cfgInodes), delta); err != nil {
+func (m *FS) addInodes(tx kv.Tx, q posix.Ino, delta int64) error {
+	if err := m.addCounter(tx, cfgInodes, delta); err != nil {
 		return err
 	}
 	return charge(tx, q, 0, delta)

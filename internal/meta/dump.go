@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"cairn/internal/meta/kv"
@@ -28,7 +29,9 @@ import (
 //
 // KEY is the key's bytes with every byte outside printable ASCII, and
 // '%' and '"' and '\', written %XX (hex); VALUE is standard base64. The
-// same store dumps to the same bytes, whatever its engine.
+// volume counters are written as their totals and the change feed's
+// sequence as its newest number, so the same volume dumps to the same
+// bytes, whatever its engine and however many clients moved it.
 
 // dumpVersion is the dump format this code writes and reads.
 const dumpVersion = 1
@@ -54,11 +57,46 @@ func Dump(ctx context.Context, store kv.Store, w io.Writer, progress func(keys i
 	if err != nil {
 		return err
 	}
+	// Counters are written as their totals (a client's shards mean
+	// nothing in another store) and the feed's sequence as its head (an
+	// engine with a sequence of its own leaves the row behind).
+	var fixed [][2][]byte
+	err = store.View(ctx, func(tx kv.Tx) error {
+		fixed = fixed[:0]
+		head, err := feedHead(tx)
+		if err != nil {
+			return err
+		}
+		fixed = append(fixed, [2][]byte{configKey(cfgFeedSeq), putU64(head)})
+		for _, name := range volumeCounters {
+			n, err := counterTotal(tx, name)
+			if err != nil {
+				return err
+			}
+			fixed = append(fixed, [2][]byte{configKey(name), putU64(uint64(n))})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(fixed, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
 	bw := bufio.NewWriterSize(w, 1<<20)
 	head, _ := json.Marshal(map[string]any{"cairn_dump": dumpVersion, "volume": f.Name, "uuid": f.UUID})
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`, "keys": [`)
 	n := 0
+	writePair := func(k, v []byte) {
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n[\"")
+		bw.WriteString(escapeKey(k))
+		bw.WriteString("\", \"")
+		bw.WriteString(base64.StdEncoding.EncodeToString(v))
+		bw.WriteString("\"]")
+		n++
+	}
 	var next []byte // the first key of the next page
 	for done := false; !done; {
 		type pair struct{ k, v []byte }
@@ -79,22 +117,25 @@ func Dump(ctx context.Context, store kv.Store, w io.Writer, progress func(keys i
 			next = append(bytes.Clone(page[len(page)-1].k), 0)
 		}
 		for _, p := range page {
-			if len(p.k) == 0 || dumpSkipped(p.k) {
+			if len(p.k) == 0 || dumpSkipped(p.k) || isCounterShard(p.k) {
 				continue
 			}
-			if n > 0 {
-				bw.WriteByte(',')
+			for len(fixed) > 0 && bytes.Compare(fixed[0][0], p.k) <= 0 {
+				if bytes.Equal(fixed[0][0], p.k) {
+					p.v = fixed[0][1]
+				} else {
+					writePair(fixed[0][0], fixed[0][1])
+				}
+				fixed = fixed[1:]
 			}
-			bw.WriteString("\n[\"")
-			bw.WriteString(escapeKey(p.k))
-			bw.WriteString("\", \"")
-			bw.WriteString(base64.StdEncoding.EncodeToString(p.v))
-			bw.WriteString("\"]")
-			n++
+			writePair(p.k, p.v)
 		}
 		if progress != nil {
 			progress(n)
 		}
+	}
+	for _, p := range fixed {
+		writePair(p[0], p[1])
 	}
 	fmt.Fprintf(bw, "\n], \"count\": %d}\n", n)
 	return bw.Flush()

@@ -16,10 +16,11 @@ import (
 )
 
 // The change feed. Every mutation appends one Record in the same transaction
-// that makes it, numbered by a volume-wide counter: since every mutating
-// transaction increments the same key, records are numbered in commit order,
-// and a consumer that has seen sequence n has seen every change committed
-// before n+1. Consumers keep their own position (SetFeedPosition). Retention
+// that makes it, numbered by the engine when the transaction commits
+// (kv.Tx.Append): records are numbered in commit order, so a consumer that
+// has seen sequence n has seen every change committed before n+1, and
+// transactions of different clients do not conflict over the numbering.
+// Numbers may skip (a transaction that failed after taking them). Consumers keep their own position (SetFeedPosition). Retention
 // is bounded by Options.FeedRetention; TrimFeed drops older records and a
 // consumer asking for them gets ErrFeedTruncated instead of a silent gap.
 
@@ -204,16 +205,20 @@ func (r *Record) set(op Op, ino posix.Ino, a *posix.Attr) {
 // mutate runs fn in a read-write transaction and appends the Record fn
 // filled in (if it set Op) to the change feed in the same transaction.
 func (m *FS) mutate(ctx context.Context, fn func(tx kv.Tx, rec *Record) error) error {
+	sess := m.SessionID()
 	origin, _ := OriginFrom(ctx)
 	if origin.Session == 0 {
-		origin.Session = m.SessionID()
+		origin.Session = sess
 	}
+	slot := m.shards.get()
+	defer m.shards.put(slot)
+	shard := shardSuffix(sess, slot)
 	pubs, pending := pendingPublishes(ctx)
 	var created []createdACL
 	var dying []posix.Ino
 	defer func() { m.opens.doneDying(dying) }()
 	err := m.store.Update(ctx, func(tx kv.Tx) error {
-		at := &aclTx{Tx: tx, dying: &dying}
+		at := &aclTx{Tx: tx, dying: &dying, shard: shard}
 		rec := Record{Origin: origin}
 		if err := fn(at, &rec); err != nil {
 			return err
@@ -257,42 +262,30 @@ func (m *FS) AppendPublish(ctx context.Context, p Publish) error {
 	return m.mutate(WithPublish(ctx, p), func(kv.Tx, *Record) error { return nil })
 }
 
-// appendRecords appends recs to the change feed, in order, with one move
-// of the sequence counter.
+// appendRecords appends recs to the change feed, in order. The engine
+// numbers them when the transaction commits (kv.Tx.Append): the numbers
+// follow commit order, and transactions that record changes do not
+// conflict over the sequence. A stored record's number is its key's; the
+// Seq field is not stored.
 func appendRecords(tx kv.Tx, recs []Record, now int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	last, err := tx.Incr(configKey(cfgFeedSeq), int64(len(recs)))
-	if err != nil {
-		return err
-	}
-	first := uint64(last) - uint64(len(recs)) + 1
+	vals := make([][]byte, len(recs))
 	for i := range recs {
 		rec := &recs[i]
-		rec.Seq, rec.Time = first+uint64(i), now
+		rec.Seq, rec.Time = 0, now
 		b, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
-		if err := tx.Put(feedKey(rec.Seq), b); err != nil {
-			return err
-		}
+		vals[i] = b
 	}
-	return nil
+	return tx.Append(configKey(cfgFeedSeq), []byte{famFeed}, vals...)
 }
 
 func appendRecord(tx kv.Tx, rec *Record, now int64) error {
-	seq, err := tx.Incr(configKey(cfgFeedSeq), 1)
-	if err != nil {
-		return err
-	}
-	rec.Seq, rec.Time = uint64(seq), now
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return tx.Put(feedKey(rec.Seq), b)
+	return appendRecords(tx, []Record{*rec}, now)
 }
 
 const cfgFeedTrimmed = "feedtrimmed" // highest sequence number removed by TrimFeed
@@ -301,16 +294,37 @@ const cfgFeedTrimmed = "feedtrimmed" // highest sequence number removed by TrimF
 func (m *FS) FeedHead(ctx context.Context) (uint64, error) {
 	var head uint64
 	err := m.store.View(ctx, func(tx kv.Tx) error {
-		b, err := tx.Get(configKey(cfgFeedSeq))
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil
-		}
-		if err == nil && len(b) == 8 {
-			head = u64(b)
-		}
+		var err error
+		head, err = feedHead(tx)
 		return err
 	})
 	return head, err
+}
+
+// feedHead is the newest record's number: the last record's key, or the
+// counter's value (an engine with a sequence of its own does not move
+// it; every record may have been trimmed), or the trimmed mark.
+func feedHead(tx kv.Tx) (uint64, error) {
+	var head uint64
+	err := tx.Scan([]byte{famFeed}, []byte{famFeed + 1}, kv.ScanOptions{Reverse: true, Limit: 1, KeysOnly: true}, func(k, _ []byte) bool {
+		if len(k) == 9 {
+			head = u64(k[1:])
+		}
+		return false
+	})
+	if err != nil {
+		return 0, err
+	}
+	vals, err := tx.Gets(configKey(cfgFeedSeq), configKey(cfgFeedTrimmed))
+	if err != nil {
+		return 0, err
+	}
+	for _, v := range vals {
+		if len(v) == 8 {
+			head = max(head, u64(v))
+		}
+	}
+	return head, nil
 }
 
 // ReadFeed returns up to limit records with sequence numbers greater than
@@ -347,6 +361,7 @@ func (m *FS) ReadFeedOps(ctx context.Context, after uint64, limit int, ops []Op)
 				derr = fmt.Errorf("meta: corrupt change-feed record: %v: %w", derr, syscall.EIO)
 				return false
 			}
+			r.Seq = last
 			recs = append(recs, r)
 			return true
 		})

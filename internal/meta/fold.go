@@ -115,7 +115,7 @@ func (m *FS) FoldFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 		if err := putAttr(tx, foldDir, &fda); err != nil {
 			return err
 		}
-		if err := addInodes(tx, a.Quota, 1); err != nil {
+		if err := m.addInodes(tx, a.Quota, 1); err != nil {
 			return err
 		}
 		out = Entry{Ino: ino, Attr: a}

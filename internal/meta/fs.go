@@ -136,6 +136,8 @@ type FS struct {
 	sess   *session
 
 	opens openTable
+	// shards hands out the counter shards of transactions in flight.
+	shards *shardPool
 }
 
 // FormatVolume writes a new volume's settings and root directory into store. It
@@ -214,7 +216,7 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32)}
+	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32), shards: newShardPool()}
 	m.inodes = idAllocator{key: configKey(cfgNextInode), batch: opts.IDBatch}
 	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch,
 		record: func(tx kv.Tx, start, end uint64) error { return recordSliceRange(tx, m.SessionID(), start, end) }}

@@ -240,7 +240,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 		if err := putAttr(tx, p, &pa); err != nil {
 			return err
 		}
-		if err := addInodes(tx, a.Quota, 1); err != nil {
+		if err := m.addInodes(tx, a.Quota, 1); err != nil {
 			return err
 		}
 		out = Entry{Ino: ino, Attr: a}

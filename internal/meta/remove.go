@@ -188,7 +188,7 @@ func (m *FS) deleteInode(tx kv.Tx, ino posix.Ino, a *posix.Attr) error {
 	if err := tx.Delete(unlinkedKey(ino)); err != nil {
 		return err
 	}
-	return addInodes(tx, a.Quota, -1)
+	return m.addInodes(tx, a.Quota, -1)
 }
 
 // deletePrefix deletes every key that starts with prefix.

@@ -192,11 +192,7 @@ func (d *counterDeltas) apply(m *FS, tx kv.Tx) error {
 			return err
 		}
 	}
-	if d.inodes == 0 {
-		return nil
-	}
-	_, err := tx.Incr(configKey(cfgInodes), d.inodes)
-	return err
+	return m.addCounter(tx, cfgInodes, d.inodes)
 }
 
 // isErrno reports whether err is (or wraps) an errno: the outcome of a
@@ -210,16 +206,20 @@ func isErrno(err error) bool {
 // fn adds one Record per change, and they are appended to the change
 // feed in that order, with one move of its sequence counter.
 func (m *FS) mutateMany(ctx context.Context, fn func(tx kv.Tx, add func(Record)) error) error {
+	sess := m.SessionID()
 	origin, _ := OriginFrom(ctx)
 	if origin.Session == 0 {
-		origin.Session = m.SessionID()
+		origin.Session = sess
 	}
+	slot := m.shards.get()
+	defer m.shards.put(slot)
+	shard := shardSuffix(sess, slot)
 	var created []createdACL
 	var dying []posix.Ino
 	defer func() { m.opens.doneDying(dying) }()
 	pubs, pending := pendingPublishes(ctx)
 	err := m.store.Update(ctx, func(tx kv.Tx) error {
-		at := &aclTx{Tx: tx, dying: &dying}
+		at := &aclTx{Tx: tx, dying: &dying, shard: shard}
 		var recs []Record
 		if err := fn(at, func(r Record) {
 			r.Origin = origin

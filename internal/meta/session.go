@@ -280,6 +280,9 @@ func (m *FS) removeSession(ctx context.Context, sid uint64, dead bool) error {
 	if err := m.retireRanges(ctx, sid, dead); err != nil {
 		return err
 	}
+	if err := m.foldShards(ctx, sid); err != nil {
+		return err
+	}
 	return m.store.Update(ctx, func(tx kv.Tx) error { return tx.Delete(sessionKey(sid)) })
 }
 

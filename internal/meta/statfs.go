@@ -32,16 +32,15 @@ func (m *FS) StatFS(ctx context.Context) (StatFS, error) {
 		st.Inodes = defaultInodes
 	}
 	err := m.store.View(ctx, func(tx kv.Tx) error {
-		vals, err := tx.Gets(configKey(cfgUsedSpace), configKey(cfgInodes))
+		used, err := counterTotal(tx, cfgUsedSpace)
 		if err != nil {
 			return err
 		}
-		if len(vals[0]) == 8 {
-			st.Used = u64(vals[0])
+		inodes, err := counterTotal(tx, cfgInodes)
+		if err != nil {
+			return err
 		}
-		if len(vals[1]) == 8 {
-			st.UsedInodes = u64(vals[1])
-		}
+		st.Used, st.UsedInodes = uint64(max(used, 0)), uint64(max(inodes, 0))
 		return nil
 	})
 	if errors.Is(err, kv.ErrNotFound) {

@@ -71,6 +71,24 @@ type Tx interface {
 	// two's-complement integer; a missing key counts as 0) and returns the
 	// new value.
 	Incr(key []byte, delta int64) (int64, error)
+	// Add adds delta to the counter at key, as Incr does, without
+	// reading it: engines that can apply it at commit do, so that
+	// transactions adding to one counter do not conflict over it (a
+	// sharded counter's shards, for one). The transaction's own reads of
+	// key may or may not see the change; a Put or Delete of key after it
+	// replaces it.
+	Add(key []byte, delta int64) error
+	// Append stores values under prefix, numbered when the transaction
+	// commits: value i goes to prefix + the 8-byte big-endian number
+	// counter+1+i, and the counter (kept at key counter, in the format
+	// of Incr, or in the engine's own sequence) moves past them. Numbers
+	// follow commit order: once a reader sees the value numbered n, it
+	// sees every value numbered below n that will ever exist. Numbers may
+	// be skipped (a transaction that fails after taking them). Engines
+	// with a native sequence take the numbers at commit, so transactions
+	// that append to one counter do not conflict over it; the values are
+	// then not visible to the appending transaction itself.
+	Append(counter, prefix []byte, values ...[]byte) error
 }
 
 // ScanOptions shape a Scan.
@@ -127,6 +145,42 @@ func IncrWithGetPut(tx GetPutter, key []byte, delta int64) (int64, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// AddWithIncr implements Tx.Add with Incr.
+func AddWithIncr(tx interface {
+	Incr(key []byte, delta int64) (int64, error)
+}, key []byte, delta int64) error {
+	_, err := tx.Incr(key, delta)
+	return err
+}
+
+// AppendWithIncr implements Tx.Append for engines whose writers commit
+// one at a time (or whose transactions conflict on the counter anyway):
+// the counter moves with Incr and the values are Put in the transaction.
+func AppendWithIncr(tx interface {
+	GetPutter
+	Incr(key []byte, delta int64) (int64, error)
+}, counter, prefix []byte, values ...[]byte) error {
+	if len(values) == 0 {
+		return nil
+	}
+	last, err := tx.Incr(counter, int64(len(values)))
+	if err != nil {
+		return err
+	}
+	first := uint64(last) - uint64(len(values)) + 1
+	for i, v := range values {
+		if err := tx.Put(SeqKey(prefix, first+uint64(i)), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SeqKey is the key of the value numbered n under prefix (see Tx.Append).
+func SeqKey(prefix []byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(prefix)+8), prefix...), n)
 }
 
 // GetsWithGet implements Tx.Gets with one Get per key.

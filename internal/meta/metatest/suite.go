@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"Data", testData},
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"IndependentClients", testIndependentClients},
 		{"PutFile", testPutFile},
 		{"InlineData", testInlineData},
 		{"ReadDirPlus", testReadDirPlus},

@@ -16,6 +16,7 @@ import (
 
 	"cairn/internal/chunk"
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/object/mem"
 	"cairn/internal/posix"
@@ -647,5 +648,101 @@ func TestCompleteMultipartUploadRepeated(t *testing.T) {
 	}
 	if got, err := get(t, f, "bkt", "k", s3fs.GetOptions{}); err != nil || got != "data" {
 		t.Fatalf("object: %q %v", got, err)
+	}
+}
+
+// gatewayOn is one more gateway process over store: its own meta, vfs and
+// caches.
+func gatewayOn(t *testing.T, store kv.Store) *s3fs.FS {
+	t.Helper()
+	ctx := context.Background()
+	m, err := meta.Open(ctx, store, meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := chunk.New(mem.New(), chunk.Options{})
+	v := vfs.New(m, c, vfs.Options{SweepInterval: -1})
+	t.Cleanup(func() {
+		v.Close()
+		c.Close()
+		m.Close()
+	})
+	return s3fs.New(v, s3fs.Options{})
+}
+
+// TestListingReadAheadAcrossGateways: a page computed ahead by one gateway
+// is not served after another gateway of the volume changed what it
+// shows, S3 metadata alone included (a directory marker deleted over the
+// keys under it, or put back over them): every S3 change records a
+// publish record in the change feed, whose head the page is checked
+// against.
+func TestListingReadAheadAcrossGateways(t *testing.T) {
+	ctx := context.Background()
+	store := memkv.New()
+	defer store.Close()
+	if _, err := meta.FormatVolume(ctx, store, meta.Format{Name: "test", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := gatewayOn(t, store), gatewayOn(t, store)
+	if err := a.CreateBucket(ctx, root, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i += 2 {
+		put(t, a, "bkt", fmt.Sprintf("k%02d", i), "x")
+	}
+	put(t, b, "bkt", "k09/", "")
+	put(t, b, "bkt", "k09/x", "x")
+	keys := func(r s3fs.ListResult) string {
+		var ks []string
+		for _, o := range r.Objects {
+			ks = append(ks, o.Key)
+		}
+		return strings.Join(ks, ",")
+	}
+	page := func(after string) s3fs.ListResult {
+		t.Helper()
+		r, err := a.ListObjects(ctx, root, "bkt", s3fs.ListOptions{MaxKeys: 5, StartAfter: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	settle := func() { time.Sleep(50 * time.Millisecond) } // let the read-ahead finish
+	// Nothing changed: gateway a serves page 2 from its read-ahead.
+	p1 := page("")
+	settle()
+	hits := a.AheadHits()
+	if p2 := page(p1.NextMarker); keys(p2) != "k09/,k09/x,k10,k12,k14" || a.AheadHits() != hits+1 {
+		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", keys(p2), hits, a.AheadHits())
+	}
+	for _, c := range []struct {
+		name   string
+		change func() error
+		want   string
+	}{
+		{"a marker deleted over keys", func() error { return b.DeleteObject(ctx, root, "bkt", "k09/") }, "k09/x,k10,k12,k14,k16"},
+		{"a marker put over keys", func() error {
+			_, err := b.PutObject(ctx, root, "bkt", "k09/", strings.NewReader(""), s3fs.PutOptions{})
+			return err
+		}, "k09/,k09/x,k10,k12,k14"},
+		{"an object put", func() error {
+			_, err := b.PutObject(ctx, root, "bkt", "k11", strings.NewReader("new"), s3fs.PutOptions{Size: 3})
+			return err
+		}, "k09/,k09/x,k10,k11,k12"},
+		{"an object's metadata replaced in place", func() error {
+			_, err := b.CopyObject(ctx, root, "bkt", "k12", "bkt", "k12", s3fs.CopyOptions{ReplaceMetadata: true, Put: s3fs.PutOptions{ContentType: "text/plain"}})
+			return err
+		}, "k09/,k09/x,k10,k11,k12"},
+	} {
+		p1 := page("")
+		settle()
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		hits := a.AheadHits()
+		p2 := page(p1.NextMarker)
+		if keys(p2) != c.want || a.AheadHits() != hits {
+			t.Fatalf("%s through gateway b: gateway a's page 2 %q (want %q), read-ahead hits %d -> %d", c.name, keys(p2), c.want, hits, a.AheadHits())
+		}
 	}
 }

@@ -8,6 +8,7 @@ package memkv
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -125,7 +126,7 @@ func (s *Store) purge() {
 
 // commit validates t's reads against later commits and applies its writes.
 func (s *Store) commit(t *tx) error {
-	if len(t.writes) == 0 {
+	if len(t.writes) == 0 && len(t.appends) == 0 {
 		return nil
 	}
 	s.mu.Lock()
@@ -174,7 +175,26 @@ func (s *Store) commit(t *tx) error {
 		}
 		s.tree.ReplaceOrInsert(&item{key: []byte(k), val: w.val, ver: s.seq, deleted: w.deleted})
 	}
+	for _, a := range t.appends {
+		var last uint64
+		if it, ok := s.tree.Get(&item{key: a.counter}); ok && !it.deleted && len(it.val) == 8 {
+			last = binary.BigEndian.Uint64(it.val)
+		}
+		for _, v := range a.vals {
+			last++
+			s.put(kv.SeqKey(a.prefix, last), v)
+		}
+		s.put(a.counter, binary.BigEndian.AppendUint64(nil, last))
+	}
 	return nil
+}
+
+// put writes key at the current commit sequence (under s.mu).
+func (s *Store) put(key, val []byte) {
+	if old, had := s.tree.Get(&item{key: key}); had && old.deleted {
+		s.tombstones--
+	}
+	s.tree.ReplaceOrInsert(&item{key: key, val: val, ver: s.seq})
 }
 
 // Close implements kv.Store.
@@ -199,6 +219,7 @@ type tx struct {
 	reads    map[string]struct{}
 	ranges   []keyRange
 	writes   map[string]write
+	appends  []appendOp
 	conflict bool
 	err      error // sticky conflict seen by a read
 }
@@ -279,6 +300,33 @@ func (t *tx) DeleteRange(begin, end []byte) error {
 
 func (t *tx) Incr(key []byte, delta int64) (int64, error) {
 	return kv.IncrWithGetPut(t, key, delta)
+}
+
+// Add implements kv.Tx with Incr: a transaction conflicts only with
+// those that changed what it read, and the key is its own.
+func (t *tx) Add(key []byte, delta int64) error { return kv.AddWithIncr(t, key, delta) }
+
+// Append implements kv.Tx: the values are numbered at commit, under the
+// store's lock, so appending transactions do not conflict over the
+// counter.
+func (t *tx) Append(counter, prefix []byte, values ...[]byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	a := appendOp{counter: bytes.Clone(counter), prefix: bytes.Clone(prefix)}
+	for _, v := range values {
+		a.vals = append(a.vals, bytes.Clone(v))
+	}
+	t.appends = append(t.appends, a)
+	return nil
+}
+
+type appendOp struct {
+	counter, prefix []byte
+	vals            [][]byte
 }
 
 // Scan merges the committed items in range with the transaction's own

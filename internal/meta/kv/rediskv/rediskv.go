@@ -26,6 +26,10 @@
 // closure again. A View checks the same way at its end unless it made a
 // single read, which is a snapshot by itself; a closure that fails is
 // checked too, so that an error caused by a torn read becomes a rerun.
+// Add and Append read nothing: the commit script adds to the counter, or
+// numbers the appended values from it, as it applies the writes, so
+// transactions that only share counters do not conflict, and appended
+// values are numbered in commit order.
 //
 // Optimism alone can starve a transaction whose reads keep being changed
 // by faster ones (a View of two keys that a loop rewrites). After a few
@@ -236,7 +240,7 @@ func (s *Store) once(ctx context.Context, ro bool, token string, fn func(kv.Tx) 
 	if t.err != nil {
 		return t.err
 	}
-	apply := !ro && len(t.writes) > 0
+	apply := !ro && (len(t.writes) > 0 || len(t.appends) > 0 || len(t.adds) > 0)
 	if !apply && t.ops <= 1 {
 		return nil // one atomic read, or none
 	}
@@ -301,7 +305,22 @@ type tx struct {
 	reads  map[string]read
 	writes map[string]*write
 	ranges []scanned
-	err    error // the first engine failure, reported whatever fn returns
+	// appends are the transaction's Appends, numbered by the commit
+	// script.
+	appends []appendOp
+	// adds are the transaction's blind Adds, in order.
+	adds []addOp
+	err  error // the first engine failure, reported whatever fn returns
+}
+
+type addOp struct {
+	key   string
+	delta int64
+}
+
+type appendOp struct {
+	counter, prefix string
+	vals            [][]byte
 }
 
 func (t *tx) fail(err error) error {
@@ -377,6 +396,7 @@ func (t *tx) Put(key, value []byte) error {
 	if t.ro {
 		return kv.ErrReadOnly
 	}
+	t.dropAdds(key)
 	t.writes[string(key)] = &write{val: bytes.Clone(value)}
 	if t.writes[string(key)].val == nil {
 		t.writes[string(key)].val = []byte{}
@@ -388,8 +408,14 @@ func (t *tx) Delete(key []byte) error {
 	if t.ro {
 		return kv.ErrReadOnly
 	}
+	t.dropAdds(key)
 	t.writes[string(key)] = &write{del: true}
 	return nil
+}
+
+// dropAdds forgets the pending adds to a key the transaction then writes.
+func (t *tx) dropAdds(key []byte) {
+	t.adds = slices.DeleteFunc(t.adds, func(a addOp) bool { return a.key == string(key) })
 }
 
 func (t *tx) DeleteRange(begin, end []byte) error {
@@ -404,6 +430,47 @@ func (t *tx) Incr(key []byte, delta int64) (int64, error) {
 		return 0, kv.ErrReadOnly
 	}
 	return kv.IncrWithGetPut(t, key, delta)
+}
+
+// Add implements kv.Tx: the commit script adds delta without the
+// transaction having read the counter, so transactions adding to one
+// counter do not conflict over it. A key the transaction already read or
+// wrote is moved with Incr instead, so that what it saw stays
+// consistent.
+func (t *tx) Add(key []byte, delta int64) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	_, w := t.writes[string(key)]
+	_, r := t.reads[string(key)]
+	if w || r {
+		_, err := kv.IncrWithGetPut(t, key, delta)
+		return err
+	}
+	t.adds = append(t.adds, addOp{key: string(key), delta: delta})
+	return nil
+}
+
+// Append implements kv.Tx: the commit script numbers the values from the
+// counter, so transactions that append do not read it and do not
+// conflict over it, and their numbers follow the order the scripts run
+// in, which is commit order.
+func (t *tx) Append(counter, prefix []byte, values ...[]byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	vals := make([][]byte, len(values))
+	for i, v := range values {
+		vals[i] = bytes.Clone(v)
+		if vals[i] == nil {
+			vals[i] = []byte{}
+		}
+	}
+	t.appends = append(t.appends, appendOp{counter: string(counter), prefix: string(prefix), vals: vals})
+	return nil
 }
 
 // scanPage is the most keys one scan script returns.
@@ -605,7 +672,11 @@ func flag(b bool) string {
 // value-key prefix; the lock's token if the caller holds it; the number of values
 // read, then for each its key and its SHA-1 ("" when it was absent); the
 // number of ranges, then for each its ZRANGEBYLEX bounds and the digest of
-// its keys; the number of writes, then for each "p" key value or "d" key.
+// its keys; the number of writes, then for each "p" key value or "d" key;
+// the number of blind adds, then for each its counter and its delta in
+// decimal; the number of appends, then for each its counter, its prefix, the number
+// of values and the values (numbered from the counter, which moves past
+// them; a counter that is not 8 bytes fails the script before it writes).
 // It answers 1 when it applied the writes, 0 on a conflict (or while
 // another transaction holds the lock).
 var commitScript = redis.NewScript(`
@@ -631,17 +702,77 @@ for _ = 1, n do
   if redis.sha1hex(table.concat(parts)) ~= ARGV[i+2] then return 0 end
   i = i + 3
 end
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
+local function dec(c)
+  if not c then return 0 end
+  local neg = string.byte(c, 1) >= 128
+  local n = 0
+  for b = 1, 8 do
+    local x = string.byte(c, b)
+    if neg then x = 255 - x end
+    n = n * 256 + x
+  end
+  if neg then n = -n - 1 end
+  return n
+end
+local function enc(n)
+  local neg = n < 0
+  if neg then n = -n - 1 end
+  local bs = {}
+  for b = 8, 1, -1 do
+    local x = n % 256
+    if neg then x = 255 - x end
+    bs[b] = string.char(x)
+    n = math.floor(n / 256)
+  end
+  return table.concat(bs)
+end
+local function set(k, v)
+  redis.call("SET", p .. k, v)
+  redis.call("ZADD", idx, 0, k)
+end
+local nw = tonumber(ARGV[i])
+local j = i + 1
+for _ = 1, nw do
+  if ARGV[j] == "p" then j = j + 3 else j = j + 2 end
+end
+local nd = tonumber(ARGV[j]); j = j + 1
+local d = j
+j = j + 2 * nd
+local na = tonumber(ARGV[j]); j = j + 1
+local c0 = {}
+for x = d, d + 2 * nd - 1, 2 do c0[#c0 + 1] = ARGV[x] end
+local a = j
+for _ = 1, na do
+  c0[#c0 + 1] = ARGV[a]
+  a = a + 3 + tonumber(ARGV[a+2])
+end
+for _, k in ipairs(c0) do
+  local c = redis.call("GET", p .. k)
+  if c and #c ~= 8 then return redis.error_reply("counter holds " .. #c .. " bytes") end
+end
+i = i + 1
+for _ = 1, nw do
   if ARGV[i] == "p" then
-    redis.call("SET", p .. ARGV[i+1], ARGV[i+2])
-    redis.call("ZADD", idx, 0, ARGV[i+1])
+    set(ARGV[i+1], ARGV[i+2])
     i = i + 3
   else
     redis.call("DEL", p .. ARGV[i+1])
     redis.call("ZREM", idx, ARGV[i+1])
     i = i + 2
   end
+end
+for _ = 1, nd do
+  set(ARGV[d], enc(dec(redis.call("GET", p .. ARGV[d])) + tonumber(ARGV[d+1])))
+  d = d + 2
+end
+for _ = 1, na do
+  local last = dec(redis.call("GET", p .. ARGV[j]))
+  local cnt = tonumber(ARGV[j+2])
+  for v = 1, cnt do
+    set(ARGV[j+1] .. enc(last + v), ARGV[j+2+v])
+  end
+  set(ARGV[j], enc(last + cnt))
+  j = j + 3 + cnt
 end
 return 1
 `)
@@ -671,8 +802,19 @@ func (t *tx) commit(apply bool) (bool, error) {
 				args = append(args, "p", k, w.val)
 			}
 		}
+		args = append(args, len(t.adds))
+		for _, a := range t.adds {
+			args = append(args, a.key, strconv.FormatInt(a.delta, 10))
+		}
+		args = append(args, len(t.appends))
+		for _, a := range t.appends {
+			args = append(args, a.counter, a.prefix, len(a.vals))
+			for _, v := range a.vals {
+				args = append(args, v)
+			}
+		}
 	} else {
-		args = append(args, 0)
+		args = append(args, 0, 0, 0)
 	}
 	n, err := commitScript.Run(t.ctx, t.s.rdb, []string{t.s.index, t.s.lock}, args...).Int()
 	if err != nil {

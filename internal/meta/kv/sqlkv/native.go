@@ -396,6 +396,25 @@ func (t *rtx) Incr(key []byte, delta int64) (int64, error) {
 	return t.incr(key, delta)
 }
 
+// Add implements kv.Tx: SQLite has one writer, and the group commit
+// keeps counters in memory.
+func (t *rtx) Add(key []byte, delta int64) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	_, err := t.incr(key, delta)
+	return err
+}
+
+// Append implements kv.Tx: SQLite has one writer, whose group commit
+// keeps the counter in memory.
+func (t *rtx) Append(counter, prefix []byte, values ...[]byte) error {
+	if !t.write {
+		return kv.ErrReadOnly
+	}
+	return kv.AppendWithIncr(t, counter, prefix, values...)
+}
+
 // Scan steps one statement over the range; fn runs between steps, and may
 // use the transaction (another scan gets a statement of its own).
 func (t *rtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(k, v []byte) bool) error {

@@ -3,9 +3,13 @@ package sqlkv
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,7 +34,8 @@ import (
 // next-key locks, so a scanned range blocks inserts into it) and a
 // serialization failure, deadlock or lock wait timeout is kv.ErrConflict,
 // which Update retries. A View is a read-only REPEATABLE READ transaction:
-// one snapshot, never a conflict.
+// one snapshot, never a conflict. Add and Append keep counters and the
+// change feed's numbering out of the conflicts (see their methods).
 //
 // Durability is the server's: PostgreSQL commits with synchronous_commit
 // on (Options.Relaxed turns it off for the store's sessions), InnoDB with
@@ -52,15 +57,26 @@ type dialect struct {
 	// read a row and then write it deadlock on the upgrade; exclusive
 	// locks from the start make the second wait for the first instead.
 	lockReads string
+	// number takes the numbers of an Append of n values just before
+	// COMMIT, under a lock held until the transaction ends, and
+	// returns the last one.
+	number func(t *dbtx, a *appendOp) (uint64, error)
+	// add is the statement of a blind Add (key, delta), or "" to read
+	// and write the row (Incr).
+	add string
 }
 
 var postgresDialect = dialect{
 	name: "postgres",
 	schema: []string{
-		`CREATE TABLE IF NOT EXISTS cairn_kv (k bytea PRIMARY KEY, v bytea NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS cairn_kv (k bytea PRIMARY KEY, v bytea NOT NULL) WITH (fillfactor = 70)`,
 	},
 	upsert: `INSERT INTO cairn_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
 	ph:     func(n int) string { return fmt.Sprintf("$%d", n) },
+	number: pgNumber,
+	// int8send is a bigint's big-endian bytes; a bit(64) cast of the
+	// hex digits reads them back.
+	add: `INSERT INTO cairn_kv (k, v) VALUES ($1, int8send($2::bigint)) ON CONFLICT (k) DO UPDATE SET v = int8send(('x' || encode(cairn_kv.v, 'hex'))::bit(64)::bigint + $2::bigint)`,
 	conflict: func(err error) bool {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
@@ -83,6 +99,7 @@ var mysqlDialect = dialect{
 	upsert:    `INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`,
 	ph:        func(int) string { return "?" },
 	lockReads: " FOR UPDATE",
+	number:    mysqlNumber,
 	conflict: func(err error) bool {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) {
@@ -102,6 +119,11 @@ type DB struct {
 	// gate is held shared by each Update's attempt, and alone by the
 	// attempts of one that conflicted soloAfter times.
 	gate sync.RWMutex
+	// schema is PostgreSQL's current schema, which names the store's
+	// advisory locks; seqs the counters whose sequence this process
+	// has checked (see pgNumber).
+	schema string
+	seqs   sync.Map
 }
 
 var _ kv.Store = (*DB)(nil)
@@ -127,6 +149,7 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 		if opt.Relaxed {
 			cfg.RuntimeParams["synchronous_commit"] = "off"
 		}
+		cfg.RuntimeParams["enable_seqscan"] = "off"
 		s = &DB{db: stdlib.OpenDB(*cfg), d: &postgresDialect}
 	case "mysql":
 		cfg, err := mysqlConfig(metaURL)
@@ -146,6 +169,12 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 	s.db.SetConnMaxIdleTime(5 * time.Minute)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if s.d == &postgresDialect {
+		if err := s.db.QueryRowContext(cctx, "SELECT current_schema()").Scan(&s.schema); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, redact(metaURL), err)
+		}
+	}
 	for _, q := range s.d.schema {
 		if _, err := s.db.ExecContext(cctx, q); err != nil {
 			if s.d.conflict(err) {
@@ -282,6 +311,10 @@ func (s *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(kv.Tx) error)
 		sqltx.Rollback()
 		return t.err
 	}
+	if err := t.flushAppends(); err != nil {
+		sqltx.Rollback()
+		return err
+	}
 	return s.wrap(sqltx.Commit())
 }
 
@@ -304,15 +337,25 @@ func (s *DB) wrap(err error) error {
 // Close implements kv.Store.
 func (s *DB) Close() error { return s.db.Close() }
 
+// Engine names the server: "postgres" or "mysql".
+func (s *DB) Engine() string { return s.d.name }
+
 // dbtx is one transaction on the server. The first engine failure is kept
 // in err, so that a closure that hides it (turns it into its own error)
 // still has the attempt retried when it was a conflict.
 type dbtx struct {
-	s   *DB
-	tx  *sql.Tx
-	ctx context.Context
-	ro  bool
-	err error
+	s       *DB
+	tx      *sql.Tx
+	ctx     context.Context
+	ro      bool
+	appends []appendOp
+	err     error
+}
+
+// appendOp is an Append waiting for the commit.
+type appendOp struct {
+	counter, prefix []byte
+	vals            [][]byte
 }
 
 // lock is the suffix of the transaction's reads.
@@ -431,6 +474,209 @@ func (t *dbtx) Incr(key []byte, delta int64) (int64, error) {
 		return 0, kv.ErrReadOnly
 	}
 	return kv.IncrWithGetPut(t, key, delta)
+}
+
+// Add implements kv.Tx. On PostgreSQL it is one upsert that adds to the
+// row without the transaction reading it: a serializable transaction
+// takes predicate locks on the index pages it reads, and reading a
+// counter's row would make every two transactions that move counters on
+// one page (the shards of a sharded counter) conflict. On InnoDB,
+// whose locks are per row, it is Incr.
+func (t *dbtx) Add(key []byte, delta int64) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if t.s.d.add == "" {
+		_, err := kv.IncrWithGetPut(t, key, delta)
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.d.add, key, delta); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// Append implements kv.Tx: the values wait for the commit, where the
+// dialect takes their numbers under a lock held until the transaction
+// ends, so numbers follow commit order and appending transactions wait
+// for each other only for the last statements of their commits, instead
+// of conflicting over the counter.
+func (t *dbtx) Append(counter, prefix []byte, values ...[]byte) error {
+	if t.ro {
+		return kv.ErrReadOnly
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	a := appendOp{counter: bytes.Clone(counter), prefix: bytes.Clone(prefix), vals: make([][]byte, len(values))}
+	for i, v := range values {
+		a.vals[i] = bytes.Clone(v)
+		if a.vals[i] == nil {
+			a.vals[i] = []byte{}
+		}
+	}
+	t.appends = append(t.appends, a)
+	return nil
+}
+
+// flushAppends numbers and inserts the transaction's appends.
+func (t *dbtx) flushAppends() error {
+	for i := range t.appends {
+		a := &t.appends[i]
+		last, err := t.s.d.number(t, a)
+		if err != nil {
+			return err
+		}
+		first := last - uint64(len(a.vals)) + 1
+		var q strings.Builder
+		q.WriteString("INSERT INTO cairn_kv (k, v) VALUES ")
+		args := make([]any, 0, 2*len(a.vals))
+		for j, v := range a.vals {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "(%s, %s)", t.s.d.ph(2*j+1), t.s.d.ph(2*j+2))
+			args = append(args, kv.SeqKey(a.prefix, first+uint64(j)), v)
+		}
+		if _, err := t.tx.ExecContext(t.ctx, q.String(), args...); err != nil {
+			return t.fail(err)
+		}
+	}
+	return nil
+}
+
+// pgNumber numbers an append from a PostgreSQL sequence (one per counter,
+// in the store's schema), under a transaction-scoped advisory lock that
+// every appender to the counter takes: the numbers are taken in the order
+// the lock is granted, and each holder commits before the next gets it,
+// so a reader that sees number n sees every lower number already
+// committed. A sequence is not transactional, so a serializable
+// transaction takes its numbers without reading a row others write: no
+// conflict. The counter's row is left as it was.
+func pgNumber(t *dbtx, a *appendOp) (uint64, error) {
+	seq, err := t.s.pgSequence(t.ctx, a.counter, a.prefix)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "SELECT pg_advisory_xact_lock($1)", t.s.lockID(a.counter)); err != nil {
+		return 0, t.fail(err)
+	}
+	var last int64
+	err = t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT setval('%s', nextval('%s') + $1)", seq, seq), int64(len(a.vals)-1)).Scan(&last)
+	if err != nil {
+		return 0, t.fail(err)
+	}
+	return uint64(last), nil
+}
+
+// lockID is the advisory lock of a counter: advisory locks are
+// database-wide, so the schema is part of it.
+func (s *DB) lockID(counter []byte) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s.schema))
+	h.Write([]byte{0})
+	h.Write(counter)
+	return int64(h.Sum64())
+}
+
+// pgSequence returns the name of counter's sequence, creating it the
+// first time and, once per process, moving it past the counter's row and
+// the last key under prefix (a volume loaded from a dump, or written
+// before the sequence existed), under the advisory lock so that no
+// appender holds numbers meanwhile.
+func (s *DB) pgSequence(ctx context.Context, counter, prefix []byte) (string, error) {
+	name := "cairn_seq_" + hex.EncodeToString(counter)
+	if len(name) > 63 {
+		sum := sha1.Sum(counter)
+		name = "cairn_seq_" + hex.EncodeToString(sum[:16])
+	}
+	if _, ok := s.seqs.Load(name); ok {
+		return name, nil
+	}
+	if _, err := s.db.ExecContext(ctx, "CREATE SEQUENCE IF NOT EXISTS "+name+" MINVALUE 0 START 0"); err != nil && !s.d.conflict(err) && !isCode(err, "42P07") {
+		return "", s.wrap(err)
+	}
+	err := func() error {
+		tx, err := s.db.BeginTx(ctx, nil) // READ COMMITTED: each statement sees the latest
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", s.lockID(counter)); err != nil {
+			return err
+		}
+		var floor uint64
+		var v []byte
+		err = tx.QueryRowContext(ctx, "SELECT v FROM cairn_kv WHERE k = $1", counter).Scan(&v)
+		if err == nil && len(v) == 8 {
+			floor = binary.BigEndian.Uint64(v)
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var k []byte
+		q := "SELECT k FROM cairn_kv WHERE k >= $1"
+		args := []any{prefix}
+		if end := kv.PrefixEnd(prefix); end != nil {
+			q += " AND k < $2"
+			args = append(args, end)
+		}
+		err = tx.QueryRowContext(ctx, q+" ORDER BY k DESC LIMIT 1", args...).Scan(&k)
+		if err == nil && len(k) == len(prefix)+8 {
+			floor = max(floor, binary.BigEndian.Uint64(k[len(prefix):]))
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var cur int64
+		var called bool
+		if err := tx.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+name).Scan(&cur, &called); err != nil {
+			return err
+		}
+		if !called {
+			cur-- // the next nextval returns last_value itself
+		}
+		if int64(floor) > cur {
+			if _, err := tx.ExecContext(ctx, "SELECT setval('"+name+"', $1)", int64(floor)); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		return "", s.wrap(err)
+	}
+	s.seqs.Store(name, true)
+	return name, nil
+}
+
+// isCode reports whether err is PostgreSQL's error code.
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+// mysqlNumber numbers an append from the counter's row, read with a
+// locking read (which InnoDB answers from the latest committed version,
+// not the transaction's snapshot) as the transaction's last statements:
+// the row lock, held until the transaction ends, orders the appenders,
+// who wait for each other's commits rather than conflict.
+func mysqlNumber(t *dbtx, a *appendOp) (uint64, error) {
+	var v []byte
+	var last uint64
+	err := t.tx.QueryRowContext(t.ctx, "SELECT v FROM cairn_kv WHERE k = ? FOR UPDATE", a.counter).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return 0, t.fail(err)
+	case len(v) != 8:
+		return 0, fmt.Errorf("kv: counter %q holds %d bytes", a.counter, len(v))
+	default:
+		last = binary.BigEndian.Uint64(v)
+	}
+	last += uint64(len(a.vals))
+	if _, err := t.tx.ExecContext(t.ctx, t.s.d.upsert, a.counter, binary.BigEndian.AppendUint64(nil, last)); err != nil {
+		return 0, t.fail(err)
+	}
+	return last, nil
 }
 
 // scanPage is the most rows a scan reads in one statement. Rows are read
