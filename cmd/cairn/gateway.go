@@ -256,8 +256,12 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 			return err
 		}
 	}
+	// A gateway keeps nothing buffered across requests: cut off from the
+	// others for longer than the session timeout, it goes on under a new
+	// session. With a mount in the process it must not (its buffered
+	// writes would outlive the session).
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: cmd.Name() + " " + o.address, mountpoint: o.mount,
-		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, renewSession: o.mount == ""})
 	if err != nil {
 		return err
 	}

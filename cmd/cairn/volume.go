@@ -116,9 +116,12 @@ type volumeOptions struct {
 	logger     *slog.Logger
 	session    string // process description; empty: no session
 	mountpoint string // where the process mounts the volume, if it does
-	cache      int64
-	directIO   bool // file block store: O_DIRECT writes
-	durable    durability
+	// renewSession: a session the others ended is registered again
+	// (meta.Options.RenewLostSession).
+	renewSession bool
+	cache        int64
+	directIO     bool // file block store: O_DIRECT writes
+	durable      durability
 	// noSweeper: no background deletion or reclaiming (fsck reports
 	// the volume as it is).
 	noSweeper bool
@@ -129,7 +132,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	if err != nil {
 		return nil, err
 	}
-	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger, ProcessGone: processGone})
+	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger, ProcessGone: processGone, RenewLostSession: opt.renewSession})
 	if err != nil {
 		store.Close()
 		if errors.Is(err, meta.ErrNotFormatted) {

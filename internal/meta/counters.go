@@ -74,10 +74,30 @@ func shardSuffix(sess uint64, slot uint16) []byte {
 
 func shardPrefix(name string) []byte { return configKey(name + "/") }
 
+// shardTx is the transaction of update: it carries its counter shard.
+type shardTx struct {
+	kv.Tx
+	shard []byte
+}
+
+// update is store.Update for a change made outside mutate that may move
+// the volume counters: the transaction gets a slot of its own.
+func (m *FS) update(ctx context.Context, fn func(tx kv.Tx) error) error {
+	slot := m.shards.get()
+	defer m.shards.put(slot)
+	shard := shardSuffix(m.SessionID(), slot)
+	return m.store.Update(ctx, func(tx kv.Tx) error { return fn(&shardTx{Tx: tx, shard: shard}) })
+}
+
 // shardKey is the shard of counter name that tx moves.
 func (m *FS) shardKey(tx kv.Tx, name string) []byte {
-	if at, ok := tx.(*aclTx); ok && at.shard != nil {
-		return append(shardPrefix(name), at.shard...)
+	switch t := tx.(type) {
+	case *aclTx:
+		if t.shard != nil {
+			return append(shardPrefix(name), t.shard...)
+		}
+	case *shardTx:
+		return append(shardPrefix(name), t.shard...)
 	}
 	return append(shardPrefix(name), shardSuffix(m.SessionID(), 0)...)
 }

@@ -93,6 +93,11 @@ type Options struct {
 	// restarted server reclaims what its killed predecessor left at
 	// once). It must answer false when it cannot tell.
 	ProcessGone func(host string, pid int) bool
+	// RenewLostSession registers a client whose session the others ended
+	// (it missed heartbeats) again under a new session, for clients that
+	// buffer nothing across requests (a gateway). Off, such a client's
+	// data changes fail with ErrSessionLost until it is restarted.
+	RenewLostSession bool
 }
 
 func (o *Options) setDefaults() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"syscall"
 	"time"
@@ -32,10 +33,20 @@ type SessionInfo struct {
 }
 
 type session struct {
-	info SessionInfo
+	info SessionInfo // info.ID under m.sessMu: a renewed session changes it
 	stop chan struct{}
 	done chan struct{}
 }
+
+// ErrSessionLost is the error of a change refused because this client's
+// session was ended by the others: it missed heartbeats for longer than
+// the session timeout (a network partition, a paused process), they
+// released its locks and open files, and what it kept buffered may be
+// older than what they wrote since. Errors wrap it together with EIO.
+var ErrSessionLost = errors.New("meta: this client's session was ended by the other clients after it missed heartbeats; its changes are refused (restart it)")
+
+// errSessionGone: the heartbeat found the session's record removed.
+var errSessionGone = errors.New("meta: session record removed")
 
 // openTable counts this client's open handles per inode.
 type openTable struct {
@@ -166,8 +177,19 @@ func (m *FS) heartbeat(s *session) {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), m.opts.SessionTimeout/5)
-		if err := m.touchSession(ctx, s); err != nil {
-			m.log.Warn("session heartbeat failed", "session", s.info.ID, "err", err)
+		if err := m.touchSession(ctx, s); errors.Is(err, errSessionGone) {
+			if !m.opts.RenewLostSession {
+				m.log.Error("this client's session was ended by the other clients after it missed heartbeats; changes are refused until it is restarted", "session", s.info.ID)
+				cancel()
+				return
+			}
+			if id, err := m.renewSession(ctx, s); err != nil {
+				m.log.Warn("renewing the session failed", "err", err)
+			} else {
+				m.log.Warn("this client's session was ended by the other clients after it missed heartbeats; it goes on under a new one", "session", id)
+			}
+		} else if err != nil {
+			m.log.Warn("session heartbeat failed", "session", m.SessionID(), "err", err)
 		}
 		if n, err := m.CleanDeadSessions(ctx); err != nil {
 			m.log.Warn("cleaning dead sessions failed", "err", err)
@@ -181,9 +203,19 @@ func (m *FS) heartbeat(s *session) {
 	}
 }
 
+// touchSession refreshes the session's heartbeat; errSessionGone when its
+// record was removed (never written back: the others have cleaned up
+// after it).
 func (m *FS) touchSession(ctx context.Context, s *session) error {
+	m.sessMu.Lock()
+	info := s.info
+	m.sessMu.Unlock()
 	return m.store.Update(ctx, func(tx kv.Tx) error {
-		info := s.info
+		if _, err := tx.Get(sessionKey(info.ID)); errors.Is(err, kv.ErrNotFound) {
+			return errSessionGone
+		} else if err != nil {
+			return err
+		}
 		info.Heartbeat = m.opts.Now().UTC()
 		b, err := json.Marshal(info)
 		if err != nil {
@@ -191,6 +223,52 @@ func (m *FS) touchSession(ctx context.Context, s *session) error {
 		}
 		return tx.Put(sessionKey(info.ID), b)
 	})
+}
+
+// renewSession registers s again under a new id, after the others ended
+// it: for a client that keeps nothing across requests (a gateway), whose
+// later changes are its own.
+func (m *FS) renewSession(ctx context.Context, s *session) (uint64, error) {
+	m.sessMu.Lock()
+	info := s.info
+	m.sessMu.Unlock()
+	err := m.store.Update(ctx, func(tx kv.Tx) error {
+		id, err := tx.Incr(configKey(cfgNextSess), 1)
+		if err != nil {
+			return err
+		}
+		info.ID = uint64(id)
+		now := m.opts.Now().UTC()
+		info.Heartbeat = now
+		b, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		return tx.Put(sessionKey(info.ID), b)
+	})
+	if err != nil {
+		return 0, err
+	}
+	m.sessMu.Lock()
+	s.info.ID = info.ID
+	m.sessMu.Unlock()
+	return info.ID, nil
+}
+
+// checkSession fails with ErrSessionLost when this client's session was
+// ended by the others: read inside a transaction that commits data, it
+// keeps a client that was cut off (and whose locks and open files the
+// others released) from writing over what they wrote since.
+func (m *FS) checkSession(tx kv.Tx) error {
+	sid := m.SessionID()
+	if sid == 0 {
+		return nil
+	}
+	_, err := tx.Get(sessionKey(sid))
+	if errors.Is(err, kv.ErrNotFound) {
+		return fmt.Errorf("%w (session %d): %w", ErrSessionLost, sid, syscall.EIO)
+	}
+	return err
 }
 
 // CloseSession ends this client's session: inodes it kept for open handles
@@ -288,7 +366,7 @@ func (m *FS) removeSession(ctx context.Context, sid uint64, dead bool) error {
 
 // freeSustained deletes an unlinked inode that session sid kept open.
 func (m *FS) freeSustained(ctx context.Context, sid uint64, ino posix.Ino) error {
-	return m.store.Update(ctx, func(tx kv.Tx) error {
+	return m.update(ctx, func(tx kv.Tx) error {
 		if err := tx.Delete(openKey(sid, ino)); err != nil {
 			return err
 		}
@@ -400,7 +478,7 @@ func (m *FS) Release(ctx context.Context, ino posix.Ino) error {
 	}
 	defer m.opens.doneDying([]posix.Ino{ino})
 	sid := m.SessionID()
-	return m.store.Update(ctx, func(tx kv.Tx) error {
+	return m.update(ctx, func(tx kv.Tx) error {
 		if _, err := tx.Get(unlinkedKey(ino)); errors.Is(err, kv.ErrNotFound) {
 			return nil
 		} else if err != nil {

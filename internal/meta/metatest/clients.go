@@ -2,10 +2,13 @@ package metatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
@@ -162,5 +165,90 @@ func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 	}
 	if st2, _ := clients[1].StatFS(bg); st2 != st {
 		t.Fatalf("statfs after a session ended: %+v, was %+v", st2, st)
+	}
+}
+
+// testLostSession: a client cut off for longer than the session timeout
+// is cleaned up by the others, who may then write what it had locked;
+// when it comes back its data changes (writes, truncates) fail with
+// ErrSessionLost and EIO instead of overwriting theirs, and its heartbeat
+// does not bring the session back. A client that renews lost sessions (a
+// gateway) goes on under a new one.
+func testLostSession(t *testing.T, ns func(t *testing.T) kv.Store) {
+	store := ns(t)
+	defer store.Close()
+	if _, err := meta.FormatVolume(bg, store, meta.Format{Name: "l", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	frozen := func() time.Time { return now } // the cut-off clients' heartbeats stay old
+	later := func() time.Time { return now.Add(time.Hour) }
+	open := func(clock func() time.Time, renew bool) *meta.FS {
+		m, err := meta.Open(bg, store, meta.Options{Now: clock, SessionTimeout: 200 * time.Millisecond, RenewLostSession: renew, SliceDeleteDelay: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		if _, err := m.NewSession(bg, meta.SessionInfo{}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var back atomic.Bool // g's network is back: its clock agrees with b's
+	a, g := open(frozen, false), open(func() time.Time {
+		if back.Load() {
+			return later()
+		}
+		return now
+	}, true)
+	aID, gID := a.SessionID(), g.SessionID()
+	f := mk(t, a, posix.Root, posix.RootIno, "f", posix.TypeFile, 0o644)
+	write := func(m *meta.FS, id uint64, size uint32) error {
+		_, err := m.Write(bg, posix.Root, f.Ino, meta.WriteRequest{Slice: meta.Slice{ID: id, Size: size, Len: size}})
+		return err
+	}
+	if err := write(a, 1, 100); err != nil {
+		t.Fatal(err)
+	}
+	// b, whose clock is an hour on, finds a and g dead and cleans up.
+	b := open(later, false)
+	if n, err := b.CleanDeadSessions(bg); err != nil || n != 2 {
+		t.Fatalf("CleanDeadSessions = %d, %v", n, err)
+	}
+	if err := write(b, 2, 5000); err != nil {
+		t.Fatal(err)
+	}
+	back.Store(true)
+	// a comes back: refused, and b's data stays.
+	for what, err := range map[string]error{
+		"write": write(a, 3, 100),
+		"truncate": func() error {
+			_, err := a.SetAttr(bg, posix.Root, f.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 10})
+			return err
+		}(),
+	} {
+		if !errors.Is(err, meta.ErrSessionLost) || !errors.Is(err, syscall.EIO) {
+			t.Fatalf("%s by a client whose session was ended: %v", what, err)
+		}
+	}
+	if at, _ := b.GetAttr(bg, f.Ino); at.Length != 5000 {
+		t.Fatalf("length %d after the lost client's refused changes, want b's 5000", at.Length)
+	}
+	// Its heartbeat does not bring the session back; g's renews its own.
+	time.Sleep(300 * time.Millisecond)
+	ss, err := b.ListSessions(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		if s.ID == aID || s.ID == gID {
+			t.Fatalf("session %d, ended by b, is back", s.ID)
+		}
+	}
+	if id := g.SessionID(); id == gID || id == 0 {
+		t.Fatalf("the renewing client's session is %d (was %d)", id, gID)
+	}
+	if err := write(g, 4, 6000); err != nil {
+		t.Fatalf("write under the renewed session: %v", err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/memkv"
@@ -61,4 +63,26 @@ func TestRedis(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestRedisCluster runs the suite on a Redis Cluster, whose master for
+// the first volume's slot is killed a second in and started again once
+// its replica has taken over.
+func TestRedisCluster(t *testing.T) {
+	c := testsrv.StartRedisCluster(t)
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Second)
+		c.Failover(t, "{v1}")
+	}()
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		s, err := rediskv.Open(context.Background(), fmt.Sprintf("redis://%s?prefix=v%d&wait=1", c.Addrs(), n.Add(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	<-done
 }

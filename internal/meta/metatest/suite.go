@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ReadDirCursor", testReadDirCursor},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"IndependentClients", testIndependentClients},
+		{"LostSession", testLostSession},
 		{"PutFile", testPutFile},
 		{"InlineData", testInlineData},
 		{"ReadDirPlus", testReadDirPlus},

@@ -38,26 +38,41 @@
 // commit answers "conflict" and backs off, so the holder's next run sees
 // a still store and commits.
 //
+// # Failover
+//
+// On Sentinel and Cluster (see Open), a transaction that meets a master
+// unreachable or failing over runs again for up to 30 seconds. A commit
+// whose answer was lost may have been applied, so each applying commit
+// leaves a token for a minute ("{P}t:..."), which a commit that failed
+// that way looks for before running again. With wait=N a commit counts
+// only once N replicas have it (WAIT).
+//
 // # Durability
 //
 // A commit is acknowledged once Redis has applied it; it survives a power
 // cut only if the server was told so (appendonly yes, appendfsync
-// always). Store.Persistence reports the server's setting.
+// always), and a failover only if a replica had it (wait=N).
+// Store.Persistence reports the setting.
 package rediskv
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,9 +83,12 @@ import (
 // Store is a kv.Store on one Redis database.
 type Store struct {
 	rdb    redis.UniversalClient
+	kind   string // "server", "sentinel" or "cluster"
 	prefix string // "{P}:": a value key is prefix + key
 	index  string // "{P}i": the sorted set of every key
 	lock   string // "{P}L": the commit lock
+	token  string // "{P}t:": commit tokens (see commit)
+	wait   int    // replicas each commit waits for
 	closed atomic.Bool
 }
 
@@ -78,15 +96,23 @@ var _ kv.Store = (*Store)(nil)
 
 // Open opens the store a META-URL names:
 //
-//	redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&...]   (rediss:// for TLS)
+//	redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&...]           one server
+//	redis://[[USER]:PASSWORD@]MASTER,SENTINEL[,SENTINEL...][:PORT][/DB]  Sentinel
+//	redis://[[USER]:PASSWORD@]HOST:PORT,HOST:PORT[,...][?prefix=P]       Cluster
 //
-// The other query parameters are go-redis's (dial_timeout, pool_size, ...).
-// Several volumes may share a database under different prefixes. The
-// caller must Close the store.
+// (rediss:// for TLS; JuiceFS's forms). With Sentinel the first name is
+// the master's, and sentinels without a port take the last one's (26379
+// by default); the password is the master's. Several addresses without a
+// master name are a Redis Cluster's nodes. A single server's other query
+// parameters are go-redis's (dial_timeout, pool_size, ...); every form
+// takes wait=N: each commit waits until N replicas have it (Redis WAIT),
+// so that a failover to a replica cannot lose it. Several volumes may
+// share a database under different prefixes. The caller must Close the
+// store.
 func Open(ctx context.Context, metaURL string) (*Store, error) {
 	u, err := url.Parse(metaURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis: bad META-URL: %v", err)
+		return nil, fmt.Errorf("redis: bad META-URL: %v", redactText(metaURL, err.Error()))
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("redis: %q is not a redis:// or rediss:// URL", redact(metaURL))
@@ -100,12 +126,27 @@ func Open(ctx context.Context, metaURL string) (*Store, error) {
 		return nil, fmt.Errorf("redis: prefix %q may not contain braces", prefix)
 	}
 	q.Del("prefix")
+	s := &Store{prefix: "{" + prefix + "}:", index: "{" + prefix + "}i", lock: "{" + prefix + "}L", token: "{" + prefix + "}t:"}
+	if w := q.Get("wait"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("redis: bad META-URL: wait=%q is not a number of replicas", w)
+		}
+		s.wait = n
+		q.Del("wait")
+	}
 	u.RawQuery = q.Encode()
-	opt, err := redis.ParseURL(u.String())
+	if strings.Contains(u.Host, ",") {
+		s.rdb, s.kind, err = multiHostClient(u)
+	} else {
+		var opt *redis.Options
+		if opt, err = redis.ParseURL(u.String()); err == nil {
+			s.rdb, s.kind = redis.NewClient(opt), "server"
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redis: bad META-URL: %v", err)
 	}
-	s := &Store{rdb: redis.NewClient(opt), prefix: "{" + prefix + "}:", index: "{" + prefix + "}i", lock: "{" + prefix + "}L"}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(cctx).Err(); err != nil {
@@ -113,6 +154,57 @@ func Open(ctx context.Context, metaURL string) (*Store, error) {
 		return nil, fmt.Errorf("redis: cannot reach the metadata store at %s: %w", redact(metaURL), err)
 	}
 	return s, nil
+}
+
+// multiHostClient is the Sentinel or Cluster client of a URL whose host
+// part lists several names.
+func multiHostClient(u *url.URL) (redis.UniversalClient, string, error) {
+	parts := strings.Split(u.Host, ",")
+	master := ""
+	if !strings.Contains(parts[0], ":") {
+		master, parts = parts[0], parts[1:]
+	}
+	if len(parts) == 0 || parts[0] == "" {
+		return nil, "", errors.New("no address after the master's name")
+	}
+	// Addresses without a port take the last one's.
+	port := "26379"
+	if master == "" {
+		port = "6379"
+	}
+	if _, p, err := net.SplitHostPort(parts[len(parts)-1]); err == nil {
+		port = p
+	}
+	for i, a := range parts {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			parts[i] = net.JoinHostPort(a, port)
+		}
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	var tlsConf *tls.Config
+	if u.Scheme == "rediss" {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	db := 0
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, "", fmt.Errorf("database %q is not a number", p)
+		}
+		db = n
+	}
+	if u.RawQuery != "" {
+		return nil, "", fmt.Errorf("a Sentinel or Cluster URL takes only prefix and wait, not %q", u.RawQuery)
+	}
+	if master != "" {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: parts,
+			Username: user, Password: pass, DB: db, TLSConfig: tlsConf}), "sentinel", nil
+	}
+	if db != 0 {
+		return nil, "", errors.New("a Redis Cluster has only database 0")
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: parts, Username: user, Password: pass, TLSConfig: tlsConf}), "cluster", nil
 }
 
 // redact drops a password from a URL for messages.
@@ -126,20 +218,64 @@ func redact(metaURL string) string {
 	return metaURL
 }
 
+// redactText drops the user information of metaURL from msg.
+func redactText(metaURL, msg string) string {
+	if i := strings.Index(metaURL, "://"); i >= 0 {
+		if j := strings.LastIndex(metaURL, "@"); j > i+3 {
+			msg = strings.ReplaceAll(msg, metaURL[i+3:j], "xxxxx")
+		}
+	}
+	return msg
+}
+
 // Persistence reports the server's append-only-file settings: durable is
 // true when every write is on stable storage before Redis answers
 // (appendonly yes, appendfsync always).
 func (s *Store) Persistence(ctx context.Context) (durable bool, setting string, err error) {
-	v := map[string]string{}
-	for _, name := range []string{"appendonly", "appendfsync"} {
-		r, err := s.rdb.ConfigGet(ctx, name).Result()
+	check := func(ctx context.Context, c *redis.Client) (bool, string, error) {
+		v := map[string]string{}
+		for _, name := range []string{"appendonly", "appendfsync"} {
+			r, err := c.ConfigGet(ctx, name).Result()
+			if err != nil {
+				return false, "", err
+			}
+			v[name] = r[name]
+		}
+		return v["appendonly"] == "yes" && v["appendfsync"] == "always",
+			fmt.Sprintf("appendonly %s, appendfsync %s", v["appendonly"], v["appendfsync"]), nil
+	}
+	switch c := s.rdb.(type) {
+	case *redis.Client:
+		durable, setting, err = check(ctx, c)
+		if err != nil || s.kind == "server" {
+			return durable, setting, err
+		}
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		durable = true
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			d, st, err := check(ctx, m)
+			mu.Lock()
+			defer mu.Unlock()
+			if !d {
+				durable, setting = false, st+" on "+m.Options().Addr
+			} else if setting == "" {
+				setting = st
+			}
+			return err
+		})
 		if err != nil {
 			return false, "", err
 		}
-		v[name] = r[name]
+	default:
+		return false, "", fmt.Errorf("redis: unknown client %T", c)
 	}
-	setting = fmt.Sprintf("appendonly %s, appendfsync %s", v["appendonly"], v["appendfsync"])
-	return v["appendonly"] == "yes" && v["appendfsync"] == "always", setting, nil
+	// A failover promotes a replica, which has only what was replicated
+	// to it: a commit is safe from it only once a replica has it.
+	if durable && s.wait == 0 {
+		return false, setting + ", and commits do not wait for a replica (add wait=1 to the URL)", nil
+	}
+	return durable, setting, nil
 }
 
 // Close implements kv.Store.
@@ -170,8 +306,13 @@ const (
 	lockTTL   = 5 * time.Second
 )
 
+// outageLimit is how long an Update or View waits out a server that is
+// unreachable or failing over before it reports the error.
+const outageLimit = 30 * time.Second
+
 func (s *Store) retry(ctx context.Context, ro bool, fn func(kv.Tx) error) error {
 	var err error
+	var outage time.Time // when the current run of transient failures began
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		if s.closed.Load() {
 			return fmt.Errorf("redis: %w", kv.ErrClosed)
@@ -187,6 +328,23 @@ func (s *Store) retry(ctx context.Context, ro bool, fn func(kv.Tx) error) error 
 		if token != "" {
 			s.releaseLock(token)
 		}
+		if transient(err) && !s.closed.Load() {
+			// A server restarting, a failover under way: wait it out.
+			if outage.IsZero() {
+				outage = time.Now()
+			}
+			if time.Since(outage) > outageLimit {
+				return err
+			}
+			attempt-- // not a conflict
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(100+rand.IntN(200)) * time.Millisecond):
+			}
+			continue
+		}
+		outage = time.Time{}
 		if !errors.Is(err, kv.ErrConflict) {
 			return err
 		}
@@ -198,6 +356,41 @@ func (s *Store) retry(ctx context.Context, ro bool, fn func(kv.Tx) error) error 
 		}
 	}
 	return fmt.Errorf("redis: gave up after %d attempts: %w", maxRetries, err)
+}
+
+// transient reports a failure that a later attempt may not meet: the
+// connection lost or refused, a cluster or a master failing over, a
+// server loading its data.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ee *engineError
+	if !errors.As(err, &ee) {
+		if !errors.As(err, new(redis.Error)) && !errors.As(err, new(net.Error)) {
+			return false // the closure's own error (an errno...), or none
+		}
+	}
+	if errors.Is(err, kv.ErrConflict) || errors.Is(err, kv.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno == syscall.ECONNREFUSED || errno == syscall.ECONNRESET || errno == syscall.EPIPE
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS", "UNBLOCKED", "MOVED", "ASK "} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return strings.Contains(msg, "sentinel") || strings.Contains(msg, "connection pool timeout") ||
+		strings.Contains(msg, "use of closed network connection")
 }
 
 // takeLock tries to take the commit lock, returning its token, or "" when
@@ -263,8 +456,15 @@ func (s *Store) wrap(err error) error {
 	case errors.Is(err, redis.ErrClosed), s.closed.Load():
 		return fmt.Errorf("redis: %v: %w", err, kv.ErrClosed)
 	}
-	return fmt.Errorf("redis: %w", err)
+	return &engineError{err}
 }
+
+// engineError is a failure of Redis or of the way to it (as opposed to an
+// error of the transaction's closure), which transient classifies.
+type engineError struct{ err error }
+
+func (e *engineError) Error() string { return "redis: " + e.err.Error() }
+func (e *engineError) Unwrap() error { return e.err }
 
 // callClosure runs fn, turning a panic into an error.
 func callClosure(fn func(kv.Tx) error, t kv.Tx) (err error) {
@@ -669,7 +869,8 @@ func flag(b bool) string {
 
 // commitScript checks what a transaction read and, when nothing changed,
 // applies its writes. KEYS: the index and the commit lock. ARGV: the
-// value-key prefix; the lock's token if the caller holds it; the number of values
+// value-key prefix; the lock's token if the caller holds it; the key of the
+// commit's token, set for a minute when it applies (or ""); the number of values
 // read, then for each its key and its SHA-1 ("" when it was absent); the
 // number of ranges, then for each its ZRANGEBYLEX bounds and the digest of
 // its keys; the number of writes, then for each "p" key value or "d" key;
@@ -679,11 +880,13 @@ func flag(b bool) string {
 // them; a counter that is not 8 bytes fails the script before it writes).
 // It answers 1 when it applied the writes, 0 on a conflict (or while
 // another transaction holds the lock).
-var commitScript = redis.NewScript(`
+var commitScript = redis.NewScript(commitSource)
+
+const commitSource = `
 local p, idx = ARGV[1], KEYS[1]
 local held = redis.call("GET", KEYS[2])
 if held and held ~= ARGV[2] then return 0 end
-local i = 3
+local i = 4
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local v = redis.call("GET", p .. ARGV[i])
@@ -774,13 +977,26 @@ for _ = 1, na do
   set(ARGV[j], enc(last + cnt))
   j = j + 3 + cnt
 end
+if ARGV[3] ~= "" then redis.call("SET", ARGV[3], "1", "PX", 60000) end
 return 1
-`)
+`
 
 // commit runs the commit script, with the writes when apply is set (else
 // it only checks the reads). It reports whether nothing read had changed.
+//
+// A commit whose answer is lost (the connection dropped, the master
+// failed over) may or may not have been applied; running the closure
+// again could then see its own writes (a create finding its file). So an
+// applying commit leaves a token that lives a minute, and a commit that
+// failed for a transient reason asks whether its token is there: if it
+// is, the commit was applied. With wait=N, the script and a WAIT go down
+// one connection, and the commit counts only once N replicas have it.
 func (t *tx) commit(apply bool) (bool, error) {
-	args := []any{t.s.prefix, t.token, len(t.reads)}
+	tokenKey := ""
+	if apply {
+		tokenKey = t.s.token + strconv.FormatUint(rand.Uint64(), 36)
+	}
+	args := []any{t.s.prefix, t.token, tokenKey, len(t.reads)}
 	for k, r := range t.reads {
 		sum := ""
 		if !r.absent {
@@ -816,9 +1032,87 @@ func (t *tx) commit(apply bool) (bool, error) {
 	} else {
 		args = append(args, 0, 0, 0)
 	}
-	n, err := commitScript.Run(t.ctx, t.s.rdb, []string{t.s.index, t.s.lock}, args...).Int()
+	keys := []string{t.s.index, t.s.lock}
+	var n int
+	var err error
+	if apply && t.s.wait > 0 {
+		n, err = t.s.commitAndWait(t.ctx, keys, args)
+	} else {
+		n, err = commitScript.Run(t.ctx, t.s.rdb, keys, args...).Int()
+	}
+	if err != nil && apply && transient(err) && !t.s.closed.Load() {
+		if t.s.applied(t.ctx, tokenKey) {
+			return true, nil
+		}
+	}
 	if err != nil {
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// commitAndWait runs the commit script and a WAIT for the store's
+// replicas on one connection to the master (WAIT counts the replicas that
+// have the connection's last write), and answers the script's result once
+// enough replicas have the commit, waiting up to outageLimit for them (a
+// replica restarting after a failover). A commit applied on the master
+// that no replica takes in that time is an error, not a conflict: it is
+// not rerun.
+func (s *Store) commitAndWait(ctx context.Context, keys []string, args []any) (int, error) {
+	var node *redis.Client
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		var err error
+		if node, err = c.MasterForKey(ctx, s.index); err != nil {
+			return 0, err
+		}
+	case *redis.Client:
+		node = c
+	}
+	conn := node.Conn()
+	defer conn.Close()
+	var res *redis.Cmd
+	var wait *redis.Cmd
+	_, err := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		res = p.Eval(ctx, commitSource, keys, args...)
+		wait = p.Do(ctx, "WAIT", s.wait, 1000)
+		return nil
+	})
+	if res == nil || (err != nil && res.Err() == nil && wait.Err() == nil) {
+		return 0, err
+	}
+	n, err := res.Int()
+	if err != nil || n != 1 {
+		return n, err
+	}
+	deadline := time.Now().Add(outageLimit)
+	for {
+		got, err := wait.Int()
+		if err != nil {
+			return 0, err
+		}
+		if got >= s.wait {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("redis: a commit was applied on the master but %d replicas did not acknowledge it within %v (%d did)", s.wait, outageLimit, got)
+		}
+		wait = conn.Do(ctx, "WAIT", s.wait, 1000)
+	}
+}
+
+// applied asks whether the commit that left tokenKey was applied,
+// waiting out an outage for up to outageLimit.
+func (s *Store) applied(ctx context.Context, tokenKey string) bool {
+	deadline := time.Now().Add(outageLimit)
+	for {
+		n, err := s.rdb.Exists(ctx, tokenKey).Result()
+		if err == nil {
+			return n == 1
+		}
+		if !transient(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
