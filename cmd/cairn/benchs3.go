@@ -86,7 +86,7 @@ AWS_SECRET_ACCESS_KEY. Requests are signed with SigV4 (UNSIGNED-PAYLOAD).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.endpoint, "endpoint", "", "S3 endpoint URL, e.g. http://127.0.0.1:9000")
+	fl.StringVar(&o.endpoint, "endpoint", "", "S3 endpoint URL, e.g. http://127.0.0.1:9000; several, comma-separated, are taken in turn (gateways of one volume)")
 	fl.StringVar(&o.accessKey, "access-key", "", "access key (default $AWS_ACCESS_KEY_ID)")
 	fl.StringVar(&o.secretKey, "secret-key", "", "secret key (default $AWS_SECRET_ACCESS_KEY)")
 	fl.StringVar(&o.region, "region", "us-east-1", "region to sign for")
@@ -107,13 +107,14 @@ AWS_SECRET_ACCESS_KEY. Requests are signed with SigV4 (UNSIGNED-PAYLOAD).`,
 }
 
 type s3client struct {
-	o    benchS3Options
-	http *http.Client
-	base *url.URL
+	o     benchS3Options
+	http  *http.Client
+	bases []*url.URL    // the endpoints, taken in turn
+	next  atomic.Uint64 // the next request's endpoint
 }
 
 func (c *s3client) do(ctx context.Context, method, key string, query url.Values, body []byte) (*http.Response, error) {
-	u := *c.base
+	u := *c.bases[c.next.Add(1)%uint64(len(c.bases))]
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + c.o.bucket
 	if key != "" {
 		u.Path += "/" + key
@@ -164,15 +165,19 @@ func (c *s3client) list(ctx context.Context, q url.Values) (listPage, error) {
 }
 
 func runBenchS3(ctx context.Context, o benchS3Options, out io.Writer) error {
-	base, err := url.Parse(o.endpoint)
-	if err != nil {
-		return err
+	var bases []*url.URL
+	for _, e := range strings.Split(o.endpoint, ",") {
+		base, err := url.Parse(e)
+		if err != nil || base.Host == "" {
+			return fmt.Errorf("--endpoint %q: not a URL", e)
+		}
+		bases = append(bases, base)
 	}
 	if o.xmlParser != "scan" && o.xmlParser != "std" {
 		return fmt.Errorf("--xml %q: want scan or std", o.xmlParser)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2, MaxConnsPerHost: 0, DisableCompression: true}
-	c := &s3client{o: o, http: &http.Client{Transport: tr}, base: base}
+	c := &s3client{o: o, http: &http.Client{Transport: tr}, bases: bases}
 	if resp, err := c.do(ctx, http.MethodPut, "", nil, nil); err == nil {
 		resp.Body.Close()
 	} else if !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") && !strings.Contains(err.Error(), "BucketAlreadyExists") {

@@ -118,10 +118,10 @@ type WriteRequest struct {
 // ENOSPC when the volume's capacity would be exceeded.
 func (m *FS) Write(ctx context.Context, cred posix.Cred, ino posix.Ino, reqs ...WriteRequest) (posix.Attr, error) {
 	var out posix.Attr
+	if err := m.checkLease(ctx); err != nil {
+		return posix.Attr{}, err
+	}
 	err := m.update(ctx, func(tx kv.Tx) error {
-		if err := m.checkSession(tx); err != nil {
-			return err
-		}
 		a, err := getAttr(tx, ino)
 		if err != nil {
 			return err
@@ -219,9 +219,6 @@ func (m *FS) addInodes(tx kv.Tx, q posix.Ino, delta int64) error {
 func (m *FS) truncate(tx kv.Tx, ino posix.Ino, a *posix.Attr, size uint64) error {
 	if size > 1<<50 {
 		return syscall.EFBIG
-	}
-	if err := m.checkSession(tx); err != nil {
-		return err
 	}
 	if size < a.Length {
 		idx := uint32(size / ChunkSize)

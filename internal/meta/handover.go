@@ -53,6 +53,7 @@ func (m *FS) ResumeSession(ctx context.Context, id uint64, info SessionInfo) err
 		return err
 	}
 	s := &session{info: info, stop: make(chan struct{}), done: make(chan struct{})}
+	s.lastBeat.Store(info.Heartbeat.UnixNano())
 	m.sess = s
 	go m.heartbeat(s)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,12 @@ type session struct {
 	info SessionInfo // info.ID under m.sessMu: a renewed session changes it
 	stop chan struct{}
 	done chan struct{}
+	// lastBeat is when (Options.Now, unix ns) the session's record was
+	// last confirmed: created or refreshed.
+	lastBeat atomic.Int64
+	// lost: the others ended the session; this client's data changes
+	// are refused.
+	lost atomic.Bool
 }
 
 // ErrSessionLost is the error of a change refused because this client's
@@ -148,6 +155,7 @@ func (m *FS) NewSession(ctx context.Context, info SessionInfo) (uint64, error) {
 		return 0, err
 	}
 	s := &session{info: info, stop: make(chan struct{}), done: make(chan struct{})}
+	s.lastBeat.Store(info.Heartbeat.UnixNano())
 	m.sess = s
 	go m.heartbeat(s)
 	return info.ID, nil
@@ -179,6 +187,7 @@ func (m *FS) heartbeat(s *session) {
 		ctx, cancel := context.WithTimeout(context.Background(), m.opts.SessionTimeout/5)
 		if err := m.touchSession(ctx, s); errors.Is(err, errSessionGone) {
 			if !m.opts.RenewLostSession {
+				s.lost.Store(true)
 				m.log.Error("this client's session was ended by the other clients after it missed heartbeats; changes are refused until it is restarted", "session", s.info.ID)
 				cancel()
 				return
@@ -210,7 +219,7 @@ func (m *FS) touchSession(ctx context.Context, s *session) error {
 	m.sessMu.Lock()
 	info := s.info
 	m.sessMu.Unlock()
-	return m.store.Update(ctx, func(tx kv.Tx) error {
+	err := m.store.Update(ctx, func(tx kv.Tx) error {
 		if _, err := tx.Get(sessionKey(info.ID)); errors.Is(err, kv.ErrNotFound) {
 			return errSessionGone
 		} else if err != nil {
@@ -223,6 +232,10 @@ func (m *FS) touchSession(ctx context.Context, s *session) error {
 		}
 		return tx.Put(sessionKey(info.ID), b)
 	})
+	if err == nil {
+		s.lastBeat.Store(info.Heartbeat.UnixNano())
+	}
+	return err
 }
 
 // renewSession registers s again under a new id, after the others ended
@@ -252,23 +265,53 @@ func (m *FS) renewSession(ctx context.Context, s *session) (uint64, error) {
 	m.sessMu.Lock()
 	s.info.ID = info.ID
 	m.sessMu.Unlock()
+	s.lastBeat.Store(info.Heartbeat.UnixNano())
 	return info.ID, nil
 }
 
-// checkSession fails with ErrSessionLost when this client's session was
-// ended by the others: read inside a transaction that commits data, it
-// keeps a client that was cut off (and whose locks and open files the
-// others released) from writing over what they wrote since.
-func (m *FS) checkSession(tx kv.Tx) error {
-	sid := m.SessionID()
-	if sid == 0 {
+// checkLease fails with ErrSessionLost when this client's session was
+// ended by the others. Called before a change that commits data (a
+// write, a truncate), it keeps a client that was cut off, and whose locks
+// and open files the others then released, from writing over what they
+// wrote since. The others end a session once its heartbeat is
+// SessionTimeout old; so while this client's last confirmed heartbeat is
+// younger than four fifths of that, nothing needs checking (no read in
+// the transaction, which on PostgreSQL would lock a page of the index
+// that every change writes to); past it, the heartbeat is refreshed
+// first, which finds the record gone if the others removed it.
+func (m *FS) checkLease(ctx context.Context) error {
+	m.sessMu.Lock()
+	s := m.sess
+	m.sessMu.Unlock()
+	if s == nil {
 		return nil
 	}
-	_, err := tx.Get(sessionKey(sid))
-	if errors.Is(err, kv.ErrNotFound) {
-		return fmt.Errorf("%w (session %d): %w", ErrSessionLost, sid, syscall.EIO)
+	if s.lost.Load() {
+		return m.lostError(s)
 	}
-	return err
+	if m.opts.Now().UnixNano()-s.lastBeat.Load() < int64(m.opts.SessionTimeout)*4/5 {
+		return nil
+	}
+	err := m.touchSession(ctx, s)
+	if errors.Is(err, errSessionGone) {
+		if !m.opts.RenewLostSession {
+			s.lost.Store(true)
+			m.log.Error("this client's session was ended by the other clients after it missed heartbeats; changes are refused until it is restarted", "session", m.SessionID())
+			return m.lostError(s)
+		}
+		_, err = m.renewSession(ctx, s)
+	}
+	if err != nil {
+		return fmt.Errorf("meta: cannot confirm this client's session before a write: %v: %w", err, syscall.EIO)
+	}
+	return nil
+}
+
+func (m *FS) lostError(s *session) error {
+	m.sessMu.Lock()
+	id := s.info.ID
+	m.sessMu.Unlock()
+	return fmt.Errorf("%w (session %d): %w", ErrSessionLost, id, syscall.EIO)
 }
 
 // CloseSession ends this client's session: inodes it kept for open handles

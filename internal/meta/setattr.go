@@ -47,6 +47,11 @@ type SetAttrRequest struct {
 //     anyone with write permission (EACCES).
 func (m *FS) SetAttr(ctx context.Context, cred posix.Cred, ino posix.Ino, req SetAttrRequest) (posix.Attr, error) {
 	var out posix.Attr
+	if req.Valid&SetSize != 0 {
+		if err := m.checkLease(ctx); err != nil {
+			return out, err
+		}
+	}
 	err := m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
 		a, err := getAttr(tx, ino)
 		if err != nil {
