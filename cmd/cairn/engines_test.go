@@ -29,6 +29,7 @@ func TestEngines(t *testing.T) {
 	redis := testsrv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	pg := testsrv.StartPostgres(t)
 	maria := testsrv.StartMariaDB(t)
+	etcd := testsrv.StartEtcd(t)
 	minioSrv := testsrv.StartMinIO(t)
 	mc, err := minio.New(strings.TrimPrefix(minioSrv.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(minioSrv.AccessKey, minioSrv.SecretKey, "")})
 	if err != nil {
@@ -42,6 +43,7 @@ func TestEngines(t *testing.T) {
 		{"redis", "redis://" + redis.Addr + "/3", false},
 		{"postgres", pg.NewSchema(t), true},
 		{"mariadb", maria.NewDatabase(t), false},
+		{"etcd", "etcd://" + etcd.Endpoints() + "/engines", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -197,7 +199,7 @@ func TestEngines(t *testing.T) {
 			t.Fatal(err)
 		}
 		prev := first
-		for i, url := range []string{pg.NewSchema(t), maria.NewDatabase(t), "redis://" + redis.Addr + "/4", "sqlite3://" + filepath.Join(dir, "meta.db")} {
+		for i, url := range []string{pg.NewSchema(t), maria.NewDatabase(t), "etcd://" + etcd.Endpoints() + "/loaded", "redis://" + redis.Addr + "/4", "sqlite3://" + filepath.Join(dir, "meta.db")} {
 			if out, err := exec.Command(bin, "load", url, prev).CombinedOutput(); err != nil {
 				t.Fatalf("load %s: %v\n%s", url, err, out)
 			}

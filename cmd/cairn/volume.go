@@ -15,6 +15,7 @@ import (
 	"cairn/internal/chunk"
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/etcdkv"
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/meta/kv/rediskv"
 	"cairn/internal/meta/kv/sqlkv"
@@ -30,7 +31,7 @@ import (
 func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, error) {
 	scheme, _, ok := strings.Cut(metaURL, "://")
 	if !ok {
-		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db), postgres://, mysql:// or redis://", metaURL)
+		return nil, fmt.Errorf("%q is not a META-URL; use sqlite3://PATH (for example sqlite3://data/meta.db), postgres://, mysql://, redis:// or etcd://", metaURL)
 	}
 	switch scheme {
 	case "sqlite3", "sqlite":
@@ -58,10 +59,13 @@ func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, err
 			}
 		}
 		return s, nil
-	case "tikv", "etcd", "fdb":
+	case "etcd":
+		// etcd acknowledges a write once a majority has it fsynced.
+		return etcdkv.Open(ctx, metaURL)
+	case "tikv", "fdb":
 		return nil, fmt.Errorf("metadata engine %q is not available in this version; docs/scaling.md says what it would take", scheme)
 	}
-	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://, postgres://, mysql:// or redis://", scheme, redactURL(metaURL))
+	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://, postgres://, mysql://, redis:// or etcd://", scheme, redactURL(metaURL))
 }
 
 // openObjects opens the object store a volume's format names.

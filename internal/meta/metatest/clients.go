@@ -47,7 +47,9 @@ func (c *countingStore) retries() int64 { return c.runs.Load() - c.updates.Load(
 // may share: at most 2 % of its creates may conflict. The resizes, which
 // move the counters and the feed and add no index entries, may conflict
 // on neither beyond 2 % (an update that finds its page full and adds an
-// index entry; a counter shard's first row).
+// index entry; a counter shard's first row). On etcd, which has no
+// server-side increment, every change still moves the feed's counter: the
+// test reports its conflicts.
 func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 	store := ns(t)
 	e, _ := store.(interface{ Engine() string })
@@ -129,6 +131,12 @@ func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 	// 2 % of the transactions.
 	few := func(n int64, of int) bool { return n*50 <= int64(of) }
 	for i := range clients {
+		if engine == "etcd" {
+			// etcd has no server-side increment: Append reads and
+			// writes the feed's counter, which every change moves.
+			t.Logf("client %d: %d of %d creates and %d of %d resizes ran again (etcd: the change feed's counter)", i, created[i], 2*2*files, resized[i], 2*3*files)
+			continue
+		}
 		switch {
 		case engine == "postgres":
 			t.Logf("client %d: %d of %d creates ran again (PostgreSQL's page-granular predicate locks)", i, created[i], 2*2*files)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/etcdkv"
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/meta/kv/rediskv"
 	"cairn/internal/meta/kv/sqlkv"
@@ -79,6 +80,27 @@ func TestRedisCluster(t *testing.T) {
 	}()
 	metatest.Run(t, func(t *testing.T) kv.Store {
 		s, err := rediskv.Open(context.Background(), fmt.Sprintf("redis://%s?prefix=v%d&wait=1", c.Addrs(), n.Add(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	<-done
+}
+
+// TestEtcd runs the suite on a three-member etcd cluster, one of whose
+// members is killed a second in and started again two seconds later.
+func TestEtcd(t *testing.T) {
+	e := testsrv.StartEtcd(t)
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Second)
+		e.KillAndRestart(t)
+	}()
+	metatest.Run(t, func(t *testing.T) kv.Store {
+		s, err := etcdkv.Open(context.Background(), fmt.Sprintf("etcd://%s/v%d", e.Endpoints(), n.Add(1)))
 		if err != nil {
 			t.Fatal(err)
 		}
