@@ -58,6 +58,7 @@ type CreateResult struct {
 // subdirectories), a default ACL on parent is inherited with the umask
 // ignored, otherwise the umask applies.
 func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, req CreateRequest) (CreateResult, error) {
+	defer m.dirs.lock(parent)()
 	if err := checkName(name); err != nil {
 		return CreateResult{}, err
 	}
@@ -249,6 +250,7 @@ func (m *FS) Readlink(ctx context.Context, ino posix.Ino) (string, error) {
 // Link adds a hard link newName in newParent to ino. Directories cannot be
 // linked (EPERM).
 func (m *FS) Link(ctx context.Context, cred posix.Cred, ino, newParent posix.Ino, newName string) (Entry, error) {
+	defer m.dirs.lock(newParent)()
 	if err := checkName(newName); err != nil {
 		return Entry{}, err
 	}

@@ -143,6 +143,9 @@ type FS struct {
 	opens openTable
 	// shards hands out the counter shards of transactions in flight.
 	shards *shardPool
+	// dirs queues this client's changes to one directory (nil: not on
+	// an engine with one writer; see dirlock.go).
+	dirs *dirLocks
 }
 
 // FormatVolume writes a new volume's settings and root directory into store. It
@@ -222,6 +225,9 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 		return nil, err
 	}
 	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32), shards: newShardPool()}
+	if sw, ok := store.(interface{ SerialWriter() bool }); !ok || !sw.SerialWriter() {
+		m.dirs = &dirLocks{m: map[posix.Ino]*dirLock{}}
+	}
 	m.inodes = idAllocator{key: configKey(cfgNextInode), batch: opts.IDBatch}
 	m.slices = idAllocator{key: configKey(cfgNextSlice), batch: opts.IDBatch,
 		record: func(tx kv.Tx, start, end uint64) error { return recordSliceRange(tx, m.SessionID(), start, end) }}

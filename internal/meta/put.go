@@ -108,6 +108,7 @@ func (m *FS) walkDirs(tx kv.Tx, cred posix.Cred, dir posix.Ino, names []string, 
 // a replaced file, and the sticky rules apply; a directory at name is
 // EISDIR. The change feed records one create.
 func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, req PutFileRequest) (Entry, error) {
+	defer m.dirs.lock(parent)()
 	if err := checkName(name); err != nil {
 		return Entry{}, err
 	}

@@ -14,6 +14,7 @@ import (
 // last link goes, the inode's data is freed — or, if the inode is open in
 // this client, kept until the last handle is released.
 func (m *FS) Unlink(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
+	defer m.dirs.lock(parent)()
 	return m.remove(ctx, cred, parent, name, false, nil)
 }
 
@@ -30,6 +31,7 @@ func (m *FS) UnlinkEmptied(ctx context.Context, cred posix.Cred, parent posix.In
 
 // Rmdir removes the empty directory name from parent.
 func (m *FS) Rmdir(ctx context.Context, cred posix.Cred, parent posix.Ino, name string) error {
+	defer m.dirs.lock(parent)()
 	return m.remove(ctx, cred, parent, name, true, nil)
 }
 

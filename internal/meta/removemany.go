@@ -25,6 +25,7 @@ import (
 // on its own costs a transaction of some twenty statements. Each removal
 // still gets its own change-feed record.
 func (m *FS) UnlinkMany(ctx context.Context, cred posix.Cred, parent posix.Ino, names []string) (errs []error, emptied bool, err error) {
+	defer m.dirs.lock(parent)()
 	errs = make([]error, len(names))
 	err = m.mutateMany(ctx, func(tx kv.Tx, add func(Record)) error {
 		clear(errs)

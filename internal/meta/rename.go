@@ -36,6 +36,7 @@ type renameSide struct {
 // inode does nothing. A directory cannot move into its own subtree
 // (EINVAL).
 func (m *FS) Rename(ctx context.Context, cred posix.Cred, parent posix.Ino, name string, newParent posix.Ino, newName string, flags uint32) error {
+	defer m.dirs.lock(parent, newParent)()
 	return m.RenameKeep(ctx, cred, parent, name, newParent, newName, flags, nil)
 }
 

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"IndependentClients", testIndependentClients},
 		{"LostSession", testLostSession},
+		{"OneDirectory", testOneDirectory},
 		{"PutFile", testPutFile},
 		{"InlineData", testInlineData},
 		{"ReadDirPlus", testReadDirPlus},

@@ -208,6 +208,10 @@ func (s *Store) wrap(err error) error {
 	return fmt.Errorf("sqlkv: %w", err)
 }
 
+// SerialWriter reports that one writer commits at a time (in groups):
+// concurrent transactions never conflict here.
+func (s *Store) SerialWriter() bool { return true }
+
 // Close implements kv.Store. It waits for the group commit under way;
 // later Updates and Views fail with kv.ErrClosed.
 func (s *Store) Close() error {
