@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
 )
 
 // progressLine redraws one status line on stderr when it is a terminal, at
@@ -162,7 +163,7 @@ can be run again on an emptied store.`,
 			})
 			p.done()
 			if errors.Is(err, meta.ErrFormatted) {
-				return fmt.Errorf("%s already holds a volume", redactURL(args[0]))
+				return fmt.Errorf("%s already holds a volume", kv.RedactURL(args[0]))
 			}
 			return err
 		},

@@ -24,6 +24,7 @@ import (
 	"cairn/internal/fusefs"
 	"cairn/internal/iam"
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
 	"cairn/internal/posix"
 	"cairn/internal/s3/gateway"
 	"cairn/internal/s3/notify"
@@ -249,7 +250,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		if err := applyMountOptions(fl, o.mountOpts); err != nil {
 			return fmt.Errorf("--mount-options: %w", err)
 		}
-		if fo, err = mf.options(log, redactURL(metaURL)); err != nil {
+		if fo, err = mf.options(log, kv.RedactURL(metaURL)); err != nil {
 			return fmt.Errorf("--mount-options: %w", err)
 		}
 		if err := checkMountpoint(o.mount); err != nil {
@@ -428,7 +429,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		// Runs before v.close: the volume stays open until the mount is gone.
 		defer func() { stopMount(); <-unmounted; log.Info("unmounted", "mountpoint", o.mount) }()
 	}
-	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", redactURL(metaURL), "version", version)
+	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", kv.RedactURL(metaURL), "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

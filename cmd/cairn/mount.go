@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"cairn/internal/fusefs"
 	"cairn/internal/meta"
+	"cairn/internal/meta/kv"
 	"cairn/internal/posix"
 )
 
@@ -164,29 +164,6 @@ func (m *mountFlags) options(log *slog.Logger, fsName string) (fusefs.Options, e
 	return o, nil
 }
 
-// redactURL hides a password in a META-URL (it shows in df and mount).
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err == nil {
-		if u.User == nil {
-			return s
-		}
-		return u.Redacted()
-	}
-	// Not a URL Go parses (JuiceFS's mysql://USER:PASSWORD@(HOST:PORT)/DB):
-	// hide what lies between the first ':' after "://" and the last '@'.
-	scheme, rest, ok := strings.Cut(s, "://")
-	at := strings.LastIndex(rest, "@")
-	if !ok || at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
-
 // mountState is where a mount keeps its pid file (and, run in the
 // background, its log): /run/cairn and /var/log/cairn for root,
 // ~/.cairn for others, named after the mountpoint.
@@ -311,7 +288,7 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	if err != nil {
 		return err
 	}
-	fo, err := o.mountFlags.options(log, redactURL(metaURL))
+	fo, err := o.mountFlags.options(log, kv.RedactURL(metaURL))
 	if err != nil {
 		return err
 	}
@@ -408,7 +385,7 @@ func serveMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log
 		}
 		defer stop()
 	}
-	log.Info("cairn mounted", "mountpoint", mp, "volume", v.meta.Format().Name, "meta", redactURL(metaURL), "version", version,
+	log.Info("cairn mounted", "mountpoint", mp, "volume", v.meta.Format().Name, "meta", kv.RedactURL(metaURL), "version", version,
 		"kernel_checks", !fo.UserspaceChecks && fo.Squash.Root == nil && fo.Squash.All == nil, "read_only", fo.ReadOnly)
 	serveUntilUnmounted(ctx, srv, log)
 	select {

@@ -65,7 +65,7 @@ func openStore(ctx context.Context, metaURL string, d durability) (kv.Store, err
 	case "tikv", "fdb":
 		return nil, fmt.Errorf("metadata engine %q is not available in this version; docs/scaling.md says what it would take", scheme)
 	}
-	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://, postgres://, mysql://, redis:// or etcd://", scheme, redactURL(metaURL))
+	return nil, fmt.Errorf("unknown metadata engine %q in %q; use sqlite3://, postgres://, mysql://, redis:// or etcd://", scheme, kv.RedactURL(metaURL))
 }
 
 // openObjects opens the object store a volume's format names.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/kvtest"
 	"cairn/internal/posix"
 )
 
@@ -90,25 +90,7 @@ func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 			c.updates.Store(0)
 			c.runs.Store(0)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, len(dirs))
-		for d := range dirs {
-			wg.Add(1)
-			go func(m *meta.FS, d int) {
-				defer wg.Done()
-				for i := 0; i < files; i++ {
-					if err := op(m, d, i); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}(clients[d/2], d)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+		kvtest.Parallel(t, len(dirs), files, func(d, i int) error { return op(clients[d/2], d, i) })
 		return [2]int64{counts[0].retries(), counts[1].retries()}
 	}
 	created := run(func(m *meta.FS, d, i int) error {
@@ -281,31 +263,9 @@ func testOneDirectory(t *testing.T, ns func(t *testing.T) kv.Store) {
 	d1 := mk(t, m, posix.Root, posix.RootIno, "d1", posix.TypeDir, 0o755).Ino
 	d2 := mk(t, m, posix.Root, posix.RootIno, "d2", posix.TypeDir, 0o755).Ino
 	const writers, files = 4, 25
-	run := func(op func(w, i int) error) {
-		t.Helper()
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := 0; w < writers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				for i := 0; i < files; i++ {
-					if err := op(w, i); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}(w)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-	}
 	cs.updates.Store(0)
 	cs.runs.Store(0)
-	run(func(w, i int) error {
+	kvtest.Parallel(t, writers, files, func(w, i int) error {
 		name := fmt.Sprintf("w%d-%d", w, i)
 		_, err := m.Create(bg, posix.Root, d1, name, meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
 		if err == nil && i%2 == 0 {
@@ -317,7 +277,7 @@ func testOneDirectory(t *testing.T, ns func(t *testing.T) kv.Store) {
 		t.Errorf("%d of %d transactions ran again: one client's changes to one directory conflicted", n, cs.updates.Load())
 	}
 	// Renames d1 -> d2 and d2 -> d1 at once take both queues, in order.
-	run(func(w, i int) error {
+	kvtest.Parallel(t, writers, files, func(w, i int) error {
 		name := fmt.Sprintf("w%d-%d", w, i)
 		if i%2 == 0 {
 			return nil // removed above

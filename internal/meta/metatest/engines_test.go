@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/etcdkv"
+	"cairn/internal/meta/kv/kvtest"
 	"cairn/internal/meta/kv/memkv"
 	"cairn/internal/meta/kv/rediskv"
 	"cairn/internal/meta/kv/sqlkv"
@@ -71,40 +70,16 @@ func TestRedis(t *testing.T) {
 // its replica has taken over.
 func TestRedisCluster(t *testing.T) {
 	c := testsrv.StartRedisCluster(t)
-	var n atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(time.Second)
-		c.Failover(t, "{v1}")
-	}()
-	metatest.Run(t, func(t *testing.T) kv.Store {
-		s, err := rediskv.Open(context.Background(), fmt.Sprintf("redis://%s?prefix=v%d&wait=1", c.Addrs(), n.Add(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	kvtest.DuringFault(t, func() { c.Failover(t, "{v1}") }, metatest.Run, func(n int64) (kv.Store, error) {
+		return rediskv.Open(context.Background(), fmt.Sprintf("redis://%s?prefix=v%d&wait=1", c.Addrs(), n))
 	})
-	<-done
 }
 
 // TestEtcd runs the suite on a three-member etcd cluster, one of whose
 // members is killed a second in and started again two seconds later.
 func TestEtcd(t *testing.T) {
 	e := testsrv.StartEtcd(t)
-	var n atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(time.Second)
-		e.KillAndRestart(t)
-	}()
-	metatest.Run(t, func(t *testing.T) kv.Store {
-		s, err := etcdkv.Open(context.Background(), fmt.Sprintf("etcd://%s/v%d", e.Endpoints(), n.Add(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	kvtest.DuringFault(t, func() { e.KillAndRestart(t) }, metatest.Run, func(n int64) (kv.Store, error) {
+		return etcdkv.Open(context.Background(), fmt.Sprintf("etcd://%s/v%d", e.Endpoints(), n))
 	})
-	<-done
 }

@@ -400,35 +400,21 @@ func TestListingReadAhead(t *testing.T) {
 	for i := 0; i < 30; i += 2 {
 		put(t, f, "bkt", fmt.Sprintf("k%02d", i), "x")
 	}
-	keys := func(r s3fs.ListResult) string {
-		var ks []string
-		for _, o := range r.Objects {
-			ks = append(ks, o.Key)
-		}
-		return strings.Join(ks, ",")
-	}
-	page := func(after string) s3fs.ListResult {
-		t.Helper()
-		r, err := f.ListObjects(ctx, root, "bkt", s3fs.ListOptions{MaxKeys: 5, StartAfter: after})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	page := func(after string) s3fs.ListResult { return listPage(t, f, after) }
 	settle := func() { time.Sleep(50 * time.Millisecond) } // let the read-ahead finish
 	// Unchanged: page 2 comes from the read-ahead.
 	p1 := page("")
 	settle()
 	hits := f.AheadHits()
-	if p2 := page(p1.NextMarker); keys(p2) != "k10,k12,k14,k16,k18" || f.AheadHits() != hits+1 {
-		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", keys(p2), hits, f.AheadHits())
+	if p2 := page(p1.NextMarker); pageKeys(p2) != "k10,k12,k14,k16,k18" || f.AheadHits() != hits+1 {
+		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", pageKeys(p2), hits, f.AheadHits())
 	}
 	// A PUT through this FS between the pages.
 	p1 = page("")
 	settle()
 	put(t, f, "bkt", "k11", "new")
-	if p2 := page(p1.NextMarker); keys(p2) != "k10,k11,k12,k14,k16" {
-		t.Fatalf("page 2 after a PUT: %q", keys(p2))
+	if p2 := page(p1.NextMarker); pageKeys(p2) != "k10,k11,k12,k14,k16" {
+		t.Fatalf("page 2 after a PUT: %q", pageKeys(p2))
 	}
 	// A file created in the volume directly (a mount's write).
 	p1 = page("")
@@ -442,8 +428,8 @@ func TestListingReadAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Release(ctx, fh)
-	if p2 := page(p1.NextMarker); keys(p2) != "k10,k11,k12,k13,k14" {
-		t.Fatalf("page 2 after a file was created around the FS: %q", keys(p2))
+	if p2 := page(p1.NextMarker); pageKeys(p2) != "k10,k11,k12,k13,k14" {
+		t.Fatalf("page 2 after a file was created around the FS: %q", pageKeys(p2))
 	}
 	// A change of S3 metadata alone (a directory marker over other keys
 	// deleted: only its marker attribute goes) must not be missed either.
@@ -454,8 +440,8 @@ func TestListingReadAhead(t *testing.T) {
 	if err := f.DeleteObject(ctx, root, "bkt", "k09/"); err != nil {
 		t.Fatal(err)
 	}
-	if p2 := page(p1.NextMarker); keys(p2) != "k09/x,k10,k11,k12,k13" {
-		t.Fatalf("page 2 after a marker was deleted: %q", keys(p2))
+	if p2 := page(p1.NextMarker); pageKeys(p2) != "k09/x,k10,k11,k12,k13" {
+		t.Fatalf("page 2 after a marker was deleted: %q", pageKeys(p2))
 	}
 }
 
@@ -692,28 +678,14 @@ func TestListingReadAheadAcrossGateways(t *testing.T) {
 	}
 	put(t, b, "bkt", "k09/", "")
 	put(t, b, "bkt", "k09/x", "x")
-	keys := func(r s3fs.ListResult) string {
-		var ks []string
-		for _, o := range r.Objects {
-			ks = append(ks, o.Key)
-		}
-		return strings.Join(ks, ",")
-	}
-	page := func(after string) s3fs.ListResult {
-		t.Helper()
-		r, err := a.ListObjects(ctx, root, "bkt", s3fs.ListOptions{MaxKeys: 5, StartAfter: after})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	page := func(after string) s3fs.ListResult { return listPage(t, a, after) }
 	settle := func() { time.Sleep(50 * time.Millisecond) } // let the read-ahead finish
 	// Nothing changed: gateway a serves page 2 from its read-ahead.
 	p1 := page("")
 	settle()
 	hits := a.AheadHits()
-	if p2 := page(p1.NextMarker); keys(p2) != "k09/,k09/x,k10,k12,k14" || a.AheadHits() != hits+1 {
-		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", keys(p2), hits, a.AheadHits())
+	if p2 := page(p1.NextMarker); pageKeys(p2) != "k09/,k09/x,k10,k12,k14" || a.AheadHits() != hits+1 {
+		t.Fatalf("page 2 %q, read-ahead hits %d -> %d", pageKeys(p2), hits, a.AheadHits())
 	}
 	for _, c := range []struct {
 		name   string
@@ -741,8 +713,27 @@ func TestListingReadAheadAcrossGateways(t *testing.T) {
 		}
 		hits := a.AheadHits()
 		p2 := page(p1.NextMarker)
-		if keys(p2) != c.want || a.AheadHits() != hits {
-			t.Fatalf("%s through gateway b: gateway a's page 2 %q (want %q), read-ahead hits %d -> %d", c.name, keys(p2), c.want, hits, a.AheadHits())
+		if pageKeys(p2) != c.want || a.AheadHits() != hits {
+			t.Fatalf("%s through gateway b: gateway a's page 2 %q (want %q), read-ahead hits %d -> %d", c.name, pageKeys(p2), c.want, hits, a.AheadHits())
 		}
 	}
+}
+
+// pageKeys is a listing page's keys, comma-separated.
+func pageKeys(r s3fs.ListResult) string {
+	var ks []string
+	for _, o := range r.Objects {
+		ks = append(ks, o.Key)
+	}
+	return strings.Join(ks, ",")
+}
+
+// listPage lists five keys of bkt after after, as root.
+func listPage(t *testing.T, f *s3fs.FS, after string) s3fs.ListResult {
+	t.Helper()
+	r, err := f.ListObjects(context.Background(), root, "bkt", s3fs.ListOptions{MaxKeys: 5, StartAfter: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

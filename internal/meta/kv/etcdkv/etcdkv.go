@@ -74,10 +74,10 @@ var _ kv.Store = (*Store)(nil)
 func Open(ctx context.Context, metaURL string) (*Store, error) {
 	u, err := url.Parse(metaURL)
 	if err != nil {
-		return nil, fmt.Errorf("etcd: bad META-URL: %v", redactText(metaURL, err.Error()))
+		return nil, fmt.Errorf("etcd: bad META-URL: %v", kv.RedactText(metaURL, err.Error()))
 	}
 	if u.Scheme != "etcd" {
-		return nil, fmt.Errorf("etcd: %q is not an etcd:// URL", redact(metaURL))
+		return nil, fmt.Errorf("etcd: %q is not an etcd:// URL", kv.RedactURL(metaURL))
 	}
 	prefix := strings.Trim(u.Path, "/")
 	if prefix == "" {
@@ -96,34 +96,15 @@ func Open(ctx context.Context, metaURL string) (*Store, error) {
 	}
 	cli, err := clientv3.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("etcd: cannot reach the metadata store at %s: %w", redact(metaURL), err)
+		return nil, fmt.Errorf("etcd: cannot reach the metadata store at %s: %w", kv.RedactURL(metaURL), err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := cli.Get(cctx, prefix+"/", clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("etcd: cannot reach the metadata store at %s: %w", redact(metaURL), err)
+		return nil, fmt.Errorf("etcd: cannot reach the metadata store at %s: %w", kv.RedactURL(metaURL), err)
 	}
 	return &Store{cli: cli, prefix: prefix + "/"}, nil
-}
-
-func redact(metaURL string) string {
-	if u, err := url.Parse(metaURL); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
-	}
-	return metaURL
-}
-
-func redactText(metaURL, msg string) string {
-	if i := strings.Index(metaURL, "://"); i >= 0 {
-		if j := strings.LastIndex(metaURL, "@"); j > i+3 {
-			msg = strings.ReplaceAll(msg, metaURL[i+3:j], "xxxxx")
-		}
-	}
-	return msg
 }
 
 // Close implements kv.Store.
@@ -236,18 +217,9 @@ func (s *Store) wrap(err error) error {
 	return &engineError{err}
 }
 
-func callClosure(fn func(kv.Tx) error, t kv.Tx) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("etcd: transaction closure panicked: %v", r)
-		}
-	}()
-	return fn(t)
-}
-
 func (s *Store) once(ctx context.Context, ro bool, fn func(kv.Tx) error) error {
 	t := &tx{s: s, ctx: ctx, ro: ro, reads: map[string]int64{}, vals: map[string][]byte{}, writes: map[string]*write{}}
-	if err := callClosure(fn, t); err != nil {
+	if err := kv.RunClosure("etcd", fn, t); err != nil {
 		if t.err != nil {
 			return t.err
 		}
@@ -425,56 +397,28 @@ func (t *tx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []by
 	rng := scanned{lo: lo, hi: hi, seen: map[string]int64{}}
 	defer func() { t.ranges = append(t.ranges, rng) }()
 	pageLo, pageHi := lo, hi // what is still to fetch: [pageLo, pageHi)
-	var page []string
-	var vals [][]byte
-	more, visited := true, 0
-	for {
-		if len(page) == 0 && more {
-			ks, vs, revs, err := t.scanPage(pageLo, pageHi, opt)
-			if err != nil {
-				return err
-			}
-			page, vals, more = ks, vs, len(ks) == scanPage
-			for i, k := range ks {
-				rng.seen[k] = revs[i]
-			}
-			if len(ks) > 0 {
-				if opt.Reverse {
-					pageHi = ks[len(ks)-1]
-				} else {
-					pageLo = ks[len(ks)-1] + "\x00"
-				}
-			}
+	next := func() (kv.Page, error) {
+		ks, vs, revs, err := t.scanPage(pageLo, pageHi, opt)
+		if err != nil {
+			return kv.Page{}, err
 		}
-		var k string
-		fromStore := false
-		switch {
-		case len(page) > 0 && len(mine) > 0:
-			if page[0] == mine[0] || (opt.Reverse && page[0] > mine[0]) || (!opt.Reverse && page[0] < mine[0]) {
-				k, fromStore = page[0], true
+		for i, k := range ks {
+			rng.seen[k] = revs[i]
+		}
+		if len(ks) > 0 {
+			if opt.Reverse {
+				pageHi = ks[len(ks)-1]
 			} else {
-				k = mine[0]
+				pageLo = ks[len(ks)-1] + "\x00"
 			}
-		case len(page) > 0:
-			k, fromStore = page[0], true
-		case len(mine) > 0:
-			k = mine[0]
-		default:
-			return nil
 		}
-		var v []byte
-		if fromStore {
-			v = vals[0]
-			page, vals = page[1:], vals[1:]
-			if len(mine) > 0 && mine[0] == k {
-				mine = mine[1:]
-			}
-		} else {
-			mine = mine[1:]
-		}
+		return kv.Page{Keys: ks, Vals: vs, More: len(ks) == scanPage}, nil
+	}
+	visited := 0
+	return kv.MergePending(mine, opt.Reverse, next, func(k string, v []byte, _ bool) bool {
 		if w, ok := t.writes[k]; ok {
 			if w.del {
-				continue
+				return true
 			}
 			v = w.val
 		}
@@ -484,21 +428,22 @@ func (t *tx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []by
 			v = []byte{}
 		}
 		visited++
-		if !fn([]byte(k), v) || (opt.Limit > 0 && visited >= opt.Limit) {
-			// The visited part ends at k.
-			if opt.Reverse {
-				rng.lo = k
-			} else {
-				rng.hi = k + "\x00"
-			}
-			for sk := range rng.seen {
-				if sk < rng.lo || (rng.hi != "" && sk >= rng.hi) {
-					delete(rng.seen, sk)
-				}
-			}
-			return nil
+		if fn([]byte(k), v) && (opt.Limit == 0 || visited < opt.Limit) {
+			return true
 		}
-	}
+		// The visited part ends at k.
+		if opt.Reverse {
+			rng.lo = k
+		} else {
+			rng.hi = k + "\x00"
+		}
+		for sk := range rng.seen {
+			if sk < rng.lo || (rng.hi != "" && sk >= rng.hi) {
+				delete(rng.seen, sk)
+			}
+		}
+		return false
+	})
 }
 
 func (t *tx) scanPage(lo, hi string, opt kv.ScanOptions) (keys []string, vals [][]byte, revs []int64, err error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,21 +17,9 @@ import (
 // members is killed a second in and started again two seconds later.
 func TestConformance(t *testing.T) {
 	e := testsrv.StartEtcd(t)
-	var n atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(time.Second)
-		e.KillAndRestart(t)
-	}()
-	kvtest.Run(t, func(t *testing.T) kv.Store {
-		s, err := etcdkv.Open(context.Background(), fmt.Sprintf("etcd://%s/v%d", e.Endpoints(), n.Add(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	kvtest.DuringFault(t, func() { e.KillAndRestart(t) }, kvtest.Run, func(n int64) (kv.Store, error) {
+		return etcdkv.Open(context.Background(), fmt.Sprintf("etcd://%s/v%d", e.Endpoints(), n))
 	})
-	<-done
 }
 
 func TestOpenErrors(t *testing.T) {

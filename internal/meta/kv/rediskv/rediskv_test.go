@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"cairn/internal/meta/kv"
 	"cairn/internal/meta/kv/kvtest"
@@ -51,38 +50,21 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// failoverDuring runs suite on stores made by open (each under a prefix
-// of its own) while, a second in, fail kills a master (the one serving
-// the first store's prefix, on a cluster) and starts it again once its
-// replica has taken over: every test must pass all the same.
-func failoverDuring(t *testing.T, open func(prefix string) string, fail func(t *testing.T, key string), suite func(*testing.T, func(t *testing.T) kv.Store)) {
-	var n atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(time.Second)
-		fail(t, "{v1}")
-	}()
-	suite(t, func(t *testing.T) kv.Store {
-		s, err := rediskv.Open(context.Background(), open(fmt.Sprintf("v%d", n.Add(1))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-	<-done
-}
-
+// The conformance suite on a Redis Cluster and on Sentinel, with a
+// master (on a cluster, the one serving the first store's prefix) killed a
+// second in and started again once its replica has taken over.
 func TestClusterConformance(t *testing.T) {
 	c := testsrv.StartRedisCluster(t)
-	failoverDuring(t, func(p string) string { return "redis://" + c.Addrs() + "?prefix=" + p + "&wait=1" },
-		func(t *testing.T, key string) { c.Failover(t, key) }, kvtest.Run)
+	kvtest.DuringFault(t, func() { c.Failover(t, "{v1}") }, kvtest.Run, func(n int64) (kv.Store, error) {
+		return rediskv.Open(context.Background(), fmt.Sprintf("redis://%s?prefix=v%d&wait=1", c.Addrs(), n))
+	})
 }
 
 func TestSentinelConformance(t *testing.T) {
 	s := testsrv.StartRedisSentinel(t)
-	failoverDuring(t, func(p string) string { return "redis://" + s.URLHosts() + "/0?prefix=" + p + "&wait=1" },
-		func(t *testing.T, _ string) { s.Failover(t) }, kvtest.Run)
+	kvtest.DuringFault(t, func() { s.Failover(t) }, kvtest.Run, func(n int64) (kv.Store, error) {
+		return rediskv.Open(context.Background(), fmt.Sprintf("redis://%s/0?prefix=v%d&wait=1", s.URLHosts(), n))
+	})
 }
 
 // The persistence a Sentinel or Cluster volume needs: fsync on every

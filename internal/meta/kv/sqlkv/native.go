@@ -551,7 +551,7 @@ func (s *Store) runGroup(batch []*pending) {
 			continue
 		}
 		t := &rtx{s: s, rc: s.wconn, ctx: p.ctx, write: true}
-		err := callClosure(p.fn, t)
+		err := kv.RunClosure("sqlkv", p.fn, t)
 		if err == nil && t.err != nil {
 			err = t.err
 		}

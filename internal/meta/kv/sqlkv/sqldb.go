@@ -172,7 +172,7 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 	if s.d == &postgresDialect {
 		if err := s.db.QueryRowContext(cctx, "SELECT current_schema()").Scan(&s.schema); err != nil {
 			s.db.Close()
-			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, redact(metaURL), err)
+			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
 		}
 	}
 	for _, q := range s.d.schema {
@@ -182,7 +182,7 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 				continue
 			}
 			s.db.Close()
-			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, redact(metaURL), err)
+			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
 		}
 	}
 	return s, nil
@@ -228,17 +228,6 @@ func mysqlConfig(metaURL string) (*mysql.Config, error) {
 	cfg.InterpolateParams = true
 	cfg.MaxAllowedPacket = 64 << 20
 	return cfg, nil
-}
-
-// redact drops a password from a URL for messages.
-func redact(metaURL string) string {
-	if u, err := url.Parse(metaURL); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
-	}
-	return metaURL
 }
 
 // soloAfter is the conflicts after which an Update runs alone in this
@@ -300,7 +289,7 @@ func (s *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(kv.Tx) error)
 		return s.wrap(err)
 	}
 	t := &dbtx{s: s, tx: sqltx, ctx: ctx, ro: opts.ReadOnly}
-	if err := callClosure(fn, t); err != nil {
+	if err := kv.RunClosure("sqlkv", fn, t); err != nil {
 		sqltx.Rollback()
 		if t.err != nil {
 			return t.err // the engine's failure behind the closure's error

@@ -140,17 +140,6 @@ func (s *Store) group(ctx context.Context, fn func(kv.Tx) error) error {
 // maxGroup bounds the closures of one group commit.
 const maxGroup = 64
 
-// callClosure runs fn, turning a panic into an error so that one closure
-// cannot take the others of its group down.
-func callClosure(fn func(kv.Tx) error, t kv.Tx) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("sqlkv: transaction closure panicked: %v", r)
-		}
-	}()
-	return fn(t)
-}
-
 // View implements kv.Store.
 func (s *Store) View(ctx context.Context, fn func(kv.Tx) error) error {
 	return s.retry(ctx, func() error { return s.view(ctx, fn) })
