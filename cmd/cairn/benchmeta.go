@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,12 +25,52 @@ import (
 var metaOps = []string{"mkdir", "create", "stat", "open_close", "chmod", "setxattr", "link", "symlink", "readdir", "rename", "unlink", "rmdir"}
 
 type benchMetaOptions struct {
-	entries int
-	threads int
-	rounds  int
-	jsonOut bool
-	uid     uint32
-	durable durability
+	entries   int
+	threads   int
+	rounds    int
+	jsonOut   bool
+	uid       uint32
+	durable   durability
+	ops       []string
+	perDir    int
+	aclUsers  int
+	aclGroups int
+	keep      bool
+}
+
+// metaOpNeeds names, for each operation, the one that must run before it
+// in the same round (the entries it works on).
+var metaOpNeeds = map[string]string{
+	"stat": "create", "open_close": "create", "chmod": "create", "setxattr": "create",
+	"link": "create", "symlink": "create", "rename": "create", "unlink": "rename", "rmdir": "mkdir",
+}
+
+// check validates the options and puts --ops in the order they run.
+func (o *benchMetaOptions) check() error {
+	if o.entries < o.threads || o.threads < 1 || o.rounds < 1 {
+		return fmt.Errorf("--entries must be at least --threads, and --threads and --rounds at least 1")
+	}
+	if o.perDir < 0 || o.aclUsers < 0 || o.aclGroups < 0 {
+		return fmt.Errorf("--files-per-dir, --acl-users and --acl-groups cannot be negative")
+	}
+	if len(o.ops) == 0 {
+		o.ops = metaOps
+		return nil
+	}
+	want := map[string]bool{}
+	for _, op := range o.ops {
+		if !slices.Contains(metaOps, op) {
+			return fmt.Errorf("--ops: unknown operation %q (one of %s)", op, strings.Join(metaOps, ", "))
+		}
+		want[op] = true
+	}
+	for op := range want {
+		if need := metaOpNeeds[op]; need != "" && !want[need] {
+			return fmt.Errorf("--ops: %s works on the entries %s makes; add %s", op, need, need)
+		}
+	}
+	o.ops = slices.DeleteFunc(slices.Clone(metaOps), func(op string) bool { return !want[op] })
+	return nil
 }
 
 func newBenchMetaCmd() *cobra.Command {
@@ -50,8 +91,8 @@ Read-only operations repeat for at least a second so they are timed as
 reliably as the others.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.entries < o.threads || o.threads < 1 || o.rounds < 1 {
-				return fmt.Errorf("--entries must be at least --threads, and --threads and --rounds at least 1")
+			if err := o.check(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			v, err := openVolume(ctx, args[0], volumeOptions{session: "bench meta", durable: o.durable})
@@ -69,6 +110,11 @@ reliably as the others.`,
 	fl.BoolVar(&o.jsonOut, "json", false, `print {"acl_off": {op: ops_per_s}, "acl_on": {...}, "overhead_pct": {...}}`)
 	fl.Uint32Var(&o.uid, "uid", 1000, "uid (and gid) the benchmark runs as")
 	fl.Var(&o.durable, "durability", durabilityUsage)
+	fl.StringSliceVar(&o.ops, "ops", nil, "operations to run, comma-separated (default all: "+strings.Join(metaOps, ",")+")")
+	fl.IntVar(&o.perDir, "files-per-dir", 0, "spread each worker's entries over directories of this many (0: one directory per worker)")
+	fl.IntVar(&o.aclUsers, "acl-users", 3, "named users in the acl_on directories' access and default ACLs")
+	fl.IntVar(&o.aclGroups, "acl-groups", 2, "named groups in the acl_on directories' access and default ACLs")
+	fl.BoolVar(&o.keep, "keep", false, "leave the scratch directories in place (for a volume thrown away afterwards: removing millions of entries takes as long as making them)")
 	return cmd
 }
 
@@ -77,6 +123,9 @@ type metaResult map[string]float64
 type benchMetaReport struct {
 	Entries  int        `json:"entries"`
 	Threads  int        `json:"threads"`
+	PerDir   int        `json:"files_per_dir,omitempty"`
+	ACLUsers int        `json:"acl_users"`
+	ACLGroup int        `json:"acl_groups"`
 	ACLOff   metaResult `json:"acl_off"`
 	ACLOn    metaResult `json:"acl_on,omitempty"`
 	Overhead metaResult `json:"overhead_pct,omitempty"`
@@ -84,7 +133,7 @@ type benchMetaReport struct {
 }
 
 func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Writer) error {
-	rep := benchMetaReport{Entries: o.entries, Threads: o.threads, ACLOff: metaResult{}}
+	rep := benchMetaReport{Entries: o.entries, Threads: o.threads, PerDir: o.perDir, ACLUsers: o.aclUsers, ACLGroup: o.aclGroups, ACLOff: metaResult{}}
 	withACL := fs.Meta().Format().EnableACL
 	if withACL {
 		rep.ACLOn = metaResult{}
@@ -108,7 +157,7 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 			return err
 		}
 		if withACL {
-			for _, op := range metaOps {
+			for _, op := range o.ops {
 				ratios[op] = append(ratios[op], res[false][op]/res[true][op])
 			}
 		}
@@ -127,7 +176,7 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 		// The overhead is the median, over rounds, of the ratio between
 		// the two configurations measured back to back: drift of the
 		// machine or the database cancels out within a pair.
-		for _, op := range metaOps {
+		for _, op := range o.ops {
 			rs := ratios[op]
 			sort.Float64s(rs)
 			med := rs[len(rs)/2]
@@ -142,8 +191,13 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(out, "%d entries, %d threads\n%-12s %14s %14s %10s\n", o.entries, o.threads, "operation", "acl_off ops/s", "acl_on ops/s", "overhead")
-	for _, op := range metaOps {
+	layout := "one directory per thread"
+	if o.perDir > 0 {
+		layout = fmt.Sprintf("%d per directory", o.perDir)
+	}
+	fmt.Fprintf(out, "%d entries, %d threads, %s; acl_on: %d named users and %d named groups\n%-12s %14s %14s %10s\n",
+		o.entries, o.threads, layout, o.aclUsers, o.aclGroups, "operation", "acl_off ops/s", "acl_on ops/s", "overhead")
+	for _, op := range o.ops {
 		if withACL {
 			fmt.Fprintf(out, "%-12s %14.0f %14.0f %9.1f%%\n", op, rep.ACLOff[op], rep.ACLOn[op], rep.Overhead[op])
 		} else {
@@ -156,21 +210,55 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 	return nil
 }
 
-// benchACL is the ACL the acl_on run puts on its directories: several named
-// users and groups, as a shared project directory would have.
-func benchACL() *acl.Rule {
-	r, err := acl.Parse("u::rwx,u:2001:rwx,u:2002:r-x,u:2003:rwx,g::r-x,g:3001:rwx,g:3002:r-x,m::rwx,o::r-x", nil)
-	if err != nil {
-		panic(err) // a constant
+// benchACL is the ACL the acl_on run puts on its directories: named users
+// (uids from 2001) and groups (gids from 3001), as a shared project
+// directory would have, alternating rwx and r-x.
+func benchACL(users, groups int) (*acl.Rule, error) {
+	perm := func(i int) string {
+		if i%2 == 0 {
+			return "rwx"
+		}
+		return "r-x"
 	}
-	return r
+	text := []string{"u::rwx", "g::r-x", "m::rwx", "o::r-x"}
+	for i := 0; i < users; i++ {
+		text = append(text, fmt.Sprintf("u:%d:%s", 2001+i, perm(i)))
+	}
+	for i := 0; i < groups; i++ {
+		text = append(text, fmt.Sprintf("g:%d:%s", 3001+i, perm(i)))
+	}
+	return acl.Parse(strings.Join(text, ","), nil)
 }
 
-// scratch is one configuration's working tree.
+// scratch is one configuration's working tree: a directory per worker
+// (dirs), each holding its entries or, with --files-per-dir, the
+// directories that do (subs).
 type scratch struct {
-	name string
-	dirs []posix.Ino
-	inos [][]posix.Ino
+	name   string
+	dirs   []posix.Ino
+	subs   [][]posix.Ino
+	perDir int
+	inos   [][]posix.Ino
+}
+
+// dir is the directory of worker w's entry i.
+func (sc *scratch) dir(w, i int) posix.Ino {
+	if sc.perDir == 0 {
+		return sc.dirs[w]
+	}
+	return sc.subs[w][i/sc.perDir]
+}
+
+// leaves are the directories that hold entries.
+func (sc *scratch) leaves() []posix.Ino {
+	if sc.perDir == 0 {
+		return sc.dirs
+	}
+	var all []posix.Ino
+	for _, s := range sc.subs {
+		all = append(all, s...)
+	}
+	return all
 }
 
 func newScratch(ctx context.Context, fs *vfs.FS, o benchMetaOptions, user posix.Cred, withACL bool, round int) (*scratch, error) {
@@ -179,13 +267,17 @@ func newScratch(ctx context.Context, fs *vfs.FS, o benchMetaOptions, user posix.
 	if err != nil {
 		return nil, fmt.Errorf("scratch directory: %w", err)
 	}
-	sc := &scratch{name: name}
+	sc := &scratch{name: name, perDir: o.perDir}
 	if _, err := fs.SetAttr(ctx, posix.Root, top.Ino, meta.SetAttrRequest{Valid: meta.SetUID | meta.SetGID, UID: o.uid, GID: o.uid}); err != nil {
 		return sc, err
 	}
 	if withACL {
+		rule, err := benchACL(o.aclUsers, o.aclGroups)
+		if err != nil {
+			return sc, err
+		}
 		for _, typ := range []meta.ACLType{meta.ACLAccess, meta.ACLDefault} {
-			if err := fs.SetACL(ctx, user, top.Ino, typ, benchACL()); err != nil {
+			if err := fs.SetACL(ctx, user, top.Ino, typ, rule); err != nil {
 				return sc, fmt.Errorf("setting the benchmark ACL: %w", err)
 			}
 		}
@@ -198,6 +290,15 @@ func newScratch(ctx context.Context, fs *vfs.FS, o benchMetaOptions, user posix.
 		}
 		sc.dirs = append(sc.dirs, e.Ino)
 		sc.inos = append(sc.inos, make([]posix.Ino, per))
+		var subs []posix.Ino
+		for j := 0; o.perDir > 0 && j*o.perDir < per; j++ {
+			s, err := fs.Mkdir(ctx, user, e.Ino, fmt.Sprintf("s%06d", j), 0o755)
+			if err != nil {
+				return sc, err
+			}
+			subs = append(subs, s.Ino)
+		}
+		sc.subs = append(sc.subs, subs)
 	}
 	return sc, nil
 }
@@ -207,7 +308,7 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 	scs := map[bool]*scratch{}
 	for _, on := range configs {
 		sc, err := newScratch(ctx, fs, o, user, on, round)
-		if sc != nil {
+		if sc != nil && !o.keep {
 			defer removeTree(context.WithoutCancel(ctx), fs, posix.RootIno, sc.name)
 		}
 		if err != nil {
@@ -228,11 +329,11 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 		fn stepFn
 	}{
 		{"mkdir", func(sc *scratch, w, i int) error {
-			_, err := fs.Mkdir(ctx, user, sc.dirs[w], fmt.Sprintf("d%07d", i), 0o755)
+			_, err := fs.Mkdir(ctx, user, sc.dir(w, i), fmt.Sprintf("d%07d", i), 0o755)
 			return err
 		}},
 		{"create", func(sc *scratch, w, i int) error {
-			fh, e, err := fs.Create(ctx, user, sc.dirs[w], file(i), 0o644, syscall.O_WRONLY|syscall.O_EXCL)
+			fh, e, err := fs.Create(ctx, user, sc.dir(w, i), file(i), 0o644, syscall.O_WRONLY|syscall.O_EXCL)
 			if err != nil {
 				return err
 			}
@@ -240,7 +341,7 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 			return fs.Release(ctx, fh)
 		}},
 		{"stat", func(sc *scratch, w, i int) error {
-			_, err := fs.Lookup(ctx, user, sc.dirs[w], file(i))
+			_, err := fs.Lookup(ctx, user, sc.dir(w, i), file(i))
 			return err
 		}},
 		{"open_close", func(sc *scratch, w, i int) error {
@@ -258,29 +359,32 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 			return fs.SetXattr(ctx, user, sc.inos[w][i], "user.bench", []byte("value"), 0)
 		}},
 		{"link", func(sc *scratch, w, i int) error {
-			_, err := fs.Link(ctx, user, sc.inos[w][i], sc.dirs[w], "l"+file(i))
+			_, err := fs.Link(ctx, user, sc.inos[w][i], sc.dir(w, i), "l"+file(i))
 			return err
 		}},
 		{"symlink", func(sc *scratch, w, i int) error {
-			_, err := fs.Symlink(ctx, user, sc.dirs[w], "s"+file(i), file(i))
+			_, err := fs.Symlink(ctx, user, sc.dir(w, i), "s"+file(i), file(i))
 			return err
 		}},
 		{"readdir", nil},
 		{"rename", func(sc *scratch, w, i int) error {
-			return fs.Rename(ctx, user, sc.dirs[w], file(i), sc.dirs[w], "r"+file(i), 0)
+			return fs.Rename(ctx, user, sc.dir(w, i), file(i), sc.dir(w, i), "r"+file(i), 0)
 		}},
 		{"unlink", func(sc *scratch, w, i int) error {
-			return fs.Unlink(ctx, user, sc.dirs[w], "r"+file(i))
+			return fs.Unlink(ctx, user, sc.dir(w, i), "r"+file(i))
 		}},
 		{"rmdir", func(sc *scratch, w, i int) error {
-			return fs.Rmdir(ctx, user, sc.dirs[w], fmt.Sprintf("d%07d", i))
+			return fs.Rmdir(ctx, user, sc.dir(w, i), fmt.Sprintf("d%07d", i))
 		}},
 	}
 	for _, st := range steps {
+		if !slices.Contains(o.ops, st.op) {
+			continue
+		}
 		for _, on := range configs {
 			sc := scs[on]
 			if st.op == "readdir" {
-				if err := benchReaddir(ctx, fs, user, sc.dirs, res[on]); err != nil {
+				if err := benchReaddir(ctx, fs, user, sc.leaves(), res[on]); err != nil {
 					return nil, err
 				}
 				continue

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,8 @@ func TestVolumeCommands(t *testing.T) {
 		{"format", "sqlite3://" + filepath.Join(dir, "c.db"), "x", "--capacity", "lots"},
 		{"status", "sqlite3://" + filepath.Join(dir, "empty.db")}, // no volume
 		{"bench", "meta", url, "--threads", "0"},
+		{"bench", "meta", url, "--ops", "create,unlink"}, // unlink needs rename
+		{"bench", "meta", url, "--ops", "mkdir,fsync"},
 	} {
 		if out, err := run(bad...); err == nil || !strings.Contains(out, "cairn:") {
 			t.Errorf("%v succeeded or said nothing: %v\n%s", bad, err, out)
@@ -73,6 +76,21 @@ func TestVolumeCommands(t *testing.T) {
 	out, _ = run("status", url)
 	if !strings.Contains(out, `"used_inodes": 1`) {
 		t.Errorf("bench meta left inodes behind:\n%s", out)
+	}
+	// The seed's shape, small: entries spread over directories, a long
+	// ACL, some operations only, the scratch trees kept.
+	out, err = run("bench", "meta", url, "--entries", "400", "--files-per-dir", "50", "--acl-users", "40", "--acl-groups", "20",
+		"--ops", "rename,create,mkdir,open_close,readdir", "--keep", "--json")
+	bm.Off, bm.On = nil, nil
+	if err := json.Unmarshal([]byte(out), &bm); err != nil || len(bm.Off) != 5 || len(bm.On) != 5 || bm.On["rename"] <= 0 || bm.On["readdir"] <= 0 {
+		t.Fatalf("bench meta --ops: %v\n%s", err, out)
+	}
+	// Kept: per configuration the scratch directory, 4 worker directories
+	// with 2 subdirectories of 50 entries each, 400 files and 400
+	// directories; and the root.
+	out, _ = run("status", url)
+	if want := fmt.Sprintf(`"used_inodes": %d`, 1+2*(1+4+8+400+400)); !strings.Contains(out, want) {
+		t.Errorf("bench meta --keep --files-per-dir 50: want %s in\n%s", want, out)
 	}
 	out, err = run("bench", "data", t.TempDir(), "--size", "64M", "--json")
 	if err != nil || !strings.Contains(out, `"write_mib_s"`) {

@@ -217,3 +217,14 @@ func mustParseF(s string) *Rule {
 	}
 	return r
 }
+
+func TestInheritPerm(t *testing.T) {
+	for _, text := range []string{"u::rwx,u:5:rwx,g::r-x,g:9:rwx,m::rw-,o::r-x", "u::rw-,g::r--,o::---", "u::r-x,g::rwx,o::rwx"} {
+		def := mustParse(t, text)
+		for mode := uint32(0); mode <= 0o7777; mode++ {
+			if _, want := def.Inherit(mode); def.InheritPerm(mode) != want {
+				t.Fatalf("%s: InheritPerm(%o) = %o, Inherit gives %o", text, mode, def.InheritPerm(mode), want)
+			}
+		}
+	}
+}

@@ -138,6 +138,16 @@ func (def *Rule) Inherit(mode uint32) (*Rule, uint32) {
 	return r, r.Mode()
 }
 
+// InheritPerm returns the permission bits Inherit gives, without making
+// the access ACL.
+func (def *Rule) InheritPerm(mode uint32) uint32 {
+	g := def.Group
+	if def.Mask != NoMask {
+		g = def.Mask
+	}
+	return uint32(def.Owner&uint16(mode>>6)&7)<<6 | uint32(g&uint16(mode>>3)&7)<<3 | uint32(def.Other&uint16(mode)&7)
+}
+
 // Equal reports whether r and o hold the same entries.
 func (r *Rule) Equal(o *Rule) bool {
 	if r.Owner != o.Owner || r.Group != o.Group || r.Mask != o.Mask || r.Other != o.Other ||

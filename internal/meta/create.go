@@ -190,19 +190,16 @@ func (m *FS) newAttr(tx kv.Tx, cred posix.Cred, pa *posix.Attr, req CreateReques
 	if req.Type == posix.TypeSymlink {
 		mode, dflt = 0o777, nil
 	}
-	c := posix.CreateAttr(cred, pa, req.Type, mode, req.Umask, dflt)
-	a.Mode, a.GID = c.Mode, c.GID
-	if req.Type == posix.TypeSymlink {
-		a.Mode = 0o777
-	}
-	var err error
-	if a.AccessACL, err = m.storeACL(tx, c.Access, false); err != nil {
-		return a, err
-	}
-	if req.Type == posix.TypeDir && c.Default != nil {
-		if a.DefaultACL, err = m.storeACL(tx, c.Default, true); err != nil {
+	if dflt != nil {
+		if err := m.inheritACL(tx, cred, pa, req.Type, mode, dflt, &a); err != nil {
 			return a, err
 		}
+	} else {
+		c := posix.CreateAttr(cred, pa, req.Type, mode, req.Umask, nil)
+		a.Mode, a.GID = c.Mode, c.GID
+	}
+	if req.Type == posix.TypeSymlink {
+		a.Mode = 0o777
 	}
 	switch req.Type {
 	case posix.TypeDir:
@@ -213,6 +210,40 @@ func (m *FS) newAttr(tx kv.Tx, cred posix.Cred, pa *posix.Attr, req CreateReques
 		a.Rdev = req.Rdev
 	}
 	return a, nil
+}
+
+// inheritACL sets the mode, group and ACLs of a new inode a under
+// parent pa, whose default ACL is dflt. A new directory inherits the
+// default ACL itself (same id). The access ACL depends only on the default
+// ACL and the mode's permission bits, so the committed answer is
+// remembered by (default ACL id, bits): with a large default ACL, making
+// and encoding the access ACL again for every create would cost more than
+// the rest of the create.
+func (m *FS) inheritACL(tx kv.Tx, cred posix.Cred, pa *posix.Attr, typ posix.FileType, mode uint32, dflt *acl.Rule, a *posix.Attr) error {
+	if typ == posix.TypeDir {
+		a.DefaultACL = pa.DefaultACL
+	}
+	key := uint64(pa.DefaultACL)<<16 | uint64(mode&posix.ModePerm)
+	m.aclMu.RLock()
+	id, ok := m.aclInherit[key]
+	m.aclMu.RUnlock()
+	if ok {
+		c := posix.CreateInherited(cred, pa, typ, mode, dflt.InheritPerm(mode))
+		a.Mode, a.GID, a.AccessACL = c.Mode, c.GID, id
+		return nil
+	}
+	c := posix.CreateAttr(cred, pa, typ, mode, 0, dflt)
+	a.Mode, a.GID = c.Mode, c.GID
+	var err error
+	if a.AccessACL, err = m.storeACL(tx, c.Access, false); err != nil {
+		return err
+	}
+	if !createdIn(tx, a.AccessACL) && !createdIn(tx, pa.DefaultACL) {
+		m.aclMu.Lock()
+		m.aclInherit[key] = a.AccessACL
+		m.aclMu.Unlock()
+	}
+	return nil
 }
 
 // checkInodeQuota fails with ENOSPC when the volume's inode limit is reached.

@@ -132,10 +132,11 @@ type FS struct {
 	inodes idAllocator
 	slices idAllocator
 
-	aclMu    sync.RWMutex
-	aclCache map[uint32]*acl.Rule
-	aclIDs   map[string]uint32 // canonical encoding -> id of committed ACLs
-	aclChmod map[uint64]uint32 // (id, permission bits) -> id after chmod
+	aclMu      sync.RWMutex
+	aclCache   map[uint32]*acl.Rule
+	aclIDs     map[string]uint32 // canonical encoding -> id of committed ACLs
+	aclChmod   map[uint64]uint32 // (id, permission bits) -> id after chmod
+	aclInherit map[uint64]uint32 // (default ACL id, mode bits) -> id of the access ACL a new inode gets
 
 	sessMu sync.Mutex
 	sess   *session
@@ -224,7 +225,7 @@ func Open(ctx context.Context, store kv.Store, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32), shards: newShardPool()}
+	m := &FS{store: store, fmt: f, opts: opts, log: opts.Logger, aclCache: make(map[uint32]*acl.Rule), aclIDs: make(map[string]uint32), aclChmod: make(map[uint64]uint32), aclInherit: make(map[uint64]uint32), shards: newShardPool()}
 	if sw, ok := store.(interface{ SerialWriter() bool }); !ok || !sw.SerialWriter() {
 		m.dirs = &dirLocks{m: map[posix.Ino]*dirLock{}}
 	}

@@ -78,19 +78,31 @@ type Created struct {
 //     loses setgid unless the caller is root (inode_init_owner).
 func CreateAttr(c Cred, parent *Attr, typ FileType, mode, umask uint32, def *acl.Rule) Created {
 	mode &= ModeMask
-	out := Created{GID: c.GID}
-	if def != nil {
-		r, perm := def.Inherit(mode)
-		out.Mode = mode&^ModePerm | perm
-		if !r.IsMinimal() {
-			out.Access = r
-		}
-		if typ == TypeDir {
-			out.Default = def
-		}
-	} else {
-		out.Mode = mode &^ (umask & ModePerm)
+	if def == nil {
+		return createMode(c, parent, typ, mode&^(umask&ModePerm))
 	}
+	r, perm := def.Inherit(mode)
+	out := createMode(c, parent, typ, mode&^ModePerm|perm)
+	if !r.IsMinimal() {
+		out.Access = r
+	}
+	if typ == TypeDir {
+		out.Default = def
+	}
+	return out
+}
+
+// CreateInherited is CreateAttr under a default ACL for a caller that
+// knows what the inode inherits (it caches acl.Rule.Inherit's answers):
+// perm is the permission bits inherited (acl.Rule.InheritPerm). It
+// computes the mode and group only; Access and Default are left nil.
+func CreateInherited(c Cred, parent *Attr, typ FileType, mode, perm uint32) Created {
+	return createMode(c, parent, typ, mode&ModeMask&^ModePerm|perm&ModePerm)
+}
+
+// createMode finishes CreateAttr: the group and the setgid bit.
+func createMode(c Cred, parent *Attr, typ FileType, mode uint32) Created {
+	out := Created{Mode: mode, GID: c.GID}
 	if parent.Mode&ModeSetgid != 0 {
 		out.GID = parent.GID
 		if typ == TypeDir {

@@ -221,3 +221,22 @@ func TestStatMode(t *testing.T) {
 		}
 	}
 }
+
+// CreateInherited gives CreateAttr's mode and group for every mode, type,
+// setgid parent and caller.
+func TestCreateInherited(t *testing.T) {
+	def, _ := acl.Parse("u::rwx,u:1000:rwx,g::r-x,m::rw-,o::r-x", nil)
+	for _, c := range []Cred{user(10, 10, 30), user(0, 0), user(10, 10)} {
+		for _, p := range []*Attr{dir(0o755, 0, 0), dir(0o2775, 0, 30), dir(0o2775, 0, 50)} {
+			for _, typ := range []FileType{TypeFile, TypeDir} {
+				for mode := uint32(0); mode <= 0o7777; mode += 0o11 {
+					want := CreateAttr(c, p, typ, mode, 0o022, def)
+					got := CreateInherited(c, p, typ, mode, def.InheritPerm(mode))
+					if got.Mode != want.Mode || got.GID != want.GID {
+						t.Fatalf("%+v in %o, %v %o: %o %d, want %o %d", c, p.Mode, typ, mode, got.Mode, got.GID, want.Mode, want.GID)
+					}
+				}
+			}
+		}
+	}
+}

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"Names", testNames},
 		{"FileTypes", testFileTypes},
 		{"ACLStoredOnce", testACLStoredOnce},
+		{"DefaultACL", testDefaultACL},
 		{"StatFSLimits", testStatFSLimits},
 		{"Locks", testLocks},
 		{"DeadSessionCleanup", testDeadSession},
@@ -64,16 +65,29 @@ var bg = context.Background()
 
 func newFS(t *testing.T, newStore func(t *testing.T) kv.Store, f meta.Format) *meta.FS {
 	t.Helper()
-	store := newStore(t)
+	return newFSOn(t, newStore(t), f)
+}
+
+// newFSOn formats store with f and opens a client on it; the store is
+// closed when the test ends.
+func newFSOn(t *testing.T, store kv.Store, f meta.Format) *meta.FS {
+	t.Helper()
+	t.Cleanup(func() { store.Close() })
 	f.Name, f.Storage = "test", "mem"
 	if _, err := meta.FormatVolume(bg, store, f); err != nil {
 		t.Fatal(err)
 	}
+	return openFS(t, store)
+}
+
+// openFS opens a client on a formatted store, closed when the test ends.
+func openFS(t *testing.T, store kv.Store) *meta.FS {
+	t.Helper()
 	m, err := meta.Open(bg, store, meta.Options{SliceDeleteDelay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close(); store.Close() })
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
