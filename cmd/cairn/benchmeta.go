@@ -36,6 +36,7 @@ type benchMetaOptions struct {
 	aclUsers  int
 	aclGroups int
 	keep      bool
+	slices    int
 }
 
 // metaOpNeeds names, for each operation, the one that must run before it
@@ -50,8 +51,8 @@ func (o *benchMetaOptions) check() error {
 	if o.entries < o.threads || o.threads < 1 || o.rounds < 1 {
 		return fmt.Errorf("--entries must be at least --threads, and --threads and --rounds at least 1")
 	}
-	if o.perDir < 0 || o.aclUsers < 0 || o.aclGroups < 0 {
-		return fmt.Errorf("--files-per-dir, --acl-users and --acl-groups cannot be negative")
+	if o.perDir < 0 || o.aclUsers < 0 || o.aclGroups < 0 || o.slices < 1 {
+		return fmt.Errorf("--files-per-dir, --acl-users and --acl-groups cannot be negative, and --slices must be at least 1")
 	}
 	if len(o.ops) == 0 {
 		o.ops = metaOps
@@ -114,6 +115,7 @@ reliably as the others.`,
 	fl.IntVar(&o.perDir, "files-per-dir", 0, "spread each worker's entries over directories of this many (0: one directory per worker)")
 	fl.IntVar(&o.aclUsers, "acl-users", 3, "named users in the acl_on directories' access and default ACLs")
 	fl.IntVar(&o.aclGroups, "acl-groups", 2, "named groups in the acl_on directories' access and default ACLs")
+	fl.IntVar(&o.slices, "slices", 1, "run each operation in this many slices, acl_off and acl_on taking turns slice by slice (for long runs, so that drift falls on both)")
 	fl.BoolVar(&o.keep, "keep", false, "leave the scratch directories in place (for a volume thrown away afterwards: removing millions of entries takes as long as making them)")
 	return cmd
 }
@@ -317,7 +319,6 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 		scs[on] = sc
 	}
 	per := o.entries / o.threads
-	n := per * o.threads
 	res := map[bool]metaResult{}
 	for _, on := range configs {
 		res[on] = metaResult{}
@@ -377,47 +378,71 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 			return fs.Rmdir(ctx, user, sc.dir(w, i), fmt.Sprintf("d%07d", i))
 		}},
 	}
+	// Each operation runs over its entries in o.slices slices, the
+	// configurations taking turns slice by slice (the first alternating),
+	// so that what drifts during a long run (the database growing, a
+	// background rewrite on the server) falls on both alike.
+	nslices := max(1, min(o.slices, per))
 	for _, st := range steps {
 		if !slices.Contains(o.ops, st.op) {
 			continue
 		}
-		for _, on := range configs {
-			sc := scs[on]
-			if st.op == "readdir" {
-				if err := benchReaddir(ctx, fs, user, sc.leaves(), res[on]); err != nil {
-					return nil, err
-				}
-				continue
+		elapsed := map[bool]time.Duration{}
+		done := map[bool]int{}
+		for c := 0; c < nslices; c++ {
+			lo, hi := c*per/nslices, (c+1)*per/nslices
+			order := configs
+			if c%2 == 1 {
+				order = slices.Clone(configs)
+				slices.Reverse(order)
 			}
-			start := time.Now()
-			passes := 0
-			for {
-				var wg sync.WaitGroup
-				errs := make([]error, o.threads)
-				for w := 0; w < o.threads; w++ {
-					wg.Add(1)
-					go func(w int) {
-						defer wg.Done()
-						for i := 0; i < per; i++ {
-							if err := st.fn(sc, w, i); err != nil {
-								errs[w] = fmt.Errorf("%s #%d: %w", st.op, i, err)
-								return
-							}
-						}
-					}(w)
-				}
-				wg.Wait()
-				for _, err := range errs {
+			for _, on := range order {
+				sc := scs[on]
+				if st.op == "readdir" {
+					leaves := sc.leaves()
+					n, d, err := benchReaddir(ctx, fs, user, leaves[c*len(leaves)/nslices:(c+1)*len(leaves)/nslices], nslices == 1)
 					if err != nil {
 						return nil, err
 					}
+					done[on] += n
+					elapsed[on] += d
+					continue
 				}
-				passes++
-				if !readOnlyOps[st.op] || time.Since(start) >= time.Second {
-					break
+				start := time.Now()
+				for passes := 0; ; {
+					var wg sync.WaitGroup
+					errs := make([]error, o.threads)
+					for w := 0; w < o.threads; w++ {
+						wg.Add(1)
+						go func(w int) {
+							defer wg.Done()
+							for i := lo; i < hi; i++ {
+								if err := st.fn(sc, w, i); err != nil {
+									errs[w] = fmt.Errorf("%s #%d: %w", st.op, i, err)
+									return
+								}
+							}
+						}(w)
+					}
+					wg.Wait()
+					for _, err := range errs {
+						if err != nil {
+							return nil, err
+						}
+					}
+					passes++
+					done[on] += (hi - lo) * o.threads
+					// A single slice of a read-only operation repeats
+					// until it has run for a second.
+					if nslices > 1 || !readOnlyOps[st.op] || time.Since(start) >= time.Second {
+						break
+					}
 				}
+				elapsed[on] += time.Since(start)
 			}
-			res[on][st.op] = float64(passes*n) / time.Since(start).Seconds()
+		}
+		for _, on := range configs {
+			res[on][st.op] = float64(done[on]) / elapsed[on].Seconds()
 		}
 	}
 	return res, nil
@@ -426,20 +451,20 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 // readOnlyOps may be repeated to time them over at least a second.
 var readOnlyOps = map[string]bool{"stat": true, "open_close": true}
 
-// benchReaddir lists every worker directory with attributes, in pages of
-// 1,000 as a readdir(3) loop would, and reports entries per second.
-func benchReaddir(ctx context.Context, fs *vfs.FS, user posix.Cred, dirs []posix.Ino, res metaResult) error {
+// benchReaddir lists dirs with attributes, in pages of 1,000 as a
+// readdir(3) loop would, and returns the entries listed and the time it
+// took; with repeat, it lists them again until a second has passed.
+func benchReaddir(ctx context.Context, fs *vfs.FS, user posix.Cred, dirs []posix.Ino, repeat bool) (int, time.Duration, error) {
 	start := time.Now()
 	total := 0
-	for pass := 0; pass == 0 || time.Since(start) < time.Second; pass++ {
+	for pass := 0; pass == 0 || repeat && time.Since(start) < time.Second; pass++ {
 		n, err := readdirPass(ctx, fs, user, dirs)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		total += n
 	}
-	res["readdir"] = float64(total) / time.Since(start).Seconds()
-	return nil
+	return total, time.Since(start), nil
 }
 
 func readdirPass(ctx context.Context, fs *vfs.FS, user posix.Cred, dirs []posix.Ino) (int, error) {

@@ -33,6 +33,7 @@ func TestVolumeCommands(t *testing.T) {
 		{"bench", "meta", url, "--threads", "0"},
 		{"bench", "meta", url, "--ops", "create,unlink"}, // unlink needs rename
 		{"bench", "meta", url, "--ops", "mkdir,fsync"},
+		{"bench", "meta", url, "--slices", "0"},
 	} {
 		if out, err := run(bad...); err == nil || !strings.Contains(out, "cairn:") {
 			t.Errorf("%v succeeded or said nothing: %v\n%s", bad, err, out)
@@ -80,7 +81,7 @@ func TestVolumeCommands(t *testing.T) {
 	// The seed's shape, small: entries spread over directories, a long
 	// ACL, some operations only, the scratch trees kept.
 	out, err = run("bench", "meta", url, "--entries", "400", "--files-per-dir", "50", "--acl-users", "40", "--acl-groups", "20",
-		"--ops", "rename,create,mkdir,open_close,readdir", "--keep", "--json")
+		"--ops", "rename,create,mkdir,open_close,readdir", "--slices", "3", "--keep", "--json")
 	bm.Off, bm.On = nil, nil
 	if err := json.Unmarshal([]byte(out), &bm); err != nil || len(bm.Off) != 5 || len(bm.On) != 5 || bm.On["rename"] <= 0 || bm.On["readdir"] <= 0 {
 		t.Fatalf("bench meta --ops: %v\n%s", err, out)

@@ -10,7 +10,8 @@
 // transactions and reports ErrConflict, in which case Update runs the closure
 // again. Closures therefore must not have side effects outside the Tx;
 // work to do after a commit is collected in local variables and done after
-// Update returns.
+// Update returns. A closure that panics fails its transaction with an error
+// (nothing it wrote is committed); the panic does not reach the caller.
 //
 // # Counters
 //

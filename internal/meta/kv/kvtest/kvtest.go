@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -645,8 +646,17 @@ func testMixedOutcomes(t *testing.T, s kv.Store) {
 				if _, err := tx.Incr([]byte("mixed-count"), 1); err != nil {
 					return err
 				}
-				if i%2 == 1 {
+				if err := tx.Add([]byte("mixed-add"), 2); err != nil {
+					return err
+				}
+				if err := tx.Append([]byte("mixed-seq"), []byte("mq/"), []byte(fmt.Sprint(i))); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
 					return boom
+				case 3:
+					panic("mixed")
 				}
 				return nil
 			})
@@ -654,7 +664,7 @@ func testMixedOutcomes(t *testing.T, s kv.Store) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if i%2 == 1 && !errors.Is(err, boom) || i%2 == 0 && err != nil {
+		if i%4 == 1 && !errors.Is(err, boom) || i%4 == 3 && (err == nil || !strings.Contains(err.Error(), "panicked")) || i%2 == 0 && err != nil {
 			t.Fatalf("transaction %d returned %v", i, err)
 		}
 	}
@@ -672,6 +682,20 @@ func testMixedOutcomes(t *testing.T, s kv.Store) {
 	v, _ := get(t, s, "mixed-count")
 	if len(v) != 8 || binary.BigEndian.Uint64([]byte(v)) != n/2 {
 		t.Fatalf("counter % x, want %d", v, n/2)
+	}
+	if got := counterValue(t, s, "mixed-add"); got != n {
+		t.Fatalf("added %d, want %d", got, n)
+	}
+	_, vals := appended(t, s, "mq/", 0)
+	if len(vals) != n/2 {
+		t.Fatalf("%d values appended, want %d: %v", len(vals), n/2, vals)
+	}
+	for _, v := range vals {
+		var i int
+		fmt.Sscan(v, &i)
+		if i%2 == 1 {
+			t.Fatalf("failed transaction's append %s is visible", v)
+		}
 	}
 }
 

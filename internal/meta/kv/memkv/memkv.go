@@ -67,7 +67,7 @@ func (s *Store) run(ctx context.Context, fn func(kv.Tx) error, write bool) error
 		if berr != nil {
 			return berr
 		}
-		err = fn(t)
+		err = kv.RunClosure("memkv", fn, t)
 		if err == nil && t.err != nil {
 			err = t.err
 		}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -124,6 +125,12 @@ type DB struct {
 	// has checked (see pgNumber).
 	schema string
 	seqs   sync.Map
+	// gmu guards the Updates waiting for a group (dbgroup.go) and the
+	// number of groups running.
+	gmu     sync.Mutex
+	queue   []*dbPending
+	leaders int
+	groups  atomic.Int64 // groups of two or more committed
 }
 
 var _ kv.Store = (*DB)(nil)
@@ -245,14 +252,10 @@ func (s *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		}
 		if attempt >= soloAfter {
 			s.gate.Lock()
-		} else {
-			s.gate.RLock()
-		}
-		err = s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
-		if attempt >= soloAfter {
+			err = s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
 			s.gate.Unlock()
 		} else {
-			s.gate.RUnlock()
+			err = s.grouped(ctx, fn)
 		}
 		if !errors.Is(err, kv.ErrConflict) {
 			return err
