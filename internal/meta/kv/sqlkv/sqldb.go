@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -125,12 +124,7 @@ type DB struct {
 	// has checked (see pgNumber).
 	schema string
 	seqs   sync.Map
-	// gmu guards the Updates waiting for a group (dbgroup.go) and the
-	// number of groups running.
-	gmu     sync.Mutex
-	queue   []*dbPending
-	leaders int
-	groups  atomic.Int64 // groups of two or more committed
+	admin  *sql.DB // PostgreSQL: the connections pgSequence uses
 }
 
 var _ kv.Store = (*DB)(nil)
@@ -157,7 +151,11 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 			cfg.RuntimeParams["synchronous_commit"] = "off"
 		}
 		cfg.RuntimeParams["enable_seqscan"] = "off"
-		s = &DB{db: stdlib.OpenDB(*cfg), d: &postgresDialect}
+		s = &DB{db: stdlib.OpenDB(*cfg), d: &postgresDialect, admin: stdlib.OpenDB(*cfg)}
+		// The sequences' setup runs while the transaction that needs it
+		// holds a connection of the main pool, which every concurrent
+		// Update may have taken: it gets a pool of its own.
+		s.admin.SetMaxOpenConns(2)
 	case "mysql":
 		cfg, err := mysqlConfig(metaURL)
 		if err != nil {
@@ -178,7 +176,7 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 	defer cancel()
 	if s.d == &postgresDialect {
 		if err := s.db.QueryRowContext(cctx, "SELECT current_schema()").Scan(&s.schema); err != nil {
-			s.db.Close()
+			s.Close()
 			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
 		}
 	}
@@ -188,7 +186,7 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 				// Two processes creating the table at once: the other won.
 				continue
 			}
-			s.db.Close()
+			s.Close()
 			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
 		}
 	}
@@ -252,10 +250,14 @@ func (s *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		}
 		if attempt >= soloAfter {
 			s.gate.Lock()
-			err = s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
+		} else {
+			s.gate.RLock()
+		}
+		err = s.run(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
+		if attempt >= soloAfter {
 			s.gate.Unlock()
 		} else {
-			err = s.grouped(ctx, fn)
+			s.gate.RUnlock()
 		}
 		if !errors.Is(err, kv.ErrConflict) {
 			return err
@@ -327,7 +329,12 @@ func (s *DB) wrap(err error) error {
 }
 
 // Close implements kv.Store.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.admin != nil {
+		s.admin.Close()
+	}
+	return s.db.Close()
+}
 
 // Engine names the server: "postgres" or "mysql".
 func (s *DB) Engine() string { return s.d.name }
@@ -585,11 +592,11 @@ func (s *DB) pgSequence(ctx context.Context, counter, prefix []byte) (string, er
 	if _, ok := s.seqs.Load(name); ok {
 		return name, nil
 	}
-	if _, err := s.db.ExecContext(ctx, "CREATE SEQUENCE IF NOT EXISTS "+name+" MINVALUE 0 START 0"); err != nil && !s.d.conflict(err) && !isCode(err, "42P07") {
+	if _, err := s.admin.ExecContext(ctx, "CREATE SEQUENCE IF NOT EXISTS "+name+" MINVALUE 0 START 0"); err != nil && !s.d.conflict(err) && !isCode(err, "42P07") {
 		return "", s.wrap(err)
 	}
 	err := func() error {
-		tx, err := s.db.BeginTx(ctx, nil) // READ COMMITTED: each statement sees the latest
+		tx, err := s.admin.BeginTx(ctx, nil) // READ COMMITTED: each statement sees the latest
 		if err != nil {
 			return err
 		}
