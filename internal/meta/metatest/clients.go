@@ -11,7 +11,6 @@ import (
 
 	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
-	"cairn/internal/meta/kv/kvtest"
 	"cairn/internal/posix"
 )
 
@@ -90,7 +89,7 @@ func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 			c.updates.Store(0)
 			c.runs.Store(0)
 		}
-		kvtest.Parallel(t, len(dirs), files, func(d, i int) error { return op(clients[d/2], d, i) })
+		parallel(t, len(dirs), files, func(d, i int) error { return op(clients[d/2], d, i) })
 		return [2]int64{counts[0].retries(), counts[1].retries()}
 	}
 	created := run(func(m *meta.FS, d, i int) error {
@@ -265,7 +264,7 @@ func testOneDirectory(t *testing.T, ns func(t *testing.T) kv.Store) {
 	const writers, files = 4, 25
 	cs.updates.Store(0)
 	cs.runs.Store(0)
-	kvtest.Parallel(t, writers, files, func(w, i int) error {
+	parallel(t, writers, files, func(w, i int) error {
 		name := fmt.Sprintf("w%d-%d", w, i)
 		_, err := m.Create(bg, posix.Root, d1, name, meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
 		if err == nil && i%2 == 0 {
@@ -277,7 +276,7 @@ func testOneDirectory(t *testing.T, ns func(t *testing.T) kv.Store) {
 		t.Errorf("%d of %d transactions ran again: one client's changes to one directory conflicted", n, cs.updates.Load())
 	}
 	// Renames d1 -> d2 and d2 -> d1 at once take both queues, in order.
-	kvtest.Parallel(t, writers, files, func(w, i int) error {
+	parallel(t, writers, files, func(w, i int) error {
 		name := fmt.Sprintf("w%d-%d", w, i)
 		if i%2 == 0 {
 			return nil // removed above

@@ -750,11 +750,3 @@ func Workers(workers, rounds int, op func(w, i int) error) (wait func() error) {
 		}
 	}
 }
-
-// Parallel runs Workers and waits for them, failing t on an error.
-func Parallel(t *testing.T, workers, rounds int, op func(w, i int) error) {
-	t.Helper()
-	if err := Workers(workers, rounds, op)(); err != nil {
-		t.Fatal(err)
-	}
-}
