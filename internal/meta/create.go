@@ -81,11 +81,11 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 	var res CreateResult
 	err = m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
 		res = CreateResult{}
-		pa, err := m.writableDir(tx, cred, parent)
+		pa, b, err := m.writableDirEntry(tx, cred, parent, name)
 		if err != nil {
 			return err
 		}
-		if b, err := tx.Get(dentryKey(parent, name)); err == nil {
+		if b != nil {
 			typ, old, err := decodeDentry(b)
 			if err != nil {
 				return err
@@ -98,8 +98,6 @@ func (m *FS) Create(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 			}
 			res.Existed, res.Ino = true, old
 			res.Attr, err = getAttr(tx, old)
-			return err
-		} else if !errors.Is(err, kv.ErrNotFound) {
 			return err
 		}
 		if err := m.checkInodeQuota(tx); err != nil {
@@ -160,19 +158,46 @@ func (m *FS) writableDir(tx kv.Tx, cred posix.Cred, parent posix.Ino) (posix.Att
 	if err != nil {
 		return pa, err
 	}
+	return pa, m.checkWritableDir(tx, cred, &pa)
+}
+
+// writableDirEntry is writableDir that also reads parent's entry name,
+// in the same request to the engine (a round trip to a database server
+// fewer): the entry's value, or nil when there is none.
+func (m *FS) writableDirEntry(tx kv.Tx, cred posix.Cred, parent posix.Ino, name string) (posix.Attr, []byte, error) {
+	vals, err := tx.Gets(attrKey(parent), dentryKey(parent, name))
+	if err != nil {
+		return posix.Attr{}, nil, err
+	}
+	if vals[0] == nil {
+		return posix.Attr{}, nil, syscall.ENOENT
+	}
+	pa, err := decodeAttr(vals[0])
+	if err != nil {
+		return pa, nil, err
+	}
+	if err := m.checkWritableDir(tx, cred, &pa); err != nil {
+		return pa, nil, err
+	}
+	return pa, vals[1], nil
+}
+
+// checkWritableDir checks that cred may add or remove entries in the
+// directory whose attributes are pa.
+func (m *FS) checkWritableDir(tx kv.Tx, cred posix.Cred, pa *posix.Attr) error {
 	if pa.Type != posix.TypeDir {
-		return pa, syscall.ENOTDIR
+		return syscall.ENOTDIR
 	}
 	if pa.Nlink == 0 {
-		return pa, syscall.ENOENT // removed while a handle was open
+		return syscall.ENOENT // removed while a handle was open
 	}
-	if err := m.access(tx, cred, &pa, posix.MayWrite|posix.MayExec); err != nil {
-		return pa, err
+	if err := m.access(tx, cred, pa, posix.MayWrite|posix.MayExec); err != nil {
+		return err
 	}
 	if pa.Flags&posix.FlagImmutable != 0 {
-		return pa, syscall.EPERM
+		return syscall.EPERM
 	}
-	return pa, nil
+	return nil
 }
 
 // newAttr computes a new inode's attributes (mode, owner, ACLs) under parent.

@@ -155,14 +155,12 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 				return err
 			}
 		}
-		pa, err := m.writableDir(tx, cred, p)
+		pa, b, err := m.writableDirEntry(tx, cred, p, name)
 		if err != nil {
 			return err
 		}
 		now := m.now()
-		b, err := tx.Get(dentryKey(p, name))
-		switch {
-		case err == nil:
+		if b != nil {
 			if req.NoReplace {
 				return syscall.EEXIST
 			}
@@ -193,8 +191,6 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 					return err
 				}
 			}
-		case !errors.Is(err, kv.ErrNotFound):
-			return err
 		}
 		if err := m.checkInodeQuota(tx); err != nil {
 			return err

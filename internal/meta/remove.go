@@ -49,11 +49,14 @@ func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		return syscall.ENAMETOOLONG
 	}
 	return m.mutate(ctx, func(tx kv.Tx, rec *Record) error {
-		pa, err := m.writableDir(tx, cred, parent)
+		pa, b, err := m.writableDirEntry(tx, cred, parent, name)
 		if err != nil {
 			return err
 		}
-		typ, ino, err := lookupEntry(tx, parent, name)
+		if b == nil {
+			return syscall.ENOENT
+		}
+		typ, ino, err := decodeDentry(b)
 		if err != nil {
 			return err
 		}

@@ -46,8 +46,6 @@ import (
 type dialect struct {
 	name   string // for messages: "postgres", "mysql"
 	schema []string
-	// upsert writes (k, v) whatever is there.
-	upsert string
 	// ph returns the n-th (1-based) placeholder.
 	ph func(n int) string
 	// conflict reports a failure that a rerun may not meet.
@@ -57,13 +55,13 @@ type dialect struct {
 	// read a row and then write it deadlock on the upgrade; exclusive
 	// locks from the start make the second wait for the first instead.
 	lockReads string
-	// number takes the numbers of an Append of n values just before
-	// COMMIT, under a lock held until the transaction ends, and
-	// returns the last one.
-	number func(t *dbtx, a *appendOp) (uint64, error)
-	// add is the statement of a blind Add (key, delta), or "" to read
-	// and write the row (Incr).
-	add string
+	// flush sends an Update's pending writes and, when a is not nil, numbers
+	// and inserts an Append's values, under a lock held until the
+	// transaction ends (see postgresFlushFn and mysqlNumber).
+	flush func(t *dbtx, b batch, a *appendOp) error
+	// blindAdd: Add is left for the server to apply at the flush, without
+	// the transaction reading the row; otherwise it is Incr.
+	blindAdd bool
 }
 
 var postgresDialect = dialect{
@@ -71,12 +69,9 @@ var postgresDialect = dialect{
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS cairn_kv (k bytea PRIMARY KEY, v bytea NOT NULL) WITH (fillfactor = 70)`,
 	},
-	upsert: `INSERT INTO cairn_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
-	ph:     func(n int) string { return fmt.Sprintf("$%d", n) },
-	number: pgNumber,
-	// int8send is a bigint's big-endian bytes; a bit(64) cast of the
-	// hex digits reads them back.
-	add: `INSERT INTO cairn_kv (k, v) VALUES ($1, int8send($2::bigint)) ON CONFLICT (k) DO UPDATE SET v = int8send(('x' || encode(cairn_kv.v, 'hex'))::bit(64)::bigint + $2::bigint)`,
+	ph:       func(n int) string { return fmt.Sprintf("$%d", n) },
+	flush:    postgresFlush,
+	blindAdd: true,
 	conflict: func(err error) bool {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
@@ -96,10 +91,9 @@ var mysqlDialect = dialect{
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS cairn_kv (k VARBINARY(3072) NOT NULL PRIMARY KEY, v LONGBLOB NOT NULL) ENGINE=InnoDB ROW_FORMAT=DYNAMIC`,
 	},
-	upsert:    `INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`,
 	ph:        func(int) string { return "?" },
 	lockReads: " FOR UPDATE",
-	number:    mysqlNumber,
+	flush:     mysqlFlushAll,
 	conflict: func(err error) bool {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) {
@@ -121,7 +115,7 @@ type DB struct {
 	gate sync.RWMutex
 	// schema is PostgreSQL's current schema, which names the store's
 	// advisory locks; seqs the counters whose sequence this process
-	// has checked (see pgNumber).
+	// has checked (see pgSequence).
 	schema string
 	seqs   sync.Map
 	admin  *sql.DB // PostgreSQL: the connections pgSequence uses
@@ -186,6 +180,12 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 				// Two processes creating the table at once: the other won.
 				continue
 			}
+			s.Close()
+			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
+		}
+	}
+	if s.d == &postgresDialect {
+		if err := s.ensureFlushFn(cctx); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: cannot open the metadata store at %s: %w", s.d.name, kv.RedactURL(metaURL), err)
 		}
@@ -305,7 +305,7 @@ func (s *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(kv.Tx) error)
 		sqltx.Rollback()
 		return t.err
 	}
-	if err := t.flushAppends(); err != nil {
+	if err := t.flushAll(); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -347,6 +347,7 @@ type dbtx struct {
 	tx      *sql.Tx
 	ctx     context.Context
 	ro      bool
+	pend    writes
 	appends []appendOp
 	err     error
 }
@@ -374,6 +375,9 @@ func (t *dbtx) fail(err error) error {
 }
 
 func (t *dbtx) Get(key []byte) ([]byte, error) {
+	if v, err, ok := t.pendingGet(key); ok {
+		return v, err
+	}
 	var v []byte
 	err := t.tx.QueryRowContext(t.ctx, "SELECT v FROM cairn_kv WHERE k = "+t.s.d.ph(1)+t.lock(), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -390,18 +394,26 @@ func (t *dbtx) Get(key []byte) ([]byte, error) {
 
 func (t *dbtx) Gets(keys ...[]byte) ([][]byte, error) {
 	out := make([][]byte, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
 	var q strings.Builder
 	q.WriteString("SELECT k, v FROM cairn_kv WHERE k IN (")
-	args := make([]any, len(keys))
+	args := make([]any, 0, len(keys))
 	for i, k := range keys {
-		if i > 0 {
+		if v, err, ok := t.pendingGet(k); ok {
+			if err == nil {
+				out[i] = v
+			} else if !errors.Is(err, kv.ErrNotFound) {
+				return nil, err
+			}
+			continue
+		}
+		if len(args) > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString(t.s.d.ph(i + 1))
-		args[i] = k
+		args = append(args, k)
+		q.WriteString(t.s.d.ph(len(args)))
+	}
+	if len(args) == 0 {
+		return out, nil
 	}
 	q.WriteString(")" + t.lock())
 	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
@@ -418,7 +430,7 @@ func (t *dbtx) Gets(keys ...[]byte) ([][]byte, error) {
 			v = []byte{}
 		}
 		for i, want := range keys {
-			if bytes.Equal(k, want) {
+			if out[i] == nil && bytes.Equal(k, want) {
 				out[i] = v
 			}
 		}
@@ -433,12 +445,7 @@ func (t *dbtx) Put(key, value []byte) error {
 	if t.ro {
 		return kv.ErrReadOnly
 	}
-	if value == nil {
-		value = []byte{}
-	}
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.upsert, key, value); err != nil {
-		return t.fail(err)
-	}
+	t.pend.put(key, value)
 	return nil
 }
 
@@ -446,9 +453,7 @@ func (t *dbtx) Delete(key []byte) error {
 	if t.ro {
 		return kv.ErrReadOnly
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM cairn_kv WHERE k = "+t.s.d.ph(1), key); err != nil {
-		return t.fail(err)
-	}
+	t.pend.del(key)
 	return nil
 }
 
@@ -461,6 +466,9 @@ func (t *dbtx) DeleteRange(begin, end []byte) error {
 	}
 	if begin == nil {
 		begin = []byte{}
+	}
+	if err := t.flushWrites(); err != nil {
+		return err
 	}
 	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM cairn_kv WHERE k >= "+t.s.d.ph(1)+" AND k < "+t.s.d.ph(2), begin, end); err != nil {
 		return t.fail(err)
@@ -475,24 +483,21 @@ func (t *dbtx) Incr(key []byte, delta int64) (int64, error) {
 	return kv.IncrWithGetPut(t, key, delta)
 }
 
-// Add implements kv.Tx. On PostgreSQL it is one upsert that adds to the
-// row without the transaction reading it: a serializable transaction
-// takes predicate locks on the index pages it reads, and reading a
-// counter's row would make every two transactions that move counters on
-// one page (the shards of a sharded counter) conflict. On InnoDB,
-// whose locks are per row, it is Incr.
+// Add implements kv.Tx. On PostgreSQL the delta waits with the other
+// writes and the server adds it to the row without the transaction
+// reading it: a serializable transaction takes predicate locks on the
+// index pages it reads, and reading a counter's row would make every two
+// transactions that move counters on one page (the shards of a sharded
+// counter) conflict. On InnoDB, whose locks are per row, it is Incr.
 func (t *dbtx) Add(key []byte, delta int64) error {
 	if t.ro {
 		return kv.ErrReadOnly
 	}
-	if t.s.d.add == "" {
+	if !t.s.d.blindAdd {
 		_, err := kv.IncrWithGetPut(t, key, delta)
 		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.add, key, delta); err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return t.pend.add(key, delta)
 }
 
 // Append implements kv.Tx: the values wait for the commit, where the
@@ -518,55 +523,117 @@ func (t *dbtx) Append(counter, prefix []byte, values ...[]byte) error {
 	return nil
 }
 
-// flushAppends numbers and inserts the transaction's appends.
-func (t *dbtx) flushAppends() error {
+// pendingGet answers a read of key from the transaction's pending
+// writes (ok), or sends them first when key has a pending Add, whose
+// sum only the server knows.
+func (t *dbtx) pendingGet(key []byte) (v []byte, err error, ok bool) {
+	op, found := t.pend[string(key)]
+	switch {
+	case !found:
+		return nil, nil, false
+	case op.kind == pendPut:
+		return op.val, nil, true
+	case op.kind == pendDelete:
+		return nil, kv.ErrNotFound, true
+	}
+	if err := t.flushWrites(); err != nil {
+		return nil, err, true
+	}
+	return nil, nil, false
+}
+
+// flushWrites sends the pending writes, so that the server's answer to
+// the next statement includes them.
+func (t *dbtx) flushWrites() error {
+	if len(t.pend) == 0 {
+		return nil
+	}
+	b := t.pend.batch()
+	t.pend = nil
+	return t.s.d.flush(t, b, nil)
+}
+
+// flushAll sends the pending writes and the appends, just before COMMIT.
+func (t *dbtx) flushAll() error {
+	b := t.pend.batch()
+	t.pend = nil
+	if len(t.appends) == 0 {
+		if len(b.putK)+len(b.delK)+len(b.addK) == 0 {
+			return nil
+		}
+		return t.s.d.flush(t, b, nil)
+	}
 	for i := range t.appends {
-		a := &t.appends[i]
-		last, err := t.s.d.number(t, a)
-		if err != nil {
+		if err := t.s.d.flush(t, b, &t.appends[i]); err != nil {
 			return err
 		}
-		first := last - uint64(len(a.vals)) + 1
-		var q strings.Builder
-		q.WriteString("INSERT INTO cairn_kv (k, v) VALUES ")
-		args := make([]any, 0, 2*len(a.vals))
-		for j, v := range a.vals {
-			if j > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "(%s, %s)", t.s.d.ph(2*j+1), t.s.d.ph(2*j+2))
-			args = append(args, kv.SeqKey(a.prefix, first+uint64(j)), v)
-		}
-		if _, err := t.tx.ExecContext(t.ctx, q.String(), args...); err != nil {
-			return t.fail(err)
-		}
+		b = batch{}
 	}
 	return nil
 }
 
-// pgNumber numbers an append from a PostgreSQL sequence (one per counter,
-// in the store's schema), under a transaction-scoped advisory lock that
-// every appender to the counter takes: the numbers are taken in the order
-// the lock is granted, and each holder commits before the next gets it,
-// so a reader that sees number n sees every lower number already
-// committed. A sequence is not transactional, so a serializable
-// transaction takes its numbers without reading a row others write: no
-// conflict. The counter's row is left as it was.
-func pgNumber(t *dbtx, a *appendOp) (uint64, error) {
-	seq, err := t.s.pgSequence(t.ctx, a.counter, a.prefix)
+// mysqlFlushAll sends b and numbers and inserts a on MySQL.
+func mysqlFlushAll(t *dbtx, b batch, a *appendOp) error {
+	if err := mysqlFlush(t, b); err != nil {
+		return err
+	}
+	if a == nil {
+		return nil
+	}
+	last, err := mysqlNumber(t, a)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "SELECT pg_advisory_xact_lock($1)", t.s.lockID(a.counter)); err != nil {
-		return 0, t.fail(err)
+	first := last - uint64(len(a.vals)) + 1
+	var q strings.Builder
+	q.WriteString("INSERT INTO cairn_kv (k, v) VALUES ")
+	args := make([]any, 0, 2*len(a.vals))
+	for j, v := range a.vals {
+		if j > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?)")
+		args = append(args, kv.SeqKey(a.prefix, first+uint64(j)), v)
 	}
-	var last int64
-	err = t.tx.QueryRowContext(t.ctx, fmt.Sprintf("SELECT setval('%s', nextval('%s') + $1)", seq, seq), int64(len(a.vals)-1)).Scan(&last)
-	if err != nil {
-		return 0, t.fail(err)
+	if _, err := t.tx.ExecContext(t.ctx, q.String(), args...); err != nil {
+		return t.fail(err)
 	}
-	return uint64(last), nil
+	return nil
 }
+
+// postgresFlush sends b and, when a is not nil, numbers and inserts a, in
+// one call of postgresFlushFn.
+func postgresFlush(t *dbtx, b batch, a *appendOp) error {
+	var (
+		lk   int64
+		seq  string
+		pre  []byte
+		vals [][]byte
+	)
+	if a != nil {
+		var err error
+		if seq, err = t.s.pgSequence(t.ctx, a.counter, a.prefix); err != nil {
+			return err
+		}
+		lk, pre, vals = t.s.lockID(a.counter), a.prefix, a.vals
+	}
+	_, err := t.tx.ExecContext(t.ctx, "SELECT "+postgresFlushFn+"($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bigint[], $6, $7, $8, $9::bytea[])",
+		b.putK, b.putV, b.delK, b.addK, b.addD, lk, seq, pre, vals)
+	if err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// On PostgreSQL, an append is numbered from a sequence (one per counter,
+// in the store's schema; see pgSequence), under a transaction-scoped
+// advisory lock that every appender to the counter takes
+// (postgresFlushFn): the numbers are taken in the order the lock is
+// granted, and each holder commits before the next gets it, so a reader
+// that sees number n sees every lower number already committed. A
+// sequence is not transactional, so a serializable transaction takes its
+// numbers without reading a row others write: no conflict. The
+// counter's row is left as it was.
 
 // lockID is the advisory lock of a counter: advisory locks are
 // database-wide, so the schema is part of it.
@@ -672,7 +739,7 @@ func mysqlNumber(t *dbtx, a *appendOp) (uint64, error) {
 		last = binary.BigEndian.Uint64(v)
 	}
 	last += uint64(len(a.vals))
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.upsert, a.counter, binary.BigEndian.AppendUint64(nil, last)); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO cairn_kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", a.counter, binary.BigEndian.AppendUint64(nil, last)); err != nil {
 		return 0, t.fail(err)
 	}
 	return last, nil
@@ -718,6 +785,11 @@ func (t *dbtx) Scan(begin, end []byte, opt kv.ScanOptions, fn func(key, value []
 			q.WriteString(" ORDER BY k")
 		}
 		fmt.Fprintf(&q, " LIMIT %d%s", n, t.lock())
+		// Writes fn made while the scan went on are sent too: the next
+		// page sees them, as it would have had they been sent at once.
+		if err := t.flushWrites(); err != nil {
+			return err
+		}
 		keys, vals, err := t.page(q.String(), args, opt.KeysOnly)
 		if err != nil {
 			return err
