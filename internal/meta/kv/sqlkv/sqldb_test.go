@@ -53,3 +53,33 @@ func TestOpenDBErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenDBConcurrently opens one new PostgreSQL store from several
+// processes' worth of connections at once: each creates what is missing
+// (the table, the flush function) or finds the others', and all write.
+func TestOpenDBConcurrently(t *testing.T) {
+	url := testsrv.StartPostgres(t).NewSchema(t)
+	const n = 6
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			s, err := sqlkv.OpenDB(context.Background(), url, sqlkv.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			errs <- s.Update(context.Background(), func(tx kv.Tx) error {
+				if err := tx.Put([]byte(fmt.Sprint("k", i)), []byte("v")); err != nil {
+					return err
+				}
+				return tx.Append([]byte("c"), []byte("f"), []byte(fmt.Sprint(i)))
+			})
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
