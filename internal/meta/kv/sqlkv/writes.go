@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"cairn/internal/meta/kv"
 )
 
 // The writes of an Update on a database server wait in the transaction
@@ -216,4 +218,106 @@ func (s *DB) ensureFlushFn(ctx context.Context) error {
 		return nil
 	}
 	return cerr
+}
+
+// pendingGet answers a read of key from the transaction's pending
+// writes (ok), or sends them first when key has a pending Add, whose
+// sum only the server knows.
+func (t *dbtx) pendingGet(key []byte) (v []byte, err error, ok bool) {
+	op, found := t.pend[string(key)]
+	switch {
+	case !found:
+		return nil, nil, false
+	case op.kind == pendPut:
+		return op.val, nil, true
+	case op.kind == pendDelete:
+		return nil, kv.ErrNotFound, true
+	}
+	if err := t.flushWrites(); err != nil {
+		return nil, err, true
+	}
+	return nil, nil, false
+}
+
+// flushWrites sends the pending writes, so that the server's answer to
+// the next statement includes them.
+func (t *dbtx) flushWrites() error {
+	if len(t.pend) == 0 {
+		return nil
+	}
+	b := t.pend.batch()
+	t.pend = nil
+	return t.s.d.flush(t, b, nil)
+}
+
+// flushAll sends the pending writes and the appends, just before COMMIT.
+func (t *dbtx) flushAll() error {
+	b := t.pend.batch()
+	t.pend = nil
+	if len(t.appends) == 0 {
+		if len(b.putK)+len(b.delK)+len(b.addK) == 0 {
+			return nil
+		}
+		return t.s.d.flush(t, b, nil)
+	}
+	for i := range t.appends {
+		if err := t.s.d.flush(t, b, &t.appends[i]); err != nil {
+			return err
+		}
+		b = batch{}
+	}
+	return nil
+}
+
+// mysqlFlushAll sends b and numbers and inserts a on MySQL.
+func mysqlFlushAll(t *dbtx, b batch, a *appendOp) error {
+	if err := mysqlFlush(t, b); err != nil {
+		return err
+	}
+	if a == nil {
+		return nil
+	}
+	last, err := mysqlNumber(t, a)
+	if err != nil {
+		return err
+	}
+	first := last - uint64(len(a.vals)) + 1
+	var q strings.Builder
+	q.WriteString("INSERT INTO cairn_kv (k, v) VALUES ")
+	args := make([]any, 0, 2*len(a.vals))
+	for j, v := range a.vals {
+		if j > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?)")
+		args = append(args, kv.SeqKey(a.prefix, first+uint64(j)), v)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, q.String(), args...); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// postgresFlush sends b and, when a is not nil, numbers and inserts a, in
+// one call of postgresFlushFn.
+func postgresFlush(t *dbtx, b batch, a *appendOp) error {
+	var (
+		lk   int64
+		seq  string
+		pre  []byte
+		vals [][]byte
+	)
+	if a != nil {
+		var err error
+		if seq, err = t.s.pgSequence(t.ctx, a.counter, a.prefix); err != nil {
+			return err
+		}
+		lk, pre, vals = t.s.lockID(a.counter), a.prefix, a.vals
+	}
+	_, err := t.tx.ExecContext(t.ctx, "SELECT "+postgresFlushFn+"($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bigint[], $6, $7, $8, $9::bytea[])",
+		b.putK, b.putV, b.delK, b.addK, b.addD, lk, seq, pre, vals)
+	if err != nil {
+		return t.fail(err)
+	}
+	return nil
 }
