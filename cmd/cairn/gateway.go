@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"cairn/internal/adminapi"
+	"cairn/internal/console"
 	"cairn/internal/fusefs"
 	"cairn/internal/iam"
 	"cairn/internal/meta"
@@ -63,10 +64,12 @@ type serveOptions struct {
 	mountOpts     []string // -o style options of that mount
 	lcInterval    time.Duration
 	lcDay         time.Duration
+	console       consoleOptions
 }
 
 func (o *serveOptions) flags(cmd *cobra.Command, defaultAddr bool) {
 	o.runOptions.flags(cmd)
+	o.console.flags(cmd)
 	fl := cmd.Flags()
 	if defaultAddr {
 		fl.StringVar(&o.address, "address", "127.0.0.1:9000", "address to listen on")
@@ -364,45 +367,65 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if o.accessLog {
 		gopt.AccessLog = log
 	}
-	srv := &http.Server{
-		Addr: o.address,
-		Handler: withAdmin(gateway.New(gopt), adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log,
-			RunLifecycle: func(ctx context.Context, bucket string) (map[string]int64, error) {
-				st, err := backend.ApplyLifecycle(ctx, bucket)
-				return lifecycleCounts(st), err
-			},
-			GetBucketQuota: func(ctx context.Context, bucket string) (adminapi.BucketQuota, error) {
-				q, err := backend.GetBucketQuota(ctx, bucket)
-				return adminapi.BucketQuota(q), adminQuotaErr(err)
-			},
-			SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
-				return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
-			},
-			Notify: nt,
-			ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
-				bs, err := backend.ListBuckets(ctx, posix.Root)
-				if err != nil {
-					return adminapi.ServerInfo{}, err
-				}
-				st, err := v.meta.StatFS(ctx)
-				if err != nil {
-					return adminapi.ServerInfo{}, err
-				}
-				f := v.meta.Format()
-				return adminapi.ServerInfo{Endpoint: o.address, Version: version, Started: started, Buckets: uint64(len(bs)),
-					UsedBytes: st.Used, UsedInodes: st.UsedInodes, CapacityBytes: f.Capacity, DeploymentID: f.UUID}, nil
-			}})),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    int(o.maxHeader) + 64<<10, // the gateway answers oversized headers, in XML
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	admin := adminapi.New(adminapi.Options{Identities: ids, Region: o.region, Logger: log,
+		RunLifecycle: func(ctx context.Context, bucket string) (map[string]int64, error) {
+			st, err := backend.ApplyLifecycle(ctx, bucket)
+			return lifecycleCounts(st), err
+		},
+		GetBucketQuota: func(ctx context.Context, bucket string) (adminapi.BucketQuota, error) {
+			q, err := backend.GetBucketQuota(ctx, bucket)
+			return adminapi.BucketQuota(q), adminQuotaErr(err)
+		},
+		SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
+			return adminQuotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
+		},
+		Notify: nt,
+		ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
+			bs, err := backend.ListBuckets(ctx, posix.Root)
+			if err != nil {
+				return adminapi.ServerInfo{}, err
+			}
+			st, err := v.meta.StatFS(ctx)
+			if err != nil {
+				return adminapi.ServerInfo{}, err
+			}
+			f := v.meta.Format()
+			return adminapi.ServerInfo{Endpoint: o.address, Version: version, Started: started, Buckets: uint64(len(bs)),
+				UsedBytes: st.Used, UsedInodes: st.UsedInodes, CapacityBytes: f.Capacity, DeploymentID: f.UUID}, nil
+		}})
 	ln, err := net.Listen("tcp", o.address)
 	if err != nil {
 		return err
 	}
 	if o.maxConns > 0 {
 		ln = limitListener(ln, o.maxConns)
+	}
+	con, err := newConsole(o.console, ln.Addr(), o.region, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	var conHandler http.Handler
+	if con != nil {
+		defer con.Close()
+		conHandler = con
+		if o.console.address != "" {
+			stop, err := serveConsole(ctx, o.console.address, con, log)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer stop()
+			conHandler = nil
+		}
+	}
+	srv := &http.Server{
+		Addr:              o.address,
+		Handler:           routeRequests(gateway.New(gopt), admin, conHandler),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    int(o.maxHeader) + 64<<10, // the gateway answers oversized headers, in XML
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	removePid, err := writePidFile(o.pidFile)
 	if err != nil {
@@ -430,6 +453,9 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 		defer func() { stopMount(); <-unmounted; log.Info("unmounted", "mountpoint", o.mount) }()
 	}
 	log.Info("cairn S3 endpoint ready", "address", "http://"+ln.Addr().String(), "volume", v.meta.Format().Name, "meta", kv.RedactURL(metaURL), "version", version)
+	if con != nil && o.console.address == "" {
+		log.Info("cairn console ready", "address", "http://"+ln.Addr().String()+console.Prefix)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -515,18 +541,6 @@ func sweepSessions(ctx context.Context, ids *iam.Identities, log *slog.Logger) {
 			log.Info("iam: expired keys removed", "count", n)
 		}
 	}
-}
-
-// withAdmin serves the admin API's paths with admin and everything else
-// with the S3 gateway.
-func withAdmin(s3 http.Handler, admin http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, adminapi.Prefix) {
-			admin.ServeHTTP(w, r)
-			return
-		}
-		s3.ServeHTTP(w, r)
-	})
 }
 
 // parseMode parses an octal file mode such as 0644.

@@ -67,7 +67,7 @@ var thirdParty = map[string][]string{
 	"github.com/jackc/pgx":           {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "internal/testsrv", "cmd/cairn"},
 	"github.com/go-sql-driver/mysql": {"internal/meta/kv/sqlkv", "internal/s3/notify/sqltarget", "internal/testsrv", "cmd/cairn"},
 	"github.com/nats-io/nats.go":     {"internal/s3/notify/nats", "cmd/cairn"},
-	"github.com/aws/aws-sdk-go-v2":   {"internal/object/s3", "cmd/cairn"},
+	"github.com/aws/aws-sdk-go-v2":   {"internal/object/s3", "internal/console", "cmd/cairn"},
 	"github.com/minio/minio-go":      {"internal/object/s3", "cmd/cairn"},
 	"github.com/minio/md5-simd":      {"internal/s3/s3fs"},
 }

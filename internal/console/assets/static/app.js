@@ -1,0 +1,320 @@
+// cairn console: the small amount of script the pages need. Everything it
+// does goes through the console's own endpoints, which sign each request
+// to the S3 gateway with the signed-in user's keys.
+"use strict";
+
+(function () {
+  const csrfMeta = document.querySelector('meta[name="csrf"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
+  const status = document.getElementById("status");
+
+  // say shows a message in the page's status area (errors too).
+  function say(msg, isError) {
+    if (!status) return;
+    status.textContent = msg;
+    status.className = isError ? "status error" : "status";
+    status.hidden = false;
+    if (isError) status.setAttribute("role", "alert"); else status.setAttribute("role", "status");
+  }
+
+  // signIn goes to the sign-in page and comes back here after.
+  function signIn() {
+    location.href = "/console/signin?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  // api calls a console endpoint and returns its JSON answer; an error
+  // answer becomes an Error with the server's message.
+  async function api(method, url, body) {
+    const opt = { method: method, headers: { "X-Csrf-Token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opt.headers["Content-Type"] = "application/json";
+      opt.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(url, opt);
+    } catch (e) {
+      throw new Error("The console could not be reached: " + e.message);
+    }
+    if (res.status === 401) { signIn(); throw new Error("Your session has ended."); }
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) throw new Error(data.error || ("The request failed (" + res.status + ")."));
+    return data;
+  }
+
+  // Dates are sent in UTC and shown in the browser's time zone.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d) && d.getFullYear() > 1970) t.textContent = d.toLocaleString();
+      else t.textContent = "";
+    });
+  }
+
+  function humanSize(n) {
+    if (n < 1024) return n + " B";
+    const units = "KMGTPE";
+    let i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+    return n.toFixed(1) + " " + units[i] + "iB";
+  }
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+      if (k === "class") e.className = attrs[k]; else e.setAttribute(k, attrs[k]);
+    }
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // Forms that ask before they act.
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (ev) {
+      if (!confirm(f.dataset.confirm)) ev.preventDefault();
+    });
+  });
+  document.querySelectorAll("[data-back]").forEach(function (a) {
+    a.addEventListener("click", function (ev) { ev.preventDefault(); history.back(); });
+  });
+  localTimes(document);
+
+  const table = document.getElementById("objects");
+  if (!table) return;
+  const bucket = table.dataset.bucket, prefix = table.dataset.prefix;
+  const tbody = table.tBodies[0];
+
+  // row builds a listing row like the server's template does.
+  function row(e) {
+    const tr = el("tr", { "data-key": e.key });
+    const sel = el("td", { class: "sel" });
+    sel.appendChild(el("input", { type: "checkbox", class: "pick", "aria-label": "Select " + e.name }));
+    tr.appendChild(sel);
+    if (e.folder) {
+      tr.dataset.folder = "";
+      const td = el("td");
+      td.appendChild(el("a", { class: "folder", href: e.href }, e.name));
+      tr.append(td, el("td", { class: "num" }, "—"), el("td"), el("td"));
+      return tr;
+    }
+    const name = el("td");
+    name.appendChild(el("button", { type: "button", class: "link name", "data-key": e.key }, e.name));
+    const when = el("td");
+    when.appendChild(el("time", { datetime: e.modified }, e.modified));
+    const dl = el("td");
+    dl.appendChild(el("a", { href: e.href, download: "" }, "Download"));
+    tr.append(name, el("td", { class: "num", "data-bytes": String(e.size) }, humanSize(e.size)), when, dl);
+    localTimes(tr);
+    return tr;
+  }
+
+  // Pages after the first: the Load more button, and by itself when the
+  // button scrolls into view.
+  const more = document.getElementById("load-more");
+  let loading = false;
+  async function loadMore() {
+    if (loading || !more.dataset.next) return;
+    loading = true;
+    more.disabled = true;
+    try {
+      const q = new URLSearchParams({ bucket: bucket, prefix: prefix, filter: table.dataset.filter, size: table.dataset.size, token: more.dataset.next });
+      const page = await api("GET", "/console/api/list?" + q);
+      page.entries.forEach(function (e) { tbody.appendChild(row(e)); });
+      more.dataset.next = page.next || "";
+      more.hidden = !page.next;
+    } catch (e) {
+      say(e.message, true);
+    } finally {
+      loading = false;
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", loadMore);
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver(function (es) {
+      if (es.some(function (x) { return x.isIntersecting; })) loadMore();
+    }).observe(more);
+  }
+
+  // Selection and deletion of many.
+  const delSel = document.getElementById("delete-selected");
+  const all = document.getElementById("select-all");
+  function picked() {
+    return Array.from(tbody.querySelectorAll("input.pick:checked")).map(function (c) { return c.closest("tr"); });
+  }
+  function updatePicked() { delSel.disabled = picked().length === 0; }
+  tbody.addEventListener("change", updatePicked);
+  all.addEventListener("change", function () {
+    tbody.querySelectorAll("input.pick").forEach(function (c) { c.checked = all.checked; });
+    updatePicked();
+  });
+  delSel.addEventListener("click", async function () {
+    const rows = picked();
+    const folders = rows.filter(function (r) { return r.dataset.folder !== undefined; }).length;
+    let q = "Delete " + rows.length + " selected item(s)?";
+    if (folders) q += " Folders are deleted with everything in them.";
+    if (!confirm(q)) return;
+    delSel.disabled = true;
+    try {
+      const res = await api("POST", "/console/api/delete", { bucket: bucket, keys: rows.map(function (r) { return r.dataset.key; }) });
+      const failed = {};
+      res.failed.forEach(function (f) { failed[f.key] = f.message; });
+      rows.forEach(function (r) { if (!failed[r.dataset.key]) r.remove(); });
+      if (res.failed.length) say(res.failed.length + " not deleted: " + res.failed[0].key + ": " + res.failed[0].message, true);
+      else say(res.deleted + " object(s) deleted.");
+    } catch (e) {
+      say(e.message, true);
+    }
+    all.checked = false;
+    updatePicked();
+  });
+
+  // Uploads: by the picker or by dropping files; each with its progress
+  // bar and a cancel button.
+  const uploads = document.getElementById("uploads");
+  function upload(file) {
+    const key = prefix + file.name;
+    const li = el("li");
+    const label = el("span", { class: "up-name" }, file.name);
+    const bar = el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name });
+    const pct = el("span", { class: "up-pct" }, "0 %");
+    const cancel = el("button", { type: "button" }, "Cancel");
+    li.append(label, bar, pct, cancel);
+    uploads.appendChild(li);
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", "/console/api/upload?" + new URLSearchParams({ bucket: bucket, key: key }));
+    xhr.setRequestHeader("X-Csrf-Token", csrf);
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    xhr.upload.onprogress = function (ev) {
+      if (!ev.lengthComputable) return;
+      const p = Math.floor(ev.loaded * 100 / ev.total);
+      bar.value = p;
+      pct.textContent = p + " %";
+    };
+    cancel.onclick = function () { xhr.abort(); };
+    xhr.onabort = function () { pct.textContent = "cancelled"; cancel.remove(); li.className = "failed"; };
+    xhr.onerror = function () { pct.textContent = "failed: the console could not be reached"; cancel.remove(); li.className = "failed"; };
+    xhr.onload = function () {
+      cancel.remove();
+      let data = {};
+      try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status === 401) { signIn(); return; }
+      if (xhr.status !== 200) {
+        li.className = "failed";
+        pct.textContent = "failed: " + (data.error || xhr.status);
+        say(file.name + ": " + (data.error || "upload failed"), true);
+        return;
+      }
+      bar.value = 100;
+      pct.textContent = "done";
+      li.className = "done";
+      const old = tbody.querySelector('tr[data-key="' + CSS.escape(key) + '"]');
+      const tr = row({ key: key, name: file.name, size: file.size, modified: new Date().toISOString(),
+        href: "/console/download?" + new URLSearchParams({ bucket: bucket, key: key }) });
+      if (old) old.replaceWith(tr); else tbody.appendChild(tr);
+      const empty = document.getElementById("empty");
+      if (empty) empty.remove();
+    };
+    xhr.send(file);
+  }
+  document.getElementById("files").addEventListener("change", function (ev) {
+    Array.from(ev.target.files).forEach(upload);
+    ev.target.value = "";
+  });
+  const drop = document.getElementById("drop");
+  ["dragenter", "dragover"].forEach(function (t) {
+    document.addEventListener(t, function (ev) { ev.preventDefault(); drop.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (t) {
+    document.addEventListener(t, function (ev) { ev.preventDefault(); drop.classList.remove("over"); });
+  });
+  document.addEventListener("drop", function (ev) {
+    Array.from(ev.dataTransfer.files).forEach(upload);
+  });
+
+  // The details panel of one object.
+  const panel = document.getElementById("details");
+  const body = document.getElementById("details-body");
+  document.getElementById("details-close").addEventListener("click", function () { panel.hidden = true; });
+  function dl(pairs) {
+    const d = el("dl");
+    pairs.forEach(function (p) {
+      if (p[1] === undefined || p[1] === "" || p[1] === null) return;
+      d.append(el("dt", {}, p[0]), el("dd", {}, p[1]));
+    });
+    return d;
+  }
+  function when(s) { const d = new Date(s); return isNaN(d) ? "" : d.toLocaleString(); }
+  async function showDetails(key) {
+    let d;
+    try {
+      d = await api("GET", "/console/api/object?" + new URLSearchParams({ bucket: bucket, key: key }));
+    } catch (e) {
+      say(e.message, true);
+      return;
+    }
+    body.replaceChildren();
+    document.getElementById("details-title").textContent = key.slice(prefix.length);
+    body.appendChild(dl([["Key", d.key], ["Size", humanSize(d.size) + " (" + d.size + " bytes)"], ["Modified", when(d.modified)],
+      ["ETag", d.etag], ["Content type", d.contentType], ["Version", d.versionId], ["Storage class", d.storageClass],
+      ["Retention", d.retention ? d.retention + " until " + when(d.retainUntil) : ""], ["Legal hold", d.legalHold]]));
+    const meta = Object.entries(d.metadata || {});
+    body.appendChild(el("h3", {}, "Metadata"));
+    body.appendChild(meta.length ? dl(meta) : el("p", {}, "None."));
+    const tags = Object.entries(d.tags || {});
+    body.appendChild(el("h3", {}, "Tags"));
+    body.appendChild(tags.length ? dl(tags) : el("p", {}, "None."));
+    const dq = new URLSearchParams({ bucket: bucket, key: key });
+    const a = el("a", { href: "/console/download?" + dq, download: "", class: "button" }, "Download");
+    body.appendChild(a);
+    // Share link.
+    const sh = el("form", { class: "share" });
+    const sel = el("select", { id: "share-expiry", "aria-label": "Link lasts" });
+    [["1 hour", 3600], ["1 day", 86400], ["7 days", 604800]].forEach(function (o) { sel.appendChild(el("option", { value: String(o[1]) }, o[0])); });
+    const go = el("button", { type: "submit" }, "Share link");
+    const out = el("input", { id: "share-url", readonly: "", "aria-label": "Share link", class: "share-url" });
+    out.hidden = true;
+    sh.append(el("label", { for: "share-expiry" }, "Link lasts"), sel, go, out);
+    sh.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      try {
+        const r = await api("POST", "/console/api/share", { bucket: bucket, key: key, seconds: Number(sel.value) });
+        out.value = r.url;
+        out.hidden = false;
+        out.select();
+        if (navigator.clipboard) navigator.clipboard.writeText(r.url).then(function () { say("Link copied; it works until " + when(r.expires) + "."); }, function () {});
+      } catch (e) { say(e.message, true); }
+    });
+    body.appendChild(sh);
+    if (d.versions && d.versions.length) {
+      body.appendChild(el("h3", {}, "Versions"));
+      const ul = el("ul", { class: "versions" });
+      d.versions.forEach(function (v) {
+        const li = el("li");
+        li.appendChild(el("span", {}, (v.deleteMarker ? "delete marker" : humanSize(v.size)) + " · " + when(v.modified) + (v.latest ? " · latest" : "")));
+        if (!v.deleteMarker) {
+          const vq = new URLSearchParams({ bucket: bucket, key: key, versionId: v.id });
+          li.appendChild(el("a", { href: "/console/download?" + vq, download: "" }, "Download"));
+        }
+        const del = el("button", { type: "button", class: "danger" }, "Delete version");
+        del.addEventListener("click", async function () {
+          if (!confirm("Delete this version for good?")) return;
+          try {
+            const r = await api("POST", "/console/api/delete", { bucket: bucket, key: key, versions: [v.id] });
+            if (r.failed.length) say(r.failed[0].message, true); else { li.remove(); say("Version deleted."); }
+          } catch (e) { say(e.message, true); }
+        });
+        li.appendChild(del);
+        ul.appendChild(li);
+      });
+      body.appendChild(ul);
+    }
+    panel.hidden = false;
+    panel.focus();
+  }
+  tbody.addEventListener("click", function (ev) {
+    const b = ev.target.closest("button.name");
+    if (b) showDetails(b.dataset.key);
+  });
+})();
