@@ -192,9 +192,19 @@ func (c *Console) versions(ctx context.Context, cl *s3.Client, bucket, key strin
 	return vs, nil
 }
 
+// denied tells whether err is the gateway refusing (or not serving) an
+// optional part of a page.
 func denied(err error) bool {
+	return errorCode(err) == "AccessDenied" || errorCode(err) == "NotImplemented"
+}
+
+// errorCode is the S3 error code of err, or "".
+func errorCode(err error) string {
 	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "NotImplemented")
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
 
 // download streams one object (or one version of it) to the browser.

@@ -192,7 +192,8 @@ func (c *Console) browsePage(k *call) error {
 	}
 	filter := k.r.FormValue("filter")
 	page, err := c.list(k, bucket, prefix, filter, "", pageSize(k.r))
-	if err != nil {
+	listDenied := errorCode(err) == "AccessDenied"
+	if err != nil && !listDenied {
 		return err
 	}
 	crumbs := []crumb{{Name: bucket, URL: browseURL(bucket, "")}}
@@ -205,7 +206,7 @@ func (c *Console) browsePage(k *call) error {
 		crumbs = append(crumbs, crumb{Name: strings.TrimSuffix(part, "/"), URL: browseURL(bucket, p)})
 	}
 	c.render(k, "browse", map[string]any{"Title": bucket, "Bucket": bucket, "Prefix": prefix, "Filter": filter,
-		"Crumbs": crumbs, "Page": page, "PageSize": pageSize(k.r)})
+		"Crumbs": crumbs, "Page": page, "PageSize": pageSize(k.r), "ListDenied": listDenied})
 	return nil
 }
 
