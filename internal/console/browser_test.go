@@ -284,6 +284,9 @@ func TestBrowser(t *testing.T) {
 		return true;
 	})()`, size)))
 	b.waitJS(`document.querySelector("#uploads li.done") !== null`)
+	if !value(b, chromedp.Evaluate[bool](`window.__progress.length > 0`)) {
+		t.Fatal("no progress was shown")
+	}
 	want := make([]byte, size)
 	for i := range want {
 		want[i] = byte(i*31 + i>>12)
@@ -359,6 +362,27 @@ func TestBrowser(t *testing.T) {
 	if _, err := srv.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("photos"), Key: aws.String("big photo é#1.bin")}); err == nil {
 		t.Fatal("the object is still there")
 	}
+
+	// A bucket policy preset, then anonymous access with curl.
+	anon := func() string {
+		out, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", srv.url+"/photos/docs/notes%20100%25.txt").Output()
+		return string(out)
+	}
+	if code := anon(); code != "403" {
+		t.Fatalf("anonymous GET of a private bucket: %s", code)
+	}
+	b.run(chromedp.Navigate(srv.url+"/console/settings?bucket=photos&tab=access"), chromedp.WaitVisible(chromedp.CSS(`#save`)))
+	// A custom policy is checked as it is typed: a broken one cannot be saved.
+	b.run(chromedp.Click(chromedp.CSS(`input[value="custom"]`)), chromedp.SendKeys(chromedp.CSS("#text"), `{"Version": `))
+	if hint := b.text("#text-check"); !strings.Contains(hint, "Not valid yet") || !value(b, chromedp.Evaluate[bool](`document.getElementById("save").disabled`)) {
+		t.Fatalf("a broken policy: hint %q", hint)
+	}
+	b.run(chromedp.Click(chromedp.CSS(`input[value="download"]`)), chromedp.Click(chromedp.CSS(`#save`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.status`)))
+	if code := anon(); code != "200" {
+		t.Fatalf("anonymous GET after the public-read preset: %s", code)
+	}
+	b.shot(shots, "settings")
 
 	// The narrow width a phone has.
 	b.run(chromedp.EmulateViewport(390, 844))

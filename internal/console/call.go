@@ -106,6 +106,10 @@ func (c *Console) describe(err error) (int, string) {
 	if errors.As(err, &ue) {
 		return ue.status, ue.msg
 	}
+	var ad *adminError
+	if errors.As(err, &ad) {
+		return ad.status, ad.Message + " (" + ad.Code + ")"
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		code := ae.ErrorCode()

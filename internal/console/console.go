@@ -76,6 +76,8 @@ var routes = []route{
 	{pattern: "POST /console/buckets", signedIn: true, handle: (*Console).createBucket},
 	{pattern: "POST /console/buckets/delete", signedIn: true, handle: (*Console).deleteBucket},
 	{pattern: "GET /console/browse", signedIn: true, handle: (*Console).browsePage},
+	{pattern: "GET /console/settings", signedIn: true, handle: (*Console).settingsPage},
+	{pattern: "POST /console/settings", signedIn: true, handle: (*Console).applySettings},
 	{pattern: "GET /console/download", signedIn: true, handle: (*Console).download},
 	{pattern: "GET /console/api/list", signedIn: true, api: true, handle: (*Console).listAPI},
 	{pattern: "GET /console/api/object", signedIn: true, api: true, handle: (*Console).objectAPI},

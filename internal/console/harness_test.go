@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"cairn/internal/adminapi"
 	"cairn/internal/chunk"
 	"cairn/internal/console"
 	"cairn/internal/iam"
@@ -84,11 +86,33 @@ func newEnv(t *testing.T) *env {
 	if err := ids.AttachPolicy(bg, iam.Target{User: readerAK}, "readonly"); err != nil {
 		t.Fatal(err)
 	}
-	gw := gateway.New(gateway.Options{Backend: s3fs.New(v, s3fs.Options{}), Identity: ids, Version: "test",
+	backend := s3fs.New(v, s3fs.Options{})
+	gw := gateway.New(gateway.Options{Backend: backend, Identity: ids, Version: "test",
 		Ready: func(context.Context) error { return nil }})
+	quotaErr := func(err error) error {
+		switch {
+		case errors.Is(err, s3fs.ErrNoSuchQuota):
+			return adminapi.ErrNoQuota
+		case errors.Is(err, s3fs.ErrNoSuchBucket):
+			return adminapi.ErrNoSuchBucket
+		}
+		return err
+	}
+	admin := adminapi.New(adminapi.Options{Identities: ids, Region: "us-east-1",
+		GetBucketQuota: func(ctx context.Context, bucket string) (adminapi.BucketQuota, error) {
+			q, err := backend.GetBucketQuota(ctx, bucket)
+			return adminapi.BucketQuota(q), quotaErr(err)
+		},
+		SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
+			return quotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
+		}})
 	e := &env{clock: &clock{t: time.Now()}, ids: ids}
 	var con *console.Console
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, adminapi.Prefix) {
+			admin.ServeHTTP(w, r)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/console") && r.Header.Get("Authorization") == "" && !r.URL.Query().Has("X-Amz-Signature") {
 			con.ServeHTTP(w, r)
 			return

@@ -26,6 +26,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"browse":    browseURL,
 		"deref":     aws.ToString,
 		"derefTime": aws.ToTime,
+		"int64":     func(n uint64) int64 { return int64(n) },
 	}
 	names, err := fs.Glob(assets, "assets/pages/*.html")
 	if err != nil {

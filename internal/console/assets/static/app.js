@@ -80,6 +80,45 @@
   });
   localTimes(document);
 
+  // Settings: JSON documents are checked as they are typed, and a bad one
+  // cannot be saved; the policy text is used only for a custom policy.
+  const text = document.querySelector("textarea[data-json]");
+  if (text) {
+    const check = document.getElementById("text-check");
+    const save = document.getElementById("save");
+    const presets = document.querySelectorAll('input[name="preset"]');
+    const custom = function () {
+      const c = document.querySelector('input[name="preset"]:checked');
+      return !c || c.value === "custom";
+    };
+    const validate = function () {
+      text.disabled = presets.length > 0 && !custom();
+      const v = text.value.trim();
+      if (text.disabled) { check.textContent = ""; save.disabled = false; return; }
+      if (v === "") {
+        check.className = "hint";
+        check.textContent = text.dataset.json === "policy" ? "A custom policy cannot be empty." : "Empty: saving removes the configuration.";
+        save.disabled = text.dataset.json === "policy";
+        return;
+      }
+      try {
+        const doc = JSON.parse(v);
+        if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new Error("the document must be a JSON object");
+        if (text.dataset.json === "policy" && !Array.isArray(doc.Statement) && typeof doc.Statement !== "object") throw new Error("a policy needs a Statement");
+        check.className = "hint good";
+        check.textContent = "Valid JSON.";
+        save.disabled = false;
+      } catch (e) {
+        check.className = "hint bad";
+        check.textContent = "Not valid yet: " + e.message;
+        save.disabled = true;
+      }
+    };
+    text.addEventListener("input", validate);
+    presets.forEach(function (p) { p.addEventListener("change", validate); });
+    validate();
+  }
+
   const table = document.getElementById("objects");
   if (!table) return;
   const bucket = table.dataset.bucket, prefix = table.dataset.prefix;
