@@ -390,8 +390,18 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 				return adminapi.ServerInfo{}, err
 			}
 			f := v.meta.Format()
+			ss, err := v.meta.ListSessions(ctx)
+			if err != nil {
+				return adminapi.ServerInfo{}, err
+			}
+			sessions := make([]adminapi.Session, 0, len(ss))
+			for _, x := range ss {
+				sessions = append(sessions, adminapi.Session{ID: x.ID, Host: x.Host, PID: x.PID, Version: x.Version, Process: x.Process,
+					Mountpoint: x.Mountpoint, Started: x.Started, Heartbeat: x.Heartbeat})
+			}
 			return adminapi.ServerInfo{Endpoint: o.address, Version: version, Started: started, Buckets: uint64(len(bs)),
-				UsedBytes: st.Used, UsedInodes: st.UsedInodes, CapacityBytes: f.Capacity, DeploymentID: f.UUID}, nil
+				UsedBytes: st.Used, UsedInodes: st.UsedInodes, CapacityBytes: f.Capacity, InodeLimit: f.Inodes, DeploymentID: f.UUID,
+				Volume: f.Name, Sessions: sessions}, nil
 		}})
 	ln, err := net.Listen("tcp", o.address)
 	if err != nil {

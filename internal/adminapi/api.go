@@ -131,6 +131,7 @@ var routes = []route{
 	{http.MethodGet, "get-bucket-quota", "admin:GetBucketQuota", nil, (*call).getBucketQuota},
 	{http.MethodGet, "list-access-keys-bulk", "", nil, (*call).listAccessKeysBulk}, // authorizes per user
 	{http.MethodGet, "info", "admin:ServerInfo", nil, (*call).serverInfo},
+	{http.MethodGet, "cairn/status", "admin:ServerInfo", nil, (*call).status},
 	{http.MethodGet, "cairn/notify-status", "admin:ServerInfo", nil, (*call).notifyStatus},
 	{http.MethodGet, "cairn/notify-targets", "admin:ConfigUpdate", nil, (*call).notifyTargets},
 	{http.MethodPut, "cairn/notify-target", "admin:ConfigUpdate", nil, (*call).setNotifyTarget},

@@ -301,3 +301,10 @@ func (c *Client) GetBucketQuota(ctx context.Context, bucket string) (BucketQuota
 	}
 	return BucketQuota{MaxBytes: size, MaxObjects: d.Objects, UsedBytes: d.UsedBytes, UsedObjects: d.UsedObjects}, nil
 }
+
+// Status returns the server's description: its version, its volume's use
+// and limits, and the volume's live sessions.
+func (c *Client) Status(ctx context.Context) (ServerInfo, error) {
+	var out ServerInfo
+	return out, c.call(ctx, http.MethodGet, "cairn/status", nil, nil, false, &out)
+}

@@ -11,13 +11,42 @@ import (
 
 // ServerInfo is what the server tells of itself (mc admin info).
 type ServerInfo struct {
-	Endpoint, Version string
-	Started           time.Time
-	Buckets           uint64
-	// UsedBytes and UsedInodes are the volume's usage; CapacityBytes its
-	// capacity (0: none set).
-	UsedBytes, UsedInodes, CapacityBytes uint64
-	DeploymentID                         string
+	Endpoint string    `json:"endpoint"`
+	Version  string    `json:"version"`
+	Started  time.Time `json:"started"`
+	Buckets  uint64    `json:"buckets"`
+	// UsedBytes and UsedInodes are the volume's usage; CapacityBytes and
+	// InodeLimit its limits (0: none set).
+	UsedBytes     uint64 `json:"usedBytes"`
+	UsedInodes    uint64 `json:"usedInodes"`
+	CapacityBytes uint64 `json:"capacityBytes"`
+	InodeLimit    uint64 `json:"inodeLimit"`
+	DeploymentID  string `json:"deploymentID"`
+	Volume        string `json:"volume"`
+	// Sessions are the volume's live clients: mounts and gateways on every
+	// host (cairn status).
+	Sessions []Session `json:"sessions"`
+}
+
+// A Session is one client of the volume.
+type Session struct {
+	ID         uint64    `json:"id"`
+	Host       string    `json:"host"`
+	PID        int       `json:"pid"`
+	Version    string    `json:"version,omitempty"`
+	Process    string    `json:"process,omitempty"`
+	Mountpoint string    `json:"mountpoint,omitempty"`
+	Started    time.Time `json:"started"`
+	Heartbeat  time.Time `json:"heartbeat"`
+}
+
+// status answers cairn's own description of the server and its volume
+// (the web console's status panel).
+func (c *call) status() (any, error) {
+	if c.a.opt.ServerInfo == nil {
+		return nil, fail(501, "XMinioAdminNotImplemented", "this server does not describe itself")
+	}
+	return c.a.opt.ServerInfo(c.ctx)
 }
 
 // listAccessKeysBulk lists the service accounts of the users named (or of

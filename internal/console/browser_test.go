@@ -217,7 +217,22 @@ func (b *tab) text(sel string) string {
 // waitJS waits until the expression is true.
 func (b *tab) waitJS(expr string) {
 	b.t.Helper()
-	value(b, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
+	// Polled from here, not in the page: a navigation destroys the page's
+	// context, and the expression is then asked of the next page.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			b.check()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("still not %s (%v)", expr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // screenshots is where the test leaves its screenshots: $CONSOLE_SCREENSHOTS
@@ -303,14 +318,16 @@ func TestBrowser(t *testing.T) {
 	put(t, srv, "photos", "docs/2026/readme.txt", "read me")
 	put(t, srv, "photos", "docs/notes 100%.txt", "notes")
 	b.run(chromedp.Navigate(srv.url+"/console/browse?bucket=photos"), chromedp.WaitVisible(chromedp.CSS(`a.folder`)),
-		chromedp.Click(chromedp.CSS(`a.folder`)), chromedp.WaitVisible(chromedp.CSS(`nav.crumbs`)))
+		chromedp.Click(chromedp.CSS(`a.folder`)))
+	b.waitJS(`location.search.includes("prefix=docs") && document.readyState === "complete"`)
 	if crumbs := b.text("nav.crumbs"); !strings.Contains(crumbs, "photos") || !strings.Contains(crumbs, "docs") {
 		t.Fatalf("breadcrumb: %q", crumbs)
 	}
 	b.shot(shots, "folder")
 	// Filter by name.
-	b.run(chromedp.SendKeys(chromedp.CSS("#filter"), "notes"), chromedp.Submit(chromedp.CSS("#filter")),
-		chromedp.WaitVisible(chromedp.CSS(`button.name`)))
+	b.run(chromedp.SendKeys(chromedp.CSS("#filter"), "notes"), chromedp.Submit(chromedp.CSS("#filter")))
+	// (The page before the filter has the same elements: wait for the new one.)
+	b.waitJS(`location.search.includes("filter=notes") && document.readyState === "complete" && document.querySelector("button.name") !== null`)
 	rows := value(b, chromedp.Evaluate[int](`document.querySelectorAll("#objects tbody tr").length`))
 	if rows != 1 || b.text("button.name") != "notes 100%.txt" {
 		t.Fatalf("filter: %d rows", rows)
@@ -400,6 +417,27 @@ func TestBrowser(t *testing.T) {
 	if err := admin.AttachPolicy(ctx, readerAK, "", []string{"readonly"}, false); err != nil {
 		t.Fatal(err)
 	}
+	b.run(chromedp.Navigate(srv.url+"/console/iam"), chromedp.WaitVisible(chromedp.CSS(`#users`)))
+	if users := b.text("#users"); !strings.Contains(users, readerAK) || !strings.Contains(users, "readonly") {
+		t.Fatalf("the users tab: %q", users)
+	}
+	b.shot(shots, "identity")
+	b.run(chromedp.Navigate(srv.url+"/console/iam?tab=policies"), chromedp.WaitVisible(chromedp.CSS(`#policies`)))
+	b.shot(shots, "policies")
+
+	// The metrics dashboard fills in as it reads the counters.
+	b.run(chromedp.Navigate(srv.url + "/console/metrics?every=1000"))
+	b.waitJS(`Number(document.getElementById("dashboard").dataset.samples || 0) >= 3`)
+	if rate := b.text("#m-rate"); rate == "–" || rate == "" {
+		t.Fatalf("requests per second: %q", rate)
+	}
+	if vol := b.text("#volume"); !strings.Contains(vol, "data") || !strings.Contains(vol, "Buckets") {
+		t.Fatalf("volume panel: %q", vol)
+	}
+	if sessions := b.text("#sessions"); !strings.Contains(sessions, "server") {
+		t.Fatalf("sessions: %q", sessions)
+	}
+	b.shot(shots, "metrics")
 	r := newTab(t, actx)
 	r.signIn(srv.url, readerAK, readerSK)
 	r.allow("/console/api/upload")

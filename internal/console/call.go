@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go"
+
+	"cairn/internal/adminapi"
 )
 
 // A call is one request to the console.
@@ -106,9 +108,9 @@ func (c *Console) describe(err error) (int, string) {
 	if errors.As(err, &ue) {
 		return ue.status, ue.msg
 	}
-	var ad *adminError
+	var ad *adminapi.Error
 	if errors.As(err, &ad) {
-		return ad.status, ad.Message + " (" + ad.Code + ")"
+		return ad.Status, ad.Message + " (" + ad.Code + ")"
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/internal/adminapi"
 	"cairn/internal/chunk"
@@ -87,7 +88,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	backend := s3fs.New(v, s3fs.Options{})
-	gw := gateway.New(gateway.Options{Backend: backend, Identity: ids, Version: "test",
+	gw := gateway.New(gateway.Options{Backend: backend, Identity: ids, Version: "test", Metrics: gateway.NewMetrics(prometheus.NewRegistry()),
 		Ready: func(context.Context) error { return nil }})
 	quotaErr := func(err error) error {
 		switch {
@@ -105,6 +106,21 @@ func newEnv(t *testing.T) *env {
 		},
 		SetBucketQuota: func(ctx context.Context, bucket string, maxBytes, maxObjects uint64) error {
 			return quotaErr(backend.SetBucketQuota(ctx, bucket, maxBytes, maxObjects))
+		},
+		ServerInfo: func(ctx context.Context) (adminapi.ServerInfo, error) {
+			st, err := m.StatFS(ctx)
+			if err != nil {
+				return adminapi.ServerInfo{}, err
+			}
+			ss, err := m.ListSessions(ctx)
+			if err != nil {
+				return adminapi.ServerInfo{}, err
+			}
+			info := adminapi.ServerInfo{Version: "test", Volume: "console", UsedBytes: st.Used, UsedInodes: st.UsedInodes}
+			for _, x := range ss {
+				info.Sessions = append(info.Sessions, adminapi.Session{ID: x.ID, Host: x.Host, PID: x.PID, Process: x.Process})
+			}
+			return info, nil
 		}})
 	e := &env{clock: &clock{t: time.Now()}, ids: ids}
 	var con *console.Console

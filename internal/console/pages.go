@@ -49,6 +49,7 @@ func (c *Console) render(k *call, name string, data map[string]any) {
 	if k.se != nil {
 		data["CSRF"] = k.se.csrf
 		data["User"] = k.se.accessKey
+		data["Admin"] = k.se.admin
 	}
 	var b bytes.Buffer
 	if err := c.pages[name].Execute(&b, data); err != nil {
@@ -121,7 +122,10 @@ func (c *Console) signin(k *call) error {
 	if err != nil {
 		return err
 	}
-	id := c.sessions.add(&session{accessKey: ak, secretKey: sk, s3: cl})
+	se := &session{accessKey: ak, secretKey: sk, s3: cl}
+	_, aerr := c.adminClient(se).ListUsers(r.Context())
+	se.admin = aerr == nil
+	id := c.sessions.add(se)
 	setCookie(k.w, r, sessionCookie, id, 0)
 	setCookie(k.w, r, preCookie, "", -1)
 	http.Redirect(k.w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)

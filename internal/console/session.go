@@ -28,7 +28,10 @@ type session struct {
 	accessKey, secretKey string
 	csrf                 string
 	created              time.Time
-	s3                   *s3.Client
+	// admin: the keys may manage identities (checked at sign-in; the
+	// admin API decides each call anyway).
+	admin bool
+	s3    *s3.Client
 
 	mu       sync.Mutex
 	lastUsed time.Time

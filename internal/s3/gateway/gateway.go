@@ -299,6 +299,9 @@ func (q *request) fail(err error) {
 		q.g.log.Error("S3 request failed", "request_id", q.id, "op", q.op, "bucket", q.bucket, "key", q.key, "err", err)
 	}
 	e.RequestID = q.id
+	if m := q.g.opt.Metrics; m != nil {
+		m.errors.WithLabelValues(string(e.Code)).Inc()
+	}
 	if e.Resource == "" {
 		e.Resource = q.r.URL.Path
 	}

@@ -12,6 +12,7 @@ import (
 // Metrics are the gateway's Prometheus metrics.
 type Metrics struct {
 	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
@@ -24,13 +25,14 @@ type Metrics struct {
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_s3_requests_total", Help: "S3 requests by operation and HTTP status."}, []string{"op", "status"}),
+		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_s3_errors_total", Help: "S3 error answers by S3 error code."}, []string{"code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cairn_s3_request_duration_seconds", Help: "S3 request latency by operation.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"op"}),
 		bytesIn:  prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_s3_received_bytes_total", Help: "Request body bytes received."}),
 		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_s3_sent_bytes_total", Help: "Response body bytes sent."}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_s3_inflight_requests", Help: "S3 requests being served."}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.inflight)
+	reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut, m.inflight)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }

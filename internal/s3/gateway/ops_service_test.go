@@ -470,6 +470,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		`cairn_s3_requests_total{op="GetObject",status="200"} 2`,
 		`cairn_s3_requests_total{op="HeadObject",status="404"} 1`,
 		`cairn_s3_requests_total{op="ListObjects",status="403"} 1`,
+		`cairn_s3_errors_total{code="AccessDenied"} 1`,
+		`cairn_s3_errors_total{code="NoSuchKey"} 1`,
 		`cairn_s3_request_duration_seconds_count{op="PutObject"} 3`,
 		`cairn_s3_received_bytes_total 12`,
 		`cairn_s3_sent_bytes_total `,

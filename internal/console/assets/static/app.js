@@ -115,6 +115,12 @@
       }
     };
     text.addEventListener("input", validate);
+    const tpl = document.getElementById("template");
+    if (tpl) tpl.addEventListener("change", function () {
+      if (!tpl.value) return;
+      text.value = JSON.stringify(JSON.parse(tpl.value), null, 2);
+      validate();
+    });
     presets.forEach(function (p) { p.addEventListener("change", validate); });
     validate();
   }
@@ -356,4 +362,171 @@
     const b = ev.target.closest("button.name");
     if (b) showDetails(b.dataset.key);
   });
+})();
+
+// The metrics dashboard: reads the gateway's counters every few seconds
+// and draws rates from their differences.
+(function () {
+  "use strict";
+  const dash = document.getElementById("dashboard");
+  if (!dash) return;
+  const every = Number(dash.dataset.interval) || 5000;
+  const windowMs = 5 * 60 * 1000;
+  const snaps = [];
+  const colors = ["#1f5fa8", "#d97706", "#b3261e"];
+
+  function fmtBytes(n) {
+    if (n < 1024) return n.toFixed(0) + " B";
+    const u = "KMGTPE"; let i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
+    return n.toFixed(1) + " " + u[i] + "iB";
+  }
+  function fmtMs(s) { return s === null ? "–" : (s * 1000 < 10 ? (s * 1000).toFixed(1) : (s * 1000).toFixed(0)) + " ms"; }
+
+  // quantile estimates a quantile from cumulative histogram buckets, as
+  // Prometheus's histogram_quantile does.
+  function quantile(q, buckets) {
+    const total = buckets.length ? buckets[buckets.length - 1].count : 0;
+    if (total <= 0) return null;
+    const rank = q * total;
+    let prevLE = 0, prevCount = 0;
+    for (const b of buckets) {
+      if (b.count >= rank) {
+        if (b.le < 0) return prevLE;
+        return prevLE + (b.le - prevLE) * ((rank - prevCount) / Math.max(b.count - prevCount, 1e-9));
+      }
+      prevLE = b.le < 0 ? prevLE : b.le; prevCount = b.count;
+    }
+    return prevLE;
+  }
+  function sorted(lat) {
+    return (lat || []).slice().sort(function (a, b) { return (a.le < 0 ? Infinity : a.le) - (b.le < 0 ? Infinity : b.le); });
+  }
+  function diffBuckets(a, b) {
+    const prev = {};
+    sorted(a.latency).forEach(function (x) { prev[x.le] = x.count; });
+    return sorted(b.latency).map(function (x) { return { le: x.le, count: x.count - (prev[x.le] || 0) }; });
+  }
+
+  // chart draws series ([[time, value]...]) as lines over the window.
+  function chart(id, series, fmt) {
+    const svg = document.getElementById(id);
+    const W = 300, H = 90, top = 12, bottom = H - 4;
+    const now = Date.now();
+    let max = 0;
+    series.forEach(function (s) { s.points.forEach(function (p) { if (p[1] > max) max = p[1]; }); });
+    if (max <= 0) max = 1;
+    const ns = "http://www.w3.org/2000/svg";
+    svg.replaceChildren();
+    const axis = document.createElementNS(ns, "line");
+    axis.setAttribute("class", "axis"); axis.setAttribute("x1", "0"); axis.setAttribute("x2", String(W));
+    axis.setAttribute("y1", String(bottom)); axis.setAttribute("y2", String(bottom));
+    svg.appendChild(axis);
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", "2"); label.setAttribute("y", "9"); label.textContent = fmt(max);
+    svg.appendChild(label);
+    series.forEach(function (s, i) {
+      const pl = document.createElementNS(ns, "polyline");
+      pl.setAttribute("stroke", colors[i % colors.length]);
+      pl.setAttribute("points", s.points.map(function (p) {
+        const x = W - (now - p[0]) / windowMs * W;
+        const y = bottom - (p[1] / max) * (bottom - top);
+        return x.toFixed(1) + "," + y.toFixed(1);
+      }).join(" "));
+      svg.appendChild(pl);
+    });
+  }
+
+  function render() {
+    if (snaps.length < 2) return;
+    const rate = [], success = [], p50 = [], p90 = [], p99 = [], bin = [], bout = [];
+    for (let i = 1; i < snaps.length; i++) {
+      const a = snaps[i - 1], b = snaps[i];
+      const dt = (new Date(b.time) - new Date(a.time)) / 1000;
+      if (dt <= 0) continue;
+      const t = new Date(b.time).getTime();
+      const req = b.requests - a.requests, failed = b.failed - a.failed;
+      rate.push([t, req / dt]);
+      success.push([t, req > 0 ? 100 * (req - failed) / req : 100]);
+      const lat = diffBuckets(a, b);
+      p50.push([t, quantile(0.5, lat) || 0]); p90.push([t, quantile(0.9, lat) || 0]); p99.push([t, quantile(0.99, lat) || 0]);
+      bin.push([t, (b.bytesIn - a.bytesIn) / dt]); bout.push([t, (b.bytesOut - a.bytesOut) / dt]);
+    }
+    const last = function (arr) { return arr.length ? arr[arr.length - 1][1] : 0; };
+    document.getElementById("m-rate").textContent = last(rate).toFixed(1);
+    document.getElementById("m-success").textContent = last(success).toFixed(1) + " %";
+    const served = rate.length && last(rate) > 0;
+    document.getElementById("m-latency").textContent = served ? fmtMs(last(p50)) + " · " + fmtMs(last(p90)) + " · " + fmtMs(last(p99)) : "no requests";
+    document.getElementById("m-bytes").textContent = fmtBytes(last(bin)) + " · " + fmtBytes(last(bout));
+    chart("c-rate", [{ points: rate }], function (v) { return v.toFixed(1) + "/s"; });
+    chart("c-success", [{ points: success }], function (v) { return v.toFixed(0) + " %"; });
+    chart("c-latency", [{ points: p50 }, { points: p90 }, { points: p99 }], function (v) { return fmtMs(v); });
+    chart("c-bytes", [{ points: bin }, { points: bout }], function (v) { return fmtBytes(v) + "/s"; });
+    const first = snaps[0], cur = snaps[snaps.length - 1];
+    const tbody = document.querySelector("#errors tbody");
+    tbody.replaceChildren();
+    const codes = Object.keys(cur.errors).sort(function (x, y) { return cur.errors[y] - cur.errors[x]; });
+    if (!codes.length) {
+      const tr = document.createElement("tr"); const td = document.createElement("td");
+      td.colSpan = 3; td.textContent = "No errors since the gateway started."; tr.appendChild(td); tbody.appendChild(tr);
+    }
+    codes.forEach(function (code) {
+      const tr = document.createElement("tr");
+      [code, String(cur.errors[code] - (first.errors[code] || 0)), String(cur.errors[code])].forEach(function (v, i) {
+        const td = document.createElement("td"); td.textContent = v; if (i) td.className = "num"; tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+  }
+
+  function renderStatus(st) {
+    const dl = document.getElementById("volume");
+    if (!st) { document.getElementById("status-panel").hidden = true; return; }
+    const rows = [["Volume", st.volume], ["Version", st.version], ["Up since", new Date(st.started).toLocaleString()], ["Buckets", String(st.buckets)],
+      ["Used", fmtBytes(st.usedBytes) + (st.capacityBytes ? " of " + fmtBytes(st.capacityBytes) : " (no capacity limit)")],
+      ["Inodes", String(st.usedInodes) + (st.inodeLimit ? " of " + st.inodeLimit : "")]];
+    dl.replaceChildren();
+    rows.forEach(function (r) {
+      const dt = document.createElement("dt"); dt.textContent = r[0];
+      const dd = document.createElement("dd"); dd.textContent = r[1];
+      if (r[0] === "Used" && st.capacityBytes) {
+        const m = document.createElement("div"); m.className = "meter";
+        const s = document.createElement("span"); s.style.width = Math.min(100, 100 * st.usedBytes / st.capacityBytes).toFixed(1) + "%";
+        m.appendChild(s); dd.appendChild(m);
+      }
+      dl.append(dt, dd);
+    });
+    const tbody = document.querySelector("#sessions tbody");
+    tbody.replaceChildren();
+    (st.sessions || []).forEach(function (s) {
+      const tr = document.createElement("tr");
+      [s.host, String(s.pid), s.process || "", s.version || "", new Date(s.started).toLocaleString(), new Date(s.heartbeat).toLocaleTimeString()].forEach(function (v) {
+        const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+  }
+
+  const status = document.getElementById("status");
+  async function tick() {
+    try {
+      const res = await fetch("/console/api/metrics", { credentials: "same-origin" });
+      if (res.status === 401) { location.href = "/console/signin?next=" + encodeURIComponent(location.pathname); return; }
+      const data = await res.json();
+      if (!res.ok) throw new Error(data.error || res.status);
+      snaps.push(data);
+      const cutoff = new Date(data.time).getTime() - windowMs;
+      while (snaps.length > 2 && new Date(snaps[0].time).getTime() < cutoff) snaps.shift();
+      render();
+      renderStatus(data.status);
+      status.hidden = true;
+      dash.dataset.samples = String(snaps.length);
+    } catch (e) {
+      status.textContent = "The metrics could not be read: " + e.message;
+      status.className = "status error";
+      status.hidden = false;
+    }
+  }
+  tick();
+  setInterval(tick, every);
 })();
