@@ -87,6 +87,8 @@ var routes = []route{
 	{pattern: "GET /console/api/object", signedIn: true, api: true, handle: (*Console).objectAPI},
 	{pattern: "PUT /console/api/upload", signedIn: true, api: true, handle: (*Console).upload},
 	{pattern: "POST /console/api/delete", signedIn: true, api: true, handle: (*Console).deleteObjects},
+	{pattern: "POST /console/zip", signedIn: true, handle: (*Console).zipDownload},
+	{pattern: "POST /console/api/move", signedIn: true, api: true, handle: (*Console).move},
 	{pattern: "POST /console/api/share", signedIn: true, api: true, handle: (*Console).share},
 }
 

@@ -188,7 +188,48 @@
   function picked() {
     return Array.from(tbody.querySelectorAll("input.pick:checked")).map(function (c) { return c.closest("tr"); });
   }
-  function updatePicked() { delSel.disabled = picked().length === 0; }
+  const zipSel = document.getElementById("zip-selected");
+  const moveSel = document.getElementById("move-selected");
+  function updatePicked() {
+    const none = picked().length === 0;
+    delSel.disabled = none; zipSel.disabled = none; moveSel.disabled = none;
+  }
+  // A ZIP of the selection: a form the browser submits, so the archive
+  // streams into the browser's downloads.
+  zipSel.addEventListener("click", function () {
+    const f = el("form", { method: "post", action: "/console/zip" });
+    f.appendChild(el("input", { type: "hidden", name: "csrf", value: csrf }));
+    f.appendChild(el("input", { type: "hidden", name: "bucket", value: bucket }));
+    f.appendChild(el("input", { type: "hidden", name: "prefix", value: prefix }));
+    picked().forEach(function (r) { f.appendChild(el("input", { type: "hidden", name: "key", value: r.dataset.key })); });
+    document.body.appendChild(f);
+    f.submit();
+    f.remove();
+  });
+  // move renames keys: from → to (a folder's names end with "/").
+  async function move(from, to) {
+    const r = await api("POST", "/console/api/move", { bucket: bucket, from: from, to: to });
+    if (r.failed.length) throw new Error(r.failed.length + " not moved: " + r.failed[0].key + ": " + r.failed[0].message);
+    return r.moved;
+  }
+  moveSel.addEventListener("click", async function () {
+    const target = prompt("Move the selection into which folder? (a path in this bucket, such as archive/2026/)", prefix);
+    if (target === null) return;
+    const dir = target.replace(/^\/+/, "");
+    if (dir !== "" && !dir.endsWith("/")) { say("A folder's name ends with '/'.", true); return; }
+    let n = 0;
+    try {
+      for (const r of picked()) {
+        const key = r.dataset.key;
+        const name = key.slice(prefix.length);
+        if (dir + name === key) continue;
+        n += await move(key, dir + name);
+        r.remove();
+      }
+      say(n + " object(s) moved to " + (dir || "the top of the bucket") + ".");
+    } catch (e) { say(e.message, true); }
+    updatePicked();
+  });
   tbody.addEventListener("change", updatePicked);
   all.addEventListener("change", function () {
     tbody.querySelectorAll("input.pick").forEach(function (c) { c.checked = all.checked; });
@@ -312,7 +353,21 @@
     body.appendChild(tags.length ? dl(tags) : el("p", {}, "None."));
     const dq = new URLSearchParams({ bucket: bucket, key: key });
     const a = el("a", { href: "/console/download?" + dq, download: "", class: "button" }, "Download");
-    body.appendChild(a);
+    const ren = el("button", { type: "button", id: "rename" }, "Rename or move…");
+    ren.addEventListener("click", async function () {
+      const to = prompt("New name (the whole key, folders included):", key);
+      if (to === null || to === key) return;
+      try {
+        await move(key, to);
+        const old = tbody.querySelector('tr[data-key="' + CSS.escape(key) + '"]');
+        if (old) old.remove();
+        panel.hidden = true;
+        say(key + " is now " + to + ".");
+      } catch (e) { say(e.message, true); }
+    });
+    const acts = el("p", { class: "inline" });
+    acts.append(a, ren);
+    body.appendChild(acts);
     // Share link.
     const sh = el("form", { class: "share" });
     const sel = el("select", { id: "share-expiry", "aria-label": "Link lasts" });
