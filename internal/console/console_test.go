@@ -248,6 +248,7 @@ func TestObjectsRoundTrip(t *testing.T) {
 	upload(t, b, "photos", "dir/what?.txt", []byte("second version"))
 	var d struct {
 		Key, ETag, Versioning string
+		Owner, Mode, ACL      string
 		Size                  int64
 		Tags                  map[string]string
 		Versions              []struct {
@@ -257,6 +258,9 @@ func TestObjectsRoundTrip(t *testing.T) {
 	}
 	if code := b.api("GET", "/console/api/object?"+url.Values{"bucket": {"photos"}, "key": {"dir/what?.txt"}}.Encode(), nil, &d); code != http.StatusOK {
 		t.Fatalf("details: %d", code)
+	}
+	if d.Owner != "uid 0 (root), gid 0" || d.Mode != "rw-r--r-- (0644)" || d.ACL != "" {
+		t.Fatalf("the file behind it: owner %q mode %q acl %q", d.Owner, d.Mode, d.ACL)
 	}
 	if d.Size != 14 || d.Versioning != "Enabled" || len(d.Versions) != 2 || !d.Versions[0].Latest {
 		t.Fatalf("details: %+v", d)

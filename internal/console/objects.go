@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // newS3 returns an S3 client of the gateway signing with the given keys.
@@ -126,6 +128,12 @@ type details struct {
 	RetainUntil  *time.Time        `json:"retainUntil,omitempty"`
 	LegalHold    string            `json:"legalHold,omitempty"`
 	StorageClass string            `json:"storageClass,omitempty"`
+	// The file behind the object: owner and group (with the names of the
+	// users that have those ids, when the viewer may list users), mode
+	// and POSIX ACL, as a mount shows them.
+	Owner string `json:"owner,omitempty"`
+	Mode  string `json:"mode,omitempty"`
+	ACL   string `json:"acl,omitempty"`
 }
 
 type version struct {
@@ -151,6 +159,9 @@ func (c *Console) objectAPI(k *call) error {
 		VersionID: aws.ToString(h.VersionId), Metadata: h.Metadata, Tags: map[string]string{},
 		StorageClass: string(h.StorageClass), Retention: string(h.ObjectLockMode), RetainUntil: h.ObjectLockRetainUntilDate,
 		LegalHold: string(h.ObjectLockLegalHoldStatus)}
+	if raw, ok := awsmiddleware.GetRawResponse(h.ResultMetadata).(*smithyhttp.Response); ok {
+		d.Owner, d.Mode, d.ACL = c.posixView(k, raw.Header)
+	}
 	if tg, err := cl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: &bucket, Key: &key}); err == nil {
 		for _, t := range tg.TagSet {
 			d.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -341,4 +352,58 @@ func (c *Console) share(k *call) error {
 	}
 	writeJSON(k.w, http.StatusOK, map[string]any{"url": u.URL, "expires": c.opt.Now().Add(time.Duration(req.Seconds) * time.Second)})
 	return nil
+}
+
+// posixView describes the file behind an object from the gateway's
+// X-Cairn-* headers.
+func (c *Console) posixView(k *call, h http.Header) (owner, mode, acl string) {
+	names := map[string]string{"0": "root"}
+	if k.se.admin {
+		if users, err := c.adminClient(k.se).ListUsers(k.r.Context()); err == nil {
+			for n, u := range users {
+				names[strconv.FormatUint(uint64(u.UID), 10)] = n
+			}
+		}
+	}
+	named := func(id string) string {
+		if n, ok := names[id]; ok {
+			return id + " (" + n + ")"
+		}
+		return id
+	}
+	if o := h.Get("X-Cairn-Owner"); o != "" {
+		uid, gid, _ := strings.Cut(o, ":")
+		owner = "uid " + named(uid) + ", gid " + gid
+	}
+	if m := h.Get("X-Cairn-Mode"); m != "" {
+		if n, err := strconv.ParseUint(m, 8, 32); err == nil {
+			mode = modeString(uint32(n)) + " (" + m + ")"
+		}
+	}
+	acl = h.Get("X-Cairn-Acl")
+	return owner, mode, acl
+}
+
+// modeString writes permission bits as ls -l does (rwxr-x--- with s, S,
+// t and T for setuid, setgid and sticky).
+func modeString(m uint32) string {
+	b := []byte("rwxrwxrwx")
+	for i := range 9 {
+		if m&(1<<(8-i)) == 0 {
+			b[i] = '-'
+		}
+	}
+	special := func(bit uint32, at int, set, unset byte) {
+		if m&bit != 0 {
+			if b[at] == '-' {
+				b[at] = unset
+			} else {
+				b[at] = set
+			}
+		}
+	}
+	special(0o4000, 2, 's', 'S')
+	special(0o2000, 5, 's', 'S')
+	special(0o1000, 8, 't', 'T')
+	return string(b)
 }

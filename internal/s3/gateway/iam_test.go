@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"cairn/internal/acl"
 	"cairn/internal/chunk"
@@ -274,6 +276,17 @@ func TestIAMPOSIX(t *testing.T) {
 		t.Fatal(err)
 	}
 	denied(t, "bob reads a file whose ACL denies him", get(bob, "shared", "report"))
+	// HEAD says who owns the file, its mode and its ACL, as stat and
+	// getfacl on a mount do.
+	head, err := h.root.HeadObject(bg, &s3.HeadObjectInput{Bucket: aws.String("shared"), Key: aws.String("report")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := awsmiddleware.GetRawResponse(head.ResultMetadata).(*smithyhttp.Response).Header
+	if o, m, a := hd.Get("X-Cairn-Owner"), hd.Get("X-Cairn-Mode"), hd.Get("X-Cairn-Acl"); o != itoa(au.UID)+":"+itoa(au.GID) ||
+		m != "0644" || a != "user::rw-,user:"+itoa(bu.UID)+":---,group::r--,mask::r--,other::r--" {
+		t.Fatalf("HEAD's file headers: owner %q mode %q acl %q", o, m, a)
+	}
 	ok(t, "alice still reads it", get(alice, "shared", "report"))
 	// An ACL entry for bob on the bucket directory lets him write there.
 	dirRule, err := acl.Parse("u::rwx,u:"+itoa(bu.UID)+":rwx,g::r-x,o::r-x", nil)

@@ -291,6 +291,12 @@ func (q *request) objectHeaders(h http.Header, oi s3fs.ObjectInfo, whole bool) {
 	h.Set("Content-Type", ct)
 	setTagCount(h, oi.TagCount)
 	setVersionHeader(h, oi.VersionID)
+	// The file behind the object, as a mount's stat and getfacl see it.
+	h.Set("X-Cairn-Owner", strconv.FormatUint(uint64(oi.OwnerUID), 10)+":"+strconv.FormatUint(uint64(oi.OwnerGID), 10))
+	h.Set("X-Cairn-Mode", fmt.Sprintf("%04o", oi.Mode))
+	if oi.POSIXACL != "" {
+		h.Set("X-Cairn-Acl", oi.POSIXACL)
+	}
 	lockResponseHeaders(h, oi)
 	q.expirationHeader(h, oi)
 	for k, v := range oi.Headers {

@@ -112,7 +112,7 @@ func (f *FS) info(bucket, key string, a posix.Attr, m *objMeta) ObjectInfo {
 // of it: all a listing needs besides the ETag.
 func baseInfo(bucket, key string, a posix.Attr) ObjectInfo {
 	oi := ObjectInfo{Bucket: bucket, Key: key, Size: int64(a.Length), ModTime: time.Unix(0, a.Mtime).UTC(),
-		OwnerUID: a.UID, OwnerGID: a.GID, StorageClass: "STANDARD"}
+		OwnerUID: a.UID, OwnerGID: a.GID, Mode: a.Mode & posix.ModeMask, StorageClass: "STANDARD"}
 	if a.IsDir() {
 		oi.Size, oi.IsDirMarker = 0, true
 	}
@@ -273,6 +273,15 @@ func (f *FS) HeadObject(ctx context.Context, cred posix.Cred, bucket, key string
 		return ObjectInfo{}, err
 	}
 	oi := f.info(bucket, key, r.Entry.Attr, m)
+	if r.Entry.Attr.AccessACL != 0 { // distinct ACLs are few and cached: no store read
+		rule, err := f.v.GetACL(ctx, r.Entry.Ino, vfs.ACLAccess)
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		if rule != nil {
+			oi.POSIXACL = rule.String()
+		}
+	}
 	return oi, checkConditions(oi, opt)
 }
 

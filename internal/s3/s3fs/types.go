@@ -56,19 +56,24 @@ type Checksums struct {
 
 // ObjectInfo describes an object.
 type ObjectInfo struct {
-	Bucket       string
-	Key          string
-	Size         int64
-	ModTime      time.Time
-	ETag         string // quoted, as S3 returns it
-	ContentType  string
-	UserMeta     map[string]string // x-amz-meta-* without the prefix, lower-case names
-	Headers      map[string]string // Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires
-	Checksums    Checksums
-	PartsCount   int
-	IsDirMarker  bool
-	OwnerUID     uint32
-	OwnerGID     uint32
+	Bucket      string
+	Key         string
+	Size        int64
+	ModTime     time.Time
+	ETag        string // quoted, as S3 returns it
+	ContentType string
+	UserMeta    map[string]string // x-amz-meta-* without the prefix, lower-case names
+	Headers     map[string]string // Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires
+	Checksums   Checksums
+	PartsCount  int
+	IsDirMarker bool
+	OwnerUID    uint32
+	OwnerGID    uint32
+	// Mode is the file's permission bits (with setuid, setgid, sticky);
+	// POSIXACL its POSIX access ACL in the short text form (HEAD only; ""
+	// when it has none). They are what a mount's stat and getfacl show.
+	Mode         uint32
+	POSIXACL     string
 	StorageClass string
 	TagCount     int   // x-amz-tagging-count
 	Tags         []Tag // the tags (GET and HEAD; not in listings)

@@ -345,6 +345,10 @@
     body.appendChild(dl([["Key", d.key], ["Size", humanSize(d.size) + " (" + d.size + " bytes)"], ["Modified", when(d.modified)],
       ["ETag", d.etag], ["Content type", d.contentType], ["Version", d.versionId], ["Storage class", d.storageClass],
       ["Retention", d.retention ? d.retention + " until " + when(d.retainUntil) : ""], ["Legal hold", d.legalHold]]));
+    if (d.owner || d.mode) {
+      body.appendChild(el("h3", {}, "On the file system"));
+      body.appendChild(dl([["Owner", d.owner], ["Mode", d.mode], ["ACL", d.acl ? d.acl.split(",").join("\n") : "none (the mode decides)"]]));
+    }
     const meta = Object.entries(d.metadata || {});
     body.appendChild(el("h3", {}, "Metadata"));
     body.appendChild(meta.length ? dl(meta) : el("p", {}, "None."));
