@@ -108,6 +108,7 @@ var routes = []route{
 	{http.MethodGet, "user-info", "admin:GetUser", (*call).aboutSelf, (*call).userInfo},
 	{http.MethodPut, "set-user-status", "", nil, (*call).setUserStatus}, // admin:EnableUser or admin:DisableUser
 	{http.MethodPut, "cairn/set-user-posix", "admin:CreateUser", nil, (*call).setUserPOSIX},
+	{http.MethodPut, "cairn/set-user-expiry", "admin:CreateUser", nil, (*call).setUserExpiry},
 	{http.MethodPut, "cairn/add-access-key", "admin:CreateUser", (*call).aboutSelf, (*call).addAccessKey},
 	{http.MethodDelete, "cairn/remove-access-key", "admin:CreateUser", (*call).aboutSelf, (*call).removeAccessKey},
 	{http.MethodPut, "update-group-members", "", nil, (*call).updateGroupMembers},

@@ -102,6 +102,8 @@ type UserInfo struct {
 	UpdatedAt  time.Time `json:"updatedAt,omitzero"`
 	UID        uint32    `json:"uid"`
 	GID        uint32    `json:"gid"`
+	// Expires is when the user's keys stop working (zero: never).
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // AddUser creates user name (or sets its secret).
@@ -130,6 +132,15 @@ func (c *Client) UserInfo(ctx context.Context, name string) (UserInfo, error) {
 // SetUserStatus enables ("enabled") or disables ("disabled") user name.
 func (c *Client) SetUserStatus(ctx context.Context, name, status string) error {
 	return c.call(ctx, http.MethodPut, "set-user-status", qv("accessKey", name, "status", status), nil, false, nil)
+}
+
+// SetUserExpiry sets when user name's keys stop working (zero: never).
+func (c *Client) SetUserExpiry(ctx context.Context, name string, t time.Time) error {
+	e := "never"
+	if !t.IsZero() {
+		e = t.UTC().Format(time.RFC3339)
+	}
+	return c.call(ctx, http.MethodPut, "cairn/set-user-expiry", qv("accessKey", name, "expires", e), nil, false, nil)
 }
 
 // SetUserPOSIX sets the uid and gid user name's requests run as (cairn's

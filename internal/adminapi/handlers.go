@@ -18,7 +18,8 @@ import (
 type userInfo = UserInfo
 
 func toUserInfo(u iam.User) userInfo {
-	return userInfo{PolicyName: strings.Join(u.Policies, ","), Status: string(u.Status), MemberOf: u.Groups, UpdatedAt: u.Created, UID: u.UID, GID: u.GID}
+	return userInfo{PolicyName: strings.Join(u.Policies, ","), Status: string(u.Status), MemberOf: u.Groups, UpdatedAt: u.Created, UID: u.UID, GID: u.GID,
+		Expires: u.Expires}
 }
 
 type addUserReq struct {
@@ -524,6 +525,19 @@ func (c *call) setUserPOSIX() (any, error) {
 		return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "uid and gid must be numbers")
 	}
 	return nil, c.a.opt.Identities.SetUserPOSIX(c.ctx, c.query("accessKey"), uint32(uid), uint32(gid))
+}
+
+// setUserExpiry sets when a user's keys stop working: expires is a time
+// in RFC 3339 or "never".
+func (c *call) setUserExpiry() (any, error) {
+	var t time.Time
+	if e := c.query("expires"); e != "never" {
+		var err error
+		if t, err = time.Parse(time.RFC3339, e); err != nil {
+			return nil, fail(http.StatusBadRequest, "XMinioAdminInvalidArgument", "expires: a time in RFC 3339 (2026-12-31T00:00:00Z) or never")
+		}
+	}
+	return nil, c.a.opt.Identities.SetUserExpiry(c.ctx, c.query("accessKey"), t)
 }
 
 // addAccessKey gives a user one more access key (key rotation); a user

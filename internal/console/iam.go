@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cairn/internal/adminapi"
 )
@@ -67,7 +68,7 @@ func (c *Console) showIAM(k *call, tab string, status int, msg string, extra map
 	if tab == "" {
 		tab = "users"
 	}
-	data := map[string]any{"Title": "Identity", "Tab": tab, "Tabs": iamTabs}
+	data := map[string]any{"Title": "Identity", "Tab": tab, "Tabs": iamTabs, "Expiries": expiryPresets}
 	for key, v := range extra {
 		data[key] = v
 	}
@@ -168,6 +169,15 @@ var iamOps = map[string]func(c *Console, k *call, ac *adminapi.Client) (tab, msg
 		if err := ac.AddUser(k.r.Context(), name, secret); err != nil {
 			return "users", "", nil, err
 		}
+		if e := f("expires"); e != "" && e != "never" {
+			t, err := c.expiryOf(e)
+			if err == nil {
+				err = ac.SetUserExpiry(k.r.Context(), name, t)
+			}
+			if err != nil {
+				return "users", "", nil, err
+			}
+		}
 		if p := f("policy"); p != "" {
 			if err := ac.AttachPolicy(k.r.Context(), name, "", []string{p}, false); err != nil {
 				return "users", "", nil, err
@@ -178,6 +188,18 @@ var iamOps = map[string]func(c *Console, k *call, ac *adminapi.Client) (tab, msg
 			extra["Secret"] = map[string]string{"AccessKey": name, "SecretKey": secret}
 		}
 		return "users", "User " + name + " created.", extra, nil
+	},
+	"user-expiry": func(c *Console, k *call, ac *adminapi.Client) (string, string, map[string]any, error) {
+		name := k.r.PostFormValue("name")
+		t, err := c.expiryOf(k.r.PostFormValue("expires"))
+		if err != nil {
+			return "users", "", nil, err
+		}
+		msg := "User " + name + " never expires."
+		if !t.IsZero() {
+			msg = "User " + name + " expires " + t.Format(time.RFC1123) + "."
+		}
+		return "users", msg, nil, ac.SetUserExpiry(k.r.Context(), name, t)
 	},
 	"rotate": func(c *Console, k *call, ac *adminapi.Client) (string, string, map[string]any, error) {
 		name, secret := k.r.PostFormValue("name"), newSecret()
@@ -304,6 +326,25 @@ func (c *Console) iamChange(k *call) error {
 	}
 	http.Redirect(k.w, k.r, Prefix+"iam?"+q.Encode(), http.StatusSeeOther)
 	return nil
+}
+
+// expiryPresets are the choices of a user's lifetime.
+var expiryPresets = []struct{ ID, Label string }{
+	{"never", "never"}, {"1h", "in 1 hour"}, {"24h", "in 1 day"}, {"168h", "in 7 days"}, {"720h", "in 30 days"}, {"2160h", "in 90 days"},
+}
+
+// expiryOf turns a preset into a time (zero: never).
+func (c *Console) expiryOf(preset string) (time.Time, error) {
+	for _, p := range expiryPresets {
+		if p.ID == preset {
+			if preset == "never" {
+				return time.Time{}, nil
+			}
+			d, _ := time.ParseDuration(preset)
+			return c.opt.Now().Add(d), nil
+		}
+	}
+	return time.Time{}, badRequest("No expiry %q.", preset)
 }
 
 // newSecret returns a random secret key (130 bits).

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -45,7 +46,7 @@ func TestIdentity(t *testing.T) {
 	if code != 200 || m == nil || newAKRE.FindStringSubmatch(body)[1] != "alice" {
 		t.Fatalf("create user: %d %s", code, body)
 	}
-	secret := m[1]
+	secret := htmlUnescape(m[1])
 	if err := canList(e, "alice", secret); err != nil {
 		t.Fatalf("alice with the shown secret: %v", err)
 	}
@@ -79,14 +80,29 @@ func TestIdentity(t *testing.T) {
 	if code != 200 || m == nil {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
-	if canList(e, "alice", secret) == nil || canList(e, "alice", m[1]) != nil {
+	if canList(e, "alice", secret) == nil || canList(e, "alice", htmlUnescape(m[1])) != nil {
 		t.Fatal("after a new secret the old one works or the new one does not")
 	}
-	secret = m[1]
+	secret = htmlUnescape(m[1])
 
 	// POSIX identity.
 	if code, body := b.iam("set-posix", url.Values{"name": {"alice"}, "uid": {"2345"}, "gid": {"2346"}}); code != 200 || !strings.Contains(body, "2345:2346") {
 		t.Fatalf("set-posix: %d %s", code, body)
+	}
+
+	// Expiry.
+	if code, body := b.iam("user-expiry", url.Values{"name": {"alice"}, "expires": {"24h"}}); code != 200 || !strings.Contains(body, "expires") {
+		t.Fatalf("expiry: %d", code)
+	}
+	if u, err := e.ids.GetUser(bg, "alice"); err != nil || u.Expires.Sub(e.clock.now().Add(24*time.Hour)).Abs() > time.Minute {
+		t.Fatalf("alice expires %v (%v), want in a day", u.Expires, err)
+	}
+	if code, _ := b.iam("user-expiry", url.Values{"name": {"alice"}, "expires": {"soon"}}); code != http.StatusBadRequest {
+		t.Fatalf("a bad expiry: %d", code)
+	}
+	b.iam("user-expiry", url.Values{"name": {"alice"}, "expires": {"never"}})
+	if u, _ := e.ids.GetUser(bg, "alice"); !u.Expires.IsZero() {
+		t.Fatalf("alice still expires %v", u.Expires)
 	}
 
 	// Groups.
@@ -121,6 +137,7 @@ func TestIdentity(t *testing.T) {
 	if code != 200 || ak == nil || sk == nil {
 		t.Fatalf("service account: %d %s", code, body)
 	}
+	ak[1], sk[1] = htmlUnescape(ak[1]), htmlUnescape(sk[1]) // as a browser shows them
 	if err := canList(e, ak[1], sk[1]); err != nil {
 		t.Fatalf("the service account's keys: %v", err)
 	}

@@ -357,14 +357,7 @@ func (c *Console) share(k *call) error {
 // posixView describes the file behind an object from the gateway's
 // X-Cairn-* headers.
 func (c *Console) posixView(k *call, h http.Header) (owner, mode, acl string) {
-	names := map[string]string{"0": "root"}
-	if k.se.admin {
-		if users, err := c.adminClient(k.se).ListUsers(k.r.Context()); err == nil {
-			for n, u := range users {
-				names[strconv.FormatUint(uint64(u.UID), 10)] = n
-			}
-		}
-	}
+	names := c.userNames(k)
 	named := func(id string) string {
 		if n, ok := names[id]; ok {
 			return id + " (" + n + ")"
@@ -406,4 +399,26 @@ func modeString(m uint32) string {
 	special(0o2000, 5, 's', 'S')
 	special(0o1000, 8, 't', 'T')
 	return string(b)
+}
+
+// userNames maps uids to user names for an administrator's session (just
+// root for others), kept for a minute: the admin API's answers are sealed
+// with a deliberately slow key derivation.
+func (c *Console) userNames(k *call) map[string]string {
+	se := k.se
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if se.names != nil && c.opt.Now().Sub(se.namesAt) < time.Minute {
+		return se.names
+	}
+	names := map[string]string{"0": "root"}
+	if se.admin {
+		if users, err := c.adminClient(se).ListUsers(k.r.Context()); err == nil {
+			for n, u := range users {
+				names[strconv.FormatUint(uint64(u.UID), 10)] = n
+			}
+		}
+	}
+	se.names, se.namesAt = names, c.opt.Now()
+	return names
 }

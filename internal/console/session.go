@@ -35,6 +35,8 @@ type session struct {
 
 	mu       sync.Mutex
 	lastUsed time.Time
+	names    map[string]string // uid → user name (userNames)
+	namesAt  time.Time
 }
 
 // sessions are the console's live sign-ins.

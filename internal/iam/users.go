@@ -163,6 +163,12 @@ func (i *Identities) SetUserPOSIX(ctx context.Context, name string, uid, gid uin
 	return i.updateUser(ctx, name, func(u *userRecord) error { u.UID, u.GID = uid, gid; return nil })
 }
 
+// SetUserExpiry sets when user name's keys (and its service accounts'
+// and sessions') stop working; the zero time is never.
+func (i *Identities) SetUserExpiry(ctx context.Context, name string, t time.Time) error {
+	return i.updateUser(ctx, name, func(u *userRecord) error { u.Expires = t.UTC(); return nil })
+}
+
 func (i *Identities) updateUser(ctx context.Context, name string, fn func(*userRecord) error) error {
 	return i.update(ctx, func(tx kv.Tx) error {
 		var u userRecord
