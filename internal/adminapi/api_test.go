@@ -126,3 +126,40 @@ func TestAdminCalls(t *testing.T) {
 		t.Fatalf("bad policy: %d %s", code, b)
 	}
 }
+
+func TestUserExpiry(t *testing.T) {
+	e := newEnv(t)
+	root := &Client{Endpoint: e.url, AccessKey: "root", SecretKey: "root-secret"}
+	if err := root.AddUser(bg, "carol", "carol-secret"); err != nil {
+		t.Fatal(err)
+	}
+	carol := &Client{Endpoint: e.url, AccessKey: "carol", SecretKey: "carol-secret"}
+	when := time.Now().Add(time.Hour).Truncate(time.Second).UTC()
+	if err := root.SetUserExpiry(bg, "carol", when); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := root.UserInfo(bg, "carol"); err != nil || !u.Expires.Equal(when) {
+		t.Fatalf("carol expires %v (%v), want %v", u.Expires, err, when)
+	}
+	if _, err := carol.UserInfo(bg, "carol"); err != nil {
+		t.Fatalf("carol before her expiry: %v", err)
+	}
+	if err := root.SetUserExpiry(bg, "carol", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.UserInfo(bg, "carol"); err == nil {
+		t.Fatal("an expired user's keys still work")
+	}
+	if err := root.SetUserExpiry(bg, "carol", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := root.UserInfo(bg, "carol"); !u.Expires.IsZero() {
+		t.Fatalf("never: %v", u.Expires)
+	}
+	if code, b := e.do(t, "root", "root-secret", "PUT", "cairn/set-user-expiry?accessKey=carol&expires=tomorrow", nil, false); code != 400 {
+		t.Fatalf("a bad time: %d %s", code, b)
+	}
+	if code, _ := e.do(t, "carol", "carol-secret", "PUT", "cairn/set-user-expiry?accessKey=carol&expires=never", nil, false); code != 403 {
+		t.Fatalf("carol set her own expiry: %d", code)
+	}
+}
