@@ -139,6 +139,25 @@ func adminUserCmd(o *adminOptions) *cobra.Command {
 				}
 				return nil, done("user %s runs as %d:%d", a[0], uid, gid), c.SetUserPOSIX(cmd.Context(), a[0], uid, gid)
 			})},
+		&cobra.Command{Use: "expire NAME (DURATION|TIME|never)", Short: "Set when a user's keys stop working: after a duration (72h), at a time (RFC 3339), or never",
+			Args: cobra.ExactArgs(2),
+			RunE: o.run(func(c *adminapi.Client, cmd *cobra.Command, a []string) (any, func(io.Writer), error) {
+				var t time.Time
+				switch d, err := time.ParseDuration(a[1]); {
+				case a[1] == "never":
+				case err == nil && d > 0:
+					t = time.Now().Add(d)
+				default:
+					if t, err = time.Parse(time.RFC3339, a[1]); err != nil {
+						return nil, nil, fmt.Errorf("%q: give a duration such as 72h, a time such as 2027-01-31T00:00:00Z, or never", a[1])
+					}
+				}
+				msg := done("user %s never expires", a[0])
+				if !t.IsZero() {
+					msg = done("user %s expires %s", a[0], t.UTC().Format(time.RFC3339))
+				}
+				return nil, msg, c.SetUserExpiry(cmd.Context(), a[0], t)
+			})},
 	)
 	return cmd
 }

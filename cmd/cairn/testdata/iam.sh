@@ -121,6 +121,13 @@ as dave dave-secret-12 s3 ls s3://team | grep -c f.txt >/dev/null
 ca user set-id dave 4242 4242 >/dev/null
 ca user info dave --json | grep -c '"uid": 4242' >/dev/null
 ca user ls | grep -c "^dave *enabled *4242" >/dev/null
+ca user expire dave 72h | grep -c "expires" >/dev/null
+ca user info dave --json | grep -c '"expires"' >/dev/null
+ca user expire dave 2020-01-01T00:00:00Z >/dev/null
+must_fail ExpiredToken as dave dave-secret-12 s3 ls s3://team
+ca user expire dave never >/dev/null
+as dave dave-secret-12 s3 ls s3://team | grep -c f.txt >/dev/null
+if ca user expire dave soon 2>/dev/null; then echo "expire soon was accepted" >&2; exit 1; fi
 keys=$(ca user key-add dave --json)
 k2=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["accessKey"])' <<<"$keys")
 s2=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secretKey"])' <<<"$keys")
