@@ -89,6 +89,7 @@ var routes = []route{
 	{pattern: "POST /console/api/delete", signedIn: true, api: true, handle: (*Console).deleteObjects},
 	{pattern: "POST /console/zip", signedIn: true, handle: (*Console).zipDownload},
 	{pattern: "POST /console/api/move", signedIn: true, api: true, handle: (*Console).move},
+	{pattern: "/console/", handle: (*Console).notFound},
 	{pattern: "POST /console/api/share", signedIn: true, api: true, handle: (*Console).share},
 }
 

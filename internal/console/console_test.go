@@ -442,3 +442,18 @@ func TestUploadCut(t *testing.T) {
 		t.Fatal("a cut upload left an object")
 	}
 }
+
+func TestNotFound(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn(rootAK, rootSK)
+	for _, p := range []string{"/console/nosuchpage", "/console/api/nothing", "/console/static/missing.js"} {
+		code, body := b.get(p)
+		if code != http.StatusNotFound {
+			t.Errorf("%s: %d", p, code)
+		}
+		if !strings.HasPrefix(p, "/console/static/") && !strings.Contains(body, "There is no such page") {
+			t.Errorf("%s: %q", p, body)
+		}
+	}
+}

@@ -255,3 +255,8 @@ func humanSize(n int64) string {
 	v := float64(n) / float64(div)
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
+
+// notFound answers a console path that is no page.
+func (c *Console) notFound(k *call) error {
+	return &userError{status: http.StatusNotFound, msg: "There is no such page in the console."}
+}

@@ -322,7 +322,15 @@
   // The details panel of one object.
   const panel = document.getElementById("details");
   const body = document.getElementById("details-body");
-  document.getElementById("details-close").addEventListener("click", function () { panel.hidden = true; });
+  let opener = null; // the name that opened the panel gets the focus back
+  function closePanel() {
+    panel.hidden = true;
+    if (opener && document.contains(opener)) opener.focus();
+  }
+  document.getElementById("details-close").addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && !panel.hidden) closePanel();
+  });
   function dl(pairs) {
     const d = el("dl");
     pairs.forEach(function (p) {
@@ -419,7 +427,7 @@
   }
   tbody.addEventListener("click", function (ev) {
     const b = ev.target.closest("button.name");
-    if (b) showDetails(b.dataset.key);
+    if (b) { opener = b; showDetails(b.dataset.key); }
   });
 })();
 
