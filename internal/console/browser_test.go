@@ -24,8 +24,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-
-	"cairn/internal/adminapi"
 )
 
 // chromium finds Debian's chromium (.ci/run installs it).
@@ -409,14 +407,12 @@ func TestBrowser(t *testing.T) {
 	b.run(chromedp.Navigate(srv.url+"/console/buckets"), chromedp.WaitVisible(chromedp.CSS(`#buckets`)))
 	b.shot(shots, "buckets")
 
-	// A user with the readonly policy sees uploads refused in the page.
-	admin := &adminapi.Client{Endpoint: srv.url, AccessKey: rootAK, SecretKey: rootSK}
-	if err := admin.AddUser(ctx, readerAK, readerSK); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.AttachPolicy(ctx, readerAK, "", []string{"readonly"}, false); err != nil {
-		t.Fatal(err)
-	}
+	// A user with the readonly policy, made on the Identity page, sees
+	// uploads refused in the page.
+	b.run(chromedp.Navigate(srv.url+"/console/iam"), chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS("#name"), readerAK), chromedp.SendKeys(chromedp.CSS("#secret"), readerSK),
+		chromedp.SetValue(chromedp.CSS("#policy"), "readonly"), chromedp.Submit(chromedp.CSS("#name")))
+	b.waitJS(`document.querySelector("p.status") !== null && document.querySelector("p.status").textContent.includes("created")`)
 	b.run(chromedp.Navigate(srv.url+"/console/iam"), chromedp.WaitVisible(chromedp.CSS(`#users`)))
 	if users := b.text("#users"); !strings.Contains(users, readerAK) || !strings.Contains(users, "readonly") {
 		t.Fatalf("the users tab: %q", users)
