@@ -158,7 +158,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // localPath keeps a "next" address inside the console, so the sign-in
 // page cannot be made to send a user elsewhere.
 func localPath(p string) string {
-	if u, err := url.Parse(p); err == nil && (u.Host != "" || u.Scheme != "") {
+	u, err := url.Parse(p)
+	if err != nil {
+		return Prefix
+	}
+	if u.Host != "" || u.Scheme != "" || u.Opaque != "" {
 		p = u.RequestURI()
 	}
 	if !strings.HasPrefix(p, Prefix) || strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {

@@ -331,23 +331,15 @@ func loadTags(c *Console, k *call, bucket string, data map[string]any) error {
 
 func applyTags(c *Console, k *call, bucket string) error {
 	ctx := k.r.Context()
-	var set []types.Tag
-	for i, line := range strings.Split(k.r.PostFormValue("text"), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(key) == "" {
-			return badRequest("Line %d: write each tag as key=value.", i+1)
-		}
-		set = append(set, types.Tag{Key: aws.String(strings.TrimSpace(key)), Value: aws.String(strings.TrimSpace(value))})
+	set, err := parseTags(k.r.PostFormValue("text"))
+	if err != nil {
+		return err
 	}
 	if len(set) == 0 {
 		_, err := k.se.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &bucket})
 		return err
 	}
-	_, err := k.se.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &bucket, Tagging: &types.Tagging{TagSet: set}})
+	_, err = k.se.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &bucket, Tagging: &types.Tagging{TagSet: set}})
 	return err
 }
 
@@ -394,6 +386,24 @@ func applyLock(c *Console, k *call, bucket string) error {
 	}
 	_, err := k.se.s3.PutObjectLockConfiguration(k.r.Context(), &s3.PutObjectLockConfigurationInput{Bucket: &bucket, ObjectLockConfiguration: cfg})
 	return err
+}
+
+// parseTags reads tags written one key=value per line (blank lines
+// skipped; spaces around keys and values dropped).
+func parseTags(text string) ([]types.Tag, error) {
+	var set []types.Tag
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(key) == "" {
+			return nil, badRequest("Line %d: write each tag as key=value.", i+1)
+		}
+		set = append(set, types.Tag{Key: aws.String(strings.TrimSpace(key)), Value: aws.String(strings.TrimSpace(value))})
+	}
+	return set, nil
 }
 
 // strictJSON decodes a configuration, naming unknown fields, so a typo
