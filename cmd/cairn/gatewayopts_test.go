@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 )
@@ -68,4 +70,42 @@ func TestLimitedConnReadFrom(t *testing.T) {
 	}
 	c.Close()
 	<-done
+}
+
+// Unsigned requests under /console go to the console; signed and
+// presigned ones (a bucket named console) and everything else to S3.
+func TestRouteRequests(t *testing.T) {
+	mark := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	h := routeRequests(mark("s3"), mark("admin"), mark("console"))
+	off := routeRequests(mark("s3"), mark("admin"), nil)
+	for _, tc := range []struct {
+		target, auth, want, wantOff string
+	}{
+		{"/console/", "", "console", "s3"},
+		{"/console", "", "console", "s3"},
+		{"/console/browse?bucket=a", "", "console", "s3"},
+		{"/console/key", "AWS4-HMAC-SHA256 Credential=x", "s3", "s3"},
+		{"/console/key?X-Amz-Credential=x&X-Amz-Signature=y", "", "s3", "s3"},
+		{"/console/key?AWSAccessKeyId=x&Signature=y", "", "s3", "s3"},
+		{"/consolex/key", "", "s3", "s3"},
+		{"/minio/admin/v3/info", "", "admin", "admin"},
+		{"/photos/cat.jpg", "", "s3", "s3"},
+	} {
+		for _, c := range []struct {
+			h    http.Handler
+			want string
+		}{{h, tc.want}, {off, tc.wantOff}} {
+			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			c.h.ServeHTTP(w, r)
+			if got := w.Body.String(); got != c.want {
+				t.Errorf("%s (auth %q): %s, want %s", tc.target, tc.auth, got, c.want)
+			}
+		}
+	}
 }

@@ -50,6 +50,12 @@ type server struct {
 
 func startCairn(t *testing.T, env ...string) *server {
 	t.Helper()
+	return startCairnArgs(t, nil, env...)
+}
+
+// startCairnArgs is startCairn with more arguments to `cairn server`.
+func startCairnArgs(t *testing.T, args []string, env ...string) *server {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
 	bin := filepath.Join(t.TempDir(), "cairn")
@@ -63,7 +69,7 @@ func startCairn(t *testing.T, env ...string) *server {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "server", filepath.Join(dir, "data"), "--address", addr)
+	cmd := exec.Command(bin, append([]string{"server", filepath.Join(dir, "data"), "--address", addr}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
