@@ -411,6 +411,7 @@ func TestBrowser(t *testing.T) {
 	b.shot(shots, "browse-390")
 	b.run(chromedp.EmulateViewport(1280, 900))
 	b.run(chromedp.Navigate(srv.url+"/console/buckets"), chromedp.WaitVisible(chromedp.CSS(`#buckets`)))
+	b.waitJS(`document.querySelector("#buckets tr[data-bucket=photos] .usage-objects").textContent === "2"`)
 	b.shot(shots, "buckets")
 
 	// A user with the readonly policy, made on the Identity page, sees

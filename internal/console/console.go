@@ -52,6 +52,7 @@ type Console struct {
 	static   http.Handler
 	mux      *http.ServeMux
 	log      *slog.Logger
+	usage    usageCache
 }
 
 // A route is one entry of the console's routing table.
@@ -84,6 +85,7 @@ var routes = []route{
 	{pattern: "GET /console/api/metrics", signedIn: true, api: true, handle: (*Console).metricsAPI},
 	{pattern: "GET /console/download", signedIn: true, handle: (*Console).download},
 	{pattern: "GET /console/api/list", signedIn: true, api: true, handle: (*Console).listAPI},
+	{pattern: "GET /console/api/usage", signedIn: true, api: true, handle: (*Console).usageAPI},
 	{pattern: "GET /console/api/object", signedIn: true, api: true, handle: (*Console).objectAPI},
 	{pattern: "PUT /console/api/upload", signedIn: true, api: true, handle: (*Console).upload},
 	{pattern: "POST /console/api/delete", signedIn: true, api: true, handle: (*Console).deleteObjects},

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -455,5 +456,34 @@ func TestNotFound(t *testing.T) {
 		if !strings.HasPrefix(p, "/console/static/") && !strings.Contains(body, "There is no such page") {
 			t.Errorf("%s: %q", p, body)
 		}
+	}
+}
+
+func TestBucketUsage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn(rootAK, rootSK)
+	b.post("/console/buckets", url.Values{"bucket": {"sized"}})
+	var want int64
+	for i := range 1203 { // more than one listing page
+		body := strings.Repeat("x", i%7)
+		want += int64(len(body))
+		if _, err := e.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("sized"), Key: aws.String(fmt.Sprintf("d%d/k%04d", i%3, i)), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var u struct{ Bytes, Objects int64 }
+	if code := b.api("GET", "/console/api/usage?bucket=sized", nil, &u); code != 200 || u.Objects != 1203 || u.Bytes != want {
+		t.Fatalf("usage: %d %+v, want 1203 objects, %d bytes", code, u, want)
+	}
+	if _, body := b.get("/console/buckets"); !strings.Contains(body, `data-bucket="sized"`) {
+		t.Fatal("the bucket list has no row to fill in")
+	}
+	// A user who may not list the bucket gets its refusal, not a count.
+	r := e.browser(t)
+	r.signIn(readerAK, readerSK)
+	var out map[string]string
+	if code := r.api("GET", "/console/api/usage?bucket=sized", nil, &out); code != http.StatusForbidden {
+		t.Fatalf("reader's usage: %d %v", code, out)
 	}
 }

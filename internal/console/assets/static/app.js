@@ -125,6 +125,26 @@
     validate();
   }
 
+  // The bucket list fills in each bucket's size and count as they are
+  // counted (two buckets at a time).
+  const bucketRows = Array.from(document.querySelectorAll("#buckets tr[data-bucket]"));
+  let nextRow = 0;
+  async function countNext() {
+    while (nextRow < bucketRows.length) {
+      const tr = bucketRows[nextRow++];
+      const objs = tr.querySelector(".usage-objects"), bytes = tr.querySelector(".usage-bytes");
+      try {
+        const u = await api("GET", "/console/api/usage?" + new URLSearchParams({ bucket: tr.dataset.bucket }));
+        objs.textContent = (u.atLeast ? "≥ " : "") + u.objects.toLocaleString();
+        bytes.textContent = (u.atLeast ? "≥ " : "") + humanSize(u.bytes);
+      } catch (e) {
+        objs.textContent = "–"; bytes.textContent = "–";
+        objs.title = bytes.title = e.message;
+      }
+    }
+  }
+  countNext(); countNext();
+
   const table = document.getElementById("objects");
   if (!table) return;
   const bucket = table.dataset.bucket, prefix = table.dataset.prefix;
