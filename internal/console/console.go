@@ -91,6 +91,7 @@ var routes = []route{
 	{pattern: "POST /console/api/delete", signedIn: true, api: true, handle: (*Console).deleteObjects},
 	{pattern: "POST /console/zip", signedIn: true, handle: (*Console).zipDownload},
 	{pattern: "POST /console/api/move", signedIn: true, api: true, handle: (*Console).move},
+	{pattern: "POST /console/api/restore", signedIn: true, api: true, handle: (*Console).restore},
 	{pattern: "/console/", handle: (*Console).notFound},
 	{pattern: "POST /console/api/share", signedIn: true, api: true, handle: (*Console).share},
 }

@@ -271,6 +271,19 @@ func TestObjectsRoundTrip(t *testing.T) {
 		t.Fatalf("old version: %q", got)
 	}
 
+	// Restore the old version: it becomes the latest, and every version stays.
+	var rs struct{ VersionID string }
+	if code := b.api("POST", "/console/api/restore", strings.NewReader(`{"bucket":"photos","key":"dir/what?.txt","versionId":"`+old+`"}`), &rs); code != 200 || rs.VersionID == "" {
+		t.Fatalf("restore: %d %+v", code, rs)
+	}
+	if got := download(t, b, "/console/download?"+url.Values{"bucket": {"photos"}, "key": {"dir/what?.txt"}}.Encode()); !bytes.Equal(got, data["dir/what?.txt"]) {
+		t.Fatalf("after restore: %q", got)
+	}
+	b.api("GET", "/console/api/object?"+url.Values{"bucket": {"photos"}, "key": {"dir/what?.txt"}}.Encode(), nil, &d)
+	if len(d.Versions) != 3 {
+		t.Fatalf("after restore: %d versions", len(d.Versions))
+	}
+
 	// A share link works without any credentials, until it expires.
 	var sh struct{ URL string }
 	if code := b.api("POST", "/console/api/share", strings.NewReader(`{"bucket":"photos","key":"dir/hash#tag.txt","seconds":3600}`), &sh); code != http.StatusOK {
@@ -485,5 +498,26 @@ func TestBucketUsage(t *testing.T) {
 	var out map[string]string
 	if code := r.api("GET", "/console/api/usage?bucket=sized", nil, &out); code != http.StatusForbidden {
 		t.Fatalf("reader's usage: %d %v", code, out)
+	}
+}
+
+func TestDeleteBucket(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn(rootAK, rootSK)
+	b.post("/console/buckets", url.Values{"bucket": {"full"}})
+	upload(t, b, "full", "x", []byte("x"))
+	if code, body := b.post("/console/buckets/delete", url.Values{"bucket": {"full"}}); code != http.StatusConflict || !strings.Contains(body, "The bucket is not empty") {
+		t.Fatalf("delete a full bucket: %d %s", code, body)
+	}
+	b.api("POST", "/console/api/delete", strings.NewReader(`{"bucket":"full","keys":["x"]}`), nil)
+	if code, body := b.post("/console/buckets/delete", url.Values{"bucket": {"full"}}); code != 200 || !strings.Contains(body, "Bucket full deleted.") {
+		t.Fatalf("delete an empty bucket: %d %s", code, body)
+	}
+	if _, err := e.s3.HeadBucket(bg, &s3.HeadBucketInput{Bucket: aws.String("full")}); err == nil {
+		t.Fatal("the bucket is still there")
+	}
+	if code, body := b.post("/console/buckets", url.Values{"bucket": {"Bad_Name"}}); code != http.StatusBadRequest || !strings.Contains(body, "not a valid bucket name") {
+		t.Fatalf("a bad bucket name: %d %s", code, body)
 	}
 }

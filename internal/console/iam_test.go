@@ -110,6 +110,12 @@ func TestIdentity(t *testing.T) {
 		t.Fatalf("group: %d %s", code, body)
 	}
 
+	b.iam("group-status", url.Values{"group": {"team"}, "status": {"disabled"}})
+	if _, body := b.get("/console/iam?tab=groups"); !strings.Contains(body, "<td>team</td><td>disabled</td>") {
+		t.Fatal("the group was not disabled")
+	}
+	b.iam("group-status", url.Values{"group": {"team"}, "status": {"enabled"}})
+
 	// Policies: refused JSON keeps the text; a template-made one is saved,
 	// attached to the group, listed with it, detached and deleted.
 	code, body = b.iam("create-policy", url.Values{"name": {"photos-read"}, "text": {`{"Version":`}})
@@ -143,6 +149,14 @@ func TestIdentity(t *testing.T) {
 	}
 	if _, body := b.get("/console/iam?tab=accounts&user=alice"); !strings.Contains(body, ak[1]) {
 		t.Fatal("the service account is not listed")
+	}
+	b.iam("account-status", url.Values{"user": {"alice"}, "key": {ak[1]}, "status": {"off"}})
+	if canList(e, ak[1], sk[1]) == nil {
+		t.Fatal("a disabled service account still works")
+	}
+	b.iam("account-status", url.Values{"user": {"alice"}, "key": {ak[1]}, "status": {"on"}})
+	if err := canList(e, ak[1], sk[1]); err != nil {
+		t.Fatalf("a service account enabled again: %v", err)
 	}
 	b.iam("delete-account", url.Values{"user": {"alice"}, "key": {ak[1]}})
 	if canList(e, ak[1], sk[1]) == nil {

@@ -166,3 +166,25 @@ func escapeKey(key string) string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// restore makes an earlier version of an object its latest again: the
+// version is copied (by reference) onto the key, so every version stays.
+func (c *Console) restore(k *call) error {
+	var req struct{ Bucket, Key, VersionID string }
+	if err := json.NewDecoder(io.LimitReader(k.r.Body, 64<<10)).Decode(&req); err != nil {
+		return badRequest("The request could not be read: %v.", err)
+	}
+	if err := checkName(req.Bucket, req.Key); err != nil {
+		return err
+	}
+	if req.Key == "" || req.VersionID == "" {
+		return badRequest("Name the object and the version to restore.")
+	}
+	src := url.PathEscape(req.Bucket) + "/" + escapeKey(req.Key) + "?versionId=" + url.QueryEscape(req.VersionID)
+	out, err := k.se.s3.CopyObject(k.r.Context(), &s3.CopyObjectInput{Bucket: &req.Bucket, Key: &req.Key, CopySource: aws.String(src)})
+	if err != nil {
+		return err
+	}
+	writeJSON(k.w, http.StatusOK, map[string]any{"versionId": aws.ToString(out.VersionId)})
+	return nil
+}

@@ -429,6 +429,17 @@
           const vq = new URLSearchParams({ bucket: bucket, key: key, versionId: v.id });
           li.appendChild(el("a", { href: "/console/download?" + vq, download: "" }, "Download"));
         }
+        if (!v.deleteMarker && !v.latest) {
+          const rs = el("button", { type: "button" }, "Restore");
+          rs.addEventListener("click", async function () {
+            try {
+              await api("POST", "/console/api/restore", { bucket: bucket, key: key, versionId: v.id });
+              say("The version of " + when(v.modified) + " is the latest again.");
+              showDetails(key);
+            } catch (e) { say(e.message, true); }
+          });
+          li.appendChild(rs);
+        }
         const del = el("button", { type: "button", class: "danger" }, "Delete version");
         del.addEventListener("click", async function () {
           if (!confirm("Delete this version for good?")) return;
