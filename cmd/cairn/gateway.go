@@ -419,6 +419,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	if con != nil {
 		defer con.Close()
 		conHandler = con
+		gopt.SandboxObjects = o.console.address == "" // the console shares the S3 origin
 		if o.console.address != "" {
 			stop, err := serveConsole(ctx, o.console.address, con, log)
 			if err != nil {

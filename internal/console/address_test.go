@@ -56,6 +56,12 @@ func TestConsoleAddress(t *testing.T) {
 	if code, body := fetch(t, sh.URL); code != 200 || !strings.Contains(body, "hello") {
 		t.Fatalf("share link: %d %s", code, body)
 	}
+	// With the console on another origin, objects are not sandboxed.
+	if res, err := http.Get(sh.URL); err != nil || res.Header.Get("Content-Security-Policy") != "" {
+		t.Fatalf("an object beside no console: %v %v", err, res.Header)
+	} else {
+		res.Body.Close()
+	}
 
 	off := startCairnArgs(t, []string{"--console-address", "off"}, "CAIRN_ROOT_USER="+rootAK, "CAIRN_ROOT_PASSWORD="+rootSK)
 	if code, body := fetch(t, off.url+"/console/signin"); code == 200 || strings.Contains(body, "Sign in") {

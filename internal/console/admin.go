@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,6 +45,9 @@ func applyQuota(c *Console, k *call, bucket string) error {
 	mib, err := parse("mib")
 	if err != nil {
 		return err
+	}
+	if mib > math.MaxUint64>>20 {
+		return badRequest("%d MiB is more than can be counted.", mib)
 	}
 	objects, err := parse("objects")
 	if err != nil {

@@ -374,6 +374,10 @@ func TestBrowser(t *testing.T) {
 	if err != nil || !bytes.Equal(out, want) {
 		t.Fatalf("share link with curl: %v, %d bytes", err, len(out))
 	}
+	// Objects served on the console's origin are sandboxed.
+	if hdr, _ := exec.Command("curl", "-sf", "-D", "-", "-o", "/dev/null", link).Output(); !strings.Contains(strings.ToLower(string(hdr)), "content-security-policy: sandbox") {
+		t.Fatalf("an object on the console's origin is not sandboxed:\n%s", hdr)
+	}
 
 	// Delete it (the page asks first; the test says yes).
 	b.run(chromedp.Click(chromedp.CSS(`#details-close`)),

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func (c *Console) check(rt route, k *call) error {
 // ended session, a redirect to the sign-in page that comes back here).
 func (c *Console) fail(rt route, k *call, err error) {
 	status, msg := c.describe(err)
-	if status >= 500 {
+	if status >= 500 && !errors.Is(err, context.Canceled) {
 		c.log.Error("console: request failed", "method", k.r.Method, "path", k.r.URL.Path, "err", err)
 	}
 	if rt.api {
@@ -129,7 +130,7 @@ func (c *Console) describe(err error) (int, string) {
 		}
 		return status, m + " (" + code + ")"
 	}
-	return http.StatusBadGateway, "The storage service could not be reached or failed; try again. (" + err.Error() + ")"
+	return http.StatusBadGateway, "The storage service could not be reached or failed; try again. (The server's log has the details.)"
 }
 
 // s3Messages say what an S3 error code means for a console user.

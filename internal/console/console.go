@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Prefix is the path the console is served under.
@@ -53,6 +55,7 @@ type Console struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	usage    usageCache
+	buffers  *semaphore.Weighted // multipart upload part buffers, in bytes
 }
 
 // A route is one entry of the console's routing table.
@@ -128,7 +131,7 @@ func New(opt Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{opt: opt, sessions: newSessions(opt.Lifetime, opt.IdleTimeout, opt.Now), pages: pages, log: opt.Logger,
+	c := &Console{opt: opt, buffers: semaphore.NewWeighted(uploadMemory), sessions: newSessions(opt.Lifetime, opt.IdleTimeout, opt.Now), pages: pages, log: opt.Logger,
 		static: http.StripPrefix(Prefix+"static/", http.FileServerFS(static))}
 	c.mux = http.NewServeMux()
 	c.mux.Handle("GET "+Prefix+"static/", c.static)

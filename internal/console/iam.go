@@ -58,7 +58,7 @@ var policyTemplates = []struct{ ID, Label, Doc string }{
 var builtinPolicies = []string{"consoleAdmin", "diagnostics", "readonly", "readwrite", "writeonly"}
 
 func (c *Console) iamPage(k *call) error {
-	return c.showIAM(k, k.r.FormValue("tab"), http.StatusOK, k.r.FormValue("msg"), nil)
+	return c.showIAM(k, k.r.FormValue("tab"), http.StatusOK, k.se.takeFlash(), nil)
 }
 
 // showIAM renders one tab of the identity page; extra adds to its data
@@ -136,7 +136,7 @@ func (c *Console) showIAM(k *call, tab string, status int, msg string, extra map
 		if user == "" && len(names) > 0 {
 			user = names[0]
 		}
-		data["User"] = user
+		data["AccountsUser"] = user
 		if user != "" {
 			accts, err := ac.ListServiceAccounts(ctx, user)
 			if err != nil {
@@ -320,7 +320,8 @@ func (c *Console) iamChange(k *call) error {
 	if extra != nil { // a secret is shown once, in this answer, never in an address
 		return c.showIAM(k, tab, http.StatusOK, msg, extra)
 	}
-	q := url.Values{"tab": {tab}, "msg": {msg}}
+	k.se.setFlash(msg)
+	q := url.Values{"tab": {tab}}
 	if tab == "accounts" {
 		q.Set("user", k.r.PostFormValue("user"))
 	}

@@ -140,7 +140,7 @@ func TestIdentity(t *testing.T) {
 	// Service accounts: keys shown once, working, then deleted.
 	code, body = b.iam("create-account", url.Values{"user": {"alice"}})
 	ak, sk := newAKRE.FindStringSubmatch(body), newSKRE.FindStringSubmatch(body)
-	if code != 200 || ak == nil || sk == nil {
+	if code != 200 || ak == nil || sk == nil || !strings.Contains(body, "New service account for alice") {
 		t.Fatalf("service account: %d %s", code, body)
 	}
 	ak[1], sk[1] = htmlUnescape(ak[1]), htmlUnescape(sk[1]) // as a browser shows them

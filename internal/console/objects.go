@@ -406,12 +406,13 @@ func modeString(m uint32) string {
 // with a deliberately slow key derivation.
 func (c *Console) userNames(k *call) map[string]string {
 	se := k.se
-	se.mu.Lock()
-	defer se.mu.Unlock()
-	if se.names != nil && c.opt.Now().Sub(se.namesAt) < time.Minute {
-		return se.names
+	se.namesMu.Lock()
+	names, at := se.names, se.namesAt
+	se.namesMu.Unlock()
+	if names != nil && c.opt.Now().Sub(at) < time.Minute {
+		return names
 	}
-	names := map[string]string{"0": "root"}
+	names = map[string]string{"0": "root"}
 	if se.admin {
 		if users, err := c.adminClient(se).ListUsers(k.r.Context()); err == nil {
 			for n, u := range users {
@@ -419,6 +420,8 @@ func (c *Console) userNames(k *call) map[string]string {
 			}
 		}
 	}
+	se.namesMu.Lock()
 	se.names, se.namesAt = names, c.opt.Now()
+	se.namesMu.Unlock()
 	return names
 }

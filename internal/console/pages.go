@@ -151,7 +151,7 @@ func (c *Console) bucketsPage(k *call) error {
 		buckets = out.Buckets
 	}
 	c.render(k, "buckets", map[string]any{"Title": "Buckets", "Buckets": buckets, "Denied": denied,
-		"Message": k.r.FormValue("msg")})
+		"Message": k.se.takeFlash()})
 	return nil
 }
 
@@ -181,7 +181,8 @@ func (c *Console) deleteBucket(k *call) error {
 	if _, err := k.se.s3.DeleteBucket(k.r.Context(), &s3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
 		return err
 	}
-	http.Redirect(k.w, k.r, Prefix+"buckets?msg="+url.QueryEscape("Bucket "+name+" deleted."), http.StatusSeeOther)
+	k.se.setFlash("Bucket " + name + " deleted.")
+	http.Redirect(k.w, k.r, Prefix+"buckets", http.StatusSeeOther)
 	return nil
 }
 

@@ -33,10 +33,14 @@ type session struct {
 	admin bool
 	s3    *s3.Client
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards lastUsed and flash
 	lastUsed time.Time
-	names    map[string]string // uid → user name (userNames)
-	namesAt  time.Time
+	// flash is a note for the next page shown (after a redirect).
+	flash string
+
+	namesMu sync.Mutex        // guards names and namesAt
+	names   map[string]string // uid → user name (userNames)
+	namesAt time.Time
 }
 
 // sessions are the console's live sign-ins.
@@ -44,8 +48,9 @@ type sessions struct {
 	lifetime, idle time.Duration
 	now            func() time.Time
 
-	mu   sync.Mutex
-	byID map[string]*session
+	mu    sync.Mutex
+	byID  map[string]*session
+	swept time.Time
 }
 
 func newSessions(lifetime, idle time.Duration, now func() time.Time) *sessions {
@@ -75,6 +80,9 @@ func (s *sessions) add(se *session) string {
 func (s *sessions) get(id string) *session {
 	now := s.now()
 	s.mu.Lock()
+	if now.Sub(s.swept) > time.Minute {
+		s.sweepLocked(now)
+	}
 	se := s.byID[id]
 	if se != nil && !s.alive(se, now) {
 		delete(s.byID, id)
@@ -95,8 +103,9 @@ func (s *sessions) alive(se *session, now time.Time) bool {
 	return now.Sub(se.created) < s.lifetime && now.Sub(se.lastUsed) < s.idle
 }
 
-// sweepLocked forgets expired sessions.
+// sweepLocked forgets expired sessions (their keys with them).
 func (s *sessions) sweepLocked(now time.Time) {
+	s.swept = now
 	for id, se := range s.byID {
 		if !s.alive(se, now) {
 			delete(s.byID, id)
@@ -147,4 +156,20 @@ func sameOrigin(r *http.Request) bool {
 // constant time.
 func tokenOK(got, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// setFlash leaves a note for the next page this session is shown.
+func (se *session) setFlash(msg string) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	se.flash = msg
+}
+
+// takeFlash returns the note left for this page, once.
+func (se *session) takeFlash() string {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	f := se.flash
+	se.flash = ""
+	return f
 }

@@ -61,7 +61,7 @@ func settingsURL(bucket, tab string) string {
 }
 
 func (c *Console) settingsPage(k *call) error {
-	return c.showSettings(k, k.r.FormValue("bucket"), k.r.FormValue("tab"), http.StatusOK, k.r.FormValue("msg"), "")
+	return c.showSettings(k, k.r.FormValue("bucket"), k.r.FormValue("tab"), http.StatusOK, k.se.takeFlash(), "")
 }
 
 // showSettings renders one tab; msg is a note (or, with status ≥ 400, an
@@ -134,7 +134,8 @@ func (c *Console) applySettings(k *call) error {
 		status, msg := c.describe(err)
 		return c.showSettings(k, bucket, tab.id, status, msg, k.r.PostFormValue("text"))
 	}
-	http.Redirect(k.w, k.r, settingsURL(bucket, tab.id)+"&msg="+url.QueryEscape("Saved."), http.StatusSeeOther)
+	k.se.setFlash("Saved.")
+	http.Redirect(k.w, k.r, settingsURL(bucket, tab.id), http.StatusSeeOther)
 	return nil
 }
 
@@ -372,7 +373,7 @@ func applyLock(c *Console, k *call, bucket string) error {
 	f := k.r.PostFormValue
 	cfg := &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}
 	if mode := f("mode"); mode != "" {
-		n, err := strconv.Atoi(f("period"))
+		n, err := strconv.ParseInt(f("period"), 10, 32)
 		if err != nil || n <= 0 {
 			return badRequest("A default retention needs a period of one or more days or years.")
 		}

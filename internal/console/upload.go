@@ -21,8 +21,12 @@ const (
 	// partSize is the size of a multipart upload's parts (grown for
 	// files so large that 10,000 parts would not hold them).
 	partSize = 16 << 20
-	// partsInFlight parts are sent to the gateway at once.
+	// partsInFlight parts of one upload are sent to the gateway at once.
 	partsInFlight = 4
+	// uploadMemory bounds the part buffers of every upload together.
+	uploadMemory = 1 << 30
+	// maxObjectSize is S3's largest object (5 TiB).
+	maxObjectSize = 5 << 40
 )
 
 // upload stores the request's body as an object. The browser sends the
@@ -31,7 +35,8 @@ const (
 // time for large ones. A browser that cancels ends the request, and an
 // unfinished multipart upload is aborted.
 func (c *Console) upload(k *call) error {
-	bucket, key := k.r.FormValue("bucket"), k.r.FormValue("key")
+	q := k.r.URL.Query() // not FormValue: that would read a form body
+	bucket, key := q.Get("bucket"), q.Get("key")
 	if err := checkName(bucket, key); err != nil {
 		return err
 	}
@@ -41,6 +46,9 @@ func (c *Console) upload(k *call) error {
 	size := k.r.ContentLength
 	if size < 0 {
 		return &userError{status: http.StatusLengthRequired, msg: "The upload must say its length."}
+	}
+	if size > maxObjectSize {
+		return &userError{status: http.StatusRequestEntityTooLarge, msg: "An object holds at most 5 TiB."}
 	}
 	ct := k.r.Header.Get("Content-Type")
 	if ct == "" {
@@ -86,34 +94,40 @@ func (c *Console) multipart(ctx context.Context, cl *s3.Client, bucket, key, ct 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		wg    sync.WaitGroup
-		mu2   sync.Mutex
-		parts []types.CompletedPart
-		slots = make(chan []byte, partsInFlight)
+		wg       sync.WaitGroup
+		mu2      sync.Mutex
+		parts    []types.CompletedPart
+		inFlight = make(chan struct{}, partsInFlight)
+		cutOff   bool
 	)
-	for range partsInFlight {
-		slots <- make([]byte, ps)
-	}
-	var readErr error
-	for n, left := int32(1), size; left > 0; n++ {
-		var buf []byte
+reading:
+	for n, left := int32(1), size; left > 0 && ctx.Err() == nil; n++ {
+		// Each part's buffer is its own (never reused while a request may
+		// still read it), and every upload together holds at most
+		// uploadMemory of them.
+		chunkLen := min(ps, left)
+		if err := c.buffers.Acquire(ctx, chunkLen); err != nil {
+			break
+		}
 		select {
-		case buf = <-slots:
+		case inFlight <- struct{}{}:
 		case <-ctx.Done():
+			c.buffers.Release(chunkLen)
+			break reading
 		}
-		if buf == nil {
+		chunk := make([]byte, chunkLen)
+		if _, err := io.ReadFull(body, chunk); err != nil {
+			cutOff = ctx.Err() == nil
+			cancel(err)
+			c.buffers.Release(chunkLen)
+			<-inFlight
 			break
 		}
-		chunk := buf[:min(ps, left)]
-		if _, readErr = io.ReadFull(body, chunk); readErr != nil {
-			cancel(readErr)
-			break
-		}
-		left -= int64(len(chunk))
+		left -= chunkLen
 		wg.Go(func() {
-			defer func() { slots <- buf }()
+			defer func() { c.buffers.Release(chunkLen); <-inFlight }()
 			out, err := cl.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: id, PartNumber: &n,
-				Body: bytes.NewReader(chunk), ContentLength: aws.Int64(int64(len(chunk)))}, unsignedPayload)
+				Body: bytes.NewReader(chunk), ContentLength: aws.Int64(chunkLen)}, unsignedPayload)
 			if err != nil {
 				cancel(err)
 				return
@@ -126,7 +140,7 @@ func (c *Console) multipart(ctx context.Context, cl *s3.Client, bucket, key, ct 
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		abort()
-		if readErr != nil {
+		if cutOff {
 			return "", &userError{status: http.StatusBadRequest, msg: "The upload was cut off before its end; nothing was stored."}
 		}
 		return "", err

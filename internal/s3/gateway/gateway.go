@@ -72,6 +72,11 @@ type Options struct {
 	// bearer token (`mc admin prometheus generate`) or a signed request of
 	// a principal allowed admin:Prometheus.
 	MetricsPublic bool
+	// SandboxObjects serves every object (GET, HEAD) with a sandboxing
+	// Content-Security-Policy and nosniff: set when a web console shares
+	// the gateway's origin, so an uploaded HTML page runs in an opaque
+	// origin of its own instead of the console's.
+	SandboxObjects bool
 	// BodyIdleTimeout cuts a request whose body sends nothing for this
 	// long (default one minute) with RequestTimeout.
 	BodyIdleTimeout time.Duration

@@ -321,6 +321,12 @@ func (q *request) objectHeaders(h http.Header, oi s3fs.ObjectInfo, whole bool) {
 			h.Set(o[1], s)
 		}
 	}
+	if q.g.opt.SandboxObjects {
+		// Scripts may run, but in an origin of their own: no cookies or
+		// same-origin requests of the console beside it.
+		h.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
 }
 
 // getObject answers the object's body as a stream, whole (200) or the

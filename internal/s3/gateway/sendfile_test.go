@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cairn/internal/object/file"
+	"cairn/internal/object/mem"
+	"cairn/internal/s3/gateway"
 )
 
 // blockFiles lists the block files under dir.
@@ -127,5 +130,22 @@ func TestLargeObjectsFromBlockFiles(t *testing.T) {
 	first, _, err := h.get(t, &s3.GetObjectInput{Bucket: aws.String("big"), Key: aws.String("b"), Range: aws.String("bytes=0-4194303")})
 	if err != nil || first != string(data[:4<<20]) {
 		t.Fatalf("GET of the intact block: %d bytes, %v", len(first), err)
+	}
+}
+
+// With a console beside it on one origin, objects are served sandboxed:
+// an uploaded web page cannot act as the console.
+func TestSandboxObjects(t *testing.T) {
+	for _, sandbox := range []bool{false, true} {
+		h := newHarnessOn(t, mem.New(), func(o *gateway.Options) { o.SandboxObjects = sandbox })
+		h.mb(t, "site")
+		h.put(t, "site", "page.html", "<script>alert(1)</script>")
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			res, _ := h.do(t, true, method, "/site/page.html", nil, "")
+			csp, sniff := res.Header.Get("Content-Security-Policy"), res.Header.Get("X-Content-Type-Options")
+			if sandbox != strings.HasPrefix(csp, "sandbox ") || sandbox != (sniff == "nosniff") || strings.Contains(csp, "allow-same-origin") {
+				t.Errorf("sandbox %v, %s: CSP %q, X-Content-Type-Options %q", sandbox, method, csp, sniff)
+			}
+		}
 	}
 }

@@ -76,7 +76,9 @@
     });
   });
   document.querySelectorAll("[data-back]").forEach(function (a) {
-    a.addEventListener("click", function (ev) { ev.preventDefault(); history.back(); });
+    a.addEventListener("click", function (ev) {
+      if (history.length > 1) { ev.preventDefault(); history.back(); } // else the link's own page
+    });
   });
   localTimes(document);
 
@@ -266,7 +268,13 @@
       const res = await api("POST", "/console/api/delete", { bucket: bucket, keys: rows.map(function (r) { return r.dataset.key; }) });
       const failed = {};
       res.failed.forEach(function (f) { failed[f.key] = f.message; });
-      rows.forEach(function (r) { if (!failed[r.dataset.key]) r.remove(); });
+      const keys = Object.keys(failed);
+      rows.forEach(function (r) {
+        const k = r.dataset.key;
+        // A folder goes only when nothing under it failed.
+        const stays = r.dataset.folder !== undefined ? keys.some(function (f) { return f.startsWith(k); }) : failed[k];
+        if (!stays) r.remove();
+      });
       if (res.failed.length) say(res.failed.length + " not deleted: " + res.failed[0].key + ": " + res.failed[0].message, true);
       else say(res.deleted + " object(s) deleted.");
     } catch (e) {
