@@ -131,7 +131,11 @@ type benchMetaReport struct {
 	ACLOff   metaResult `json:"acl_off"`
 	ACLOn    metaResult `json:"acl_on,omitempty"`
 	Overhead metaResult `json:"overhead_pct,omitempty"`
-	Note     string     `json:"note,omitempty"`
+	// OverheadLow and OverheadHigh are the quartiles of the per-slice
+	// overheads whose median Overhead is.
+	OverheadLow  metaResult `json:"overhead_p25_pct,omitempty"`
+	OverheadHigh metaResult `json:"overhead_p75_pct,omitempty"`
+	Note         string     `json:"note,omitempty"`
 }
 
 func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Writer) error {
@@ -154,14 +158,12 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 				configs = []bool{true, false}
 			}
 		}
-		res, err := benchMetaRound(ctx, fs, o, configs, r)
+		res, rr, err := benchMetaRound(ctx, fs, o, configs, r)
 		if err != nil {
 			return err
 		}
-		if withACL {
-			for _, op := range o.ops {
-				ratios[op] = append(ratios[op], res[false][op]/res[true][op])
-			}
+		for op, v := range rr {
+			ratios[op] = append(ratios[op], v...)
 		}
 		for on, rr := range res {
 			dst := rep.ACLOff
@@ -174,18 +176,21 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 		}
 	}
 	if withACL {
-		rep.Overhead = metaResult{}
-		// The overhead is the median, over rounds, of the ratio between
-		// the two configurations measured back to back: drift of the
-		// machine or the database cancels out within a pair.
+		rep.Overhead, rep.OverheadLow, rep.OverheadHigh = metaResult{}, metaResult{}, metaResult{}
+		// The overhead is the median, over every slice of every round, of
+		// the ratio between the two configurations measured back to back:
+		// drift of the machine or the database cancels out within a pair,
+		// and a hiccup (a GC, an fsync) in one slice moves the median
+		// little. The quartiles say how much the pairs scatter.
 		for _, op := range o.ops {
 			rs := ratios[op]
-			sort.Float64s(rs)
-			med := rs[len(rs)/2]
-			if len(rs)%2 == 0 {
-				med = (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+			if len(rs) == 0 {
+				continue
 			}
-			rep.Overhead[op] = (med - 1) * 100
+			sort.Float64s(rs)
+			rep.Overhead[op] = (quantile(rs, 0.5) - 1) * 100
+			rep.OverheadLow[op] = (quantile(rs, 0.25) - 1) * 100
+			rep.OverheadHigh[op] = (quantile(rs, 0.75) - 1) * 100
 		}
 	}
 	if o.jsonOut {
@@ -197,11 +202,12 @@ func runBenchMeta(ctx context.Context, fs *vfs.FS, o benchMetaOptions, out io.Wr
 	if o.perDir > 0 {
 		layout = fmt.Sprintf("%d per directory", o.perDir)
 	}
-	fmt.Fprintf(out, "%d entries, %d threads, %s; acl_on: %d named users and %d named groups\n%-12s %14s %14s %10s\n",
-		o.entries, o.threads, layout, o.aclUsers, o.aclGroups, "operation", "acl_off ops/s", "acl_on ops/s", "overhead")
+	fmt.Fprintf(out, "%d entries, %d threads, %s; acl_on: %d named users and %d named groups\n%-12s %14s %14s %10s %18s\n",
+		o.entries, o.threads, layout, o.aclUsers, o.aclGroups, "operation", "acl_off ops/s", "acl_on ops/s", "overhead", "quartiles")
 	for _, op := range o.ops {
 		if withACL {
-			fmt.Fprintf(out, "%-12s %14.0f %14.0f %9.1f%%\n", op, rep.ACLOff[op], rep.ACLOn[op], rep.Overhead[op])
+			fmt.Fprintf(out, "%-12s %14.0f %14.0f %9.1f%% %8.1f%% … %5.1f%%\n", op, rep.ACLOff[op], rep.ACLOn[op], rep.Overhead[op],
+				rep.OverheadLow[op], rep.OverheadHigh[op])
 		} else {
 			fmt.Fprintf(out, "%-12s %14.0f %14s %10s\n", op, rep.ACLOff[op], "-", "-")
 		}
@@ -305,7 +311,11 @@ func newScratch(ctx context.Context, fs *vfs.FS, o benchMetaOptions, user posix.
 	return sc, nil
 }
 
-func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs []bool, round int) (map[bool]metaResult, error) {
+// benchMetaRound runs one round and returns each configuration's ops/s
+// and, when both configurations ran, each operation's ratios of acl_off
+// to acl_on speed, one per slice (the two ran the same slice back to
+// back, so what drifts between slices cancels within each ratio).
+func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs []bool, round int) (map[bool]metaResult, map[string][]float64, error) {
 	user := posix.Cred{UID: o.uid, GID: o.uid, Umask: 0o022}
 	scs := map[bool]*scratch{}
 	for _, on := range configs {
@@ -314,12 +324,13 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 			defer removeTree(context.WithoutCancel(ctx), fs, posix.RootIno, sc.name)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		scs[on] = sc
 	}
 	per := o.entries / o.threads
 	res := map[bool]metaResult{}
+	ratios := map[string][]float64{}
 	for _, on := range configs {
 		res[on] = metaResult{}
 	}
@@ -390,6 +401,7 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 		elapsed := map[bool]time.Duration{}
 		done := map[bool]int{}
 		for c := 0; c < nslices; c++ {
+			sliceRate := map[bool]float64{}
 			lo, hi := c*per/nslices, (c+1)*per/nslices
 			order := configs
 			if c%2 == 1 {
@@ -402,13 +414,14 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 					leaves := sc.leaves()
 					n, d, err := benchReaddir(ctx, fs, user, leaves[c*len(leaves)/nslices:(c+1)*len(leaves)/nslices], nslices == 1)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 					done[on] += n
 					elapsed[on] += d
+					sliceRate[on] = float64(n) / d.Seconds()
 					continue
 				}
-				start := time.Now()
+				start, before := time.Now(), done[on]
 				for passes := 0; ; {
 					var wg sync.WaitGroup
 					errs := make([]error, o.threads)
@@ -427,7 +440,7 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 					wg.Wait()
 					for _, err := range errs {
 						if err != nil {
-							return nil, err
+							return nil, nil, err
 						}
 					}
 					passes++
@@ -438,14 +451,19 @@ func benchMetaRound(ctx context.Context, fs *vfs.FS, o benchMetaOptions, configs
 						break
 					}
 				}
-				elapsed[on] += time.Since(start)
+				d := time.Since(start)
+				elapsed[on] += d
+				sliceRate[on] = float64(done[on]-before) / d.Seconds()
+			}
+			if len(configs) == 2 && sliceRate[true] > 0 {
+				ratios[st.op] = append(ratios[st.op], sliceRate[false]/sliceRate[true])
 			}
 		}
 		for _, on := range configs {
 			res[on][st.op] = float64(done[on]) / elapsed[on].Seconds()
 		}
 	}
-	return res, nil
+	return res, ratios, nil
 }
 
 // readOnlyOps may be repeated to time them over at least a second.
@@ -517,4 +535,15 @@ func removeTree(ctx context.Context, fs *vfs.FS, parent posix.Ino, name string) 
 		}
 	}
 	return fs.Rmdir(ctx, posix.Root, parent, name)
+}
+
+// quantile returns the q-quantile of sorted values (linear between the
+// two nearest).
+func quantile(sorted []float64, q float64) float64 {
+	pos := q * float64(len(sorted)-1)
+	i := int(pos)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (sorted[i+1]-sorted[i])*(pos-float64(i))
 }

@@ -86,6 +86,18 @@ func TestVolumeCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &bm); err != nil || len(bm.Off) != 5 || len(bm.On) != 5 || bm.On["rename"] <= 0 || bm.On["readdir"] <= 0 {
 		t.Fatalf("bench meta --ops: %v\n%s", err, out)
 	}
+	// The overhead is the median of the slices' pairs, with its quartiles.
+	var ov struct {
+		Med  map[string]float64 `json:"overhead_pct"`
+		Low  map[string]float64 `json:"overhead_p25_pct"`
+		High map[string]float64 `json:"overhead_p75_pct"`
+	}
+	json.Unmarshal([]byte(out), &ov)
+	for _, op := range []string{"rename", "create", "mkdir", "open_close", "readdir"} {
+		if _, ok := ov.Med[op]; !ok || ov.Low[op] > ov.Med[op] || ov.Med[op] > ov.High[op] {
+			t.Errorf("%s overhead: %v (quartiles %v … %v)", op, ov.Med[op], ov.Low[op], ov.High[op])
+		}
+	}
 	// Kept: per configuration the scratch directory, 4 worker directories
 	// with 2 subdirectories of 50 entries each, 400 files and 400
 	// directories; and the root.

@@ -109,3 +109,18 @@ func TestRouteRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestQuantile(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5}
+	for q, want := range map[float64]float64{0: 1, 0.25: 2, 0.5: 3, 0.75: 4, 1: 5, 0.125: 1.5} {
+		if got := quantile(v, q); got != want {
+			t.Errorf("quantile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if got := quantile([]float64{7}, 0.5); got != 7 {
+		t.Errorf("one value: %v", got)
+	}
+	if got := quantile([]float64{1, 2}, 0.5); got != 1.5 {
+		t.Errorf("two values: %v", got)
+	}
+}
