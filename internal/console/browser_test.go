@@ -253,12 +253,18 @@ func screenshots(t *testing.T) string {
 
 func (b *tab) signIn(base, ak, sk string) {
 	b.t.Helper()
-	b.run(chromedp.Navigate(base+"/console/"),
+	b.signInUntil(base, ak, sk, "form.who")
+}
+
+// signInUntil fills and sends the sign-in form, then waits for sel.
+func (b *tab) signInUntil(base, ak, sk, sel string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate(base+"/console/signin"),
 		chromedp.WaitVisible(chromedp.CSS("#accessKey")),
 		chromedp.SendKeys(chromedp.CSS("#accessKey"), ak),
 		chromedp.SendKeys(chromedp.CSS("#secretKey"), sk),
 		chromedp.Submit(chromedp.CSS("#secretKey")),
-		chromedp.WaitVisible(chromedp.CSS("form.who")))
+		chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
 func TestBrowser(t *testing.T) {
@@ -276,7 +282,7 @@ func TestBrowser(t *testing.T) {
 
 	// Wrong credentials: a clear message and nothing more.
 	b.allow("/console/signin")
-	b.signInFails(srv.url, rootAK, "not-the-secret")
+	b.signInUntil(srv.url, rootAK, "not-the-secret", "p.error")
 	if msg := b.text("p.error"); msg != "Wrong access key or secret." {
 		t.Fatalf("wrong secret: %q", msg)
 	}
@@ -461,16 +467,6 @@ func TestBrowser(t *testing.T) {
 	}
 	r.shot(shots, "refused")
 	t.Logf("screenshots in %s", shots)
-}
-
-func (b *tab) signInFails(base, ak, sk string) {
-	b.t.Helper()
-	b.run(chromedp.Navigate(base+"/console/signin"),
-		chromedp.WaitVisible(chromedp.CSS("#accessKey")),
-		chromedp.SendKeys(chromedp.CSS("#accessKey"), ak),
-		chromedp.SendKeys(chromedp.CSS("#secretKey"), sk),
-		chromedp.Submit(chromedp.CSS("#secretKey")),
-		chromedp.WaitVisible(chromedp.CSS("p.error")))
 }
 
 func put(t *testing.T, s *server, bucket, key, body string) {

@@ -19,8 +19,11 @@ import (
 func TestSignIn(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser(t)
-	if code, _ := b.get("/console/buckets"); code != http.StatusOK {
+	if code, body := b.get("/console/buckets"); code != http.StatusOK || !strings.Contains(body, `id="accessKey"`) {
 		t.Fatalf("signed out, /console/buckets: %d", code)
+	}
+	if code, body := b.get("/console"); code != http.StatusOK || !strings.Contains(body, `id="accessKey"`) {
+		t.Fatalf("signed out, /console: %d", code)
 	}
 	code, body := b.trySignIn(rootAK, "wrong-secret", "/console/buckets")
 	if code != http.StatusUnauthorized || !strings.Contains(body, "Wrong access key or secret.") || strings.Contains(body, "Sign out") {
@@ -38,6 +41,9 @@ func TestSignIn(t *testing.T) {
 	code, body = b.trySignIn(rootAK, rootSK, "https://evil.example/steal")
 	if code != http.StatusOK || !strings.Contains(body, "Create a bucket") {
 		t.Fatalf("sign-in with a foreign next: %d %s", code, body)
+	}
+	if _, body := b.get("/console/"); !strings.Contains(body, "Create a bucket") {
+		t.Fatal("signed in, /console/ is not the bucket list")
 	}
 	u, _ := url.Parse(e.url + "/console/")
 	var found bool
@@ -85,9 +91,7 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestSessionLifetimes(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
+	e, b := rootBrowser(t)
 	for range 3 { // used every 50 minutes, it stays alive past the idle timeout…
 		e.clock.add(50 * time.Minute)
 		if code := b.api("GET", "/console/api/list?bucket=none", nil, nil); code == http.StatusUnauthorized {
@@ -122,9 +126,7 @@ func TestSessionLifetimes(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
+	e, b := rootBrowser(t)
 	good := b.csrf
 	for _, tc := range []struct {
 		name, token, origin, site string
@@ -188,9 +190,7 @@ func TestLockoutShared(t *testing.T) {
 }
 
 func TestObjectsRoundTrip(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
+	e, b := rootBrowser(t)
 	if code, body := b.post("/console/buckets", url.Values{"bucket": {"photos"}, "versioning": {"on"}}); code != http.StatusOK || !strings.Contains(body, "Drop files here") {
 		t.Fatalf("create bucket: %d %s", code, body)
 	}
@@ -321,10 +321,7 @@ func TestObjectsRoundTrip(t *testing.T) {
 }
 
 func TestListingPages(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"many"}})
+	e, b := rootBrowser(t, "many")
 	for i := range 120 {
 		k := "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))
 		if _, err := e.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("many"), Key: aws.String(k), Body: strings.NewReader("x")}); err != nil {
@@ -393,10 +390,7 @@ func TestReadOnlyUser(t *testing.T) {
 }
 
 func TestBadNames(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"names"}})
+	e, b := rootBrowser(t, "names")
 	for _, key := range []string{"../etc/passwd", "a/../b", "./x", "a/./b"} {
 		var out map[string]string
 		req, _ := http.NewRequest("PUT", e.url+"/console/api/upload?"+url.Values{"bucket": {"names"}, "key": {key}}.Encode(), strings.NewReader("x"))
@@ -422,10 +416,7 @@ func TestBadNames(t *testing.T) {
 // TestUploadCut: a browser that goes away mid-upload leaves no object
 // and no unfinished multipart upload behind.
 func TestUploadCut(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"cut"}})
+	e, b := rootBrowser(t, "cut")
 	size := int64(80 << 20)
 	pr, pw := io.Pipe()
 	go func() {
@@ -458,9 +449,7 @@ func TestUploadCut(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
+	_, b := rootBrowser(t)
 	for _, p := range []string{"/console/nosuchpage", "/console/api/nothing", "/console/static/missing.js"} {
 		code, body := b.get(p)
 		if code != http.StatusNotFound {
@@ -473,10 +462,7 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestBucketUsage(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"sized"}})
+	e, b := rootBrowser(t, "sized")
 	var want int64
 	for i := range 1203 { // more than one listing page
 		body := strings.Repeat("x", i%7)
@@ -502,10 +488,7 @@ func TestBucketUsage(t *testing.T) {
 }
 
 func TestDeleteBucket(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"full"}})
+	e, b := rootBrowser(t, "full")
 	upload(t, b, "full", "x", []byte("x"))
 	if code, body := b.post("/console/buckets/delete", url.Values{"bucket": {"full"}}); code != http.StatusConflict || !strings.Contains(body, "The bucket is not empty") {
 		t.Fatalf("delete a full bucket: %d %s", code, body)

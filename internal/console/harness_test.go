@@ -170,6 +170,12 @@ var (
 func (b *browser) get(path string) (int, string) {
 	b.t.Helper()
 	res, err := b.hc.Get(b.e.url + path)
+	return b.page(res, err)
+}
+
+// page reads an answer, keeping the CSRF token of the page it holds.
+func (b *browser) page(res *http.Response, err error) (int, string) {
+	b.t.Helper()
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -187,16 +193,22 @@ func (b *browser) post(path string, form url.Values) (int, string) {
 	if !form.Has("csrf") {
 		form.Set("csrf", b.csrf)
 	}
-	res, err := b.hc.PostForm(b.e.url+path, form)
-	if err != nil {
-		b.t.Fatal(err)
+	return b.page(b.hc.PostForm(b.e.url+path, form))
+}
+
+// rootBrowser returns a new env and a browser signed in as root, with
+// the buckets made.
+func rootBrowser(t *testing.T, buckets ...string) (*env, *browser) {
+	t.Helper()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn(rootAK, rootSK)
+	for _, name := range buckets {
+		if code, body := b.post("/console/buckets", url.Values{"bucket": {name}}); code != http.StatusOK {
+			t.Fatalf("create bucket %s: %d %s", name, code, body)
+		}
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if m := metaRE.FindSubmatch(body); m != nil {
-		b.csrf = string(m[1])
-	}
-	return res.StatusCode, string(body)
+	return e, b
 }
 
 // signIn signs in and fails the test if that does not work.

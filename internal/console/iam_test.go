@@ -33,9 +33,7 @@ func canList(e *env, ak, sk string) error {
 }
 
 func TestIdentity(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
+	e, b := rootBrowser(t)
 	if _, body := b.get("/console/buckets"); !strings.Contains(body, `href="/console/iam"`) {
 		t.Fatal("root has no Identity link")
 	}

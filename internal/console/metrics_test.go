@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -11,10 +10,7 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"metrics-test"}})
+	e, b := rootBrowser(t, "metrics-test")
 	var before struct {
 		Requests, Failed float64
 		Errors           map[string]float64

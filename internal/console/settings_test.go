@@ -33,10 +33,7 @@ func anonGet(t *testing.T, u string) int {
 }
 
 func TestBucketSettings(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"site"}})
+	e, b := rootBrowser(t, "site")
 	if _, err := e.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("site"), Key: aws.String("index.html"), Body: strings.NewReader("<p>hi</p>")}); err != nil {
 		t.Fatal(err)
 	}

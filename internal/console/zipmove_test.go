@@ -15,10 +15,7 @@ import (
 )
 
 func TestZipAndMove(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser(t)
-	b.signIn(rootAK, rootSK)
-	b.post("/console/buckets", url.Values{"bucket": {"box"}})
+	e, b := rootBrowser(t, "box")
 	files := map[string]string{"top/a.txt": "A", "top/dir/b 100%.txt": "BB", "top/dir/deep/c#?.txt": "CCC", "other.txt": "O"}
 	for k, v := range files {
 		if _, err := e.s3.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String("box"), Key: aws.String(k), Body: strings.NewReader(v)}); err != nil {
