@@ -72,6 +72,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"cairn/internal/meta/kv"
 )
@@ -137,6 +138,7 @@ func Open(ctx context.Context, metaURL string) (*Store, error) {
 	} else {
 		var opt *redis.Options
 		if opt, err = redis.ParseURL(u.String()); err == nil {
+			opt.MaintNotificationsConfig = noMaintNotifications()
 			s.rdb, s.kind = redis.NewClient(opt), "server"
 		}
 	}
@@ -200,7 +202,18 @@ func multiHostClient(u *url.URL) (redis.UniversalClient, string, error) {
 	if db != 0 {
 		return nil, "", errors.New("a Redis Cluster has only database 0")
 	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: parts, Username: user, Password: pass, TLSConfig: tlsConf}), "cluster", nil
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: parts, Username: user, Password: pass, TLSConfig: tlsConf,
+		MaintNotificationsConfig: noMaintNotifications()}), "cluster", nil
+}
+
+// noMaintNotifications turns off go-redis's maintenance notifications (a
+// Redis Cloud/Enterprise handshake). Left on "auto", a server without
+// them (any Debian redis-server) makes go-redis v9.23 switch them off on
+// the first connection by writing shared options while another
+// connection made by Conn() reads them: a data race the race detector
+// reports under load.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // Persistence reports the server's append-only-file settings: durable is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"cairn/internal/s3/notify"
 )
@@ -50,7 +51,10 @@ func New(cfg Config) (*Target, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	c := goredis.NewClient(&goredis.Options{Addr: cfg.Address, Username: cfg.User, Password: cfg.Password, DB: cfg.DB,
-		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, MaxRetries: -1})
+		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, MaxRetries: -1,
+		// Off, as in the metadata engine's client: on "auto" go-redis v9.23
+		// writes its shared options when a server lacks them (a race).
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	return &Target{cfg: cfg, arn: notify.ARN{ID: cfg.ID, Type: "redis"}.String(), c: c}, nil
 }
 
