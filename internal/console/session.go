@@ -35,7 +35,7 @@ type session struct {
 
 	mu       sync.Mutex // guards lastUsed and flash
 	lastUsed time.Time
-	// flash is a note for the next page shown (after a redirect).
+	// flash is a message for the user's next page (shown after a redirect).
 	flash string
 
 	namesMu sync.Mutex        // guards names and namesAt
@@ -158,14 +158,14 @@ func tokenOK(got, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// setFlash leaves a note for the next page this session is shown.
+// setFlash keeps msg to show on the user's next page.
 func (se *session) setFlash(msg string) {
 	se.mu.Lock()
 	defer se.mu.Unlock()
 	se.flash = msg
 }
 
-// takeFlash returns the note left for this page, once.
+// takeFlash returns the message kept for this page and forgets it.
 func (se *session) takeFlash() string {
 	se.mu.Lock()
 	defer se.mu.Unlock()
