@@ -116,7 +116,7 @@ func printFsck(w io.Writer, r vfs.FsckReport, repair bool) {
 		if repair {
 			verb = fmt.Sprintf("%d written", r.FixedNames)
 		}
-		fmt.Fprintf(w, "%d inodes have no name record, so a mount's changes to them make no bucket events (%s)\n", r.MissingNames, verb)
+		fmt.Fprintf(w, "%d inodes have no name record or link set, so a mount's writes to them make no bucket events (%s)\n", r.MissingNames, verb)
 	}
 	if r.Consistent() {
 		fmt.Fprintln(w, "the volume is consistent")

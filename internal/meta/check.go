@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -34,6 +35,11 @@ type CheckReport struct {
 	// changes on a mount just make no bucket events); RepairNames writes
 	// them.
 	Names map[posix.Ino]string
+	// LinkSets are the files whose link record is not their entries —
+	// several links made before link sets were kept, or one link whose
+	// parent is not recorded — with the links they have. Not a problem
+	// either; RepairNames writes them.
+	LinkSets map[posix.Ino][]Link
 }
 
 // CountersWrong reports whether a counter differs from what it should be.
@@ -58,13 +64,9 @@ type checkState struct {
 	unlinked map[posix.Ino]bool
 	quotas   map[posix.Ino]quotaState
 	names    map[posix.Ino]string // name records
-	entry    map[posix.Ino]link   // an entry naming each inode
-}
-
-// link is a directory entry: the directory and the name.
-type link struct {
-	parent posix.Ino
-	name   string
+	entry    map[posix.Ino]Link   // the first entry naming each inode
+	more     map[posix.Ino][]Link // the other entries naming it
+	sets     map[posix.Ino][]Link // link sets
 }
 
 // Check reads the whole metadata in one snapshot and reports: entries
@@ -81,7 +83,7 @@ func (m *FS) Check(ctx context.Context) (CheckReport, error) {
 		rep = CheckReport{Slices: map[uint64]uint32{}}
 		st = checkState{links: map[posix.Ino]uint32{}, subdirs: map[posix.Ino]uint32{}, parentOf: map[posix.Ino]posix.Ino{},
 			children: map[posix.Ino][]posix.Ino{}, attrs: map[posix.Ino]posix.Attr{}, inline: map[uint64]uint32{}, unlinked: map[posix.Ino]bool{},
-			names: map[posix.Ino]string{}, entry: map[posix.Ino]link{}}
+			names: map[posix.Ino]string{}, entry: map[posix.Ino]Link{}, more: map[posix.Ino][]Link{}, sets: map[posix.Ino][]Link{}}
 		if err := tx.Scan([]byte{famInode}, []byte{famInode + 1}, kv.ScanOptions{}, func(k, v []byte) bool {
 			m.checkInodeKey(&rep, &st, k, v)
 			return true
@@ -168,8 +170,12 @@ func (m *FS) checkInodeKey(rep *CheckReport, st *checkState, k, v []byte) {
 			return
 		}
 		rep.Entries++
+		if st.links[child] == 0 {
+			st.entry[child] = Link{ino, string(k[10:])}
+		} else {
+			st.more[child] = append(st.more[child], Link{ino, string(k[10:])})
+		}
 		st.links[child]++
-		st.entry[child] = link{ino, string(k[10:])}
 		st.children[ino] = append(st.children[ino], child)
 		if typ == posix.TypeDir {
 			st.subdirs[ino]++
@@ -177,6 +183,13 @@ func (m *FS) checkInodeKey(rep *CheckReport, st *checkState, k, v []byte) {
 		}
 	case subName:
 		st.names[ino] = string(v)
+	case subLink:
+		l, ok := decodeLinkKey(k)
+		if !ok {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("short link key %x", k))
+			return
+		}
+		st.sets[ino] = append(st.sets[ino], l)
 	case subChunk:
 		ss, err := decodeSlices(v)
 		if err != nil {
@@ -281,30 +294,72 @@ func checkCounters(rep *CheckReport, st *checkState) {
 }
 
 // checkNames lists the inodes with one link (and a parent) whose name
-// record is missing or names another entry.
+// record is missing or names another entry, and the files whose link
+// record is not their entries.
 func checkNames(rep *CheckReport, st *checkState) {
 	for ino, a := range st.attrs {
-		if ino == posix.RootIno || a.Parent == 0 || (a.Type != posix.TypeDir && st.links[ino] != 1) {
+		e, ok := st.entry[ino]
+		if ino == posix.RootIno || !ok {
 			continue
 		}
-		e, ok := st.entry[ino]
-		if !ok || e.parent != a.Parent || st.names[ino] == e.name {
+		if a.Type != posix.TypeDir && a.Nlink == st.links[ino] && !linksRecorded(a, e, st.more[ino], st.sets[ino]) {
+			if rep.LinkSets == nil {
+				rep.LinkSets = map[posix.Ino][]Link{}
+			}
+			rep.LinkSets[ino] = append([]Link{e}, st.more[ino]...)
+			continue
+		}
+		if a.Parent == 0 || (a.Type != posix.TypeDir && st.links[ino] != 1) {
+			continue
+		}
+		if e.Parent != a.Parent || st.names[ino] == e.Name {
 			continue
 		}
 		if rep.Names == nil {
 			rep.Names = map[posix.Ino]string{}
 		}
-		rep.Names[ino] = e.name
+		rep.Names[ino] = e.Name
 	}
 }
 
-// RepairNames writes the name records a Check found missing or stale,
-// each after checking, in its transaction, that the inode still has that
-// one link (so it is safe on a volume in use).
+// linksRecorded reports whether a file's links are recorded as its
+// entries (first, then more) are: one link in its Attr.Parent (its name
+// is checkNames' other test), several in its link set.
+func linksRecorded(a posix.Attr, first Link, more, set []Link) bool {
+	if len(more) == 0 {
+		return a.Parent == first.Parent && len(set) == 0
+	}
+	if a.Parent != 0 || len(set) != 1+len(more) {
+		return false
+	}
+	have := map[Link]bool{}
+	for _, l := range set {
+		have[l] = true
+	}
+	if !have[first] {
+		return false
+	}
+	for _, l := range more {
+		if !have[l] {
+			return false
+		}
+	}
+	return true
+}
+
+// RepairNames writes the name records and link sets a Check found missing
+// or stale, each after checking, in its transaction, that the inode still
+// has those links (so it is safe on a volume in use). It returns how many
+// inodes it mended.
 func (m *FS) RepairNames(ctx context.Context, rep CheckReport) (int, error) {
-	inos := make([]posix.Ino, 0, len(rep.Names))
+	inos := make([]posix.Ino, 0, len(rep.Names)+len(rep.LinkSets))
 	for ino := range rep.Names {
 		inos = append(inos, ino)
+	}
+	for ino := range rep.LinkSets {
+		if _, ok := rep.Names[ino]; !ok {
+			inos = append(inos, ino)
+		}
 	}
 	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
 	fixed := 0
@@ -314,22 +369,19 @@ func (m *FS) RepairNames(ctx context.Context, rep CheckReport) (int, error) {
 		err := m.store.Update(ctx, func(tx kv.Tx) error {
 			n = 0
 			for _, ino := range batch {
-				a, err := getAttr(tx, ino)
+				var done bool
+				var err error
+				if ls, ok := rep.LinkSets[ino]; ok {
+					done, err = repairLinks(tx, ino, ls)
+				} else {
+					done, err = repairName(tx, ino, rep.Names[ino])
+				}
 				if err != nil {
-					continue // gone meanwhile
-				}
-				name := rep.Names[ino]
-				b, err := tx.Get(dentryKey(a.Parent, name))
-				if err != nil {
-					continue // moved meanwhile: its move wrote its name
-				}
-				if _, child, err := decodeDentry(b); err != nil || child != ino {
-					continue
-				}
-				if err := setName(tx, ino, name); err != nil {
 					return err
 				}
-				n++
+				if done {
+					n++
+				}
 			}
 			return nil
 		})
@@ -339,6 +391,66 @@ func (m *FS) RepairNames(ctx context.Context, rep CheckReport) (int, error) {
 		fixed += n
 	}
 	return fixed, nil
+}
+
+// linkNames reports whether each of ls is an entry naming ino.
+func linkNames(tx kv.Tx, ino posix.Ino, ls []Link) (bool, error) {
+	for _, l := range ls {
+		b, err := tx.Get(dentryKey(l.Parent, l.Name))
+		if errors.Is(err, kv.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if _, child, err := decodeDentry(b); err != nil || child != ino {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// repairName writes ino's name record, if it still has that one link.
+func repairName(tx kv.Tx, ino posix.Ino, name string) (bool, error) {
+	a, err := getAttr(tx, ino)
+	if err != nil {
+		return false, nil // gone meanwhile
+	}
+	if ok, err := linkNames(tx, ino, []Link{{a.Parent, name}}); !ok || err != nil {
+		return false, err // moved meanwhile: its move wrote its name
+	}
+	return true, setName(tx, ino, name)
+}
+
+// repairLinks records ls as the links of file ino, if they still are.
+func repairLinks(tx kv.Tx, ino posix.Ino, ls []Link) (bool, error) {
+	a, err := getAttr(tx, ino)
+	if err != nil || len(ls) == 0 || int(a.Nlink) != len(ls) {
+		return false, nil // changed meanwhile
+	}
+	if ok, err := linkNames(tx, ino, ls); !ok || err != nil {
+		return false, err
+	}
+	if err := deletePrefix(tx, linkPrefix(ino)); err != nil {
+		return false, err
+	}
+	if len(ls) == 1 {
+		a.Parent = ls[0].Parent
+		if err := setName(tx, ino, ls[0].Name); err != nil {
+			return false, err
+		}
+	} else {
+		a.Parent = 0
+		if err := tx.Delete(nameKey(ino)); err != nil {
+			return false, err
+		}
+		for _, l := range ls {
+			if err := tx.Put(linkKey(ino, l.Parent, l.Name), nil); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, putAttr(tx, ino, &a)
 }
 
 // RepairCounters sets the used-space and inode counters to the values a

@@ -343,7 +343,9 @@ func (m *FS) Link(ctx context.Context, cred posix.Cred, ino, newParent posix.Ino
 		now := m.now()
 		a.Nlink++
 		a.Ctime = now
-		a.Parent = 0
+		if err := addLink(tx, ino, &a, Link{newParent, newName}); err != nil {
+			return err
+		}
 		pa.Mtime, pa.Ctime = now, now
 		if err := tx.Put(dentryKey(newParent, newName), encodeDentry(a.Type, ino)); err != nil {
 			return err

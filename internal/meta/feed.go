@@ -141,10 +141,12 @@ type Record struct {
 	GID       uint32         `json:"gid,omitempty"`
 	Nlink     uint32         `json:"nlink,omitempty"`
 	Xattr     string         `json:"xattr,omitempty"`
-	// Path and NewPath are the paths of a file written, unlinked or
-	// renamed (from and to), for changes made with WithPaths.
+	// Path and NewPath are the paths of a file written, linked, unlinked
+	// or renamed (from and to), for changes made with WithPaths; Paths,
+	// those of a file written that has several links (Path then empty).
 	Path    string          `json:"path,omitempty"`
 	NewPath string          `json:"npath,omitempty"`
+	Paths   []string        `json:"paths,omitempty"`
 	Origin  Origin          `json:"origin,omitempty"`
 	S3      *Publish        `json:"s3,omitempty"` // OpPublish's subject
 	Extra   json.RawMessage `json:"extra,omitempty"`

@@ -96,11 +96,8 @@ func (m *FS) FoldFile(ctx context.Context, cred posix.Cred, parent posix.Ino, na
 			return err
 		}
 		now := a.Mtime
-		if fa.Nlink == 1 {
-			fa.Parent = foldDir
-			if err := setName(tx, fileIno, foldName); err != nil {
-				return err
-			}
+		if err := moveLink(tx, fileIno, &fa, Link{parent, name}, Link{foldDir, foldName}); err != nil {
+			return err
 		}
 		fa.Ctime = now
 		if err := putAttr(tx, fileIno, &fa); err != nil {
@@ -180,11 +177,8 @@ func (m *FS) UnfoldDir(ctx context.Context, cred posix.Cred, parent posix.Ino, n
 		if err := m.deleteInode(tx, dirIno, &da); err != nil {
 			return err
 		}
-		if fa.Nlink == 1 {
-			fa.Parent = parent
-			if err := setName(tx, fileIno, name); err != nil {
-				return err
-			}
+		if err := moveLink(tx, fileIno, &fa, Link{foldDir, foldName}, Link{parent, name}); err != nil {
+			return err
 		}
 		fa.Ctime = now
 		if err := putAttr(tx, fileIno, &fa); err != nil {

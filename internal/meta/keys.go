@@ -14,6 +14,7 @@ import (
 //	'A' ino 'D' name             directory entry: type byte + child ino
 //	'A' ino 'B'                  the name of the inode's one link in its Attr.Parent
 //	                             (see InodePath)
+//	'A' ino 'L' parent(8) name   one link of an inode with several (see InodePaths)
 //	'A' ino 'C' index(4)         slice list of one 64 MiB chunk (24-byte records)
 //	'A' ino 'S'                  symlink target
 //	'A' ino 'X' name             extended attribute value
@@ -58,6 +59,7 @@ const (
 // Sub-families of an inode.
 const (
 	subName    = 'B'
+	subLink    = 'L'
 	subAttr    = 'I'
 	subDentry  = 'D'
 	subChunk   = 'C'
@@ -91,6 +93,13 @@ func inodePrefix(ino posix.Ino) []byte {
 func attrKey(ino posix.Ino) []byte { return append(inodePrefix(ino), subAttr) }
 
 func nameKey(ino posix.Ino) []byte { return append(inodePrefix(ino), subName) }
+
+func linkKey(ino, parent posix.Ino, name string) []byte {
+	k := append(inodePrefix(ino), subLink)
+	return append(binary.BigEndian.AppendUint64(k, uint64(parent)), name...)
+}
+
+func linkPrefix(ino posix.Ino) []byte { return append(inodePrefix(ino), subLink) }
 
 func dentryKey(parent posix.Ino, name string) []byte {
 	return append(append(inodePrefix(parent), subDentry), name...)

@@ -178,7 +178,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 			if err := m.access(tx, cred, &oa, posix.MayWrite); err != nil {
 				return err
 			}
-			kept, err := m.keepReplaced(tx, req.Keep, old, &oa, now, p)
+			kept, err := m.keepReplaced(tx, req.Keep, old, &oa, Link{p, name}, now, p)
 			if err != nil {
 				return err
 			}
@@ -187,7 +187,7 @@ func (m *FS) PutFile(ctx context.Context, cred posix.Cred, parent posix.Ino, nam
 				return err
 			}
 			if !kept {
-				if err := m.dropLink(tx, old, &oa, now); err != nil {
+				if err := m.dropLink(tx, old, &oa, Link{p, name}, now); err != nil {
 					return err
 				}
 			}
@@ -268,7 +268,7 @@ type Keep struct {
 // keepReplaced links the replaced inode ino (attributes a, taken from tx)
 // into k.Dir when k names it; it reports whether it did, in which case the
 // caller must not drop the replaced link.
-func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, now int64, parents ...posix.Ino) (bool, error) {
+func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, from Link, now int64, parents ...posix.Ino) (bool, error) {
 	if k == nil || a.Type != posix.TypeFile {
 		return false, nil
 	}
@@ -319,11 +319,8 @@ func (m *FS) keepReplaced(tx kv.Tx, k *Keep, ino posix.Ino, a *posix.Attr, now i
 		return false, err
 	}
 	a.Ctime = now
-	if a.Nlink == 1 {
-		a.Parent = k.Dir
-		if err := setName(tx, ino, name); err != nil {
-			return false, err
-		}
+	if err := moveLink(tx, ino, a, from, Link{k.Dir, name}); err != nil {
+		return false, err
 	}
 	if err := putAttr(tx, ino, a); err != nil {
 		return false, err

@@ -96,7 +96,7 @@ func (m *FS) remove(ctx context.Context, cred posix.Cred, parent posix.Ino, name
 		if err := putAttr(tx, parent, &pa); err != nil {
 			return err
 		}
-		if err := m.dropLink(tx, ino, &a, now); err != nil {
+		if err := m.dropLink(tx, ino, &a, Link{parent, name}, now); err != nil {
 			return err
 		}
 		rec.set(map[bool]Op{true: OpRmdir, false: OpUnlink}[dir], ino, &a)
@@ -133,14 +133,17 @@ func checkEmpty(tx kv.Tx, ino posix.Ino) error {
 	return err
 }
 
-// dropLink removes one link of ino (its entry is already gone), and frees
-// the inode when no link is left and it is not open here.
-func (m *FS) dropLink(tx kv.Tx, ino posix.Ino, a *posix.Attr, now int64) error {
+// dropLink removes the link from of ino (its entry is already gone), and
+// frees the inode when no link is left and it is not open here.
+func (m *FS) dropLink(tx kv.Tx, ino posix.Ino, a *posix.Attr, from Link, now int64) error {
 	a.Ctime = now
 	if a.Type == posix.TypeDir {
 		a.Nlink = 0
 	} else if a.Nlink > 0 {
 		a.Nlink--
+	}
+	if err := forgetLink(tx, ino, a, from); err != nil {
+		return err
 	}
 	if a.Nlink > 0 {
 		return putAttr(tx, ino, a)

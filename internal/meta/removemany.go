@@ -135,7 +135,7 @@ func (m *FS) unlinkApply(tx kv.Tx, parent posix.Ino, name string, v victim, now 
 	}
 	if a.Nlink > 1 || (a.Type == posix.TypeFile && m.keepOpen(tx, v.ino)) {
 		// Other names, or open handles, keep the inode.
-		if err := m.dropLink(tx, v.ino, a, now); err != nil {
+		if err := m.dropLink(tx, v.ino, a, Link{parent, name}, now); err != nil {
 			return rec, err
 		}
 	} else {

@@ -232,12 +232,12 @@ func isAncestor(tx kv.Tx, dir, ino posix.Ino) error {
 // moveEntry moves src to dst, replacing what dst named.
 func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64, keep *Keep) error {
 	if dst.ino != 0 {
-		kept, err := m.keepReplaced(tx, keep, dst.ino, &dst.a, now, src.parent, dst.parent)
+		kept, err := m.keepReplaced(tx, keep, dst.ino, &dst.a, Link{dst.parent, dst.name}, now, src.parent, dst.parent)
 		if err != nil {
 			return err
 		}
 		if !kept {
-			if err := m.dropLink(tx, dst.ino, &dst.a, now); err != nil {
+			if err := m.dropLink(tx, dst.ino, &dst.a, Link{dst.parent, dst.name}, now); err != nil {
 				return err
 			}
 		}
@@ -263,19 +263,12 @@ func (m *FS) moveEntry(tx kv.Tx, src, dst *renameSide, now int64, keep *Keep) er
 		}
 		src.a.Quota = dst.pa.Quota
 	}
-	if src.parent != dst.parent {
-		if src.typ == posix.TypeDir {
-			src.pa.Nlink--
-			dst.pa.Nlink++
-			src.a.Parent = dst.parent
-		} else if src.a.Nlink == 1 {
-			src.a.Parent = dst.parent
-		}
+	if src.parent != dst.parent && src.typ == posix.TypeDir {
+		src.pa.Nlink--
+		dst.pa.Nlink++
 	}
-	if src.typ == posix.TypeDir || src.a.Nlink == 1 {
-		if err := setName(tx, src.ino, dst.name); err != nil {
-			return err
-		}
+	if err := moveLink(tx, src.ino, &src.a, Link{src.parent, src.name}, Link{dst.parent, dst.name}); err != nil {
+		return err
 	}
 	if err := putAttr(tx, src.ino, &src.a); err != nil {
 		return err
@@ -301,22 +294,12 @@ func (m *FS) exchange(tx kv.Tx, src, dst *renameSide, now int64) error {
 			dst.pa.Nlink--
 			src.pa.Nlink++
 		}
-		if src.typ == posix.TypeDir || src.a.Nlink == 1 {
-			src.a.Parent = dst.parent
-		}
-		if dst.typ == posix.TypeDir || dst.a.Nlink == 1 {
-			dst.a.Parent = src.parent
-		}
 	}
-	if src.typ == posix.TypeDir || src.a.Nlink == 1 {
-		if err := setName(tx, src.ino, dst.name); err != nil {
-			return err
-		}
+	if err := moveLink(tx, src.ino, &src.a, Link{src.parent, src.name}, Link{dst.parent, dst.name}); err != nil {
+		return err
 	}
-	if dst.typ == posix.TypeDir || dst.a.Nlink == 1 {
-		if err := setName(tx, dst.ino, src.name); err != nil {
-			return err
-		}
+	if err := moveLink(tx, dst.ino, &dst.a, Link{dst.parent, dst.name}, Link{src.parent, src.name}); err != nil {
+		return err
 	}
 	if err := putAttr(tx, src.ino, &src.a); err != nil {
 		return err

@@ -42,9 +42,10 @@ type FsckReport struct {
 	// Repaired counts what Repair fixed.
 	RemovedBlocks int  `json:"removed_blocks,omitempty"`
 	FixedCounters bool `json:"fixed_counters,omitempty"`
-	// MissingNames counts inodes without the name record that gives them
-	// a path (made before names were kept: their changes on a mount make
-	// no bucket events); Repair writes them (FixedNames).
+	// MissingNames counts inodes without the name record or link set
+	// that gives them their paths (made before those were kept: their
+	// changes on a mount make no bucket events); Repair writes them
+	// (FixedNames).
 	MissingNames   int      `json:"missing_names,omitempty"`
 	FixedNames     int      `json:"fixed_names,omitempty"`
 	LeftoverSample []string `json:"leftover_sample,omitempty"` // up to 20 keys
@@ -70,7 +71,7 @@ func (fs *FS) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error) {
 		return rep, err
 	}
 	rep.Inodes, rep.Entries, rep.Slices = mrep.Inodes, mrep.Entries, len(mrep.Slices)
-	rep.MissingNames = len(mrep.Names)
+	rep.MissingNames = len(mrep.Names) + len(mrep.LinkSets)
 	rep.Problems = append(rep.Problems, mrep.Problems...)
 	stored := map[string]bool{}
 	var unref []chunk.Block
@@ -120,7 +121,7 @@ func (fs *FS) Fsck(ctx context.Context, opt FsckOptions) (FsckReport, error) {
 		}
 		rep.FixedCounters = true
 	}
-	if len(mrep.Names) > 0 {
+	if len(mrep.Names)+len(mrep.LinkSets) > 0 {
 		n, err := fs.meta.RepairNames(ctx, mrep)
 		if err != nil {
 			return rep, err

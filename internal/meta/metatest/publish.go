@@ -3,6 +3,7 @@ package metatest
 import (
 	"encoding/binary"
 	"errors"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,7 +136,8 @@ func testLease(t *testing.T, ns func(t *testing.T) kv.Store) {
 }
 
 // testInodePath: an inode with one link knows its path through every
-// change that moves it; one with several links has none; a removed
+// change that moves it; one with several links has no one path but knows
+// all of them through every link added, moved or removed; a removed
 // inode's name goes with it.
 func testInodePath(t *testing.T, ns func(t *testing.T) kv.Store) {
 	m := newFS(t, ns, meta.Format{})
@@ -188,12 +190,49 @@ func testInodePath(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if got := path(e.Ino); got != "a/put.bin" {
 		t.Fatalf("put: %s", got)
 	}
-	// A second link: no one path.
+	// A second link: no one path, two paths.
 	if _, err := m.Link(bg, posix.Root, f.Ino, a.Ino, "link"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.InodePath(bg, f.Ino); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("hard-linked: %v", err)
+	}
+	paths := func(ino posix.Ino) string {
+		t.Helper()
+		ps, err := m.InodePaths(bg, ino)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		sort.Strings(ps)
+		return strings.Join(ps, " ")
+	}
+	if got := paths(f.Ino); got != "a/link c/x" {
+		t.Fatalf("two links: %s", got)
+	}
+	// A third, then links renamed, exchanged, replaced and removed.
+	if _, err := m.Link(bg, posix.Root, f.Ino, b.Ino, "third"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Rename(bg, posix.Root, a.Ino, "link", posix.RootIno, "top", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Rename(bg, posix.Root, b.Ino, "third", a.Ino, "h.txt", meta.RenameExchange); err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(f.Ino) + " | " + path(g.Ino); got != "a/h.txt c/x top | c/third" {
+		t.Fatalf("three links moved: %s", got)
+	}
+	if err := m.Rename(bg, posix.Root, b.Ino, "third", posix.RootIno, "top", 0); err != nil { // g replaces a link of f
+		t.Fatal(err)
+	}
+	if got := paths(f.Ino) + " | " + path(g.Ino); got != "a/h.txt c/x | top" {
+		t.Fatalf("a link replaced: %s", got)
+	}
+	if err := m.Unlink(bg, posix.Root, b.Ino, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := path(f.Ino) + " | " + paths(f.Ino); got != "a/h.txt | a/h.txt" {
+		t.Fatalf("one link left: %s", got)
 	}
 	// Removed: nothing left of it.
 	if err := m.Unlink(bg, posix.Root, a.Ino, "put.bin"); err != nil {
@@ -229,7 +268,7 @@ func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if _, err := m.Link(ctx, posix.Root, f.Entry.Ino, b.Ino, "h.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.NoteWritten(ctx, f.Entry.Ino); err != nil { // two links: no one path
+	if err := m.NoteWritten(ctx, f.Entry.Ino); err != nil { // two links: both paths
 		t.Fatal(err)
 	}
 	if err := m.Unlink(ctx, posix.Root, b.Ino, "h.txt"); err != nil {
@@ -241,9 +280,9 @@ func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	}
 	var got []string
 	for _, r := range recs {
-		got = append(got, string(r.Op)+" "+r.Path+" "+r.NewPath)
+		got = append(got, strings.TrimSpace(string(r.Op)+" "+r.Path+" "+r.NewPath+" "+strings.Join(r.Paths, ",")))
 	}
-	want := "create  |write bkt/d/f.txt |write  |rename bkt/d/f.txt bkt/g.txt|link  |write  |unlink bkt/h.txt "
+	want := "create|write bkt/d/f.txt|write|rename bkt/d/f.txt bkt/g.txt|link bkt/h.txt|write   bkt/g.txt,bkt/h.txt|unlink bkt/h.txt"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("records:\n got %q\nwant %q", strings.Join(got, "|"), want)
 	}
@@ -264,28 +303,46 @@ func testRepairNames(t *testing.T, ns func(t *testing.T) kv.Store) {
 	defer func() { m.Close(); store.Close() }()
 	d := mk(t, m, posix.Root, posix.RootIno, "d", posix.TypeDir, 0o755)
 	f := mk(t, m, posix.Root, d.Ino, "f", posix.TypeFile, 0o644)
-	// An older volume: no name records.
-	for _, ino := range []posix.Ino{d.Ino, f.Ino} {
-		key := binary.BigEndian.AppendUint64([]byte{'A'}, uint64(ino)) // meta's key schema: 'A' ino 'B'
-		key = append(key, 'B')
+	h := mk(t, m, posix.Root, d.Ino, "h", posix.TypeFile, 0o644)
+	if _, err := m.Link(bg, posix.Root, h.Ino, posix.RootIno, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	// An older volume: no name records, no link sets.
+	inodeKey := func(ino posix.Ino, sub byte) []byte { // meta's key schema: 'A' ino sub
+		return append(binary.BigEndian.AppendUint64([]byte{'A'}, uint64(ino)), sub)
+	}
+	for _, key := range [][]byte{inodeKey(d.Ino, 'B'), inodeKey(f.Ino, 'B')} {
 		if err := store.Update(bg, func(tx kv.Tx) error { return tx.Delete(key) }); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if err := store.Update(bg, func(tx kv.Tx) error {
+		k := inodeKey(h.Ino, 'L')
+		return tx.DeleteRange(k, kv.PrefixEnd(k))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := m.InodePath(bg, f.Ino); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("without names: %v", err)
 	}
+	if _, err := m.InodePaths(bg, h.Ino); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("without a link set: %v", err)
+	}
 	rep, err := m.Check(bg)
-	if err != nil || len(rep.Problems) != 0 || len(rep.Names) != 2 || rep.Names[f.Ino] != "f" || rep.Names[d.Ino] != "d" {
+	if err != nil || len(rep.Problems) != 0 || len(rep.Names) != 2 || rep.Names[f.Ino] != "f" || rep.Names[d.Ino] != "d" ||
+		len(rep.LinkSets) != 1 || len(rep.LinkSets[h.Ino]) != 2 {
 		t.Fatalf("check: %+v %v", rep, err)
 	}
-	if n, err := m.RepairNames(bg, rep); err != nil || n != 2 {
+	if n, err := m.RepairNames(bg, rep); err != nil || n != 3 {
 		t.Fatalf("repair: %d %v", n, err)
 	}
 	if p, err := m.InodePath(bg, f.Ino); err != nil || p != "d/f" {
 		t.Fatalf("after repair: %q %v", p, err)
 	}
-	if rep, err := m.Check(bg); err != nil || len(rep.Names) != 0 {
-		t.Fatalf("check after repair: %+v %v", rep.Names, err)
+	if ps, err := m.InodePaths(bg, h.Ino); err != nil || len(ps) != 2 {
+		t.Fatalf("links after repair: %q %v", ps, err)
+	}
+	if rep, err := m.Check(bg); err != nil || len(rep.Names) != 0 || len(rep.LinkSets) != 0 {
+		t.Fatalf("check after repair: %+v %+v %v", rep.Names, rep.LinkSets, err)
 	}
 }

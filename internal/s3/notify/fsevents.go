@@ -10,16 +10,17 @@ import (
 // Events of a mount. A file written on a mount and closed, removed or
 // renamed changes the bucket it is in as an S3 request would, but the
 // change feed has the file system's records of it (a write at close, an
-// unlink, a rename), not publish records. fsEvents turns them into the
-// events they make, with keys from the paths they recorded.
+// unlink, a rename, a hard link made), not publish records. fsEvents turns
+// them into the events they make, with keys from the paths they recorded.
 
 // feedOps are the change-feed records a dispatcher reads.
-var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpUnlink, meta.OpRename}
+var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpLink, meta.OpUnlink, meta.OpRename}
 
 // fsEvents returns recs with each mount change to a regular file replaced
 // by the publish records of the events it makes (none when its path is
 // not a bucket's key; two for a rename: the old key removed, the new one
-// created), keeping their sequence numbers. The paths are the ones the
+// created; one per link for a write to a file with several), keeping
+// their sequence numbers. The paths are the ones the
 // change recorded in its transaction (meta.WithPaths, which mounts use).
 func fsEvents(recs []meta.Record) []meta.Record {
 	out := recs[:0:0]
@@ -29,12 +30,19 @@ func fsEvents(recs []meta.Record) []meta.Record {
 			out = append(out, *r)
 			continue
 		}
-		if r.Origin.Agent != "fuse" || r.Type != posix.TypeFile || r.Path == "" {
+		if r.Origin.Agent != "fuse" || r.Type != posix.TypeFile || (r.Path == "" && len(r.Paths) == 0) {
 			continue
 		}
 		var evs []meta.Publish
 		switch r.Op {
 		case meta.OpWrite:
+			if r.Path != "" {
+				evs = append(evs, created(r.Path, r.Length))
+			}
+			for _, p := range r.Paths {
+				evs = append(evs, created(p, r.Length))
+			}
+		case meta.OpLink:
 			evs = append(evs, created(r.Path, r.Length))
 		case meta.OpUnlink:
 			evs = append(evs, removed(r.Path))

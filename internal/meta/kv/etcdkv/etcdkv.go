@@ -142,6 +142,19 @@ func (s *Store) retry(ctx context.Context, ro bool, fn func(kv.Tx) error) error 
 			return err
 		}
 		err = s.once(ctx, ro, fn)
+		if err != nil && ctx.Err() == nil && strings.Contains(err.Error(), "context deadline exceeded") {
+			// The cluster saw the request's deadline (sent with it) pass
+			// a moment before this side's timer fires.
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Second {
+				sleep(ctx, time.Until(dl)+10*time.Millisecond)
+			}
+		}
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			// The caller's ctx ended during the attempt: that is the
+			// cause, whatever form the client gave it (a gRPC status
+			// "Unknown: context deadline exceeded" wraps no ctx error).
+			return fmt.Errorf("etcd: %v: %w", err, ctx.Err())
+		}
 		if transient(err) && !s.closed.Load() {
 			if outage.IsZero() {
 				outage = time.Now()
