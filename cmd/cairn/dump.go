@@ -16,7 +16,8 @@ import (
 )
 
 // progressLine redraws one status line on stderr when it is a terminal, at
-// most ten times a second, and ends it with a newline at Done.
+// most ten times a second; done ends it, and writes the last one (what was
+// done) on stderr when it is not a terminal and all went well.
 type progressLine struct {
 	on   bool
 	last time.Time
@@ -34,9 +35,13 @@ func (p *progressLine) show(text string) {
 	fmt.Fprintf(os.Stderr, "\r%s\033[K", text)
 }
 
-func (p *progressLine) done() {
-	if p.on && p.text != "" {
+func (p *progressLine) done(err error) {
+	switch {
+	case p.text == "":
+	case p.on:
 		fmt.Fprintf(os.Stderr, "\r%s\033[K\n", p.text)
+	case err == nil:
+		fmt.Fprintln(os.Stderr, p.text)
 	}
 }
 
@@ -93,7 +98,7 @@ refused unless --force), or the dump may miss their latest changes.`,
 			}
 			p := newProgress()
 			err = meta.Dump(ctx, store, out, func(n int) { p.show(fmt.Sprintf("dumped %d keys", n)) })
-			p.done()
+			p.done(err)
 			if len(args) == 2 {
 				if err == nil {
 					err = out.Sync()
@@ -161,7 +166,7 @@ can be run again on an emptied store.`,
 			err = meta.Load(ctx, store, cr, func(n int) {
 				p.show(fmt.Sprintf("%sloaded %d keys", bar(cr.n.Load(), total), n))
 			})
-			p.done()
+			p.done(err)
 			if errors.Is(err, meta.ErrFormatted) {
 				return fmt.Errorf("%s already holds a volume", kv.RedactURL(args[0]))
 			}
