@@ -92,7 +92,14 @@ func (f *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut
 		// as a write sets them, whoever flushes.
 		cred = posix.Root
 	}
-	a, err := f.v.SetAttr(f.ctx, cred, ino, req)
+	ctx := f.ctx
+	if req.Valid&vfs.SetSize != 0 {
+		ctx = f.asCaller(cred.UID) // a change of the data: an event with its maker
+	}
+	a, err := f.v.SetAttr(ctx, cred, ino, req)
+	if err == nil && req.ByHandle {
+		f.v.Truncated(vfs.Handle(in.Fh))
+	}
 	if err != nil {
 		return f.status("setattr", err)
 	}
@@ -190,7 +197,7 @@ func (f *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.
 	if err := f.mayLink(c, posix.Ino(in.Oldnodeid)); err != nil {
 		return f.status("link", err)
 	}
-	e, err := f.v.Link(f.ctx, c, posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
+	e, err := f.v.Link(f.asCaller(c.UID), c, posix.Ino(in.Oldnodeid), posix.Ino(in.NodeId), name)
 	if err != nil {
 		return f.status("link", err)
 	}

@@ -141,15 +141,19 @@ type Record struct {
 	GID       uint32         `json:"gid,omitempty"`
 	Nlink     uint32         `json:"nlink,omitempty"`
 	Xattr     string         `json:"xattr,omitempty"`
-	// Path and NewPath are the paths of a file written, linked, unlinked
-	// or renamed (from and to), for changes made with WithPaths; Paths,
-	// those of a file written that has several links (Path then empty).
-	Path    string          `json:"path,omitempty"`
-	NewPath string          `json:"npath,omitempty"`
-	Paths   []string        `json:"paths,omitempty"`
-	Origin  Origin          `json:"origin,omitempty"`
-	S3      *Publish        `json:"s3,omitempty"` // OpPublish's subject
-	Extra   json.RawMessage `json:"extra,omitempty"`
+	// Path and NewPath are the paths of a file written, truncated (not
+	// through a handle), linked, unlinked or renamed (from and to), for
+	// changes made with WithPaths; Paths, those of a file written or
+	// truncated that has several links (Path then empty).
+	Path    string   `json:"path,omitempty"`
+	NewPath string   `json:"npath,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	// Handle marks a truncation made through an open file (ftruncate,
+	// O_TRUNC): the OpWrite of that handle's close reports the change.
+	Handle bool            `json:"fh,omitempty"`
+	Origin Origin          `json:"origin,omitempty"`
+	S3     *Publish        `json:"s3,omitempty"` // OpPublish's subject
+	Extra  json.RawMessage `json:"extra,omitempty"`
 }
 
 // recordJSON is the stored form of a Record. A JSON string holds only UTF-8

@@ -242,7 +242,7 @@ func underPath(tx kv.Tx, dir posix.Ino, name string) (string, error) {
 type pathsKey struct{}
 
 // WithPaths returns a ctx whose changes to regular files — data written
-// (at close), unlinks, renames — record the files' paths in the change
+// (at close), truncations by path, links, unlinks, renames — record the files' paths in the change
 // feed (Record.Path, NewPath), found in the change's own transaction: a
 // mount's changes become bucket events with the keys they had, even when
 // the file or its directory is gone before the events are delivered.
@@ -275,7 +275,10 @@ func recordPaths(ctx context.Context, tx kv.Tx, rec *Record) error {
 		rec.Paths = slices.DeleteFunc(rec.Paths, func(p string) bool { return !utf8.ValidString(p) })
 	}()
 	switch rec.Op {
-	case OpWrite:
+	case OpWrite, OpTruncate:
+		if rec.Handle {
+			break // its handle's close records the write
+		}
 		var paths []string
 		paths, err = inodePaths(tx, rec.Ino, maxRecordedLinks)
 		switch {

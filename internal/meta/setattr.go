@@ -66,6 +66,7 @@ func (m *FS) SetAttr(ctx context.Context, cred posix.Cred, ino posix.Ino, req Se
 		}
 		out = a
 		rec.set(op, ino, &a)
+		rec.Handle = op == OpTruncate && req.ByHandle
 		return nil
 	})
 	return out, err

@@ -237,6 +237,14 @@ func (fs *FS) Seek(ctx context.Context, fh Handle, off int64, whence int) (int64
 	return int64(res), err
 }
 
+// Truncated notes that the file of fh was truncated through it
+// (ftruncate): its close then records that the file was written.
+func (fs *FS) Truncated(fh Handle) {
+	if h, err := fs.handle(fh); err == nil {
+		h.wrote = true
+	}
+}
+
 // Fsync commits the file's pending writes and waits for them to be durable.
 func (fs *FS) Fsync(ctx context.Context, fh Handle) error { return fs.Flush(ctx, fh) }
 

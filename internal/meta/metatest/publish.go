@@ -243,9 +243,10 @@ func testInodePath(t *testing.T, ns func(t *testing.T) kv.Store) {
 	}
 }
 
-// testRecordedPaths: with WithPaths, a file's writes, unlinks and renames
-// record its paths in their own transaction; without, none; a file with
-// no one path records none.
+// testRecordedPaths: with WithPaths, a file's writes, truncations by
+// path, links, unlinks and renames record its paths in their own
+// transaction; without, none; a write to a file with several links
+// records all of them.
 func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	m := newFS(t, ns, meta.Format{})
 	ctx := meta.WithPaths(bg)
@@ -274,6 +275,14 @@ func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	if err := m.Unlink(ctx, posix.Root, b.Ino, "h.txt"); err != nil {
 		t.Fatal(err)
 	}
+	// A truncation by path records the path; one through a handle leaves
+	// it to the handle's close.
+	if _, err := m.SetAttr(ctx, posix.Root, f.Entry.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetAttr(ctx, posix.Root, f.Entry.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 1, ByHandle: true}); err != nil {
+		t.Fatal(err)
+	}
 	recs, err := m.ReadFeed(bg, head, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +291,7 @@ func testRecordedPaths(t *testing.T, ns func(t *testing.T) kv.Store) {
 	for _, r := range recs {
 		got = append(got, strings.TrimSpace(string(r.Op)+" "+r.Path+" "+r.NewPath+" "+strings.Join(r.Paths, ",")))
 	}
-	want := "create|write bkt/d/f.txt|write|rename bkt/d/f.txt bkt/g.txt|link bkt/h.txt|write   bkt/g.txt,bkt/h.txt|unlink bkt/h.txt"
+	want := "create|write bkt/d/f.txt|write|rename bkt/d/f.txt bkt/g.txt|link bkt/h.txt|write   bkt/g.txt,bkt/h.txt|unlink bkt/h.txt|truncate bkt/g.txt|truncate"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("records:\n got %q\nwant %q", strings.Join(got, "|"), want)
 	}

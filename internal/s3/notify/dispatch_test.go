@@ -368,8 +368,8 @@ func newHookTarget(t *testing.T, h *hook) (notify.Target, *httptest.Server) {
 	return tg, srv
 }
 
-// TestDeliverMountChanges: files written, renamed, hard-linked and removed
-// on a mount (records of the "fuse" agent) make the events an S3 client's
+// TestDeliverMountChanges: files written, truncated, renamed, hard-linked
+// and removed on a mount (records of the "fuse" agent) make the events an S3 client's
 // changes would, with keys from their paths (a write to a file with two
 // links, one per key); files outside the buckets, and
 // changes made by the S3 layer itself (which records its own events), make
@@ -396,7 +396,7 @@ func TestDeliverMountChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.SetAttr(fuse, cred, r.Entry.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 10}); err != nil {
+		if _, err := m.SetAttr(fuse, cred, r.Entry.Ino, meta.SetAttrRequest{Valid: meta.SetSize, Size: 10, ByHandle: true}); err != nil { // as a write through its handle
 			t.Fatal(err)
 		}
 		if err := m.NoteWritten(fuse, r.Entry.Ino); err != nil {
@@ -422,6 +422,9 @@ func TestDeliverMountChanges(t *testing.T) {
 	if err := m.Unlink(fuse, cred, bucket, "a.txt"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := m.SetAttr(fuse, cred, a, meta.SetAttrRequest{Valid: meta.SetSize, Size: 4}); err != nil { // truncate(1)
+		t.Fatal(err)
+	}
 	// The S3 layer's own file changes are not events: it records its own.
 	s3ctx := meta.WithOrigin(bg, meta.Origin{Agent: "s3"})
 	r, err := m.Create(s3ctx, posix.Root, sub, "tmp", meta.CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
@@ -432,13 +435,13 @@ func TestDeliverMountChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ObjectCreated:Put 2026/cat.jpg", "ObjectRemoved:Delete 2026/cat.jpg", "ObjectCreated:Put dog.jpg", "ObjectRemoved:Delete dog.jpg",
-		"ObjectCreated:Put a.txt", "ObjectCreated:Put 2026/b.txt", "ObjectCreated:Put a.txt", "ObjectCreated:Put 2026/b.txt", "ObjectRemoved:Delete a.txt"}
+		"ObjectCreated:Put a.txt", "ObjectCreated:Put 2026/b.txt", "ObjectCreated:Put a.txt", "ObjectCreated:Put 2026/b.txt", "ObjectRemoved:Delete a.txt", "ObjectCreated:Put 2026/b.txt"}
 	recs, _ := m.ReadFeed(bg, 0, 100)
 	for _, r := range recs {
 		t.Logf("%d %s %+v type=%v parent=%d name=%s", r.Seq, r.Op, r.Origin, r.Type, r.Parent, r.Name)
 	}
 	t.Logf("status %+v keys %v", d.Status()[0], h.keys())
-	waitFor(t, "9 events", 5*time.Second, func() bool { return len(h.keys()) >= len(want) })
+	waitFor(t, "10 events", 5*time.Second, func() bool { return len(h.keys()) >= len(want) })
 	time.Sleep(100 * time.Millisecond)
 	if got := h.keys(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events %v, want %v", got, want)

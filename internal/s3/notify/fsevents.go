@@ -10,11 +10,12 @@ import (
 // Events of a mount. A file written on a mount and closed, removed or
 // renamed changes the bucket it is in as an S3 request would, but the
 // change feed has the file system's records of it (a write at close, an
-// unlink, a rename, a hard link made), not publish records. fsEvents turns
+// unlink, a rename, a hard link made, a truncation by path), not publish
+// records. fsEvents turns
 // them into the events they make, with keys from the paths they recorded.
 
 // feedOps are the change-feed records a dispatcher reads.
-var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpLink, meta.OpUnlink, meta.OpRename}
+var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpTruncate, meta.OpLink, meta.OpUnlink, meta.OpRename}
 
 // fsEvents returns recs with each mount change to a regular file replaced
 // by the publish records of the events it makes (none when its path is
@@ -35,7 +36,7 @@ func fsEvents(recs []meta.Record) []meta.Record {
 		}
 		var evs []meta.Publish
 		switch r.Op {
-		case meta.OpWrite:
+		case meta.OpWrite, meta.OpTruncate:
 			if r.Path != "" {
 				evs = append(evs, created(r.Path, r.Length))
 			}
