@@ -297,6 +297,11 @@ func checkCounters(rep *CheckReport, st *checkState) {
 // record is missing or names another entry, and the files whose link
 // record is not their entries.
 func checkNames(rep *CheckReport, st *checkState) {
+	for ino, set := range st.sets {
+		if _, ok := st.attrs[ino]; !ok {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%d link records of missing inode %d", len(set), ino))
+		}
+	}
 	for ino, a := range st.attrs {
 		e, ok := st.entry[ino]
 		if ino == posix.RootIno || !ok {
@@ -362,9 +367,23 @@ func (m *FS) RepairNames(ctx context.Context, rep CheckReport) (int, error) {
 		}
 	}
 	sort.Slice(inos, func(i, j int) bool { return inos[i] < inos[j] })
+	// Batches of about repairBatch keys read and written, so that each
+	// stays within an engine's bounds on a transaction (etcd's operations
+	// per transaction); a file with more links than that has one of its
+	// own.
+	const repairBatch = 2000
+	var batches [][]posix.Ino
+	cost := repairBatch
+	for _, ino := range inos {
+		c := 2 + 2*len(rep.LinkSets[ino])
+		if cost+c > repairBatch {
+			batches, cost = append(batches, nil), 0
+		}
+		batches[len(batches)-1] = append(batches[len(batches)-1], ino)
+		cost += c
+	}
 	fixed := 0
-	for lo := 0; lo < len(inos); lo += 1000 {
-		batch := inos[lo:min(lo+1000, len(inos))]
+	for _, batch := range batches {
 		n := 0
 		err := m.store.Update(ctx, func(tx kv.Tx) error {
 			n = 0

@@ -114,6 +114,9 @@ func TestCheckFindsDamage(t *testing.T) {
 		{"corrupt chunk record", func(t *testing.T, m *FS, inos map[string]posix.Ino) {
 			mutate(t, m, func(tx kv.Tx) error { return tx.Put(chunkKey(inos["g"], 0), []byte("short")) })
 		}, "corrupt chunk record"},
+		{"link records of a missing inode", func(t *testing.T, m *FS, inos map[string]posix.Ino) {
+			mutate(t, m, func(tx kv.Tx) error { return tx.Put(linkKey(999999, inos["d"], "x"), nil) })
+		}, "1 link records of missing inode 999999"},
 		{"used space counter", func(t *testing.T, m *FS, inos map[string]posix.Ino) {
 			mutate(t, m, func(tx kv.Tx) error { _, err := tx.Incr(configKey(cfgUsedSpace), 777); return err })
 		}, "used space counter"},

@@ -251,8 +251,21 @@ func WithPaths(ctx context.Context) context.Context {
 }
 
 // maxRecordedLinks bounds the paths a write to a file with several
-// links records (one per link): past it, none.
-const maxRecordedLinks = 1000
+// links records (one per link, each found by climbing its parents in the
+// write's transaction): past it, none.
+const maxRecordedLinks = 100
+
+// noPath reports an error that means a file has no path to record (no
+// one path, a tree deeper than maxDepth, a damaged attribute): the change
+// goes on without one. Errors of the engine (a lost connection may carry
+// an errno too) fail the change.
+func noPath(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	return errno == syscall.ENOENT || errno == syscall.ELOOP || errno == syscall.EIO && strings.HasPrefix(err.Error(), "meta: ")
+}
 
 // recordPaths fills rec's paths, for a ctx that asks for them.
 func recordPaths(ctx context.Context, tx kv.Tx, rec *Record) error {
@@ -261,8 +274,8 @@ func recordPaths(ctx context.Context, tx kv.Tx, rec *Record) error {
 	}
 	under := func(dir posix.Ino, name string) (string, error) {
 		p, err := underPath(tx, dir, name)
-		if errors.Is(err, syscall.ENOENT) {
-			return "", nil // no one path: none recorded
+		if noPath(err) {
+			return "", nil // none recorded
 		}
 		return p, err
 	}
@@ -282,7 +295,7 @@ func recordPaths(ctx context.Context, tx kv.Tx, rec *Record) error {
 		var paths []string
 		paths, err = inodePaths(tx, rec.Ino, maxRecordedLinks)
 		switch {
-		case errors.Is(err, syscall.ENOENT):
+		case noPath(err):
 			err = nil
 		case err == nil && len(paths) == 1:
 			rec.Path = paths[0]

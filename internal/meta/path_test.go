@@ -165,3 +165,53 @@ func checkPaths(ctx context.Context, m *FS) error {
 	}
 	return nil
 }
+
+// A file deeper than InodePath climbs has no path to record: its changes
+// go on without one rather than fail.
+func TestDeepFileChangesRecordNoPath(t *testing.T) {
+	ctx := context.Background()
+	store := memkv.New()
+	if _, err := FormatVolume(ctx, store, Format{Name: "p", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(ctx, store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	dir := posix.Ino(posix.RootIno)
+	for range maxDepth + 2 {
+		e, err := m.Create(ctx, posix.Root, dir, "d", CreateRequest{Type: posix.TypeDir, Mode: 0o755, Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = e.Ino
+	}
+	pctx := WithPaths(ctx)
+	f, err := m.Create(pctx, posix.Root, dir, "f", CreateRequest{Type: posix.TypeFile, Mode: 0o644, Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetAttr(pctx, posix.Root, f.Ino, SetAttrRequest{Valid: SetSize, Size: 3}); err != nil {
+		t.Fatalf("truncate: %v", err)
+	}
+	if _, err := m.Link(pctx, posix.Root, f.Ino, dir, "g"); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	if err := m.NoteWritten(pctx, f.Ino); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := m.Unlink(pctx, posix.Root, dir, "g"); err != nil {
+		t.Fatalf("unlink: %v", err)
+	}
+	head, _ := m.FeedHead(ctx)
+	recs, err := m.ReadFeed(ctx, head-4, 10)
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("feed: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if r.Path != "" || len(r.Paths) != 0 {
+			t.Fatalf("%s recorded a path: %q %q", r.Op, r.Path, r.Paths)
+		}
+	}
+}
