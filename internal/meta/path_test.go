@@ -21,15 +21,7 @@ import (
 // Check finds nothing to mend.
 func TestLinkPathsFollowRandomChanges(t *testing.T) {
 	ctx := context.Background()
-	store := memkv.New()
-	if _, err := FormatVolume(ctx, store, Format{Name: "p", Storage: "mem"}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := Open(ctx, store, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memVolume(t)
 	root := posix.Root
 	var dirs []posix.Ino
 	for _, n := range []string{"a", "b", "c", "keep"} {
@@ -93,6 +85,22 @@ func TestLinkPathsFollowRandomChanges(t *testing.T) {
 			t.Fatalf("after step %d (%s %d/%s %d/%s): %v", step, what, d1, n1, d2, n2, err)
 		}
 	}
+}
+
+// memVolume is a fresh volume on the in-memory store.
+func memVolume(t *testing.T) *FS {
+	t.Helper()
+	ctx := context.Background()
+	store := memkv.New()
+	if _, err := FormatVolume(ctx, store, Format{Name: "p", Storage: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(ctx, store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func entryIno(ctx context.Context, m *FS, dir posix.Ino, name string) (posix.Ino, error) {
@@ -170,15 +178,7 @@ func checkPaths(ctx context.Context, m *FS) error {
 // go on without one rather than fail.
 func TestDeepFileChangesRecordNoPath(t *testing.T) {
 	ctx := context.Background()
-	store := memkv.New()
-	if _, err := FormatVolume(ctx, store, Format{Name: "p", Storage: "mem"}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := Open(ctx, store, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memVolume(t)
 	dir := posix.Ino(posix.RootIno)
 	for range maxDepth + 2 {
 		e, err := m.Create(ctx, posix.Root, dir, "d", CreateRequest{Type: posix.TypeDir, Mode: 0o755, Exclusive: true})
