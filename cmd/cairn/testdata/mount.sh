@@ -162,7 +162,9 @@ new=$(cat "/run/cairn/mount-$(echo "${MNT#/}" | tr / -).pid")
 kill -0 "$old" 2>/dev/null && { sleep 2; kill -0 "$old" 2>/dev/null; } && fail "the old mount process ($old) is still running"
 wait "$writer" || fail "the writer saw an error"
 wait "$shell" || fail "the shell inside the mount saw an error"
-sleep 0.5
+# tail -f polls a FUSE file once a second (coreutils treats fuse as
+# remote, without inotify): give it up to 5 s to print the last lines.
+for _ in $(seq 50); do [ "$(wc -l <"$WORK/tail.out")" = 60 ] && break; sleep 0.1; done
 kill "$tailer"; wait "$tailer" 2>/dev/null || true
 [ "$(wc -l <"$WORK/tail.out")" = 60 ] || fail "tail -f printed $(wc -l <"$WORK/tail.out") lines, want 60"
 [ "$(tail -1 "$MNT/shared/logs/app.log")" = "entry 60" ] || fail "the log's last line: $(tail -1 "$MNT/shared/logs/app.log")"
