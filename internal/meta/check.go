@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"cairn/internal/meta/kv"
@@ -341,15 +342,7 @@ func linksRecorded(a posix.Attr, first Link, more, set []Link) bool {
 	for _, l := range set {
 		have[l] = true
 	}
-	if !have[first] {
-		return false
-	}
-	for _, l := range more {
-		if !have[l] {
-			return false
-		}
-	}
-	return true
+	return have[first] && !slices.ContainsFunc(more, func(l Link) bool { return !have[l] })
 }
 
 // RepairNames writes the name records and link sets a Check found missing

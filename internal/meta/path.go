@@ -167,14 +167,28 @@ func (m *FS) InodePaths(ctx context.Context, ino posix.Ino) ([]string, error) {
 }
 
 func inodePath(tx kv.Tx, ino posix.Ino) (string, error) {
+	if ino == posix.RootIno {
+		return "", nil
+	}
+	a, err := getAttr(tx, ino)
+	if err != nil {
+		return "", err
+	}
+	return pathFrom(tx, ino, a)
+}
+
+// pathFrom is inodePath of ino, whose attributes a the caller has read.
+func pathFrom(tx kv.Tx, ino posix.Ino, a posix.Attr) (string, error) {
 	var names []string
 	for at := ino; at != posix.RootIno; {
 		if len(names) == maxDepth {
 			return "", fmt.Errorf("meta: inode %d is deeper than %d directories: %w", ino, maxDepth, syscall.ELOOP)
 		}
-		a, err := getAttr(tx, at)
-		if err != nil {
-			return "", err
+		if at != ino {
+			var err error
+			if a, err = getAttr(tx, at); err != nil {
+				return "", err
+			}
 		}
 		if a.Parent == 0 || a.Nlink == 0 {
 			return "", fmt.Errorf("meta: inode %d has no one path: %w", at, syscall.ENOENT)
@@ -203,7 +217,7 @@ func inodePaths(tx kv.Tx, ino posix.Ino, limit int) ([]string, error) {
 		return nil, err
 	}
 	if a.Type == posix.TypeDir || a.Nlink <= 1 {
-		p, err := inodePath(tx, ino)
+		p, err := pathFrom(tx, ino, a)
 		if err != nil {
 			return nil, err
 		}
@@ -242,10 +256,11 @@ func underPath(tx kv.Tx, dir posix.Ino, name string) (string, error) {
 type pathsKey struct{}
 
 // WithPaths returns a ctx whose changes to regular files — data written
-// (at close), truncations by path, links, unlinks, renames — record the files' paths in the change
-// feed (Record.Path, NewPath), found in the change's own transaction: a
-// mount's changes become bucket events with the keys they had, even when
-// the file or its directory is gone before the events are delivered.
+// (at close), truncations by path, links, unlinks, renames — record the
+// files' paths in the change feed (Record.Path, NewPath, Paths), found in
+// the change's own transaction: a mount's changes become bucket events
+// with the keys they had, even when the file or its directory is gone
+// before the events are delivered.
 func WithPaths(ctx context.Context) context.Context {
 	return context.WithValue(ctx, pathsKey{}, true)
 }

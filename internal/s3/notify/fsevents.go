@@ -11,8 +11,8 @@ import (
 // renamed changes the bucket it is in as an S3 request would, but the
 // change feed has the file system's records of it (a write at close, an
 // unlink, a rename, a hard link made, a truncation by path), not publish
-// records. fsEvents turns
-// them into the events they make, with keys from the paths they recorded.
+// records. fsEvents turns them into the events they make, with keys from
+// the paths they recorded.
 
 // feedOps are the change-feed records a dispatcher reads.
 var feedOps = []meta.Op{meta.OpPublish, meta.OpWrite, meta.OpTruncate, meta.OpLink, meta.OpUnlink, meta.OpRename}
