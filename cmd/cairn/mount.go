@@ -59,7 +59,8 @@ func (m *mountFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&m.followInterval, "follow-interval", 200*time.Millisecond, "how often to read other clients' changes and drop what they made stale from the kernel's caches (0: never; the caches then last their timeouts)")
 	m.maxWrite = sizeValue(1 << 20)
 	fl.Var(&m.maxWrite, "max-write", "largest read or write request the kernel sends (up to 1M)")
-	fl.Var(&m.maxReadAhead, "max-readahead", "the kernel's read-ahead window (0: the kernel's default)")
+	m.maxReadAhead = sizeValue(4 << 20)
+	fl.Var(&m.maxReadAhead, "max-readahead", "the kernel's read-ahead window for the mount's files (a window over the kernel's 128K is set through sysfs, which needs root)")
 	fl.BoolVar(&m.writebackCache, "writeback-cache", false, "let the kernel keep writes in its page cache and send them in larger requests (kernel permission checks only)")
 	fl.BoolVar(&m.fuseDebug, "fuse-debug", false, "print every FUSE request and reply to stderr")
 }

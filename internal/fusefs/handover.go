@@ -327,6 +327,7 @@ func Resume(mountpoint string, fd int, st *State, v *vfs.FS, opts Options) (*Ser
 	unix.Close(fd)
 	go srv.Serve()
 	s := &Server{srv: srv, fs: fs, mountpoint: mountpoint, resumed: true}
+	s.setReadAhead()
 	s.startFollowing()
 	return s, nil
 }

@@ -44,6 +44,7 @@ func Mount(mountpoint string, v *vfs.FS, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", mountpoint, err)
 	}
 	s := &Server{srv: srv, fs: fs, mountpoint: mountpoint}
+	s.setReadAhead()
 	s.startFollowing()
 	return s, nil
 }
@@ -69,7 +70,7 @@ func mountOptions(v *vfs.FS, opts Options) *fuse.MountOptions {
 		Name:         "cairn",
 		AllowOther:   opts.AllowOther,
 		MaxWrite:     defaultMaxWrite,
-		MaxReadAhead: opts.MaxReadAhead,
+		MaxReadAhead: opts.readAhead(), // only a smaller window than the kernel's is taken here; see raiseReadAhead
 		EnableLocks:  true,
 		Debug:        opts.Debug,
 		// The kernel does not apply the umask itself: vfs does, unless the

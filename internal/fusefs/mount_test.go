@@ -2,10 +2,13 @@ package fusefs_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -185,5 +188,42 @@ func TestMountSmoke(t *testing.T) {
 	ents, err := os.ReadDir(mnt)
 	if err != nil || len(ents) != 1 || ents[0].Name() != "hello" {
 		t.Fatalf("readdir: %v %v", ents, err)
+	}
+}
+
+// readAheadKB is the kernel's read-ahead window of the mount at mnt.
+func readAheadKB(t *testing.T, mnt string) int {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestMountReadAhead(t *testing.T) {
+	small := mount(t, newVolume(t), fusefs.Options{MaxReadAhead: 64 << 10})
+	if got := readAheadKB(t, small); got != 64 {
+		t.Errorf("MaxReadAhead 64K: read_ahead_kb %d, want 64", got)
+	}
+	if os.Geteuid() != 0 {
+		t.Log("not root: a window over the kernel's is not tried")
+		return
+	}
+	def := mount(t, newVolume(t), fusefs.Options{})
+	if got := readAheadKB(t, def); got != 4096 {
+		t.Errorf("default: read_ahead_kb %d, want 4096", got)
+	}
+	big := mount(t, newVolume(t), fusefs.Options{MaxReadAhead: 16 << 20})
+	if got := readAheadKB(t, big); got != 16384 {
+		t.Errorf("MaxReadAhead 16M: read_ahead_kb %d, want 16384", got)
 	}
 }

@@ -31,7 +31,9 @@ type Options struct {
 	// caches then last their timeouts).
 	FollowInterval time.Duration
 	// MaxWrite is the largest read or write request (default 1 MiB);
-	// MaxReadAhead the kernel's read-ahead (default the kernel's).
+	// MaxReadAhead the kernel's read-ahead window for the mount's files
+	// (0: 4 MiB, a block; negative: the kernel's default, 128 KiB). A
+	// window larger than the kernel's is set through sysfs, as root.
 	MaxWrite, MaxReadAhead int
 	// EnableCap stores file capabilities (security.capability, setcap);
 	// they are cleared on write and chown, as Linux does. Off: getting
