@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side FUSE benchmark of cairn and JuiceFS on the same machine, both
-# on SQLite metadata and a local folder for blocks, each freshly formatted:
+# on SQLite metadata and a local folder for blocks, each freshly formatted
+# (with, first, the same fio jobs on the disk itself for reference):
 #   - fio: sequential write of 1 GiB (bs 1M, end_fsync=1), sequential read
 #     after a remount, random 4 KiB reads of the then-cached file;
 #   - `cairn bench fs` through the mount with attribute and entry caches
@@ -53,6 +54,16 @@ format_fs() {
 }
 
 echo "# $(date -u +%F) $(uname -r), $(nproc) cores; cairn $("$CAIRN" --version | awk '{print $3}'), $("$JUICEFS" --version)"
+# The disk itself, for reference: the same fio jobs on WORKDIR's file
+# system, without FUSE (a durable write there is what end_fsync=1 waits
+# for on cairn's blocks; JuiceFS's file storage never syncs its blocks).
+echo "## the disk (fio on $WORK's file system)"
+cmd="fio --name=seq --directory=$WORK --rw=write --bs=1M --size=$SIZE --end_fsync=1 --output-format=json"
+echo "  seq write  $(sync; $cmd | fiojson write)   ($cmd)"
+sync; echo 3 > /proc/sys/vm/drop_caches
+cmd="fio --name=seq --directory=$WORK --rw=read --bs=1M --size=$SIZE --output-format=json"
+echo "  seq read   $($cmd | fiojson read)   ($cmd, caches dropped)"
+rm -f "$WORK"/seq.0.0
 for fs in cairn juicefs; do
   dir="$WORK/$fs"
   format_fs "$fs" "$dir"
