@@ -61,6 +61,9 @@ func Dump(ctx context.Context, store kv.Store, w io.Writer, progress func(keys i
 	// nothing in another store) and the feed's sequence as its head (an
 	// engine with a sequence of its own leaves the row behind).
 	var fixed [][2][]byte
+	if err := settleFeed(ctx, store); err != nil {
+		return err
+	}
 	err = store.View(ctx, func(tx kv.Tx) error {
 		fixed = fixed[:0]
 		head, err := feedHead(tx)

@@ -296,8 +296,18 @@ func appendRecord(tx kv.Tx, rec *Record, now int64) error {
 
 const cfgFeedTrimmed = "feedtrimmed" // highest sequence number removed by TrimFeed
 
+// settleFeed has an engine that numbers appended records after their
+// commits (etcd; kv.Settler) number those waiting, so that what is read
+// next includes every change committed before.
+func settleFeed(ctx context.Context, store kv.Store) error {
+	return kv.Settle(ctx, store, configKey(cfgFeedSeq), []byte{famFeed})
+}
+
 // FeedHead returns the sequence number of the newest record (0 if none).
 func (m *FS) FeedHead(ctx context.Context) (uint64, error) {
+	if err := settleFeed(ctx, m.store); err != nil {
+		return 0, err
+	}
 	var head uint64
 	err := m.store.View(ctx, func(tx kv.Tx) error {
 		var err error
@@ -347,6 +357,9 @@ func (m *FS) ReadFeed(ctx context.Context, after uint64, limit int) ([]Record, e
 // number of the last one looked at (after, if none), where the consumer
 // goes on from.
 func (m *FS) ReadFeedOps(ctx context.Context, after uint64, limit int, ops []Op) (recs []Record, last uint64, err error) {
+	if err := settleFeed(ctx, m.store); err != nil {
+		return nil, after, err
+	}
 	err = m.store.View(ctx, func(tx kv.Tx) error {
 		recs, last = recs[:0], after
 		b, err := tx.Get(configKey(cfgFeedTrimmed))

@@ -87,8 +87,30 @@ type Tx interface {
 	// be skipped (a transaction that fails after taking them). Engines
 	// with a native sequence take the numbers at commit, so transactions
 	// that append to one counter do not conflict over it; the values are
-	// then not visible to the appending transaction itself.
+	// then not visible to the appending transaction itself. An engine
+	// with no way to number at commit may number after it: the values
+	// wait, unnumbered and invisible, until a Settle (see Settler).
 	Append(counter, prefix []byte, values ...[]byte) error
+}
+
+// A Settler is a Store whose Append numbers values after their
+// transactions commit, in the order they committed (etcd: by revision),
+// so that appending transactions never conflict over the counter.
+// Settle numbers every value appended to counter and prefix that had
+// committed when it was called; a reader of appended values calls it
+// (through the package's Settle) before it reads them. Concurrent
+// Settles are safe: each value gets one number.
+type Settler interface {
+	Settle(ctx context.Context, counter, prefix []byte) error
+}
+
+// Settle numbers the values appended to counter and prefix that wait to
+// be (a Settler), and does nothing on a store that numbers at commit.
+func Settle(ctx context.Context, s Store, counter, prefix []byte) error {
+	if st, ok := s.(Settler); ok {
+		return st.Settle(ctx, counter, prefix)
+	}
+	return nil
 }
 
 // ScanOptions shape a Scan.

@@ -241,7 +241,7 @@ func (s *Store) once(ctx context.Context, ro bool, fn func(kv.Tx) error) error {
 	if t.err != nil {
 		return t.err
 	}
-	if ro || len(t.writes) == 0 {
+	if ro || len(t.writes)+len(t.staged) == 0 {
 		return nil // reads at one revision: a snapshot
 	}
 	return t.commit()
@@ -261,15 +261,17 @@ type scanned struct {
 }
 
 type tx struct {
-	s      *Store
-	ctx    context.Context
-	ro     bool
-	rev    int64            // the snapshot's revision (0: no read yet)
-	reads  map[string]int64 // key -> modification revision seen (0: absent)
-	vals   map[string][]byte
-	writes map[string]*write
-	ranges []scanned
-	err    error
+	s       *Store
+	ctx     context.Context
+	ro      bool
+	rev     int64            // the snapshot's revision (0: no read yet)
+	reads   map[string]int64 // key -> modification revision seen (0: absent)
+	vals    map[string][]byte
+	writes  map[string]*write
+	staged  []stagedValue // Append's values (append.go)
+	stageID string        // and the name they share
+	ranges  []scanned
+	err     error
 }
 
 func (t *tx) fail(err error) error {
@@ -371,15 +373,6 @@ func (t *tx) Add(key []byte, delta int64) error {
 		return kv.ErrReadOnly
 	}
 	return kv.AddWithIncr(t, key, delta)
-}
-
-// Append implements kv.Tx with Incr: etcd has no server-side increment,
-// so transactions appending to one counter conflict over it.
-func (t *tx) Append(counter, prefix []byte, values ...[]byte) error {
-	if t.ro {
-		return kv.ErrReadOnly
-	}
-	return kv.AppendWithIncr(t, counter, prefix, values...)
 }
 
 const scanPage = 256
@@ -552,6 +545,9 @@ func (t *tx) commit() error {
 		} else {
 			ops = append(ops, clientv3.OpPut(t.s.prefix+k, string(w.val)))
 		}
+	}
+	for _, v := range t.staged {
+		ops = append(ops, clientv3.OpPut(v.key, string(v.val)))
 	}
 	lease, err := t.s.tokenLease(t.ctx)
 	if err != nil {

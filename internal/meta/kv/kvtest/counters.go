@@ -1,12 +1,14 @@
 package kvtest
 
 import (
-	"cairn/internal/meta/kv"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"cairn/internal/meta/kv"
 )
 
 // Counter operations: Incr, Add and Append.
@@ -109,14 +111,28 @@ func testAdd(t *testing.T, s kv.Store) {
 	}
 }
 
-// appended returns the numbers and values under prefix, in order.
-func appended(t *testing.T, s kv.Store, prefix string, after uint64) (nums []uint64, vals []string) {
+// appended returns the numbers and values appended to counter under
+// prefix after number after, in order, as a reader does: settled first
+// (kv.Settle).
+func appended(t *testing.T, s kv.Store, counter, prefix string, after uint64) (nums []uint64, vals []string) {
 	t.Helper()
-	err := s.View(ctx, func(tx kv.Tx) error {
-		nums, vals = nums[:0], vals[:0]
+	nums, vals, err := readAppended(s, counter, prefix, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nums, vals
+}
+
+func readAppended(s kv.Store, counter, prefix string, after uint64) (nums []uint64, vals []string, err error) {
+	if err := kv.Settle(ctx, s, []byte(counter), []byte(prefix)); err != nil {
+		return nil, nil, err
+	}
+	var bad error
+	err = s.View(ctx, func(tx kv.Tx) error {
+		nums, vals, bad = nums[:0], vals[:0], nil
 		return tx.Scan(kv.SeqKey([]byte(prefix), after+1), kv.PrefixEnd([]byte(prefix)), kv.ScanOptions{}, func(k, v []byte) bool {
 			if len(k) != len(prefix)+8 {
-				t.Errorf("key %q under the prefix", k)
+				bad = fmt.Errorf("key %q under the prefix", k)
 				return false
 			}
 			nums = append(nums, binary.BigEndian.Uint64(k[len(prefix):]))
@@ -124,10 +140,10 @@ func appended(t *testing.T, s kv.Store, prefix string, after uint64) (nums []uin
 			return true
 		})
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		err = bad
 	}
-	return nums, vals
+	return nums, vals, err
 }
 
 func testAppend(t *testing.T, s kv.Store) {
@@ -149,7 +165,7 @@ func testAppend(t *testing.T, s kv.Store) {
 			t.Fatal(err)
 		}
 	}
-	nums, vals := appended(t, s, "q/", 0)
+	nums, vals := appended(t, s, "seq", "q/", 0)
 	if strings.Join(vals, ",") != "a,b,c,d,e," {
 		t.Fatalf("appended values %q", vals)
 	}
@@ -176,17 +192,18 @@ func testAppend(t *testing.T, s kv.Store) {
 	if err := s.View(ctx, func(tx kv.Tx) error { return tx.Append([]byte("seq"), []byte("q/"), []byte("y")) }); !errors.Is(err, kv.ErrReadOnly) {
 		t.Fatalf("Append in View = %v", err)
 	}
-	if n2, _ := appended(t, s, "q/", 0); len(n2) != len(nums) {
+	if n2, _ := appended(t, s, "seq", "q/", 0); len(n2) != len(nums) {
 		t.Fatalf("after a rollback and a View: %v, want %v", n2, nums)
 	}
 }
 
-// testAppendOrder appends from many goroutines while a reader follows the
-// numbers the way a change-feed consumer does (everything after the last
-// number it saw): a value that became visible below the reader's
-// position would be missed, which the final count shows.
+// testAppendOrder appends from many goroutines while two readers follow
+// the numbers the way change-feed consumers do (everything after the last
+// number each saw), settling as they go, concurrently: a value that
+// became visible below a reader's position would be missed, and one
+// numbered twice seen twice, which the final counts show.
 func testAppendOrder(t *testing.T, s kv.Store) {
-	const workers, rounds = 6, 25
+	const workers, rounds, readers = 6, 25, 2
 	wait := Workers(workers, rounds, func(w, i int) error {
 		return s.Update(ctx, func(tx kv.Tx) error {
 			k := fmt.Sprintf("w%d", w)
@@ -200,39 +217,52 @@ func testAppendOrder(t *testing.T, s kv.Store) {
 			return tx.Append([]byte("seq"), []byte("q/"), vals...)
 		})
 	})
-	done := make(chan error, 1)
-	go func() { done <- wait() }()
-	var pos uint64
-	seen := map[string]bool{}
-	follow := func() {
-		nums, vals := appended(t, s, "q/", pos)
-		for i, v := range vals {
-			if seen[v] {
-				t.Fatalf("value %s seen twice", v)
+	var stop atomic.Bool
+	seen := make([]map[string]bool, readers)
+	errs := make(chan error, readers)
+	for r := range readers {
+		seen[r] = map[string]bool{}
+		go func() {
+			var pos uint64
+			follow := func() error {
+				nums, vals, err := readAppended(s, "seq", "q/", pos)
+				for i, v := range vals {
+					if seen[r][v] {
+						return fmt.Errorf("reader %d: value %s seen twice", r, v)
+					}
+					seen[r][v] = true
+					pos = nums[i]
+				}
+				return err
 			}
-			seen[v] = true
-			pos = nums[i]
+			for !stop.Load() {
+				if err := follow(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- follow()
+		}()
+	}
+	err := wait()
+	stop.Store(true)
+	for range readers {
+		if rerr := <-errs; rerr != nil {
+			t.Error(rerr)
 		}
 	}
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			running = false
-		default:
-		}
-		follow()
+	if err != nil {
+		t.Fatal(err)
 	}
-	follow()
-	_, all := appended(t, s, "q/", 0)
+	_, all := appended(t, s, "seq", "q/", 0)
 	want := workers * (rounds + (rounds+2)/3)
 	if len(all) != want {
 		t.Fatalf("%d values appended, want %d", len(all), want)
 	}
-	if len(seen) != len(all) {
-		t.Fatalf("the reader saw %d of %d values: some became visible below numbers it had already passed", len(seen), len(all))
+	for r := range readers {
+		if len(seen[r]) != len(all) {
+			t.Fatalf("reader %d saw %d of %d values: some became visible below numbers it had already passed", r, len(seen[r]), len(all))
+		}
 	}
 }
 

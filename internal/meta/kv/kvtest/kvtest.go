@@ -688,7 +688,7 @@ func testMixedOutcomes(t *testing.T, s kv.Store) {
 	if got := counterValue(t, s, "mixed-add"); got != n {
 		t.Fatalf("added %d, want %d", got, n)
 	}
-	_, vals := appended(t, s, "mq/", 0)
+	_, vals := appended(t, s, "mixed-seq", "mq/", 0)
 	if len(vals) != n/2 {
 		t.Fatalf("%d values appended, want %d: %v", len(vals), n/2, vals)
 	}
