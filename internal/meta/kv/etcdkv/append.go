@@ -65,10 +65,14 @@ func (t *tx) Append(counter, prefix []byte, values ...[]byte) error {
 	return nil
 }
 
-// settleBatch bounds the values one Settle Txn numbers (two operations
-// and a condition each, within the --max-txn-ops docs/scaling.md asks
-// the members to allow).
-const settleBatch = 256
+// settleRead bounds the staged values one Settle reads at once, and
+// settleBatch those one Txn numbers (two operations and a condition
+// each, within the --max-txn-ops docs/scaling.md asks the members to
+// allow).
+const (
+	settleRead  = 4096
+	settleBatch = 256
+)
 
 // Settle implements kv.Settler.
 func (s *Store) Settle(ctx context.Context, counter, prefix []byte) error {
@@ -77,7 +81,7 @@ func (s *Store) Settle(ctx context.Context, counter, prefix []byte) error {
 		more := false
 		err := s.retry(ctx, true, func(kv.Tx) error {
 			var err error
-			more, err = s.settleBatch(ctx, dir, counter, prefix)
+			more, err = s.settleOnce(ctx, dir, counter, prefix)
 			return err
 		})
 		if err != nil || !more {
@@ -86,41 +90,13 @@ func (s *Store) Settle(ctx context.Context, counter, prefix []byte) error {
 	}
 }
 
-// settleBatch numbers the oldest staged values in dir, up to settleBatch
-// of them (more: others wait). A lost race is kv.ErrConflict.
-func (s *Store) settleBatch(ctx context.Context, dir string, counter, prefix []byte) (more bool, err error) {
-	resp, err := s.cli.Get(ctx, dir, clientv3.WithPrefix(),
-		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend), clientv3.WithLimit(settleBatch))
-	if err != nil {
-		return false, s.wrap(err)
+// settleOnce numbers the oldest staged values in dir, up to about
+// settleRead of them (more: others wait). A lost race is kv.ErrConflict.
+func (s *Store) settleOnce(ctx context.Context, dir string, counter, prefix []byte) (more bool, err error) {
+	kvs, more, err := s.staged(ctx, dir)
+	if err != nil || len(kvs) == 0 {
+		return false, err
 	}
-	kvs, more := resp.Kvs, resp.More
-	if len(kvs) == 0 {
-		return false, nil
-	}
-	if more {
-		// Whole commits only: the last revision read may have more
-		// values past the limit.
-		last := kvs[len(kvs)-1].ModRevision
-		i := len(kvs)
-		for i > 0 && kvs[i-1].ModRevision == last {
-			i--
-		}
-		if i > 0 {
-			kvs = kvs[:i]
-		} else {
-			// One commit staged more than a batch: all of it at once.
-			r, err := s.cli.Get(ctx, dir, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision),
-				clientv3.WithMinModRev(last), clientv3.WithMaxModRev(last))
-			if err != nil {
-				return false, s.wrap(err)
-			}
-			kvs = r.Kvs
-		}
-	}
-	slices.SortStableFunc(kvs, func(a, b *mvccpb.KeyValue) int {
-		return cmp.Or(cmp.Compare(a.ModRevision, b.ModRevision), bytes.Compare(a.Key, b.Key))
-	})
 	ckey := s.prefix + string(counter)
 	cr, err := s.cli.Get(ctx, ckey)
 	if err != nil {
@@ -134,21 +110,66 @@ func (s *Store) settleBatch(ctx context.Context, dir string, counter, prefix []b
 		}
 		next, crev = binary.BigEndian.Uint64(cr.Kvs[0].Value), cr.Kvs[0].ModRevision
 	}
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(ckey), "=", crev)}
-	ops := make([]clientv3.Op, 0, 2*len(kvs)+1)
-	for _, v := range kvs {
-		next++
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(string(v.Key)), "=", v.ModRevision))
-		ops = append(ops, clientv3.OpPut(s.prefix+string(kv.SeqKey(prefix, next)), string(v.Value)),
-			clientv3.OpDelete(string(v.Key)))
-	}
-	ops = append(ops, clientv3.OpPut(ckey, string(binary.BigEndian.AppendUint64(nil, next))))
-	tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
-	if err != nil {
-		return false, s.wrap(err)
-	}
-	if !tr.Succeeded {
-		return false, fmt.Errorf("etcd: %w", kv.ErrConflict)
+	for len(kvs) > 0 {
+		// A batch ends at a commit's end: a commit's values get their
+		// numbers together.
+		n := min(len(kvs), settleBatch)
+		for n < len(kvs) && kvs[n].ModRevision == kvs[n-1].ModRevision {
+			n++
+		}
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(ckey), "=", crev)}
+		ops := make([]clientv3.Op, 0, 2*n+1)
+		for _, v := range kvs[:n] {
+			next++
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(string(v.Key)), "=", v.ModRevision))
+			ops = append(ops, clientv3.OpPut(s.prefix+string(kv.SeqKey(prefix, next)), string(v.Value)),
+				clientv3.OpDelete(string(v.Key)))
+		}
+		ops = append(ops, clientv3.OpPut(ckey, string(binary.BigEndian.AppendUint64(nil, next))))
+		tr, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return false, s.wrap(err)
+		}
+		if !tr.Succeeded {
+			return false, fmt.Errorf("etcd: %w", kv.ErrConflict)
+		}
+		crev = tr.Header.Revision // the counter's, now
+		kvs = kvs[n:]
 	}
 	return more, nil
+}
+
+// staged returns the oldest values staged in dir, whole commits of them,
+// in the order they were committed and, within a commit, appended; more
+// says others wait.
+func (s *Store) staged(ctx context.Context, dir string) (kvs []*mvccpb.KeyValue, more bool, err error) {
+	resp, err := s.cli.Get(ctx, dir, clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend), clientv3.WithLimit(settleRead))
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	kvs, more = resp.Kvs, resp.More
+	if more && len(kvs) > 0 {
+		// The last revision read may have more values past the limit.
+		last := kvs[len(kvs)-1].ModRevision
+		i := len(kvs)
+		for i > 0 && kvs[i-1].ModRevision == last {
+			i--
+		}
+		if i > 0 {
+			kvs = kvs[:i]
+		} else {
+			// One commit staged more than that: all of it.
+			r, err := s.cli.Get(ctx, dir, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision),
+				clientv3.WithMinModRev(last), clientv3.WithMaxModRev(last))
+			if err != nil {
+				return nil, false, s.wrap(err)
+			}
+			kvs = r.Kvs
+		}
+	}
+	slices.SortStableFunc(kvs, func(a, b *mvccpb.KeyValue) int {
+		return cmp.Or(cmp.Compare(a.ModRevision, b.ModRevision), bytes.Compare(a.Key, b.Key))
+	})
+	return kvs, more, nil
 }
