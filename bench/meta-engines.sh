@@ -70,7 +70,9 @@ for e in $ENGINES; do
     j=0
     if ! "$JUICEFS" format "$ju" jv$n --storage file --bucket "$WORK/jblocks$n" >"$WORK/jf$n.log" 2>&1; then
       # JuiceFS 1.3.1 sets MySQL 8's transaction_isolation, which MariaDB
-      # before 11.1 does not know: cairn's figure is printed alone.
+      # before 11.1 does not know: cairn's figure is printed alone (a
+      # JuiceFS build whose DSN sets tx_isolation instead runs; see
+      # docs/benchmarks.md).
       echo "juicefs format on $e failed: $(grep -o 'Error [0-9]*[^[]*' "$WORK/jf$n.log" | head -1)" >&2
     elif [ $op = mkdir ]; then
       "$JUICEFS" mdtest "$ju" /t --dirs 63 --depth 2 --files 0 --threads 1 --attr-cache 0 --no-bgjob >"$WORK/j$n.log" 2>&1
