@@ -53,7 +53,10 @@ func (c *countingStore) Settle(ctx context.Context, counter, prefix []byte) erro
 // on neither beyond 2 % (an update that finds its page full and adds an
 // index entry; a counter shard's first row). On etcd, which has no
 // server-side increment, the feed is numbered after the commits
-// (kv.Settler), so there too no change conflicts.
+// (kv.Settler), so there too no change conflicts; but TestEtcd kills a
+// member while this test may run, and a transaction that meets the
+// leader change runs again: 2 % are allowed there (with the feed's
+// counter read by every change, nearly two runs per create).
 func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 	store := ns(t)
 	e, _ := store.(interface{ Engine() string })
@@ -127,7 +130,7 @@ func testIndependentClients(t *testing.T, ns func(t *testing.T) kv.Store) {
 		switch {
 		case engine == "postgres":
 			t.Logf("client %d: %d of %d creates and %d of %d resizes ran again (PostgreSQL's page-granular predicate locks)", i, created[i], 2*2*files, resized[i], 2*3*files)
-		case created[i] != 0 && (engine != "mysql" || !few(created[i], 2*2*files)):
+		case created[i] != 0 && (engine != "mysql" && engine != "etcd" || !few(created[i], 2*2*files)):
 			t.Errorf("client %d: %d of %d transactions creating files ran again after a conflict", i, created[i], 2*2*files)
 		}
 		if resized[i] != 0 && (engine == "" || !few(resized[i], 2*3*files)) {
