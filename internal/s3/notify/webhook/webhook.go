@@ -29,6 +29,9 @@ type Config struct {
 	TLS *tls.Config
 }
 
+// maxConns is the most idle connections kept to the endpoint.
+const maxConns = 64
+
 // Target delivers to a webhook.
 type Target struct {
 	cfg    Config
@@ -45,6 +48,10 @@ func New(cfg Config) (*Target, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The dispatcher sends several events at once (notify.Options.
+	// Workers): keep a connection for each, where the default keeps two
+	// and opens and closes the others for every event.
+	tr.MaxIdleConnsPerHost = maxConns
 	if cfg.TLS != nil {
 		tr.TLSClientConfig = cfg.TLS
 	}
