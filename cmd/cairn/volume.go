@@ -168,13 +168,24 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	return v, nil
 }
 
+// sessionCloseTimeout bounds how long a client's shutdown waits for the
+// metadata engine to take the end of its session.
+const sessionCloseTimeout = 10 * time.Second
+
 func (v *volume) close(ctx context.Context) error {
 	var errs []error
 	if v.vfs != nil {
 		errs = append(errs, v.vfs.Close())
 	}
 	if v.meta.SessionID() != 0 {
-		errs = append(errs, v.meta.CloseSession(ctx))
+		// A session left behind when the engine does not answer is
+		// cleaned up by the other clients after the session timeout:
+		// the close does not wait for the engine longer than this.
+		cctx, cancel := context.WithTimeout(ctx, sessionCloseTimeout)
+		if err := v.meta.CloseSession(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending the session: %w", err))
+		}
+		cancel()
 	}
 	errs = append(errs, v.chunks.Close(), v.meta.Close(), v.store.Close())
 	return errors.Join(errs...)

@@ -196,13 +196,24 @@ func (i *Identities) poll() {
 	defer close(i.done)
 	t := time.NewTicker(i.opt.PollInterval)
 	defer t.Stop()
+	// A read under way ends with Close: an engine that does not answer
+	// must not hold up the shutdown for the read's whole timeout.
+	stopped, stopAll := context.WithCancel(context.Background())
+	defer stopAll()
+	go func() {
+		select {
+		case <-i.stop:
+			stopAll()
+		case <-stopped.Done():
+		}
+	}()
 	for {
 		select {
 		case <-i.stop:
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(stopped, 10*time.Second)
 		gen, err := i.readGen(ctx)
 		cancel()
 		if err != nil {
@@ -214,7 +225,7 @@ func (i *Identities) poll() {
 		i.mu.Unlock()
 		if stale {
 			i.reset(gen)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(stopped, 10*time.Second)
 			if err := i.loadLockouts(ctx); err != nil {
 				i.log.Warn("iam: cannot read the shared lockouts", "err", err)
 			}

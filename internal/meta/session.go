@@ -173,6 +173,18 @@ func (m *FS) SessionID() uint64 {
 
 func (m *FS) heartbeat(s *session) {
 	defer close(s.done)
+	// A beat under way ends when the session is closed: an engine that
+	// does not answer must not hold up a client's shutdown for the
+	// beat's whole timeout.
+	stopped, stopAll := context.WithCancel(context.Background())
+	defer stopAll()
+	go func() {
+		select {
+		case <-s.stop:
+			stopAll()
+		case <-stopped.Done():
+		}
+	}()
 	// A beat every 12 s at most (JuiceFS's default heartbeat), so that
 	// a client that died on this host is cleaned up by the others soon,
 	// whatever the timeout for those whose fate is unknown.
@@ -184,7 +196,7 @@ func (m *FS) heartbeat(s *session) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.SessionTimeout/5)
+		ctx, cancel := context.WithTimeout(stopped, m.opts.SessionTimeout/5)
 		if err := m.touchSession(ctx, s); errors.Is(err, errSessionGone) {
 			if !m.opts.RenewLostSession {
 				s.lost.Store(true)
