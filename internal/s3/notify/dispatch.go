@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,13 +122,7 @@ type Dispatcher struct {
 	targets []*targetState
 	opt     Options
 	held    atomic.Bool
-	// cache is the last read of the feed, shared by targets that read
-	// from one position (read).
-	cache struct {
-		mu          sync.Mutex
-		after, last uint64
-		recs        []meta.Record
-	}
+	window  window // the last records read, shared by the targets (read)
 }
 
 // targetState is one target's delivery and its figures.
@@ -298,24 +294,73 @@ func (d *Dispatcher) deliver(ctx context.Context, ts *targetState) {
 
 // read returns the publish records after position after, with a mount's
 // changes to files as the events they make (fsEvents), and the last
-// record looked at. Targets at one position share one read: the last
-// one is kept for the next to ask for it.
+// record looked at. Targets share their reads: the records read last stay
+// in a window (window) from which a target behind another takes what it
+// needs, so that the feed is read and decoded once for all targets while
+// they keep up.
 func (d *Dispatcher) read(ctx context.Context, after uint64) ([]meta.Record, uint64, error) {
-	d.cache.mu.Lock()
-	if c := &d.cache; c.last > after && c.after == after {
-		recs, last := c.recs, c.last
-		d.cache.mu.Unlock()
+	if recs, last, ok := d.window.from(after); ok {
 		return recs, last, nil
 	}
-	d.cache.mu.Unlock()
-	recs, last, err := d.feed.ReadFeedOps(ctx, after, 1000, feedOps)
+	recs, last, err := d.feed.ReadFeedOps(ctx, after, readLimit, feedOps)
 	recs = fsEvents(recs)
 	if err == nil && last > after {
-		d.cache.mu.Lock()
-		d.cache.after, d.cache.last, d.cache.recs = after, last, recs
-		d.cache.mu.Unlock()
+		lo := after
+		for _, ts := range d.targets {
+			lo = min(lo, ts.pos.Load())
+		}
+		d.window.add(after, last, recs, lo)
 	}
 	return recs, last, err
+}
+
+// readLimit is how many feed records one read looks at.
+const readLimit = 1000
+
+// windowMax bounds the records a window keeps.
+const windowMax = 4 * readLimit
+
+// window is the span of the change feed read last, (after, last]: recs
+// holds every record of it a dispatcher wants (read's result), in order.
+type window struct {
+	mu          sync.Mutex
+	after, last uint64
+	recs        []meta.Record
+}
+
+// from returns the records after position p and the window's last, if the
+// window covers p.
+func (w *window) from(p uint64) ([]meta.Record, uint64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p < w.after || p >= w.last {
+		return nil, 0, false
+	}
+	i, _ := slices.BinarySearchFunc(w.recs, p+1, func(r meta.Record, seq uint64) int { return cmp.Compare(r.Seq, seq) })
+	return w.recs[i:len(w.recs):len(w.recs)], w.last, true
+}
+
+// add puts the records of (after, last] in the window: after the ones it
+// has when they follow them, else in their place. Records at or before
+// lo, the position of the target furthest behind, are dropped, and the
+// oldest beyond windowMax.
+func (w *window) add(after, last uint64, recs []meta.Record, lo uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if after == w.last && w.last > w.after {
+		// Appending writes past the end of every slice from has given.
+		w.recs = append(w.recs, recs...)
+	} else {
+		w.after, w.recs = after, recs
+	}
+	w.last = last
+	if n := len(w.recs) - windowMax; n > 0 {
+		lo = max(lo, w.recs[n-1].Seq)
+	}
+	if lo > w.after {
+		i, _ := slices.BinarySearchFunc(w.recs, lo+1, func(r meta.Record, seq uint64) int { return cmp.Compare(r.Seq, seq) })
+		w.after, w.recs = min(lo, w.last), w.recs[i:]
+	}
 }
 
 // startPosition is where a target resumes: its stored position, or, for

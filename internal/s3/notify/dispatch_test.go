@@ -454,3 +454,73 @@ func TestDeliverMountChanges(t *testing.T) {
 		t.Fatalf("record %v", rec)
 	}
 }
+
+// countingFeed counts the records the feed hands out.
+type countingFeed struct {
+	*meta.FS
+	mu   sync.Mutex
+	recs int
+}
+
+func (f *countingFeed) ReadFeedOps(ctx context.Context, after uint64, limit int, ops []meta.Op) ([]meta.Record, uint64, error) {
+	recs, last, err := f.FS.ReadFeedOps(ctx, after, limit, ops)
+	f.mu.Lock()
+	f.recs += len(recs)
+	f.mu.Unlock()
+	return recs, last, err
+}
+
+// slowTarget takes each message after a pause, one at a time.
+type slowTarget struct {
+	arn   string
+	pause time.Duration
+	mu    sync.Mutex
+	n     int
+}
+
+func (s *slowTarget) ARN() string { return s.arn }
+func (s *slowTarget) Send(ctx context.Context, m *notify.Message) error {
+	time.Sleep(s.pause)
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return nil
+}
+func (s *slowTarget) Close() error { return nil }
+func (s *slowTarget) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// TestDeliverSharedReads: targets that deliver at different speeds from
+// a live stream read the feed once between them, not once each.
+func TestDeliverSharedReads(t *testing.T) {
+	_, m := volume(t, 0)
+	feed := &countingFeed{FS: m}
+	fast := &slowTarget{arn: "arn:minio:sqs::fast:webhook"}
+	slow := &slowTarget{arn: "arn:minio:sqs::slow:webhook", pause: 3 * time.Millisecond}
+	src := configs(`<QueueConfiguration><Queue>` + fast.arn + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>` +
+		`<QueueConfiguration><Queue>` + slow.arn + `</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration>`)
+	d := notify.New(feed, src, []notify.Target{fast, slow}, notify.Options{Poll: 2 * time.Millisecond, Workers: 1})
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	active(t, d)
+	const n = 400
+	for i := range n {
+		publish(t, m, "ObjectCreated:Put", "photos", fmt.Sprint("k", i))
+		if i%4 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(t, "every event at both targets", 20*time.Second, func() bool { return fast.count() == n && slow.count() == n })
+	feed.mu.Lock()
+	read := feed.recs
+	feed.mu.Unlock()
+	t.Logf("%d records read for %d events and two targets", read, n)
+	if read > n*5/4 {
+		t.Fatalf("the feed handed out %d records for %d events: the targets did not share their reads", read, n)
+	}
+}

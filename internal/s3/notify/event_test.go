@@ -34,8 +34,8 @@ func TestNewMessage(t *testing.T) {
 	}
 	if rec.EventName != "ObjectCreated:Put" || rec.AWSRegion != "eu-central-1" || rec.EventTime != "2023-11-14T22:13:20.123Z" ||
 		rec.S3.Object.Key != "a+dir/x%2By.jpg" || rec.S3.Object.Sequencer != "000000000000001F" || rec.S3.Object.VersionID != "v1" ||
-		rec.S3.ConfigurationID != "rule" || rec.UserIdentity.PrincipalID != "ak" || rec.RequestParameters["sourceIPAddress"] != "10.0.0.9" ||
-		rec.ResponseElements["x-amz-request-id"] != "REQ" || rec.S3.Bucket.ARN != "arn:aws:s3:::b" {
+		rec.S3.ConfigurationID != "rule" || rec.UserIdentity.PrincipalID != "ak" || rec.RequestParameters.SourceIPAddress != "10.0.0.9" ||
+		rec.ResponseElements.RequestID != "REQ" || rec.S3.Bucket.ARN != "arn:aws:s3:::b" {
 		t.Fatalf("record %+v", rec)
 	}
 	if doc.Records[0].S3.Object.Key != rec.S3.Object.Key {
