@@ -10,6 +10,7 @@ import (
 
 	"cairn/internal/iam/policy"
 	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/kvtest"
 	"cairn/internal/meta/kv/memkv"
 )
 
@@ -420,28 +421,13 @@ func TestBucketPolicyCombination(t *testing.T) {
 	}
 }
 
-// stuckStore answers nothing while stuck is set: each call waits for its
-// context to end, as with an engine that stopped answering.
-type stuckStore struct {
-	kv.Store
-	stuck atomic.Bool
-}
-
-func (s *stuckStore) View(ctx context.Context, fn func(kv.Tx) error) error {
-	if s.stuck.Load() {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return s.Store.View(ctx, fn)
-}
-
 // TestCloseEngineGone closes Identities while its poll waits on an
 // engine that no longer answers: Close must not wait out the read's
 // 10 s timeout.
 func TestCloseEngineGone(t *testing.T) {
-	store := &stuckStore{Store: memkv.New()}
+	store := &kvtest.Stuck{Store: memkv.New()}
 	ids := newIDs(t, store, nil, Options{PollInterval: 50 * time.Millisecond})
-	store.stuck.Store(true)
+	store.Stuck.Store(true)
 	time.Sleep(200 * time.Millisecond) // a poll is under way, stuck
 	start := time.Now()
 	ids.Close()

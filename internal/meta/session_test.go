@@ -2,43 +2,19 @@ package meta
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"cairn/internal/meta/kv"
+	"cairn/internal/meta/kv/kvtest"
 	"cairn/internal/meta/kv/memkv"
 )
-
-// stuckStore answers nothing while stuck is set: each call waits for its
-// context to end, as with an engine that stopped answering.
-type stuckStore struct {
-	kv.Store
-	stuck atomic.Bool
-}
-
-func (s *stuckStore) Update(ctx context.Context, fn func(kv.Tx) error) error {
-	if s.stuck.Load() {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return s.Store.Update(ctx, fn)
-}
-
-func (s *stuckStore) View(ctx context.Context, fn func(kv.Tx) error) error {
-	if s.stuck.Load() {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return s.Store.View(ctx, fn)
-}
 
 // TestCloseSessionEngineGone closes a session while its heartbeat waits
 // on an engine that no longer answers: the close must end with the
 // caller's context, not wait out the beat's own timeout.
 func TestCloseSessionEngineGone(t *testing.T) {
 	ctx := context.Background()
-	store := &stuckStore{Store: memkv.New()}
+	store := &kvtest.Stuck{Store: memkv.New()}
 	if _, err := FormatVolume(ctx, store, Format{Name: "s", Storage: "mem"}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +27,8 @@ func TestCloseSessionEngineGone(t *testing.T) {
 	if _, err := m.NewSession(ctx, SessionInfo{Host: "h", PID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	store.stuck.Store(true)
-	defer store.stuck.Store(false)
+	store.Stuck.Store(true)
+	defer store.Stuck.Store(false)
 	time.Sleep(4500 * time.Millisecond) // the first beat is under way, stuck
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
