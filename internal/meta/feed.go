@@ -183,8 +183,18 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler. Unlike encoding/json's
+// decoding into a struct, it replaces all of *r.
 func (r *Record) UnmarshalJSON(b []byte) error {
+	if fastRecord(b, r) {
+		return nil
+	}
+	return slowRecord(b, r)
+}
+
+// slowRecord decodes a stored record with encoding/json.
+func slowRecord(b []byte, r *Record) error {
+	*r = Record{}
 	j := recordJSON{recordFields: (*recordFields)(r)}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
@@ -376,7 +386,10 @@ func (m *FS) ReadFeedOps(ctx context.Context, after uint64, limit int, ops []Op)
 				return true
 			}
 			var r Record
-			if derr = json.Unmarshal(v, &r); derr != nil {
+			if !fastRecord(v, &r) {
+				derr = json.Unmarshal(v, &r)
+			}
+			if derr != nil {
 				derr = fmt.Errorf("meta: corrupt change-feed record: %v: %w", derr, syscall.EIO)
 				return false
 			}
