@@ -291,7 +291,9 @@ func appendRecords(tx kv.Tx, recs []Record, now int64) error {
 	for i := range recs {
 		rec := &recs[i]
 		rec.Seq, rec.Time = 0, now
-		b, err := json.Marshal(rec)
+		// Not json.Marshal(rec), which checks and compacts what
+		// MarshalJSON returns again.
+		b, err := rec.MarshalJSON()
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,9 @@ func TestFastRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if direct, err := want.MarshalJSON(); err != nil || string(direct) != string(b) {
+			t.Fatalf("MarshalJSON gave %s, json.Marshal %s", direct, b)
+		}
 		var got, slow Record
 		if fastRecord(b, &got) {
 			fast++
