@@ -19,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cairn/internal/fusefs"
-	"cairn/internal/meta"
 	"cairn/internal/meta/kv"
 	"cairn/internal/posix"
 )
@@ -334,9 +333,7 @@ func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, lo
 		}
 		return fmt.Errorf("taking over the mount at %s: %w", mp, err)
 	}
-	host, _ := os.Hostname()
-	info := meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: "mount " + mp, Mountpoint: mp}
-	if err := v.meta.ResumeSession(ctx, offer.state.Session, info); err != nil {
+	if err := v.meta.ResumeSession(ctx, offer.state.Session, sessionInfo("mount "+mp, mp)); err != nil {
 		offer.answer(err)
 		return fmt.Errorf("taking over the mount at %s: %w", mp, err)
 	}

@@ -153,9 +153,7 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	c := chunk.New(objs, chunk.Options{BlockSize: m.Format().BlockSize, CacheSize: opt.cache, Logger: opt.logger})
 	v := &volume{store: store, meta: m, chunks: c}
 	if opt.session != "" {
-		host, _ := os.Hostname()
-		info := meta.SessionInfo{Host: host, PID: os.Getpid(), Version: version, Process: opt.session, Mountpoint: opt.mountpoint}
-		if _, err := m.NewSession(ctx, info); err != nil {
+		if _, err := m.NewSession(ctx, sessionInfo(opt.session, opt.mountpoint)); err != nil {
 			v.close(ctx)
 			return nil, err
 		}
@@ -200,13 +198,38 @@ func defaultBucket(metaURL string) string {
 	return "blocks"
 }
 
+// sessionInfo describes this process's session: process says what it is
+// ("mount /mnt/x", "gateway :9000").
+func sessionInfo(process, mountpoint string) meta.SessionInfo {
+	host, _ := os.Hostname()
+	return meta.SessionInfo{Host: host, PID: os.Getpid(), PIDSpace: pidSpace(), Version: version, Process: process, Mountpoint: mountpoint}
+}
+
+// pidSpace names the PID namespace of this process and the boot of its
+// kernel: two processes can compare pids only when it is the same for
+// both. "" when /proc does not tell.
+func pidSpace() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + "/" + ns
+}
+
 // processGone reports whether a session's process is known to have ended:
-// it ran on this host and no process has its pid now. (A pid reused by
-// another process keeps the session until its heartbeat times out.)
-func processGone(host string, pid int) bool {
+// it ran on this host, in this PID namespace, and no process has its pid
+// now. A session of another namespace (a container, even one with this
+// host's name) or of a client that did not record its namespace is left
+// to its heartbeat's timeout, and so is one whose pid another process
+// took.
+func processGone(s meta.SessionInfo) bool {
 	self, err := os.Hostname()
-	if err != nil || host != self || pid <= 0 || pid == os.Getpid() {
+	if err != nil || s.Host != self || s.PID <= 0 || s.PID == os.Getpid() || s.PIDSpace == "" || s.PIDSpace != pidSpace() {
 		return false
 	}
-	return unix.Kill(pid, 0) == unix.ESRCH
+	return unix.Kill(s.PID, 0) == unix.ESRCH
 }

@@ -156,7 +156,7 @@ func TestSliceRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func(pid int) *FS {
-		m, err := Open(ctx, store, Options{IDBatch: 10, ProcessGone: func(_ string, p int) bool { return p == 1 }})
+		m, err := Open(ctx, store, Options{IDBatch: 10, ProcessGone: func(s SessionInfo) bool { return s.PID == 1 }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,11 +88,11 @@ type Options struct {
 	// clients clean it up; default 5 minutes.
 	SessionTimeout time.Duration
 	// ProcessGone, when set, reports whether the process of a session
-	// (its host and pid as recorded) is known to have ended: such a
+	// (its host, pid and pid space as recorded) is known to have ended: such a
 	// session is cleaned up at once instead of after SessionTimeout (a
 	// restarted server reclaims what its killed predecessor left at
 	// once). It must answer false when it cannot tell.
-	ProcessGone func(host string, pid int) bool
+	ProcessGone func(s SessionInfo) bool
 	// RenewLostSession registers a client whose session the others ended
 	// (it missed heartbeats) again under a new session, for clients that
 	// buffer nothing across requests (a gateway). Off, such a client's

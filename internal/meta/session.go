@@ -22,9 +22,15 @@ import (
 
 // SessionInfo describes a client, as `cairn status` shows it.
 type SessionInfo struct {
-	ID         uint64    `json:"id"`
-	Host       string    `json:"host"`
-	PID        int       `json:"pid"`
+	ID   uint64 `json:"id"`
+	Host string `json:"host"`
+	PID  int    `json:"pid"`
+	// PIDSpace names the PID namespace PID is a number of (with the
+	// kernel's boot): a client judges from PID whether the process
+	// ended only when it is in the same one, since two containers of
+	// one host, or a container with the host's name, have processes
+	// with the same numbers. "" when unknown.
+	PIDSpace   string    `json:"pid_space,omitempty"`
 	Version    string    `json:"version,omitempty"`
 	Process    string    `json:"process,omitempty"` // "mount /mnt/x", "gateway :9000"...
 	Mountpoint string    `json:"mountpoint,omitempty"`
@@ -377,7 +383,7 @@ func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 		if s.ID == m.SessionID() {
 			continue
 		}
-		gone := m.opts.ProcessGone != nil && m.opts.ProcessGone(s.Host, s.PID)
+		gone := m.opts.ProcessGone != nil && m.opts.ProcessGone(s)
 		if s.Heartbeat.Before(limit) || gone {
 			if err := m.removeSession(ctx, s.ID, true); err != nil {
 				return n, err

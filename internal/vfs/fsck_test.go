@@ -160,7 +160,7 @@ func TestReclaimLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The writer dies here: its session is never closed.
-	live := openEnv(t, store, obj, meta.Options{ProcessGone: func(host string, pid int) bool { return pid == 111 }})
+	live := openEnv(t, store, obj, meta.Options{ProcessGone: func(s meta.SessionInfo) bool { return s.PID == 111 }})
 	if _, err := live.m.NewSession(ctx, meta.SessionInfo{Host: "h", PID: 222}); err != nil {
 		t.Fatal(err)
 	}

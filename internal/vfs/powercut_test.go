@@ -126,7 +126,7 @@ func openPowerCutVolume(t *testing.T, dir string) *volumeParts {
 	t.Helper()
 	self := os.Getpid()
 	v, err := openVolumeOn(dir, meta.SessionInfo{Host: "h", PID: self, Process: "powercut check"},
-		meta.Options{SliceDeleteDelay: -1, ProcessGone: func(_ string, p int) bool { return p != self }}, false)
+		meta.Options{SliceDeleteDelay: -1, ProcessGone: func(s meta.SessionInfo) bool { return s.PID != self }}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package file
 
 import (
 	"os"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -112,3 +113,17 @@ func datasync(f *os.File) error {
 
 // processGone reports whether no process pid exists.
 func processGone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }
+
+// pidSpace names this process's PID namespace and its kernel's boot;
+// "" when /proc does not tell.
+func pidSpace() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + "/" + ns
+}

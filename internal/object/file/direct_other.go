@@ -17,3 +17,5 @@ func adviseWillNeed(f *os.File, n int) {}
 func datasync(f *os.File) error { return f.Sync() }
 
 func processGone(pid int) bool { return false }
+
+func pidSpace() string { return "" }

@@ -455,11 +455,14 @@ func (s *Store) tempPath(p string) string {
 }
 
 // tempOwner is the end of the temporary names of process pid of this
-// host: "-PID-HOST", HOST a hash of the host name.
+// host: "-PID-HOST", HOST a hash of the host name and of the PID
+// namespace (pidSpace): a writer in another namespace — another
+// container on this host, even one with the host's name — has another
+// HOST, so its pid is never looked for in this one.
 func tempOwner(pid int) string {
 	host, _ := os.Hostname()
 	h := fnv.New32a()
-	h.Write([]byte(host))
+	h.Write([]byte(host + "\x00" + pidSpace()))
 	return "-" + strconv.Itoa(pid) + "-" + strconv.FormatUint(uint64(h.Sum32()), 36)
 }
 
