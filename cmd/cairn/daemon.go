@@ -146,17 +146,58 @@ func readPid(path string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// checkPidFile refuses a pid file whose process still runs; a stale one
-// is fine (it is replaced).
+// The PID namespace of a pid file's writer is in a file beside it
+// (PIDFILE.ns; pidSpace): a process of another namespace (a container
+// sharing /run) has another meaning for the same number. A pid file
+// without one is of this namespace.
+func pidFileSpace(path string) string {
+	b, _ := os.ReadFile(path + ".ns")
+	return strings.TrimSpace(string(b))
+}
+
+// ownPidFile reports whether the pid in the pid file at path is a number
+// of this PID namespace.
+func ownPidFile(path string) bool {
+	s := pidFileSpace(path)
+	return s == "" || s == pidSpace()
+}
+
+// checkPidFile refuses a pid file whose process still runs, or whose
+// process is of another PID namespace; a stale one is fine (it is
+// replaced).
 func checkPidFile(path string) error {
 	pid, err := readPid(path)
 	if err != nil || pid <= 0 {
 		return nil
 	}
+	if !ownPidFile(path) {
+		return fmt.Errorf("already running: %s names pid %d of another PID namespace (a container); stop it there, or remove the file if it is not running", path, pid)
+	}
 	if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
 		return fmt.Errorf("already running: %s names pid %d (stop it, or remove the file if that is not cairn)", path, pid)
 	}
 	return nil
+}
+
+// waitPidFile waits up to d for the process that the pid file at path
+// names as pid to end, and reports whether it did: the pid gone, or, for
+// a process of another PID namespace, its pid file removed or naming
+// another.
+func waitPidFile(path string, pid int, d time.Duration) bool {
+	own := ownPidFile(path)
+	deadline := time.Now().Add(d)
+	for {
+		if own && syscall.Kill(pid, 0) != nil {
+			return true
+		}
+		if p, err := readPid(path); !own && (err != nil || p != pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // writePidFile writes this process's pid to path; the returned function
@@ -168,6 +209,9 @@ func writePidFile(path string) (func(), error) {
 	if err := checkPidFile(path); err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(path+".ns", []byte(pidSpace()+"\n"), 0o644); err != nil {
+		return nil, err
+	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return nil, err
@@ -176,7 +220,8 @@ func writePidFile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() {
-		if pid, err := readPid(path); err == nil && pid == os.Getpid() {
+		if pid, err := readPid(path); err == nil && pid == os.Getpid() && ownPidFile(path) {
+			os.Remove(path + ".ns")
 			os.Remove(path)
 		}
 	}, nil

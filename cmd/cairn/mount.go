@@ -350,7 +350,7 @@ func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, lo
 		return fail(err)
 	}
 	offer.answer(nil)
-	waitGone(oldPid, 30*time.Second)
+	waitPidFile(o.pidFile, oldPid, 30*time.Second)
 	log.Info("took the mount over", "mountpoint", mp, "from_pid", oldPid, "open_files", len(offer.state.Files), "open_dirs", len(offer.state.Dirs))
 	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
 }
@@ -457,12 +457,8 @@ the last open file closes) and also clears a mount whose process died.`,
 			if pid <= 0 {
 				return nil
 			}
-			deadline := time.Now().Add(wait)
-			for syscall.Kill(pid, 0) == nil {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("unmounted, but the mount process (pid %d) has not exited after %s", pid, wait)
-				}
-				time.Sleep(20 * time.Millisecond)
+			if !waitPidFile(pidFile, pid, wait) {
+				return fmt.Errorf("unmounted, but the mount process (pid %d) has not exited after %s", pid, wait)
 			}
 			return nil
 		},

@@ -236,11 +236,3 @@ func (p *prefixReader) Read(out []byte) (int, error) {
 	}
 	return p.r.Read(out)
 }
-
-// waitGone waits until process pid has ended, up to d.
-func waitGone(pid int, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && unix.Kill(pid, 0) == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
-}
