@@ -180,11 +180,11 @@ func checkPidFile(path string) error {
 }
 
 // waitPidFile waits up to d for the process that the pid file at path
-// names as pid to end, and reports whether it did: the pid gone, or, for
-// a process of another PID namespace, its pid file removed or naming
-// another.
-func waitPidFile(path string, pid int, d time.Duration) bool {
-	own := ownPidFile(path)
+// named as pid to end, and reports whether it did: the pid gone, or, for
+// a process of another PID namespace (own false, as ownPidFile said when
+// pid was read: the process removes both files as it ends), its pid file
+// removed or naming another.
+func waitPidFile(path string, pid int, own bool, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if own && syscall.Kill(pid, 0) != nil {
@@ -221,8 +221,8 @@ func writePidFile(path string) (func(), error) {
 	}
 	return func() {
 		if pid, err := readPid(path); err == nil && pid == os.Getpid() && ownPidFile(path) {
-			os.Remove(path + ".ns")
 			os.Remove(path)
+			os.Remove(path + ".ns") // after: readers read it first
 		}
 	}, nil
 }

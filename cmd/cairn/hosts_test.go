@@ -46,6 +46,7 @@ func newHosts(t *testing.T, n int) []host {
 		run("netns", "add", h.netns)
 		t.Cleanup(func() { exec.Command(ip, "netns", "del", h.netns).Run() })
 		run("link", "add", outer, "type", "veth", "peer", "name", "tmp"+outer)
+		t.Cleanup(func() { exec.Command(ip, "link", "del", outer).Run() })
 		run("link", "set", "tmp"+outer, "netns", h.netns)
 		run("-n", h.netns, "link", "set", "tmp"+outer, "name", inner)
 		run("addr", "add", h.peer+"/30", "dev", outer)
@@ -59,10 +60,11 @@ func newHosts(t *testing.T, n int) []host {
 }
 
 // start runs script with sh as the first process of h's PID namespace,
-// with $0 … the args; killing it ends every process of h.
+// with $0 … the args; killing it (unshare, which kills sh) ends every
+// process of h.
 func (h host) start(t *testing.T, script string, env []string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.netns, "unshare", "--pid", "--fork", "--uts",
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.netns, "unshare", "--pid", "--fork", "--kill-child", "--uts",
 		"sh", "-c", "hostname " + h.name + " && " + script}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), h.name+".log"))

@@ -300,8 +300,9 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 		if _, serr := os.Stat(takeoverSocket(mp)); serr != nil {
 			return fmt.Errorf("%s is already mounted by cairn: %w", mp, err)
 		}
+		own := ownPidFile(o.pidFile)
 		oldPid, _ := readPid(o.pidFile)
-		return runTakeover(ctx, metaURL, mp, o, log, fo, oldPid)
+		return runTakeover(ctx, metaURL, mp, o, log, fo, oldPid, own)
 	}
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
 		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
@@ -316,10 +317,10 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
 }
 
-// runTakeover takes over the mount at mp that process oldPid serves, and
-// serves it. The volume is opened first, so that the mount pauses only
+// runTakeover takes over the mount at mp that process oldPid serves (a
+// pid of this PID namespace if own), and serves it. The volume is opened first, so that the mount pauses only
 // for the handover itself.
-func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, oldPid int) error {
+func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, oldPid int, own bool) error {
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, mountpoint: mp,
 		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
 	if err != nil {
@@ -350,7 +351,7 @@ func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, lo
 		return fail(err)
 	}
 	offer.answer(nil)
-	waitPidFile(o.pidFile, oldPid, 30*time.Second)
+	waitPidFile(o.pidFile, oldPid, own, 30*time.Second)
 	log.Info("took the mount over", "mountpoint", mp, "from_pid", oldPid, "open_files", len(offer.state.Files), "open_dirs", len(offer.state.Dirs))
 	return serveMount(ctx, metaURL, mp, o, log, fo, v, srv)
 }
@@ -442,6 +443,9 @@ the last open file closes) and also clears a mount whose process died.`,
 				return fmt.Errorf("%s is not mounted", mp)
 			}
 			pidFile, _ := mountState(mp)
+			// The namespace first: a process writes it before its pid
+			// and removes it after.
+			own := ownPidFile(pidFile)
 			pid, _ := readPid(pidFile)
 			if err := fusefs.Unmount(mp, false); err != nil {
 				if !force {
@@ -457,7 +461,7 @@ the last open file closes) and also clears a mount whose process died.`,
 			if pid <= 0 {
 				return nil
 			}
-			if !waitPidFile(pidFile, pid, wait) {
+			if !waitPidFile(pidFile, pid, own, wait) {
 				return fmt.Errorf("unmounted, but the mount process (pid %d) has not exited after %s", pid, wait)
 			}
 			return nil
