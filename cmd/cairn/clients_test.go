@@ -47,14 +47,11 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer runs `cairn server DIR` as the README says and waits until
-// it is ready.
-func startServer(t *testing.T, bin, dir string, env ...string) (string, *exec.Cmd) {
+// startLogged starts cmd with its output in a log file, and kills it when
+// the test ends, showing the log if the test failed.
+func startLogged(t *testing.T, name string, cmd *exec.Cmd) {
 	t.Helper()
-	addr := freePort(t)
-	cmd := exec.Command(bin, "server", dir, "--address", addr)
-	cmd.Env = append(os.Environ(), env...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
+	logf, err := os.Create(filepath.Join(t.TempDir(), "output.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +64,19 @@ func startServer(t *testing.T, bin, dir string, env ...string) (string, *exec.Cm
 		cmd.Wait()
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
-			t.Logf("server log:\n%s", b)
+			t.Logf("%s log:\n%s", name, b)
 		}
 	})
+}
+
+// startServer runs `cairn server DIR` as the README says and waits until
+// it is ready.
+func startServer(t *testing.T, bin, dir string, env ...string) (string, *exec.Cmd) {
+	t.Helper()
+	addr := freePort(t)
+	cmd := exec.Command(bin, "server", dir, "--address", addr)
+	cmd.Env = append(os.Environ(), env...)
+	startLogged(t, "server", cmd)
 	url := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -241,22 +241,7 @@ func startGateway(t *testing.T, bin string, env []string, url, addr, masterKey s
 	t.Helper()
 	cmd := exec.Command(bin, "gateway", url, addr, "--master-key-file", masterKey)
 	cmd.Env = append(os.Environ(), env...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "gateway.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("gateway %s log:\n%s", addr, b)
-		}
-	})
+	startLogged(t, "gateway "+addr, cmd)
 	waitUp(t, "http://"+addr+"/health/ready")
 }
 

@@ -67,22 +67,7 @@ func (h host) start(t *testing.T, script string, env []string, args ...string) {
 	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.netns, "unshare", "--pid", "--fork", "--kill-child", "--uts",
 		"sh", "-c", "hostname " + h.name + " && " + script}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), h.name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("%s:\n%s", h.name, b)
-		}
-	})
+	startLogged(t, h.name, cmd)
 }
 
 // TestHostsInNamespaces: two hosts, each with a gateway and a mount, share

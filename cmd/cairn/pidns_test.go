@@ -72,22 +72,7 @@ func TestSessionsAcrossPIDNamespaces(t *testing.T) {
 	t.Cleanup(func() { forceUnmount(mp) })
 	mount := exec.Command("unshare", "--pid", "--fork", "sh", "-c",
 		"echo "+strconv.Itoa(last)+" > /proc/sys/kernel/ns_last_pid && \"$0\" mount \"$1\" \"$2\"", bin, url, mp)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "mount.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mount.Stdout, mount.Stderr = logf, logf
-	if err := mount.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mount.Process.Kill()
-		mount.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("mount log:\n%s", b)
-		}
-	})
+	startLogged(t, "mount", mount)
 	waitFor(t, "the mount", func() bool { return mounted(mp) })
 	startGateway(t, bin, []string{"CAIRN_ROOT_USER=pidnsroot", "CAIRN_ROOT_PASSWORD=pidns-secret"}, url, freePort(t),
 		filepath.Join(t.TempDir(), "master.key"))
