@@ -171,6 +171,15 @@ type recordFields Record // Record without its methods
 
 // MarshalJSON implements json.Marshaler.
 func (r Record) MarshalJSON() ([]byte, error) {
+	if b, ok := r.appendJSON(make([]byte, 0, 512)); ok {
+		return b, nil
+	}
+	return r.marshalSlow()
+}
+
+// marshalSlow encodes r with encoding/json: what appendJSON writes by
+// hand, and what it leaves to encoding/json.
+func (r Record) marshalSlow() ([]byte, error) {
 	j := recordJSON{recordFields: (*recordFields)(&r)}
 	for _, f := range []struct {
 		s *string

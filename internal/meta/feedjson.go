@@ -2,6 +2,7 @@ package meta
 
 import (
 	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"cairn/internal/posix"
@@ -251,4 +252,132 @@ func (d *recordDecoder) bool() (bool, bool) {
 		}
 	}
 	return false, false
+}
+
+// appendJSON appends r as marshalSlow encodes it, without encoding/json's
+// reflection; false, leaving b as it was, for a record with a name that
+// is not UTF-8 (stored base64) or with Extra.
+func (r *Record) appendJSON(b []byte) ([]byte, bool) {
+	if len(r.Extra) > 0 || !utf8.ValidString(r.Name) || !utf8.ValidString(r.NewName) || !utf8.ValidString(r.Xattr) {
+		return b, false
+	}
+	num := func(name string, n uint64) {
+		if n != 0 {
+			b = strconv.AppendUint(append(b, `,"`+name+`":`...), n, 10)
+		}
+	}
+	str := func(name, s string) {
+		if s != "" {
+			b = AppendJSONString(append(b, `,"`+name+`":`...), s)
+		}
+	}
+	b = strconv.AppendUint(append(b, `{"seq":`...), r.Seq, 10)
+	b = strconv.AppendInt(append(b, `,"t":`...), r.Time, 10)
+	b = AppendJSONString(append(b, `,"op":`...), string(r.Op))
+	b = strconv.AppendUint(append(b, `,"ino":`...), uint64(r.Ino), 10)
+	num("type", uint64(r.Type))
+	num("parent", uint64(r.Parent))
+	str("name", r.Name)
+	num("nparent", uint64(r.NewParent))
+	str("nname", r.NewName)
+	num("len", r.Length)
+	num("mode", uint64(r.Mode))
+	num("uid", uint64(r.UID))
+	num("gid", uint64(r.GID))
+	num("nlink", uint64(r.Nlink))
+	str("xattr", r.Xattr)
+	str("path", r.Path)
+	str("npath", r.NewPath)
+	if len(r.Paths) > 0 {
+		b = append(b, `,"paths":[`...)
+		for i, p := range r.Paths {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendJSONString(b, p)
+		}
+		b = append(b, ']')
+	}
+	if r.Handle {
+		b = append(b, `,"fh":true`...)
+	}
+	// The nested objects: their first field goes without a comma.
+	o := &r.Origin
+	b = append(b, `,"origin":{`...)
+	n := len(b)
+	str("principal", o.Principal)
+	str("ip", o.SourceIP)
+	str("req", o.RequestID)
+	num("sess", o.Session)
+	str("agent", o.Agent)
+	str("s3op", o.Op)
+	if len(b) > n {
+		b = append(b[:n], b[n+1:]...) // the first field's comma
+	}
+	b = append(b, '}')
+	if p := r.S3; p != nil {
+		b = AppendJSONString(append(b, `,"s3":{"ev":`...), p.Event)
+		b = AppendJSONString(append(b, `,"b":`...), p.Bucket)
+		str("k", p.Key)
+		if p.Size != 0 {
+			b = strconv.AppendInt(append(b, `,"size":`...), p.Size, 10)
+		}
+		str("etag", p.ETag)
+		str("vid", p.VersionID)
+		b = append(b, '}')
+	}
+	return append(b, '}'), true
+}
+
+// AppendJSONString appends s as a JSON string the way encoding/json
+// writes it (for documents made of feed records' fields): HTML's <, >
+// and & escaped, and each byte of invalid UTF-8 as U+FFFD.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(append(b, s[start:i]...), `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(append(b, s[start:]...), '"')
 }

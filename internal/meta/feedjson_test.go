@@ -66,8 +66,8 @@ func TestFastRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if direct, err := want.MarshalJSON(); err != nil || string(direct) != string(b) {
-			t.Fatalf("MarshalJSON gave %s, json.Marshal %s", direct, b)
+		if slow, err := want.marshalSlow(); err != nil || string(slow) != string(b) {
+			t.Fatalf("MarshalJSON gave %s, encoding/json %s", b, slow)
 		}
 		var got, slow Record
 		if fastRecord(b, &got) {
@@ -91,6 +91,32 @@ func TestFastRecord(t *testing.T) {
 	if fast < 2500 {
 		t.Fatalf("%d of 5000 records decoded fast", fast)
 	}
+}
+
+// FuzzRecordEncode: a record is encoded by hand as encoding/json
+// encodes it.
+func FuzzRecordEncode(f *testing.F) {
+	f.Add("create", "name", "", "/a/b", "p", "10.0.0.1", "s3", "ObjectCreated:Put", "bucket", "key", "etag", uint64(7), int64(-1), true)
+	f.Add("rename", "\xff", "<&>", "\u2028", "", "", "", "", "", "", "", uint64(0), int64(0), false)
+	f.Fuzz(func(t *testing.T, op, name, xattr, path, principal, ip, agent, ev, bucket, key, etag string, n uint64, size int64, pub bool) {
+		r := Record{Seq: n, Time: size, Op: Op(op), Ino: posix.Ino(n), Type: posix.FileType(n), Name: name, NewName: name + path,
+			Length: n, Mode: uint32(n), UID: uint32(n >> 32), Xattr: xattr, Path: path, NewPath: path + key, Paths: []string{path, key}[:n%3%2*2],
+			Handle: n%2 == 1, Origin: Origin{Principal: principal, SourceIP: ip, Session: n, Agent: agent}}
+		if pub {
+			r.S3 = &Publish{Event: ev, Bucket: bucket, Key: key, Size: size, ETag: etag}
+		}
+		got, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := r.marshalSlow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("by hand\n%s\nencoding/json\n%s", got, want)
+		}
+	})
 }
 
 // FuzzFastRecord: whatever input the fast path accepts, encoding/json
@@ -117,6 +143,25 @@ func FuzzFastRecord(f *testing.F) {
 			t.Fatalf("%q:\nfast %+v\nslow %+v", b, fast, slow)
 		}
 	})
+}
+
+func BenchmarkRecordEncode(b *testing.B) {
+	r := Record{Seq: 1234, Time: 1_700_000_000_123_000_000, Op: OpPublish, Ino: 99,
+		Origin: Origin{Principal: "benchadmin", SourceIP: "127.0.0.1", RequestID: "18A2B3C4D5E6F708", Session: 3, Agent: "s3", Op: "PutObject"},
+		S3:     &Publish{Event: "ObjectCreated:Put", Bucket: "bench", Key: "dir/obj.rnd", Size: 4096, ETag: "0123456789abcdef0123456789abcdef"}}
+	for _, c := range []struct {
+		name string
+		enc  func() ([]byte, error)
+	}{{"by hand", r.MarshalJSON}, {"encoding/json", r.marshalSlow}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.enc(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkRecordDecode(b *testing.B) {

@@ -108,9 +108,9 @@ func NewMessage(r *meta.Record, region, ruleID string) (Message, error) {
 	// the byte (TestRecordJSON), at a fraction of its cost.
 	one := rec.appendJSON(make([]byte, 0, 640))
 	body := append(make([]byte, 0, len(one)+2*len(path)+64), `{"EventName":`...)
-	body = appendString(body, "s3:"+p.Event)
+	body = meta.AppendJSONString(body, "s3:"+p.Event)
 	body = append(body, `,"Key":`...)
-	body = appendString(body, path)
+	body = meta.AppendJSONString(body, path)
 	body = append(append(append(body, `,"Records":[`...), one...), ']', '}')
 	doc := append(append([]byte(`{"Records":[`), one...), ']', '}')
 	return Message{Seq: r.Seq, Event: p.Event, Bucket: p.Bucket, Key: p.Key, Path: path, Time: t, Body: body, Doc: doc, Record: one}, nil
