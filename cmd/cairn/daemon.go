@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"cairn/internal/meta"
+
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +33,9 @@ type runOptions struct {
 	// takeover: the background process will take over a live mount (its
 	// pid file names the process serving it now).
 	takeover bool
+	// sessionTimeout: how long this process's session may miss
+	// heartbeats before the others end it (meta.Options.SessionTimeout).
+	sessionTimeout time.Duration
 }
 
 func (o *runOptions) flags(cmd *cobra.Command) {
@@ -42,6 +47,8 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	o.logMaxSize = sizeValue(100 << 20)
 	fl.Var(&o.logMaxSize, "log-max-size", "rotate --log-file when it reaches this size")
 	fl.IntVar(&o.logMaxFiles, "log-max-files", 5, "rotated log files kept (FILE.1 is the newest)")
+	fl.DurationVar(&o.sessionTimeout, "session-timeout", meta.DefaultSessionTimeout,
+		"how long this process may miss heartbeats (one every fifth of it, at most every 12s) before the other clients of the volume end its session, freeing its locks (at least 5s)")
 }
 
 func (o *runOptions) level() (slog.Level, error) {

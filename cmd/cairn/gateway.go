@@ -265,7 +265,7 @@ func serve(ctx context.Context, metaURL, keyFile string, o serveOptions, cmd *co
 	// session. With a mount in the process it must not (its buffered
 	// writes would outlive the session).
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: cmd.Name() + " " + o.address, mountpoint: o.mount,
-		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, renewSession: o.mount == ""})
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, renewSession: o.mount == "", sessionTimeout: o.sessionTimeout})
 	if err != nil {
 		return err
 	}

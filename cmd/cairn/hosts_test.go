@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -62,12 +63,13 @@ func newHosts(t *testing.T, n int) []host {
 // start runs script with sh as the first process of h's PID namespace,
 // with $0 … the args; killing it (unshare, which kills sh) ends every
 // process of h.
-func (h host) start(t *testing.T, script string, env []string, args ...string) {
+func (h host) start(t *testing.T, script string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.netns, "unshare", "--pid", "--fork", "--kill-child", "--uts",
 		"sh", "-c", "hostname " + h.name + " && " + script}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	startLogged(t, h.name, cmd)
+	return cmd
 }
 
 // TestHostsInNamespaces: two hosts, each with a gateway and a mount, share
@@ -75,7 +77,9 @@ func (h host) start(t *testing.T, script string, env []string, args ...string) {
 // its own. Both gateways and both mounts are sessions of their hosts; an
 // object put through one gateway is read through the other and on both
 // mounts, a file written on a mount through both gateways; a flock on one
-// host's mount excludes the other's.
+// host's mount excludes the other's. When one host dies holding a flock,
+// the other frees it once the dead host's session has missed its
+// heartbeats for the timeout it kept (--session-timeout 6s there).
 func TestHostsInNamespaces(t *testing.T) {
 	needFuse(t)
 	needTool(t, "nsenter", "unshare")
@@ -93,11 +97,14 @@ func TestHostsInNamespaces(t *testing.T) {
 	env := []string{"CAIRN_ROOT_USER=hostsroot", "CAIRN_ROOT_PASSWORD=hosts-secret"}
 	var mps []string
 	var s3 []*minio.Client
-	for _, h := range hosts {
+	var procs []*exec.Cmd
+	for i, h := range hosts {
 		mp := t.TempDir()
 		t.Cleanup(func() { forceUnmount(mp) })
 		url := "redis://" + h.peer + ":" + port + "/5"
-		h.start(t, `"$0" gateway "$1" 0.0.0.0:9000 --master-key-file "$3" & "$0" mount "$1" "$2"; wait`, env, bin, url, mp, keyFile)
+		timeout := []string{"5m", "6s"}[i]
+		procs = append(procs, h.start(t, `"$0" gateway "$1" 0.0.0.0:9000 --master-key-file "$3" --session-timeout "$4" & `+
+			`"$0" mount "$1" "$2" --session-timeout "$4"; wait`, env, bin, url, mp, keyFile, timeout))
 		waitUp(t, "http://"+h.addr+":9000/health/ready")
 		waitFor(t, h.name+"'s mount", func() bool { return mounted(mp) })
 		cl, err := minio.New(h.addr+":9000", &minio.Options{Creds: credentials.NewStaticV4("hostsroot", "hosts-secret", "")})
@@ -170,9 +177,25 @@ func TestHostsInNamespaces(t *testing.T) {
 		t.Fatalf("flock on host-b while host-a holds it: %v", err)
 	}
 	unix.Flock(int(fa.Fd()), unix.LOCK_UN)
-	fa.Close()
+	waitFor(t, "host-b to get the flock", func() bool { return unix.Flock(int(fb.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil })
+	// host-b dies holding it: host-a's next heartbeat after host-b's
+	// session has missed 6 s of them ends that session and its locks.
+	procs[1].Process.Kill()
+	procs[1].Wait()
 	fb.Close()
-	for _, mp := range mps {
-		c.ok("umount", mp)
+	deadline := time.Now().Add(40 * time.Second)
+	for unix.Flock(int(fa.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead host's flock was never freed")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	for _, s := range sessions(t, c, "redis://"+redis.Addr+"/5") {
+		if s.Host != "host-a" {
+			t.Fatalf("the dead host's session %+v is still there", s)
+		}
+	}
+	fa.Close()
+	c.ok("umount", mps[0])
+	c.ok("umount", "--force", mps[1])
 }

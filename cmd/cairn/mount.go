@@ -305,7 +305,7 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 		return runTakeover(ctx, metaURL, mp, o, log, fo, oldPid, own)
 	}
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, session: "mount " + mp, mountpoint: mp,
-		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, sessionTimeout: o.sessionTimeout})
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func runMount(ctx context.Context, metaURL, mp string, o *mountCmdOptions) error
 // for the handover itself.
 func runTakeover(ctx context.Context, metaURL, mp string, o *mountCmdOptions, log *slog.Logger, fo fusefs.Options, oldPid int, own bool) error {
 	v, err := openVolume(ctx, metaURL, volumeOptions{logger: log, mountpoint: mp,
-		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable})
+		cache: int64(o.cacheSize), directIO: o.directIO, durable: o.durable, sessionTimeout: o.sessionTimeout})
 	if err != nil {
 		return err
 	}
@@ -458,7 +458,9 @@ the last open file closes) and also clears a mount whose process died.`,
 					return err
 				}
 			}
-			if pid <= 0 {
+			if pid <= 0 || (force && !own) {
+				// Forced, a mount of another PID namespace may be one whose
+				// process died, which nothing here can tell: not waited for.
 				return nil
 			}
 			if !waitPidFile(pidFile, pid, own, wait) {

@@ -123,20 +123,26 @@ type volumeOptions struct {
 	// renewSession: a session the others ended is registered again
 	// (meta.Options.RenewLostSession).
 	renewSession bool
-	cache        int64
-	directIO     bool // file block store: O_DIRECT writes
-	durable      durability
+	// sessionTimeout: meta.Options.SessionTimeout (0: the default).
+	sessionTimeout time.Duration
+	cache          int64
+	directIO       bool // file block store: O_DIRECT writes
+	durable        durability
 	// noSweeper: no background deletion or reclaiming (fsck reports
 	// the volume as it is).
 	noSweeper bool
 }
 
 func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume, error) {
+	if opt.sessionTimeout != 0 && opt.sessionTimeout < minSessionTimeout {
+		return nil, fmt.Errorf("--session-timeout %s: at least %s", opt.sessionTimeout, minSessionTimeout)
+	}
 	store, err := openStore(ctx, metaURL, opt.durable)
 	if err != nil {
 		return nil, err
 	}
-	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger, ProcessGone: processGone, RenewLostSession: opt.renewSession})
+	m, err := meta.Open(ctx, store, meta.Options{Logger: opt.logger, ProcessGone: processGone,
+		RenewLostSession: opt.renewSession, SessionTimeout: opt.sessionTimeout})
 	if err != nil {
 		store.Close()
 		if errors.Is(err, meta.ErrNotFormatted) {
@@ -165,6 +171,10 @@ func openVolume(ctx context.Context, metaURL string, opt volumeOptions) (*volume
 	v.vfs = vfs.New(m, c, vo)
 	return v, nil
 }
+
+// minSessionTimeout is the shortest --session-timeout: a heartbeat every
+// second.
+const minSessionTimeout = 5 * time.Second
 
 // sessionCloseTimeout bounds how long a client's shutdown waits for the
 // metadata engine to take the end of its session.

@@ -84,8 +84,9 @@ type Options struct {
 	// IDBatch is how many inode numbers or slice ids one client reserves at
 	// a time; default 1000.
 	IDBatch uint64
-	// SessionTimeout is how long a session may miss heartbeats before other
-	// clients clean it up; default 5 minutes.
+	// SessionTimeout is how long this client's session may miss
+	// heartbeats before the other clients clean it up (it beats every
+	// fifth of it, at most every 12 s); default DefaultSessionTimeout.
 	SessionTimeout time.Duration
 	// ProcessGone, when set, reports whether the process of a session
 	// (its host, pid and pid space as recorded) is known to have ended: such a
@@ -117,9 +118,13 @@ func (o *Options) setDefaults() {
 		o.IDBatch = 1000
 	}
 	if o.SessionTimeout == 0 {
-		o.SessionTimeout = 5 * time.Minute
+		o.SessionTimeout = DefaultSessionTimeout
 	}
 }
+
+// DefaultSessionTimeout is a session's timeout when its client sets none,
+// and that of sessions recorded without one.
+const DefaultSessionTimeout = 5 * time.Minute
 
 // FS is the volume's metadata: every POSIX namespace operation, written once
 // over a kv.Store. It is safe for concurrent use.

@@ -41,7 +41,7 @@ func (m *FS) ResumeSession(ctx context.Context, id uint64, info SessionInfo) err
 		if err := json.Unmarshal(b, &old); err != nil {
 			return err
 		}
-		info.ID, info.Started = id, old.Started
+		info.ID, info.Started, info.Timeout = id, old.Started, m.opts.SessionTimeout
 		info.Heartbeat = m.opts.Now().UTC()
 		nb, err := json.Marshal(info)
 		if err != nil {

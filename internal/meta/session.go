@@ -30,13 +30,18 @@ type SessionInfo struct {
 	// ended only when it is in the same one, since two containers of
 	// one host, or a container with the host's name, have processes
 	// with the same numbers. "" when unknown.
-	PIDSpace   string    `json:"pid_space,omitempty"`
-	Version    string    `json:"version,omitempty"`
-	Process    string    `json:"process,omitempty"` // "mount /mnt/x", "gateway :9000"...
-	Mountpoint string    `json:"mountpoint,omitempty"`
-	Started    time.Time `json:"started"`
-	Heartbeat  time.Time `json:"heartbeat"`
-	OpenedDead int       `json:"sustained_inodes,omitempty"`
+	PIDSpace string `json:"pid_space,omitempty"`
+	// Timeout is how long the session may miss heartbeats before the
+	// others end it: its client's Options.SessionTimeout, kept with the
+	// session so that every client judges it by the beat it keeps.
+	// Sessions that do not say are judged by DefaultSessionTimeout.
+	Timeout    time.Duration `json:"timeout_ns,omitempty"`
+	Version    string        `json:"version,omitempty"`
+	Process    string        `json:"process,omitempty"` // "mount /mnt/x", "gateway :9000"...
+	Mountpoint string        `json:"mountpoint,omitempty"`
+	Started    time.Time     `json:"started"`
+	Heartbeat  time.Time     `json:"heartbeat"`
+	OpenedDead int           `json:"sustained_inodes,omitempty"`
 }
 
 type session struct {
@@ -150,7 +155,7 @@ func (m *FS) NewSession(ctx context.Context, info SessionInfo) (uint64, error) {
 		}
 		info.ID = uint64(id)
 		now := m.opts.Now().UTC()
-		info.Started, info.Heartbeat = now, now
+		info.Started, info.Heartbeat, info.Timeout = now, now, m.opts.SessionTimeout
 		b, err := json.Marshal(info)
 		if err != nil {
 			return err
@@ -369,22 +374,26 @@ func (m *FS) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 	return out, err
 }
 
-// CleanDeadSessions removes sessions whose heartbeat is older than
-// Options.SessionTimeout, or whose process Options.ProcessGone knows to
-// have ended, and returns how many it removed.
+// CleanDeadSessions removes sessions whose heartbeat is older than their
+// timeout (SessionInfo.Timeout), or whose process Options.ProcessGone
+// knows to have ended, and returns how many it removed.
 func (m *FS) CleanDeadSessions(ctx context.Context) (int, error) {
 	ss, err := m.ListSessions(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	limit := m.opts.Now().Add(-m.opts.SessionTimeout)
+	now := m.opts.Now()
 	for _, s := range ss {
 		if s.ID == m.SessionID() {
 			continue
 		}
+		timeout := s.Timeout
+		if timeout <= 0 {
+			timeout = DefaultSessionTimeout
+		}
 		gone := m.opts.ProcessGone != nil && m.opts.ProcessGone(s)
-		if s.Heartbeat.Before(limit) || gone {
+		if s.Heartbeat.Before(now.Add(-timeout)) || gone {
 			if err := m.removeSession(ctx, s.ID, true); err != nil {
 				return n, err
 			}
