@@ -176,8 +176,11 @@ func OpenDB(ctx context.Context, metaURL string, opt Options) (*DB, error) {
 	}
 	for _, q := range s.d.schema {
 		if _, err := s.db.ExecContext(cctx, q); err != nil {
-			if s.d.conflict(err) {
-				// Two processes creating the table at once: the other won.
+			// Two processes creating the table at once: the other won.
+			// PostgreSQL may say so as a racing insert into its catalog,
+			// or as the table's row type (42710) or the table (42P07)
+			// already existing.
+			if s.d.conflict(err) || isCode(err, "42710") || isCode(err, "42P07") {
 				continue
 			}
 			s.Close()
